@@ -1,0 +1,306 @@
+//! The `mobility` binary: command-line parsing, progress and exit codes; the work is done by the
+//! library crates (ingest, synth, indicators).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use mobility_ingest::store::DataDir;
+use mobility_ingest::{Options, Summary};
+
+#[derive(Parser)]
+#[command(
+    name = "mobility",
+    version,
+    about = "Travel-survey and traffic-count indicators for municipal climate and mobility planning",
+    long_about = "Travel-survey and traffic-count indicators for municipal climate and mobility planning.\n\n\
+        Typical use: `mobility ingest …` real files into a data directory of Parquet tables, or \
+        `mobility synth` a synthetic one; then `mobility run` computes the indicators with their \
+        uncertainty into an output directory."
+)]
+struct Cli {
+    /// Print nothing but errors.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Read files as they are downloaded into a data directory of (Geo)Parquet tables.
+    ///
+    /// Rows that fail validation are kept with file, line, column, value and reason in
+    /// <data-dir>/_rejects/; outputs are put in place only when the whole ingest succeeded;
+    /// re-ingesting the same input replaces its rows instead of adding them again.
+    #[command(subcommand)]
+    Ingest(Ingest),
+    /// Generate a synthetic Bærum (survey, zones, counting points, trafikkdata.no exports) and
+    /// ingest it into a data directory.
+    Synth(SynthArgs),
+    /// Compute every indicator of a data directory into <out>/indicators/ and <out>/manifest.json.
+    Run(RunArgs),
+}
+
+#[derive(Args, Clone)]
+struct Common {
+    /// The data directory to write (created if missing).
+    #[arg(long, value_name = "DATA_DIR")]
+    out: PathBuf,
+    /// Fail, writing nothing, if any row is rejected.
+    #[arg(long)]
+    strict: bool,
+    /// Fill zone ids from zones of this kind only (default: the smallest zone holding the point).
+    #[arg(long, value_name = "KIND")]
+    zone_kind: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Ingest {
+    /// trafikkdata.no hourly exports (.csv, .csv.gz, .zip; ISO-8859-1 or UTF-8) into
+    /// traffic_hourly, and registration points from the trafikkdata GraphQL JSON (.json) into
+    /// traffic_points.
+    Traffic {
+        /// Export files, registration-point JSON files, or folders of them.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// GeoJSON Polygon/MultiPolygon features into zones (GeoParquet), in EPSG:4326 or EPSG:25833.
+    Zones {
+        /// GeoJSON files (or folders of them).
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// The feature property holding the zone id.
+        #[arg(long, default_value = "id")]
+        id_field: String,
+        /// The feature property holding the zone name.
+        #[arg(long)]
+        name_field: Option<String>,
+        /// The kind of these zones: kommune, grunnkrets, custom, ...
+        #[arg(long, default_value = "custom")]
+        kind: String,
+        /// CRS of the coordinates (EPSG:4326 or EPSG:25833); default: the file's crs member, else EPSG:4326.
+        #[arg(long)]
+        crs: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Household, person and trip CSV files described by a mapping into households, persons, trips.
+    Survey {
+        /// A built-in mapping (canonical, rvu) or a mapping file (TOML).
+        #[arg(long, default_value = "canonical")]
+        mapping: String,
+        /// The survey's files, or a folder holding them.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Stops of GTFS feeds (zip files or stops.txt) into pt_stops (GeoParquet).
+    Gtfs {
+        /// GTFS zips or stops.txt files.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Emission factors, fleet mix and occupancy CSV files (emission_factors*.csv,
+    /// fleet_mix*.csv, occupancy*.csv; the defaults are in data/factors/).
+    Factors {
+        /// Factor files or folders of them.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Args)]
+struct SynthArgs {
+    /// Survey respondents to generate.
+    #[arg(long, default_value_t = 10_000)]
+    persons: usize,
+    /// Seed: the same seed gives the same data.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// The data directory to write.
+    #[arg(long, value_name = "DATA_DIR")]
+    out: PathBuf,
+    /// Counting points (at most 8).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u8).range(0..=8))]
+    traffic_points: u8,
+    /// Years of hourly counts, as FIRST-LAST.
+    #[arg(long, default_value = "2022-2024")]
+    traffic_years: String,
+    /// Keep the generated raw files (CSV, GeoJSON, trafikkdata exports) in <DATA_DIR>/raw.
+    #[arg(long)]
+    keep_raw: bool,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// The data directory.
+    #[arg(long, default_value = "data/sample")]
+    data: PathBuf,
+    /// The output directory.
+    #[arg(long, default_value = "out")]
+    out: PathBuf,
+    /// Confidence level of the intervals.
+    #[arg(long, default_value_t = 0.95)]
+    ci_level: f64,
+    /// Suppress cells with fewer persons than this.
+    #[arg(long, default_value_t = 50)]
+    min_n: u64,
+    /// Suppress cells with a coefficient of variation above this.
+    #[arg(long, default_value_t = 0.3)]
+    max_cv: f64,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            if err.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn options(c: &Common) -> Options {
+    Options { strict: c.strict, zone_kind: c.zone_kind.clone() }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let quiet = cli.quiet;
+    match cli.command {
+        Command::Ingest(kind) => {
+            let t0 = Instant::now();
+            let summary = match kind {
+                Ingest::Traffic { inputs, common } => mobility_ingest::ingest_traffic(&DataDir::new(&common.out), &inputs, &options(&common))?,
+                Ingest::Zones { inputs, id_field, name_field, kind, crs, common } => {
+                    let crs = crs.map(|c| c.parse()).transpose()?;
+                    let z = mobility_ingest::zones::ZoneOptions { id_field, name_field, kind, crs };
+                    mobility_ingest::ingest_zones(&DataDir::new(&common.out), &inputs, &z, &options(&common))?
+                }
+                Ingest::Survey { mapping, inputs, common } => {
+                    let m = mobility_ingest::survey::Mapping::load(&mapping)?;
+                    mobility_ingest::ingest_survey(&DataDir::new(&common.out), &m, &inputs, &options(&common))?
+                }
+                Ingest::Gtfs { inputs, common } => mobility_ingest::ingest_gtfs(&DataDir::new(&common.out), &inputs, &options(&common))?,
+                Ingest::Factors { inputs, common } => mobility_ingest::ingest_factors(&DataDir::new(&common.out), &inputs, &options(&common))?,
+            };
+            if !quiet {
+                print_summary(&summary, t0.elapsed().as_secs_f64())?;
+            }
+        }
+        Command::Synth(a) => synth(a, quiet)?,
+        Command::Run(a) => {
+            let opts = mobility_indicators::run::RunOptions {
+                data: a.data.clone(),
+                out: a.out.clone(),
+                rules: mobility_indicators::ratio::Rules { level: a.ci_level, min_n: a.min_n, max_cv: a.max_cv },
+            };
+            if !a.data.is_dir() {
+                anyhow::bail!("data directory {} does not exist (make one with `mobility synth` or `mobility ingest`)", a.data.display());
+            }
+            let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            let manifest = rt.block_on(mobility_indicators::run::run(&opts))?;
+            if !quiet {
+                let mut out = std::io::stdout().lock();
+                for i in &manifest.indicators {
+                    match (&i.rows, &i.skipped) {
+                        (Some(rows), _) => writeln!(out, "{:<28} {:>7} rows  {:>7.2} s", i.id, rows, i.seconds)?,
+                        (None, Some(why)) => writeln!(out, "{:<28} skipped: {why}", i.id)?,
+                        _ => {}
+                    }
+                }
+                writeln!(out, "wrote {}/indicators/ and {}/manifest.json in {:.2} s", a.out.display(), a.out.display(), manifest.seconds_total)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_summary(s: &Summary, seconds: f64) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{:<60} {:<16} {:<11} {:>9} {:>9} {:>9}", "file", "table", "encoding", "read", "written", "rejected")?;
+    for f in &s.files {
+        let name = if f.file.chars().count() > 60 { format!("…{}", f.file.chars().rev().take(59).collect::<Vec<_>>().into_iter().rev().collect::<String>()) } else { f.file.clone() };
+        writeln!(out, "{:<60} {:<16} {:<11} {:>9} {:>9} {:>9}", name, f.table.name(), f.encoding, f.rows_read, f.rows_written, f.rows_rejected)?;
+    }
+    for (t, n) in &s.tables {
+        writeln!(out, "table {t}: {n} rows")?;
+    }
+    let rejected: u64 = s.files.iter().map(|f| f.rows_rejected).sum();
+    if rejected > 0 {
+        writeln!(out, "{rejected} rejected row(s): see _rejects/ in the data directory")?;
+    }
+    for n in &s.notes {
+        writeln!(out, "note: {n}")?;
+    }
+    writeln!(out, "done in {seconds:.2} s")?;
+    Ok(())
+}
+
+fn synth(a: SynthArgs, quiet: bool) -> anyhow::Result<()> {
+    let (first, last) = a
+        .traffic_years
+        .split_once('-')
+        .and_then(|(f, l)| Some((f.trim().parse::<i32>().ok()?, l.trim().parse::<i32>().ok()?)))
+        .filter(|(f, l)| f <= l && *f >= 2000 && *l <= 2100)
+        .with_context(|| format!("--traffic-years '{}': expected FIRST-LAST such as 2022-2024", a.traffic_years))?;
+    let cfg = mobility_synth::Config { persons: a.persons, seed: a.seed, traffic_points: a.traffic_points as usize, traffic_years: (first..=last).collect() };
+    let raw = if a.keep_raw { a.out.join("raw") } else { a.out.join(format!(".synth-raw-{}", std::process::id())) };
+    let t0 = Instant::now();
+    let g = mobility_synth::write_raw(&cfg, &raw)?;
+    let t_gen = t0.elapsed().as_secs_f64();
+    let dir = DataDir::new(&a.out);
+    let opts = Options::default();
+    let result = (|| -> anyhow::Result<Vec<Summary>> {
+        let mut s = Vec::new();
+        for (path, kind) in &g.zones {
+            let z = mobility_ingest::zones::ZoneOptions { id_field: "zone_id".into(), name_field: Some("name".into()), kind: kind.clone(), crs: None };
+            s.push(mobility_ingest::ingest_zones(&dir, std::slice::from_ref(path), &z, &opts)?);
+        }
+        let m = mobility_ingest::survey::Mapping::load("canonical")?;
+        s.push(mobility_ingest::ingest_survey(&dir, &m, std::slice::from_ref(&g.survey), &opts)?);
+        if !g.traffic.is_empty() {
+            s.push(mobility_ingest::ingest_traffic(&dir, &g.traffic, &opts)?);
+        }
+        s.push(mobility_ingest::ingest_factors(&dir, std::slice::from_ref(&g.factors), &opts)?);
+        Ok(s)
+    })();
+    if !a.keep_raw {
+        let _ = std::fs::remove_dir_all(&raw);
+    }
+    let summaries = result?;
+    if !quiet {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "generated {} persons, {} trips, {} hourly traffic rows in {:.2} s", g.persons, g.trips, g.traffic_rows, t_gen)?;
+        for s in &summaries {
+            for f in &s.files {
+                if f.rows_rejected > 0 {
+                    writeln!(out, "warning: {} rejected {} of {} rows", f.file, f.rows_rejected, f.rows_read)?;
+                }
+            }
+        }
+        let mut tables = std::collections::BTreeMap::new();
+        for s in &summaries {
+            tables.extend(s.tables.clone());
+        }
+        for (t, n) in tables {
+            writeln!(out, "table {t}: {n} rows")?;
+        }
+        writeln!(out, "wrote {} in {:.2} s", a.out.display(), t0.elapsed().as_secs_f64())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,199 @@
+//! Which zone holds a point: an R-tree over the zones' bounding boxes, exact tests only for the
+//! candidates whose box holds the point, in parallel over points.
+//!
+//! The rule for a point that more than one zone holds (nested kinds such as a kommune and its
+//! grunnkretser, or a point exactly on a shared edge): zones are closed (a point on an edge or
+//! vertex is inside), the smallest zone by area wins, and an exact tie goes to the lowest
+//! `zone_id`. A point in a hole is outside the zone. A NaN coordinate is in no zone.
+
+use geo::{Area, BoundingRect, Coord, Intersects, MultiPolygon};
+use rayon::prelude::*;
+use rstar::primitives::{GeomWithData, Rectangle};
+use rstar::{AABB, RTree};
+
+/// A zone: an id, its kind (`kommune`, `grunnkrets`, `custom`, ...), and its area in lon/lat.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Zone {
+    /// The `zone_id`.
+    pub id: String,
+    /// The `kind`.
+    pub kind: String,
+    /// The geometry in EPSG:4326.
+    pub geometry: MultiPolygon<f64>,
+}
+
+type Entry = GeomWithData<Rectangle<[f64; 2]>, u32>;
+
+/// An index of zones for point-in-polygon look-ups.
+pub struct ZoneIndex {
+    zones: Vec<Zone>,
+    /// Planar area in square degrees: only for ordering nested candidates.
+    area: Vec<f64>,
+    tree: RTree<Entry>,
+}
+
+impl ZoneIndex {
+    /// Builds the index over `zones`, keeping only those of `kind` when given.
+    pub fn new(zones: impl IntoIterator<Item = Zone>, kind: Option<&str>) -> Self {
+        let zones: Vec<Zone> = zones
+            .into_iter()
+            .filter(|z| kind.is_none_or(|k| z.kind == k))
+            .collect();
+        let area = zones.iter().map(|z| z.geometry.unsigned_area()).collect();
+        let entries = zones
+            .iter()
+            .enumerate()
+            .filter_map(|(i, z)| {
+                let r = z.geometry.bounding_rect()?;
+                let rect = Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]);
+                Some(GeomWithData::new(rect, i as u32))
+            })
+            .collect();
+        Self {
+            zones,
+            area,
+            tree: RTree::bulk_load(entries),
+        }
+    }
+
+    /// Number of zones in the index.
+    pub fn len(&self) -> usize {
+        self.zones.len()
+    }
+
+    /// Whether the index holds no zone.
+    pub fn is_empty(&self) -> bool {
+        self.zones.is_empty()
+    }
+
+    /// The zone at a position returned by [`ZoneIndex::locate`].
+    pub fn zone(&self, i: u32) -> &Zone {
+        &self.zones[i as usize]
+    }
+
+    /// The position of the zone holding (lon, lat), by the rule in the module docs.
+    pub fn locate(&self, lon: f64, lat: f64) -> Option<u32> {
+        if !(lon.is_finite() && lat.is_finite()) {
+            return None;
+        }
+        let c = Coord { x: lon, y: lat };
+        let mut best: Option<u32> = None;
+        for e in self
+            .tree
+            .locate_in_envelope_intersecting(&AABB::from_point([lon, lat]))
+        {
+            let i = e.data;
+            if !self.zones[i as usize].geometry.intersects(&c) {
+                continue;
+            }
+            best = match best {
+                Some(b) if !self.better(i, b) => Some(b),
+                _ => Some(i),
+            };
+        }
+        best
+    }
+
+    fn better(&self, a: u32, b: u32) -> bool {
+        let (aa, ab) = (self.area[a as usize], self.area[b as usize]);
+        aa < ab || (aa == ab && self.zones[a as usize].id < self.zones[b as usize].id)
+    }
+
+    /// The id of the zone holding (lon, lat).
+    pub fn zone_id(&self, lon: f64, lat: f64) -> Option<&str> {
+        self.locate(lon, lat).map(|i| self.zones[i as usize].id.as_str())
+    }
+
+    /// [`ZoneIndex::locate`] for many points, in parallel.
+    pub fn locate_all(&self, points: &[(f64, f64)]) -> Vec<Option<u32>> {
+        points
+            .par_iter()
+            .with_min_len(4096)
+            .map(|&(lon, lat)| self.locate(lon, lat))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo::{Contains, MultiPolygon, wkt};
+
+    fn zone(id: &str, kind: &str, mp: MultiPolygon<f64>) -> Zone {
+        Zone { id: id.into(), kind: kind.into(), geometry: mp }
+    }
+
+    fn square(x0: f64, y0: f64, size: f64) -> MultiPolygon<f64> {
+        let p = geo::Rect::new(Coord { x: x0, y: y0 }, Coord { x: x0 + size, y: y0 + size })
+            .to_polygon();
+        MultiPolygon(vec![p])
+    }
+
+    #[test]
+    fn nested_zones_give_the_smallest() {
+        let idx = ZoneIndex::new(
+            [
+                zone("kommune", "kommune", square(0.0, 0.0, 10.0)),
+                zone("krets", "grunnkrets", square(1.0, 1.0, 2.0)),
+            ],
+            None,
+        );
+        assert_eq!(idx.zone_id(2.0, 2.0), Some("krets"));
+        assert_eq!(idx.zone_id(5.0, 5.0), Some("kommune"));
+        assert_eq!(idx.zone_id(11.0, 5.0), None);
+        assert_eq!(idx.zone_id(f64::NAN, 5.0), None);
+        let only_kommune = ZoneIndex::new(
+            [
+                zone("kommune", "kommune", square(0.0, 0.0, 10.0)),
+                zone("krets", "grunnkrets", square(1.0, 1.0, 2.0)),
+            ],
+            Some("kommune"),
+        );
+        assert_eq!(only_kommune.zone_id(2.0, 2.0), Some("kommune"));
+    }
+
+    #[test]
+    fn shared_edges_go_to_the_lowest_id_and_holes_are_outside() {
+        let idx = ZoneIndex::new(
+            [
+                zone("b", "custom", square(1.0, 0.0, 1.0)),
+                zone("a", "custom", square(0.0, 0.0, 1.0)),
+                zone(
+                    "donut",
+                    "custom",
+                    MultiPolygon(vec![wkt! {
+                        POLYGON((10. 0., 14. 0., 14. 4., 10. 4., 10. 0.), (11. 1., 13. 1., 13. 3., 11. 3., 11. 1.))
+                    }]),
+                ),
+            ],
+            None,
+        );
+        assert_eq!(idx.zone_id(1.0, 0.5), Some("a"), "edge shared by a and b");
+        assert_eq!(idx.zone_id(1.5, 1.0), Some("b"), "outer edge of b");
+        assert_eq!(idx.zone_id(12.0, 2.0), None, "in the hole");
+        assert_eq!(idx.zone_id(10.5, 2.0), Some("donut"));
+    }
+
+    #[test]
+    fn equals_brute_force_on_random_points() {
+        // A 7x5 grid of squares with a few missing: every point against every zone.
+        let zones: Vec<Zone> = (0..35)
+            .filter(|i| i % 6 != 0)
+            .map(|i| zone(&format!("z{i:02}"), "custom", square((i % 7) as f64, (i / 7) as f64, 1.0)))
+            .collect();
+        let idx = ZoneIndex::new(zones.clone(), None);
+        let mut state = 42u64;
+        let mut next = || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let points: Vec<(f64, f64)> = (0..5000).map(|_| (next() * 8.0 - 0.5, next() * 6.0 - 0.5)).collect();
+        let got = idx.locate_all(&points);
+        for (p, g) in points.iter().zip(got) {
+            let c = geo::Point::new(p.0, p.1);
+            let brute = zones.iter().filter(|z| z.geometry.contains(&c)).map(|z| z.id.as_str()).min();
+            // Random points never land exactly on an edge, so interior containment decides.
+            assert_eq!(g.map(|i| idx.zone(i).id.as_str()), brute, "{p:?}");
+        }
+    }
+}

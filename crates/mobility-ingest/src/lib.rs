@@ -1,0 +1,415 @@
+//! Readers for the formats mobility data really comes in, writing the data model's tables as
+//! (Geo)Parquet into a data directory.
+//!
+//! Each `ingest_*` function reads its inputs, validates every row (bad rows become rejects with
+//! file, line, column, value and reason), fills zone ids by point-in-polygon against the data
+//! directory's `zones`, merges with what the directory holds by the table's key, and puts the
+//! result in place atomically ([`store::Staging`]). It returns a [`Summary`] with rows read,
+//! written and rejected per file.
+//!
+//! To add a format: a module that parses one input into a batch of a [`mobility_model::Table`]
+//! plus [`rejects::Rejects`], and an `ingest_*` function here that stages and commits it.
+
+pub mod csvtext;
+pub mod error;
+pub mod factors;
+pub mod gtfs;
+pub mod json;
+pub mod parse;
+pub mod points;
+pub mod rejects;
+pub mod source;
+pub mod store;
+pub mod survey;
+pub mod traffic;
+pub mod zones;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray, BinaryBuilder, Float64Array, RecordBatch, StringArray};
+use arrow::datatypes::{Float64Type, TimestampMicrosecondType};
+use mobility_geo::{Zone, ZoneIndex};
+use mobility_model::Table;
+
+pub use error::{Error, Result};
+use rejects::{Reject, Rejects};
+use source::TextFile;
+use store::{DataDir, Staging};
+
+/// Options common to every ingest.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Any reject fails the run, and nothing is written.
+    pub strict: bool,
+    /// Fill zone ids from zones of this kind only (default: the smallest zone holding the point).
+    pub zone_kind: Option<String>,
+}
+
+/// What happened to one input file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileReport {
+    /// The file (archive members as `archive.zip!member`).
+    pub file: String,
+    /// The table it fed.
+    pub table: Table,
+    /// The detected text encoding.
+    pub encoding: &'static str,
+    /// Data rows (or JSON features/points) read.
+    pub rows_read: u64,
+    /// Rows written to the table.
+    pub rows_written: u64,
+    /// Rows rejected, kept in `_rejects/`.
+    pub rows_rejected: u64,
+}
+
+impl FileReport {
+    fn new(f: &TextFile, table: Table, read: u64, written: u64, rejected: u64) -> Self {
+        Self { file: f.name.clone(), table, encoding: f.encoding.name(), rows_read: read, rows_written: written, rows_rejected: rejected }
+    }
+}
+
+/// The result of an ingest.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    /// One line per input file.
+    pub files: Vec<FileReport>,
+    /// Rows each touched table holds after the ingest.
+    pub tables: BTreeMap<String, u64>,
+    /// Things the user should know (e.g. zones missing, so no zone ids were filled).
+    pub notes: Vec<String>,
+}
+
+/// Reads the data directory's zones into an index (`None` when there are no zones yet).
+pub fn zone_index(dir: &DataDir, kind: Option<&str>) -> Result<Option<ZoneIndex>> {
+    let batches = dir.read_table(Table::Zones)?;
+    let mut zones = Vec::new();
+    for b in &batches {
+        let id = arrow::compute::cast(b.column_by_name("zone_id").expect("zones schema"), &arrow::datatypes::DataType::Utf8)?;
+        let kind_col = arrow::compute::cast(b.column_by_name("kind").expect("zones schema"), &arrow::datatypes::DataType::Utf8)?;
+        let geom = b.column_by_name("geometry").expect("zones schema").as_binary::<i32>();
+        for i in 0..b.num_rows() {
+            let g = mobility_geo::wkb::from_wkb(geom.value(i)).map_err(|source| Error::Geo { context: format!("zones row {i}"), source })?;
+            let mp = match g {
+                geo::Geometry::Polygon(p) => geo::MultiPolygon(vec![p]),
+                geo::Geometry::MultiPolygon(mp) => mp,
+                _ => continue,
+            };
+            zones.push(Zone { id: id.as_string::<i32>().value(i).to_string(), kind: kind_col.as_string::<i32>().value(i).to_string(), geometry: mp });
+        }
+    }
+    if zones.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(ZoneIndex::new(zones, kind)))
+}
+
+/// Fails a strict run, or stages the rejects of each input.
+fn finish_rejects(dir: &DataDir, staging: &mut Staging, kind: &str, all: &[Rejects], opts: &Options) -> Result<()> {
+    let count: usize = all.iter().map(|r| r.rows.len()).sum();
+    if opts.strict && count > 0 {
+        let first = all.iter().flat_map(|r| r.rows.first()).next().map(Reject::to_string).unwrap_or_default();
+        return Err(Error::Strict { count, first });
+    }
+    for r in all {
+        let file = r.rows.first().map(|x| x.file.clone());
+        if let Some(file) = file {
+            staging.rejects(dir, kind, &file, &r.rows)?;
+        }
+    }
+    Ok(())
+}
+
+fn no_zones_note(s: &mut Summary, what: &str) {
+    s.notes.push(format!("no zones in the data directory: {what} have no zone ids (ingest zones first, then this again)"));
+}
+
+/// Ingests trafikkdata.no hourly exports (`.csv`, `.csv.gz`, `.zip`) and registration points
+/// from the GraphQL JSON (`.json`) into `traffic_hourly` and `traffic_points`.
+pub fn ingest_traffic(dir: &DataDir, inputs: &[PathBuf], opts: &Options) -> Result<Summary> {
+    let mut summary = Summary::default();
+    let mut all_rejects = Vec::new();
+    let mut months: BTreeMap<String, RecordBatch> = BTreeMap::new();
+    let mut seen = BTreeMap::new();
+    let mut located = Vec::new();
+    for path in source::expand(inputs)? {
+        let is_json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        if is_json {
+            for f in source::read_text(&path, &[".json"])? {
+                let (pts, read, rej) = points::parse(&f)?;
+                summary.files.push(FileReport::new(&f, Table::TrafficPoints, read, pts.len() as u64, rej.rows.len() as u64));
+                located.extend(pts);
+                all_rejects.push(rej);
+            }
+            continue;
+        }
+        for f in source::read_text(&path, &[".csv"])? {
+            let mut p = traffic::parse(&f)?;
+            let (batch, dups) = store::dedup(Table::TrafficHourly, &p.batch, &p.lines, &f.name)?;
+            p.rejects.rows.extend(dups);
+            summary.files.push(FileReport::new(&f, Table::TrafficHourly, p.rows_read, batch.num_rows() as u64, p.rejects.rows.len() as u64));
+            for (month, part) in split_by_month(&batch)? {
+                let merged = match months.remove(&month) {
+                    Some(prev) => store::merge(Table::TrafficHourly, &[prev], &part)?,
+                    None => store::merge(Table::TrafficHourly, &dir.read_part(Table::TrafficHourly, &month)?, &part)?,
+                };
+                months.insert(month, merged);
+            }
+            seen.extend(p.points);
+            all_rejects.push(p.rejects);
+        }
+    }
+    let mut staging = Staging::default();
+    finish_rejects(dir, &mut staging, "traffic", &all_rejects, opts)?;
+    for (month, batch) in &months {
+        staging.table(dir, Table::TrafficHourly, month, batch)?;
+    }
+    if !seen.is_empty() || !located.is_empty() {
+        let index = zone_index(dir, opts.zone_kind.as_deref())?;
+        if index.is_none() {
+            no_zones_note(&mut summary, "registration points");
+        }
+        let batch = merge_points(dir, &seen, &located, index.as_ref())?;
+        summary.tables.insert(Table::TrafficPoints.name().into(), batch.num_rows() as u64);
+        staging.table(dir, Table::TrafficPoints, "data", &batch)?;
+    }
+    staging.commit()?;
+    if !months.is_empty() {
+        let total: usize = dir.read_table(Table::TrafficHourly)?.iter().map(RecordBatch::num_rows).sum();
+        summary.tables.insert(Table::TrafficHourly.name().into(), total as u64);
+    }
+    Ok(summary)
+}
+
+/// Splits `traffic_hourly` rows by UTC month, the unit of its files.
+fn split_by_month(batch: &RecordBatch) -> Result<Vec<(String, RecordBatch)>> {
+    let hours = batch.column_by_name("hour_start").expect("schema").as_primitive::<TimestampMicrosecondType>();
+    let mut groups: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    for (i, v) in hours.values().iter().enumerate() {
+        let d = chrono::DateTime::from_timestamp_micros(*v).expect("parsed timestamps are in range");
+        groups.entry(d.format("%Y-%m").to_string()).or_default().push(i as u32);
+    }
+    groups
+        .into_iter()
+        .map(|(m, idx)| Ok((m, arrow::compute::take_record_batch(batch, &arrow::array::UInt32Array::from(idx))?)))
+        .collect()
+}
+
+#[derive(Debug, Clone, Default)]
+struct PointRow {
+    name: Option<String>,
+    road_reference: Option<String>,
+    road_category: Option<String>,
+    lon: Option<f64>,
+    lat: Option<f64>,
+}
+
+fn merge_points(dir: &DataDir, seen: &BTreeMap<String, traffic::PointSeen>, located: &[points::Point], index: Option<&ZoneIndex>) -> Result<RecordBatch> {
+    let mut rows: BTreeMap<String, PointRow> = BTreeMap::new();
+    for b in dir.read_table(Table::TrafficPoints)? {
+        let s = |n: &str| arrow::compute::cast(b.column_by_name(n).expect("schema"), &arrow::datatypes::DataType::Utf8);
+        let (id, name, road, cat) = (s("trp_id")?, s("name")?, s("road_reference")?, s("road_category")?);
+        let (id, name, road, cat) = (id.as_string::<i32>(), name.as_string::<i32>(), road.as_string::<i32>(), cat.as_string::<i32>());
+        let lon = b.column_by_name("lon").expect("schema").as_primitive::<Float64Type>();
+        let lat = b.column_by_name("lat").expect("schema").as_primitive::<Float64Type>();
+        let opt = |a: &StringArray, i: usize| a.is_valid(i).then(|| a.value(i).to_string());
+        for i in 0..b.num_rows() {
+            rows.insert(id.value(i).to_string(), PointRow {
+                name: opt(name, i),
+                road_reference: opt(road, i),
+                road_category: opt(cat, i),
+                lon: lon.is_valid(i).then(|| lon.value(i)),
+                lat: lat.is_valid(i).then(|| lat.value(i)),
+            });
+        }
+    }
+    for (id, p) in seen {
+        let r = rows.entry(id.clone()).or_default();
+        if !p.name.is_empty() {
+            r.name = Some(p.name.clone());
+        }
+        if !p.road_reference.is_empty() {
+            r.road_reference = Some(p.road_reference.clone());
+            r.road_category = traffic::road_category(&p.road_reference);
+        }
+    }
+    for p in located {
+        let r = rows.entry(p.trp_id.clone()).or_default();
+        r.lon = Some(p.lon);
+        r.lat = Some(p.lat);
+        if r.name.is_none() {
+            r.name = p.name.clone();
+        }
+        if let Some(rr) = &p.road_reference {
+            r.road_category = traffic::road_category(rr);
+            r.road_reference = Some(rr.clone());
+        }
+    }
+    let coords: Vec<(f64, f64)> = rows.values().map(|r| (r.lon.unwrap_or(f64::NAN), r.lat.unwrap_or(f64::NAN))).collect();
+    let zones: Vec<Option<String>> = match index {
+        Some(ix) => ix.locate_all(&coords).into_iter().map(|z| z.map(|z| ix.zone(z).id.clone())).collect(),
+        None => vec![None; coords.len()],
+    };
+    let mut geom = BinaryBuilder::new();
+    for r in rows.values() {
+        match (r.lon, r.lat) {
+            (Some(x), Some(y)) => geom.append_value(mobility_geo::wkb::point_wkb(x, y)),
+            _ => geom.append_null(),
+        }
+    }
+    let col = |f: fn(&PointRow) -> Option<String>| Arc::new(StringArray::from(rows.values().map(f).collect::<Vec<_>>()));
+    Ok(RecordBatch::try_new(
+        Table::TrafficPoints.schema(),
+        vec![
+            Arc::new(StringArray::from(rows.keys().map(String::as_str).collect::<Vec<_>>())),
+            col(|r| r.name.clone()),
+            col(|r| r.road_reference.clone()),
+            col(|r| r.road_category.clone()),
+            Arc::new(Float64Array::from(rows.values().map(|r| r.lon).collect::<Vec<_>>())),
+            Arc::new(Float64Array::from(rows.values().map(|r| r.lat).collect::<Vec<_>>())),
+            Arc::new(StringArray::from(zones)),
+            Arc::new(geom.finish()),
+        ],
+    )?)
+}
+
+/// Ingests GeoJSON zones.
+pub fn ingest_zones(dir: &DataDir, inputs: &[PathBuf], zopts: &zones::ZoneOptions, opts: &Options) -> Result<Summary> {
+    let mut summary = Summary::default();
+    let mut all_rejects = Vec::new();
+    let mut ids = Vec::new();
+    let mut names = Vec::new();
+    let mut kinds = Vec::new();
+    let mut geoms = BinaryBuilder::new();
+    let mut lines = Vec::new();
+    for path in source::expand(inputs)? {
+        for f in source::read_text(&path, &[".geojson", ".json"])? {
+            let (zs, ns, read, rej) = zones::parse(&f, zopts)?;
+            summary.files.push(FileReport::new(&f, Table::Zones, read, zs.len() as u64, rej.rows.len() as u64));
+            for (z, n) in zs.into_iter().zip(ns) {
+                let wkb = mobility_geo::wkb::to_wkb(&geo::Geometry::MultiPolygon(z.geometry))
+                    .map_err(|source| Error::Geo { context: format!("zone {}", z.id), source })?;
+                geoms.append_value(wkb);
+                ids.push(z.id);
+                names.push(n);
+                kinds.push(z.kind);
+                lines.push(lines.len() as u64 + 1);
+            }
+            all_rejects.push(rej);
+        }
+    }
+    let batch = RecordBatch::try_new(
+        Table::Zones.schema(),
+        vec![Arc::new(StringArray::from(ids)), Arc::new(StringArray::from(names)), Arc::new(StringArray::from(kinds)), Arc::new(geoms.finish())],
+    )?;
+    // Two features with the same id within one run: the first stays, the second is a reject.
+    let (batch, dups) = store::dedup(Table::Zones, &batch, &lines, "zones input")?;
+    if !dups.is_empty() {
+        let mut r = Rejects::new("zones input");
+        r.rows = dups;
+        all_rejects.push(r);
+    }
+    let merged = store::merge(Table::Zones, &dir.read_part(Table::Zones, "data")?, &batch)?;
+    let mut staging = Staging::default();
+    finish_rejects(dir, &mut staging, "zones", &all_rejects, opts)?;
+    staging.table(dir, Table::Zones, "data", &merged)?;
+    staging.commit()?;
+    summary.tables.insert(Table::Zones.name().into(), merged.num_rows() as u64);
+    Ok(summary)
+}
+
+/// Ingests a survey through a mapping into `households`, `persons` and `trips`. A survey is one
+/// unit: its three tables are replaced whole, so a rerun after correcting a file leaves no
+/// stale rows.
+pub fn ingest_survey(dir: &DataDir, mapping: &survey::Mapping, inputs: &[PathBuf], opts: &Options) -> Result<Summary> {
+    let mut s = survey::read(mapping, inputs)?;
+    let mut summary = Summary { files: std::mem::take(&mut s.reports), ..Default::default() };
+    match zone_index(dir, opts.zone_kind.as_deref())? {
+        Some(ix) => s.fill_zones(&ix),
+        None => no_zones_note(&mut summary, "homes and trip ends without a zone column"),
+    }
+    let rejects = std::mem::take(&mut s.rejects);
+    let mut staging = Staging::default();
+    finish_rejects(dir, &mut staging, "survey", &rejects, opts)?;
+    for (table, batch, _) in s.batches()? {
+        let sorted = store::sort_by_key(table, &batch)?;
+        summary.tables.insert(table.name().into(), sorted.num_rows() as u64);
+        // The survey tables are single-part: staging `data` replaces the whole table.
+        staging.table(dir, table, "data", &sorted)?;
+    }
+    staging.commit()?;
+    Ok(summary)
+}
+
+/// Ingests the stops of GTFS feeds (zips, or `stops.txt` itself).
+pub fn ingest_gtfs(dir: &DataDir, inputs: &[PathBuf], opts: &Options) -> Result<Summary> {
+    let mut summary = Summary::default();
+    let mut all_rejects = Vec::new();
+    let mut stops = Vec::new();
+    for path in source::expand(inputs)? {
+        for f in source::read_text(&path, &["stops.txt"])? {
+            let (s, read, rej) = gtfs::parse(&f)?;
+            summary.files.push(FileReport::new(&f, Table::PtStops, read, s.len() as u64, rej.rows.len() as u64));
+            stops.extend(s);
+            all_rejects.push(rej);
+        }
+    }
+    let mut geom = BinaryBuilder::new();
+    for s in &stops {
+        geom.append_value(mobility_geo::wkb::point_wkb(s.lon, s.lat));
+    }
+    let batch = RecordBatch::try_new(
+        Table::PtStops.schema(),
+        vec![
+            Arc::new(StringArray::from(stops.iter().map(|s| s.stop_id.as_str()).collect::<Vec<_>>())),
+            Arc::new(StringArray::from(stops.iter().map(|s| s.name.as_deref()).collect::<Vec<_>>())),
+            Arc::new(Float64Array::from(stops.iter().map(|s| s.lon).collect::<Vec<_>>())),
+            Arc::new(Float64Array::from(stops.iter().map(|s| s.lat).collect::<Vec<_>>())),
+            Arc::new(geom.finish()),
+        ],
+    )?;
+    let lines: Vec<u64> = (1..=batch.num_rows() as u64).collect();
+    let (batch, dups) = store::dedup(Table::PtStops, &batch, &lines, "stops input")?;
+    if !dups.is_empty() {
+        let mut r = Rejects::new("stops input");
+        r.rows = dups;
+        all_rejects.push(r);
+    }
+    let merged = store::merge(Table::PtStops, &dir.read_part(Table::PtStops, "data")?, &batch)?;
+    let mut staging = Staging::default();
+    finish_rejects(dir, &mut staging, "gtfs", &all_rejects, opts)?;
+    staging.table(dir, Table::PtStops, "data", &merged)?;
+    staging.commit()?;
+    summary.tables.insert(Table::PtStops.name().into(), merged.num_rows() as u64);
+    Ok(summary)
+}
+
+/// Ingests emission factors, fleet mix and occupancy CSV files (or a folder of them).
+pub fn ingest_factors(dir: &DataDir, inputs: &[PathBuf], opts: &Options) -> Result<Summary> {
+    let mut summary = Summary::default();
+    let mut all_rejects = Vec::new();
+    let mut merged: BTreeMap<&'static str, (Table, RecordBatch)> = BTreeMap::new();
+    for path in source::expand(inputs)? {
+        for f in source::read_text(&path, &[".csv"])? {
+            let mut p = factors::parse(&f)?;
+            let (batch, dups) = store::dedup(p.table, &p.batch, &p.lines, &f.name)?;
+            p.rejects.rows.extend(dups);
+            summary.files.push(FileReport::new(&f, p.table, p.rows_read, batch.num_rows() as u64, p.rejects.rows.len() as u64));
+            let base = match merged.remove(p.table.name()) {
+                Some((_, b)) => vec![b],
+                None => dir.read_part(p.table, "data")?,
+            };
+            merged.insert(p.table.name(), (p.table, store::merge(p.table, &base, &batch)?));
+            all_rejects.push(p.rejects);
+        }
+    }
+    let mut staging = Staging::default();
+    finish_rejects(dir, &mut staging, "factors", &all_rejects, opts)?;
+    for (name, (table, batch)) in &merged {
+        staging.table(dir, *table, "data", batch)?;
+        summary.tables.insert((*name).into(), batch.num_rows() as u64);
+    }
+    staging.commit()?;
+    Ok(summary)
+}

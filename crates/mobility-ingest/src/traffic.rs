@@ -1,0 +1,348 @@
+//! The trafikkdata.no hourly export (`;`, decimal comma, `-` for missing, ISO-8859-1 or UTF-8).
+//!
+//! Columns are found by their header names, so both the current export and the older one
+//! (`Volum`, `Lengdedekningsgrad (%)`) read, and extra columns are ignored. `Felt` is a lane
+//! number, `Totalt i retning <place>` or `Totalt`; it becomes `scope`, `lane` and `direction`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Float64Builder, Int16Builder, Int64Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder};
+use mobility_model::{Scope, Table};
+
+use crate::parse::{decimal, instant_micros, int};
+use crate::rejects::Rejects;
+use crate::source::TextFile;
+use crate::{Error, Result};
+
+/// Names a column may have in the export, newest first.
+const TRP: &[&str] = &["Trafikkregistreringspunkt"];
+const NAME: &[&str] = &["Navn"];
+const ROAD: &[&str] = &["Vegreferanse"];
+const FROM: &[&str] = &["Fra"];
+const LANE: &[&str] = &["Felt"];
+const VOLUME: &[&str] = &["Trafikkmengde", "Volum"];
+const COVERAGE: &[&str] = &["Dekningsgrad (%)"];
+const LENGTH_QUALITY: &[&str] = &["Lengdekvalitetsgrad (%)", "Lengdedekningsgrad (%)"];
+/// Length classes: header name and the `traffic_hourly` column.
+const CLASSES: &[(&str, &str)] = &[
+    ("< 5,6m", "volume_lt_5_6m"),
+    (">= 5,6m", "volume_ge_5_6m"),
+    ("5,6m - 7,6m", "volume_5_6_7_6m"),
+    ("7,6m - 12,5m", "volume_7_6_12_5m"),
+    ("12,5m - 16,0m", "volume_12_5_16m"),
+    (">= 16,0m", "volume_ge_16m"),
+    ("16,0m - 24,0m", "volume_16_24m"),
+    (">= 24,0m", "volume_ge_24m"),
+];
+
+/// A registration point as the export names it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PointSeen {
+    /// `Navn`.
+    pub name: String,
+    /// `Vegreferanse`.
+    pub road_reference: String,
+}
+
+/// One export file, parsed.
+#[derive(Debug)]
+pub struct Parsed {
+    /// The `traffic_hourly` rows, by month (`YYYY-MM`, UTC) as stored.
+    pub batch: RecordBatch,
+    /// The input line of each row of `batch`.
+    pub lines: Vec<u64>,
+    /// The data lines read (lines after the header, blank lines not counted).
+    pub rows_read: u64,
+    /// Rows refused.
+    pub rejects: Rejects,
+    /// The registration points named in the file.
+    pub points: BTreeMap<String, PointSeen>,
+}
+
+/// The road category letter of a road reference: `FV160 S1D1 m191` → `F`.
+pub fn road_category(road_reference: &str) -> Option<String> {
+    let t = road_reference.trim();
+    let mut chars = t.chars();
+    let first = chars.next()?.to_ascii_uppercase();
+    (matches!(first, 'E' | 'R' | 'F' | 'K' | 'P' | 'S') && chars.next().is_some_and(|c| c.eq_ignore_ascii_case(&'V')))
+        .then(|| first.to_string())
+}
+
+fn find(header: &[&str], names: &[&str]) -> Option<usize> {
+    names.iter().find_map(|n| header.iter().position(|h| h.trim() == *n))
+}
+
+/// Parses an hourly export.
+pub fn parse(file: &TextFile) -> Result<Parsed> {
+    let name = &file.name;
+    let mut lines = file.text.split_inclusive('\n').map(|l| l.trim_end_matches(['\n', '\r']));
+    let header_line = lines
+        .next()
+        .filter(|l| !l.trim().is_empty())
+        .ok_or_else(|| Error::format(name, 1, "empty file; expected the trafikkdata.no header line"))?;
+    let header: Vec<&str> = header_line.split(';').collect();
+    if header.len() < 2 {
+        let guess = [(',', "','"), ('\t', "a tab")]
+            .iter()
+            .find(|(c, _)| header_line.contains(*c))
+            .map(|(_, n)| format!(" (the header is separated by {n})"))
+            .unwrap_or_default();
+        return Err(Error::format(
+            name,
+            1,
+            format!("expected ';'-separated columns as in the trafikkdata.no export{guess}"),
+        ));
+    }
+    let need = |names: &[&str]| {
+        find(&header, names).ok_or_else(|| {
+            Error::format(
+                name,
+                1,
+                format!(
+                    "missing column '{}'; the header has: {}",
+                    names.join("' or '"),
+                    header.join(", ")
+                ),
+            )
+        })
+    };
+    let c_trp = need(TRP)?;
+    let c_from = need(FROM)?;
+    let c_lane = need(LANE)?;
+    let c_volume = need(VOLUME)?;
+    let c_name = find(&header, NAME);
+    let c_road = find(&header, ROAD);
+    let c_cov = find(&header, COVERAGE);
+    let c_lq = find(&header, LENGTH_QUALITY);
+    let c_classes: Vec<Option<usize>> = CLASSES.iter().map(|(h, _)| find(&header, &[h])).collect();
+
+    let cap = file.text.len() / 120;
+    let mut trp = StringBuilder::with_capacity(cap, cap * 12);
+    let mut hour = TimestampMicrosecondBuilder::with_capacity(cap).with_timezone("UTC");
+    let mut scope = StringBuilder::with_capacity(cap, cap * 5);
+    let mut lane = Int16Builder::with_capacity(cap);
+    let mut direction = StringBuilder::with_capacity(cap, cap * 4);
+    let mut volume = Int64Builder::with_capacity(cap);
+    let mut coverage = Float64Builder::with_capacity(cap);
+    let mut lq = Float64Builder::with_capacity(cap);
+    let mut classes: Vec<Int64Builder> = CLASSES.iter().map(|_| Int64Builder::with_capacity(cap)).collect();
+    let mut row_lines = Vec::with_capacity(cap);
+    let mut rejects = Rejects::new(name);
+    let mut points = BTreeMap::new();
+    let mut rows_read = 0u64;
+
+    for (i, line) in lines.enumerate() {
+        let lineno = i as u64 + 2;
+        if line.trim().is_empty() {
+            continue;
+        }
+        rows_read += 1;
+        let f: Vec<&str> = line.split(';').collect();
+        if f.len() != header.len() {
+            let what = if f.len() < header.len() { "truncated line" } else { "too many fields" };
+            rejects.push(
+                lineno,
+                header.get(f.len().min(header.len() - 1)).copied().unwrap_or(""),
+                line,
+                format!("{what}: {} fields, expected {} as in the header", f.len(), header.len()),
+            );
+            continue;
+        }
+        // Validate every field before appending anything, so a row is whole or rejected.
+        let id = f[c_trp].trim();
+        if id.is_empty() {
+            rejects.push(lineno, header[c_trp], id, "expected a registration point id");
+            continue;
+        }
+        let at = match instant_micros(f[c_from]) {
+            Ok(v) => v,
+            Err(e) => {
+                rejects.push(lineno, header[c_from], f[c_from], e);
+                continue;
+            }
+        };
+        let felt = f[c_lane].trim();
+        let (sc, ln, dir) = if felt == "Totalt" {
+            (Scope::Total, None, None)
+        } else if let Some(place) = felt.strip_prefix("Totalt i retning ") {
+            (Scope::Direction, None, Some(place.trim()))
+        } else if let Ok(n) = felt.parse::<i16>() {
+            (Scope::Lane, Some(n), None)
+        } else {
+            rejects.push(lineno, header[c_lane], felt, "expected a lane number, 'Totalt i retning <place>' or 'Totalt'");
+            continue;
+        };
+        let vol = match int(f[c_volume]) {
+            Ok(Some(v)) if v < 0 => {
+                rejects.push(lineno, header[c_volume], f[c_volume], "expected a volume of 0 or more");
+                continue;
+            }
+            Ok(v) => v,
+            Err(e) => {
+                rejects.push(lineno, header[c_volume], f[c_volume], e);
+                continue;
+            }
+        };
+        let mut pct = [None, None];
+        let mut bad = false;
+        for (k, c) in [c_cov, c_lq].into_iter().enumerate() {
+            if let Some(c) = c {
+                match decimal(f[c]) {
+                    Ok(Some(v)) if !(0.0..=100.0).contains(&v) => {
+                        rejects.push(lineno, header[c], f[c], "expected a percentage from 0 to 100");
+                        bad = true;
+                        break;
+                    }
+                    Ok(v) => pct[k] = v,
+                    Err(e) => {
+                        rejects.push(lineno, header[c], f[c], e);
+                        bad = true;
+                        break;
+                    }
+                }
+            }
+        }
+        if bad {
+            continue;
+        }
+        let mut cls = [None; 8];
+        for (k, c) in c_classes.iter().enumerate() {
+            if let Some(c) = *c {
+                match int(f[c]) {
+                    Ok(v) => cls[k] = v,
+                    Err(e) => {
+                        rejects.push(lineno, header[c], f[c], e);
+                        bad = true;
+                        break;
+                    }
+                }
+            }
+        }
+        if bad {
+            continue;
+        }
+
+        if !points.contains_key(id) {
+            points.insert(
+                id.to_string(),
+                PointSeen {
+                    name: c_name.map(|c| f[c].trim().to_string()).unwrap_or_default(),
+                    road_reference: c_road.map(|c| f[c].trim().to_string()).unwrap_or_default(),
+                },
+            );
+        }
+        trp.append_value(id);
+        hour.append_value(at);
+        scope.append_value(sc.as_str());
+        lane.append_option(ln);
+        direction.append_option(dir);
+        volume.append_option(vol);
+        coverage.append_option(pct[0]);
+        lq.append_option(pct[1]);
+        for (b, v) in classes.iter_mut().zip(cls) {
+            b.append_option(v);
+        }
+        row_lines.push(lineno);
+    }
+
+    let mut cols: Vec<ArrayRef> = vec![
+        Arc::new(trp.finish()),
+        Arc::new(hour.finish()),
+        Arc::new(scope.finish()),
+        Arc::new(lane.finish()),
+        Arc::new(direction.finish()),
+        Arc::new(volume.finish()),
+        Arc::new(coverage.finish()),
+        Arc::new(lq.finish()),
+    ];
+    cols.extend(classes.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+    let batch = RecordBatch::try_new(Table::TrafficHourly.schema(), cols)?;
+    Ok(Parsed { batch, lines: row_lines, rows_read, rejects, points })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::decode;
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::Int64Type;
+
+    const HEADER: &str = "Trafikkregistreringspunkt;Navn;Vegreferanse;Fra;Til;Dato;Fra tidspunkt;Til tidspunkt;Felt;Trafikkmengde;Dekningsgrad (%);Antall timer total;Antall timer inkludert;Antall timer ugyldig;Ikke gyldig lengde;Lengdekvalitetsgrad (%);< 5,6m;>= 5,6m;5,6m - 7,6m;7,6m - 12,5m;12,5m - 16,0m;>= 16,0m;16,0m - 24,0m;>= 24,0m";
+    const ROW: &str = "00492V443603;Oslo grense;FV160 S1D1 m191;2024-05-01T00:00+02:00;2024-05-01T01:00+02:00;2024-05-01;00:00;01:00;Totalt;110;100,0;1;1;0;0;100,00;104;6;1;2;3;0;0;0";
+
+    fn parse_text(text: &str) -> Result<Parsed> {
+        parse(&decode("t.csv", text.as_bytes()).unwrap())
+    }
+
+    #[test]
+    fn reads_lanes_directions_totals_and_missing() {
+        let text = format!(
+            "{HEADER}\n{}\n{}\n{ROW}\n{}\n",
+            ROW.replace("Totalt;110", "1;46"),
+            ROW.replace("Totalt;110", "Totalt i retning OSLO;64"),
+            ROW.replace("Totalt;110;100,0", "Totalt;-;0,0").replace("T00:00", "T01:00")
+        );
+        let p = parse_text(&text).unwrap();
+        assert_eq!(p.rows_read, 4);
+        assert!(p.rejects.rows.is_empty(), "{:?}", p.rejects.rows);
+        let b = &p.batch;
+        let scope = b.column_by_name("scope").unwrap().as_string::<i32>();
+        assert_eq!(scope.iter().flatten().collect::<Vec<_>>(), ["lane", "direction", "total", "total"]);
+        let vol = b.column_by_name("volume").unwrap().as_primitive::<Int64Type>();
+        assert_eq!(vol.value(2), 110);
+        assert!(vol.is_null(3), "'-' stays NULL, never 0");
+        assert_eq!(b.column_by_name("direction").unwrap().as_string::<i32>().value(1), "OSLO");
+        assert_eq!(p.points["00492V443603"].road_reference, "FV160 S1D1 m191");
+    }
+
+    #[test]
+    fn accepts_the_older_headers() {
+        let old = HEADER.replace("Trafikkmengde", "Volum").replace("Lengdekvalitetsgrad", "Lengdedekningsgrad");
+        let p = parse_text(&format!("{old}\n{ROW}\n")).unwrap();
+        assert_eq!(p.batch.num_rows(), 1);
+        assert!(!p.batch.column_by_name("length_quality_pct").unwrap().is_null(0));
+    }
+
+    #[test]
+    fn wrong_delimiter_names_file_and_line() {
+        let err = parse_text(&format!("{}\n{}\n", HEADER.replace(';', ","), ROW.replace(';', ","))).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "t.csv, line 1: expected ';'-separated columns as in the trafikkdata.no export (the header is separated by ',')"
+        );
+    }
+
+    #[test]
+    fn missing_column_is_named() {
+        let err = parse_text(&format!("{}\n", HEADER.replace("Felt;", ""))).unwrap_err().to_string();
+        assert!(err.starts_with("t.csv, line 1: missing column 'Felt'"), "{err}");
+    }
+
+    #[test]
+    fn bad_rows_are_rejected_with_line_column_value() {
+        let text = format!(
+            "{HEADER}\n{}\n{}\n{}\n{}",
+            ROW.replace(";110;", ";11O;"),
+            ROW.replace("Totalt", "Begge"),
+            ROW.replace("100,0;1;1", "140,0;1;1"),
+            &ROW[..60]
+        );
+        let p = parse_text(&text).unwrap();
+        assert_eq!(p.rows_read, 4);
+        assert_eq!(p.batch.num_rows(), 0);
+        let r: Vec<String> = p.rejects.rows.iter().map(|r| r.to_string()).collect();
+        assert_eq!(r[0], "t.csv, line 2, column 'Trafikkmengde': value '11O': expected a whole number or '-' for missing");
+        assert!(r[1].contains("line 3, column 'Felt': value 'Begge'"), "{}", r[1]);
+        assert!(r[2].contains("column 'Dekningsgrad (%)': value '140,0': expected a percentage"), "{}", r[2]);
+        assert!(r[3].contains("line 5") && r[3].contains("truncated line: 4 fields, expected 24"), "{}", r[3]);
+    }
+
+    #[test]
+    fn road_categories() {
+        assert_eq!(road_category("FV160 S1D1 m191").as_deref(), Some("F"));
+        assert_eq!(road_category("EV18 S60D1 m4030").as_deref(), Some("E"));
+        assert_eq!(road_category("KV1234"), Some("K".into()));
+        assert_eq!(road_category("xyz"), None);
+    }
+}

@@ -1,0 +1,12 @@
+//! Estimators of mobility, free of Arrow and DataFusion so they can be checked against
+//! published and independent figures directly.
+//!
+//! - [`ratio`]: the survey ratio estimator R = Σ wᵢyᵢ / Σ wᵢxᵢ over persons, with its
+//!   Taylor-linearised standard error within strata, from per-stratum sufficient statistics
+//!   (which SQL can compute with one GROUP BY), Kish's effective sample size, and t-based CIs.
+//!
+//! To add an estimator: a file of its own with a test against an independent reference.
+
+pub mod ratio;
+
+pub use ratio::{Estimate, StratumSums, ratio_estimate, t_quantile};

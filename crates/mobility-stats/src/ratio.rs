@@ -1,0 +1,192 @@
+//! The ratio estimator of a travel survey with its Taylor-linearised variance.
+//!
+//! For a domain d (e.g. persons aged 18-29) and a ratio R = Σ wᵢyᵢ / Σ wᵢxᵢ over the persons
+//! of d (y: trips of a mode, x: all trips), the linearised variable is
+//! zᵢ = (yᵢ − R xᵢ) / X for i in d and 0 outside d, with X = Σ wᵢxᵢ. With persons as PSUs
+//! sampled with replacement within strata h (n_h persons each):
+//!
+//!   V(R) = Σ_h n_h/(n_h − 1) · Σ_{i∈h} (wᵢzᵢ − z̄_h)²,  z̄_h = (1/n_h) Σ_{i∈h} wᵢzᵢ
+//!
+//! (../shared/DOMAIN.md §2.1; Wolter, *Introduction to Variance Estimation*, ch. 6; R
+//! `survey::svyratio`). Persons outside the domain count in n_h with zᵢ = 0, which is the
+//! standard domain estimator, not a conditional one. Everything needed is a sum over persons,
+//! so it comes from [`StratumSums`] without the person rows:
+//! Σ wz = (Σwy − R Σwx)/X and Σ (wz)² = (Σw²y² − 2R Σw²xy + R² Σw²x²)/X².
+//! A stratum with a single person has no variance estimate and contributes 0 (as R's
+//! `options(survey.lonely.psu = "certainty")`); such strata are counted in [`Estimate`].
+
+use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
+
+/// Sums over the persons of one stratum that fall in the domain.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StratumSums {
+    /// Persons of the stratum in the whole sample (domain or not).
+    pub n_h: u64,
+    /// Persons of the stratum in the domain.
+    pub n_d: u64,
+    /// Σ w.
+    pub sw: f64,
+    /// Σ w².
+    pub sw2: f64,
+    /// Σ w y.
+    pub sw_y: f64,
+    /// Σ w x.
+    pub sw_x: f64,
+    /// Σ w² y².
+    pub sw2_yy: f64,
+    /// Σ w² x y.
+    pub sw2_xy: f64,
+    /// Σ w² x².
+    pub sw2_xx: f64,
+}
+
+/// An estimate with its uncertainty.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Estimate {
+    /// R̂.
+    pub estimate: f64,
+    /// Linearised standard error.
+    pub se: f64,
+    /// Lower end of the CI.
+    pub ci_lower: f64,
+    /// Upper end of the CI.
+    pub ci_upper: f64,
+    /// Persons in the domain.
+    pub n: u64,
+    /// Kish's effective sample size of the domain, (Σw)²/Σw².
+    pub n_eff: f64,
+    /// Coefficient of variation, se / |estimate| (NaN for an estimate of 0).
+    pub cv: f64,
+    /// Strata with one person, which add no variance.
+    pub lonely_strata: u32,
+}
+
+/// The two-sided (1 − α) quantile of Student's t with `df` degrees of freedom (normal for
+/// df = ∞ or above 10⁶).
+pub fn t_quantile(level: f64, df: f64) -> f64 {
+    let p = 0.5 + level / 2.0;
+    if !df.is_finite() || df > 1e6 {
+        return Normal::standard().inverse_cdf(p);
+    }
+    StudentsT::new(0.0, 1.0, df.max(1.0)).map(|t| t.inverse_cdf(p)).unwrap_or(f64::NAN)
+}
+
+/// The ratio estimate over strata, its linearised SE and a `level` CI with `df` degrees of
+/// freedom (persons − strata for the whole sample).
+pub fn ratio_estimate(strata: &[StratumSums], level: f64, df: f64) -> Estimate {
+    let y: f64 = strata.iter().map(|s| s.sw_y).sum();
+    let x: f64 = strata.iter().map(|s| s.sw_x).sum();
+    let n: u64 = strata.iter().map(|s| s.n_d).sum();
+    let sw: f64 = strata.iter().map(|s| s.sw).sum();
+    let sw2: f64 = strata.iter().map(|s| s.sw2).sum();
+    let r = if x != 0.0 { y / x } else { f64::NAN };
+    let mut var = 0.0;
+    let mut lonely = 0;
+    for s in strata {
+        if s.n_h < 2 {
+            lonely += 1;
+            continue;
+        }
+        let nh = s.n_h as f64;
+        let sum_wz = (s.sw_y - r * s.sw_x) / x;
+        let sum_wz2 = (s.sw2_yy - 2.0 * r * s.sw2_xy + r * r * s.sw2_xx) / (x * x);
+        // Σ (wz − z̄)² = Σ (wz)² − (Σ wz)²/n_h; clamp rounding below zero.
+        var += nh / (nh - 1.0) * (sum_wz2 - sum_wz * sum_wz / nh).max(0.0);
+    }
+    let se = var.sqrt();
+    let t = t_quantile(level, df);
+    Estimate {
+        estimate: r,
+        se,
+        ci_lower: r - t * se,
+        ci_upper: r + t * se,
+        n,
+        n_eff: if sw2 > 0.0 { sw * sw / sw2 } else { 0.0 },
+        cv: se / r.abs(),
+        lonely_strata: lonely,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Persons: (stratum, weight, y, x, in domain).
+    type P = (usize, f64, f64, f64, bool);
+
+    fn sums(persons: &[P], strata: usize) -> Vec<StratumSums> {
+        let mut out = vec![StratumSums::default(); strata];
+        for &(h, w, y, x, d) in persons {
+            out[h].n_h += 1;
+            if d {
+                let s = &mut out[h];
+                s.n_d += 1;
+                s.sw += w;
+                s.sw2 += w * w;
+                s.sw_y += w * y;
+                s.sw_x += w * x;
+                s.sw2_yy += w * w * y * y;
+                s.sw2_xy += w * w * x * y;
+                s.sw2_xx += w * w * x * x;
+            }
+        }
+        out
+    }
+
+    /// The variance written out person by person, as the textbook formula reads.
+    fn direct(persons: &[P], strata: usize) -> (f64, f64) {
+        let y: f64 = persons.iter().filter(|p| p.4).map(|p| p.1 * p.2).sum();
+        let x: f64 = persons.iter().filter(|p| p.4).map(|p| p.1 * p.3).sum();
+        let r = y / x;
+        let mut v = 0.0;
+        for h in 0..strata {
+            let wz: Vec<f64> = persons
+                .iter()
+                .filter(|p| p.0 == h)
+                .map(|p| if p.4 { p.1 * (p.2 - r * p.3) / x } else { 0.0 })
+                .collect();
+            let n = wz.len() as f64;
+            let mean = wz.iter().sum::<f64>() / n;
+            v += n / (n - 1.0) * wz.iter().map(|z| (z - mean).powi(2)).sum::<f64>();
+        }
+        (r, v.sqrt())
+    }
+
+    #[test]
+    fn sufficient_statistics_equal_the_person_level_formula() {
+        let mut state = 7u64;
+        let mut u = || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let persons: Vec<P> = (0..400)
+            .map(|i| (i % 3, 0.5 + 3.0 * u(), (u() * 5.0).floor(), (u() * 8.0).floor() + 1.0, u() < 0.6))
+            .collect();
+        let e = ratio_estimate(&sums(&persons, 3), 0.95, 397.0);
+        let (r, se) = direct(&persons, 3);
+        assert!((e.estimate - r).abs() < 1e-12);
+        assert!((e.se - se).abs() < 1e-12 * se.max(1.0), "{} vs {se}", e.se);
+        assert_eq!(e.n, persons.iter().filter(|p| p.4).count() as u64);
+    }
+
+    /// A small case worked by hand: one stratum, persons (w, y, x) = (1, 2, 1), (1, 4, 1),
+    /// (2, 0, 1), all in the domain. X = 4, Y = 6, R = 1.5; wz = (2−1.5)/4, (4−1.5)/4,
+    /// 2(0−1.5)/4 = 0.125, 0.625, −0.75, mean 0; V = 3/2 · (0.015625 + 0.390625 + 0.5625)
+    /// = 1.453125.
+    #[test]
+    fn hand_worked_example() {
+        let persons = [(0, 1.0, 2.0, 1.0, true), (0, 1.0, 4.0, 1.0, true), (0, 2.0, 0.0, 1.0, true)];
+        let e = ratio_estimate(&sums(&persons, 1), 0.95, 2.0);
+        assert_eq!(e.estimate, 1.5);
+        assert!((e.se - 1.453125f64.sqrt()).abs() < 1e-15);
+        // t(0.975, 2) = 4.302652729911275 (published tables: 4.303).
+        assert!((e.ci_upper - (1.5 + 4.302652729911275 * 1.453125f64.sqrt())).abs() < 1e-9);
+        assert!((e.n_eff - 16.0 / 6.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn t_quantiles_match_tables() {
+        assert!((t_quantile(0.95, 10.0) - 2.228138851986).abs() < 1e-9);
+        assert!((t_quantile(0.95, f64::INFINITY) - 1.959963984540).abs() < 1e-6);
+    }
+}

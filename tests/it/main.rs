@@ -1,0 +1,62 @@
+//! Integration tests of the `mobility` binary, one test binary of modules.
+
+mod cli;
+mod ingest_fixtures;
+mod real_data;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repository root")
+}
+
+/// `../shared/data` beside the checkout, or `None` (tests that need it then skip, saying so).
+pub fn shared_data() -> Option<PathBuf> {
+    let p = root().join("../shared/data/real");
+    if p.is_dir() {
+        Some(p)
+    } else {
+        eprintln!("SKIP: {} is absent (a fresh clone without the shared test data)", p.display());
+        None
+    }
+}
+
+/// Runs `mobility` with `args`.
+pub fn mobility(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mobility")).args(args).output().expect("mobility runs")
+}
+
+/// Runs `mobility` and insists on success, returning stdout.
+pub fn ok(args: &[&str]) -> String {
+    let out = mobility(args);
+    assert!(
+        out.status.success(),
+        "mobility {args:?} failed:\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+/// Runs `mobility` and insists on failure, returning stderr.
+pub fn fails(args: &[&str]) -> String {
+    let out = mobility(args);
+    assert!(!out.status.success(), "mobility {args:?} should have failed:\n{}", String::from_utf8_lossy(&out.stdout));
+    String::from_utf8(out.stderr).expect("UTF-8 output")
+}
+
+/// Every row of a table in a data directory.
+pub fn table(dir: &Path, name: &str) -> arrow::array::RecordBatch {
+    let t: mobility_model::Table = name.parse().expect("a table name");
+    let batches = mobility_ingest::store::DataDir::new(dir).read_table(t).expect("table reads");
+    arrow::compute::concat_batches(&t.schema(), &batches).expect("one schema")
+}
+
+/// The values of a string column.
+pub fn strings(b: &arrow::array::RecordBatch, col: &str) -> Vec<Option<String>> {
+    let c = arrow::compute::cast(b.column_by_name(col).expect("column"), &arrow::datatypes::DataType::Utf8).expect("cast");
+    let s = arrow::array::AsArray::as_string::<i32>(&c);
+    (0..arrow::array::Array::len(s)).map(|i| arrow::array::Array::is_valid(s, i).then(|| s.value(i).to_string())).collect()
+}
