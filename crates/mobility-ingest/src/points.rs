@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::json::{line_of, short};
+use crate::json::{Lines, short};
 use crate::rejects::Rejects;
 use crate::source::TextFile;
 use crate::{Error, Result};
@@ -48,10 +48,11 @@ pub fn parse(file: &TextFile) -> Result<(Vec<Point>, u64, Rejects)> {
             format!("expected the trafikkdata GraphQL answer {{\"data\": {{\"trafficRegistrationPoints\": [...]}}}}: {e}"),
         )
     })?;
+    let lines = Lines::new(&file.text);
     let mut rejects = Rejects::new(&file.name);
     let mut out = Vec::with_capacity(answer.data.points.len());
     for raw in &answer.data.points {
-        let line = line_of(&file.text, raw);
+        let line = lines.line_of(raw);
         let v: Value = serde_json::from_str(raw.get()).expect("a RawValue is valid JSON");
         let Some(id) = v.get("id").and_then(Value::as_str).filter(|s| !s.trim().is_empty()) else {
             rejects.push(line, "id", &short(&v), "expected a point with a non-empty string id");

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::json::{line_of, short};
+use crate::json::{Lines, short};
 use crate::rejects::Rejects;
 use crate::source::TextFile;
 use crate::{Error, Result};
@@ -51,11 +51,12 @@ pub fn parse(file: &TextFile, opts: &ZoneOptions) -> Result<(Vec<Zone>, Vec<Opti
         .map(|n| n.parse::<Crs>().map_err(|e| Error::format(&file.name, 1, format!("crs member: {e}"))))
         .transpose()?;
     let crs = opts.crs.or(file_crs).unwrap_or(Crs::Epsg4326);
+    let lines = Lines::new(&file.text);
     let mut rejects = Rejects::new(&file.name);
     let mut zones = Vec::new();
     let mut names = Vec::new();
     for (i, raw) in fc.features.iter().enumerate() {
-        let line = line_of(&file.text, raw);
+        let line = lines.line_of(raw);
         let f: Value = serde_json::from_str(raw.get()).expect("a RawValue is valid JSON");
         let col = |p: &str| format!("features[{i}].{p}");
         let id = match f.pointer(&format!("/properties/{}", opts.id_field)) {
