@@ -68,3 +68,27 @@ fn synth_is_deterministic_per_seed() {
         assert_eq!(std::fs::read(a.path().join(t)).unwrap(), std::fs::read(b.path().join(t)).unwrap(), "{t}");
     }
 }
+
+/// The shipped sample is exactly what `mobility synth` makes with the documented arguments, so
+/// it can never drift from the generator unnoticed.
+#[test]
+fn shipped_sample_is_reproducible() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(&["synth", "--persons", "2555", "--seed", "2018", "--traffic-points", "4", "--traffic-years", "2022-2024", "--out", dir.path().to_str().unwrap(), "-q"]);
+    let sample = crate::root().join("data/sample");
+    let mut compared = 0;
+    for t in mobility_model::Table::ALL {
+        let Ok(entries) = std::fs::read_dir(sample.join(t.name())) else { continue };
+        for e in entries {
+            let p = e.unwrap().path();
+            let fresh = dir.path().join(t.name()).join(p.file_name().unwrap());
+            assert!(
+                std::fs::read(&p).unwrap() == std::fs::read(&fresh).unwrap_or_default(),
+                "{} differs from a fresh synth: regenerate it with `cargo run -- synth --persons 2555 --seed 2018 --traffic-points 4 --traffic-years 2022-2024 --out data/sample`",
+                p.display()
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared >= 10, "{compared}");
+}

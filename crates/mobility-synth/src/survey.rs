@@ -238,16 +238,17 @@ struct Leg {
     oslo: bool,
 }
 
-/// The legs of a person's day (home-based tours), without modes and times.
-fn day(rng: &mut impl Rng, p: &Person) -> Vec<Leg> {
+/// The tours of a person's day (legs from home back home), without modes and times.
+fn day(rng: &mut impl Rng, p: &Person) -> Vec<Vec<Leg>> {
     let immobile = if p.age >= 67 { 0.25 } else { 0.11 };
     if rng.random::<f64>() < immobile {
         return Vec::new();
     }
     let weekend = p.date.weekday().number_from_monday() >= 6;
-    let tours = pick(rng, &[(1, 0.55), (2, 0.38), (3, 0.07)]);
-    let mut legs = Vec::new();
+    let tours = pick(rng, &[(1, 0.45), (2, 0.42), (3, 0.13)]);
+    let mut day = Vec::new();
     for t in 0..tours {
+        let mut legs = Vec::new();
         let stops = if rng.random::<f64>() < 0.35 { 2 } else { 1 };
         let mut here = p.home;
         let mut oslo_tour = false;
@@ -268,8 +269,9 @@ fn day(rng: &mut impl Rng, p: &Person) -> Vec<Leg> {
             here = to;
         }
         legs.push(Leg { purpose: Purpose::Home, from: here, to: p.home, km: km_between(here, p.home), oslo: oslo_tour });
+        day.push(legs);
     }
-    legs
+    day
 }
 
 fn context(p: &Person, l: &Leg) -> Context {
@@ -282,7 +284,7 @@ pub fn mode_model(seed: u64, geo: &Geography) -> ModeModel {
     let mut contexts = Vec::new();
     for i in 0..6000 {
         let (p, _) = person(&mut rng, i, geo);
-        contexts.extend(day(&mut rng, &p).iter().map(|l| context(&p, l)));
+        contexts.extend(day(&mut rng, &p).iter().flatten().map(|l| context(&p, l)));
     }
     ModeModel::calibrate(&contexts)
 }
@@ -310,37 +312,42 @@ pub fn chunk(seed: u64, c: usize, persons: usize, geo: &Geography, modes: &ModeM
             p.id, p.id, p.age, if p.female { "female" } else { "male" }, p.employment, p.license, lo, hi, if p.female { "f" } else { "m" }, p.date
         );
         let mut clock = p.date.and_hms_opt(0, 0, 0).expect("midnight");
+        let evening = p.date.and_hms_opt(21, 0, 0).expect("21:00");
         let mut first = true;
-        for (k, leg) in day(&mut rng, &p).iter().enumerate() {
-            let mode = modes.choose(&context(&p, leg), &mut rng);
-            let start_h = if first {
-                match leg.purpose {
-                    Purpose::Work => 7.4 + 0.8 * normal(&mut rng),
-                    Purpose::Education => 7.8 + 0.3 * normal(&mut rng),
-                    _ => 9.0 + rng.random::<f64>() * 9.0,
-                }
-                .clamp(5.0, 21.0)
-            } else {
-                0.0
-            };
-            if first {
-                clock += chrono::Duration::seconds((start_h * 3600.0) as i64);
+        // A later tour starts only if the person is home before 21:00.
+        let mut k = 0;
+        for (t, legs) in day(&mut rng, &p).iter().enumerate() {
+            if t > 0 && clock >= evening {
+                break;
             }
-            let travel = chrono::Duration::seconds((leg.km / speed_kmh(mode) * 3600.0) as i64 + 60 * rng.random_range(2..8));
-            let depart = clock;
-            let arrive = depart + travel;
-            let trip_id = base * 10 + out.n_trips as i64 + 1;
-            // Zone ids are left empty: ingest fills them by point-in-polygon, as for real data.
-            let _ = writeln!(
-                out.trips,
-                "{},{},{},{},{},{},{},{:.3},{:.6},{:.6},{:.6},{:.6},,",
-                trip_id, p.id, k + 1, fmt_time(depart), fmt_time(arrive), leg.purpose, mode, leg.km,
-                leg.from.0, leg.from.1, leg.to.0, leg.to.1
-            );
-            out.n_trips += 1;
-            let stay = if leg.purpose == Purpose::Home { 0.5 + rng.random::<f64>() * 2.5 } else { hours(leg.purpose) * (0.6 + 0.8 * rng.random::<f64>()) };
-            clock = arrive + chrono::Duration::seconds((stay * 3600.0) as i64);
-            first = false;
+            for leg in legs {
+                let mode = modes.choose(&context(&p, leg), &mut rng);
+                if first {
+                    let start_h = match leg.purpose {
+                        Purpose::Work => 7.4 + 0.8 * normal(&mut rng),
+                        Purpose::Education => 7.8 + 0.3 * normal(&mut rng),
+                        _ => 9.0 + rng.random::<f64>() * 9.0,
+                    }
+                    .clamp(5.0, 21.0);
+                    clock += chrono::Duration::seconds((start_h * 3600.0) as i64);
+                    first = false;
+                }
+                let travel = chrono::Duration::seconds((leg.km / speed_kmh(mode) * 3600.0) as i64 + 60 * rng.random_range(2..8));
+                let depart = clock;
+                let arrive = depart + travel;
+                let trip_id = base * 10 + out.n_trips as i64 + 1;
+                k += 1;
+                // Zone ids are left empty: ingest fills them by point-in-polygon, as for real data.
+                let _ = writeln!(
+                    out.trips,
+                    "{},{},{},{},{},{},{},{:.3},{:.6},{:.6},{:.6},{:.6},,",
+                    trip_id, p.id, k, fmt_time(depart), fmt_time(arrive), leg.purpose, mode, leg.km,
+                    leg.from.0, leg.from.1, leg.to.0, leg.to.1
+                );
+                out.n_trips += 1;
+                let stay = if leg.purpose == Purpose::Home { 0.5 + rng.random::<f64>() * 2.5 } else { hours(leg.purpose) * (0.6 + 0.8 * rng.random::<f64>()) };
+                clock = arrive + chrono::Duration::seconds((stay * 3600.0) as i64);
+            }
         }
         out.n_persons += 1;
     }
@@ -409,7 +416,7 @@ mod tests {
         let mut contexts = Vec::new();
         for i in 0..3000 {
             let (p, _) = person(&mut rng, i, &geo);
-            contexts.extend(day(&mut rng, &p).iter().map(|l| context(&p, l)));
+            contexts.extend(day(&mut rng, &p).iter().flatten().map(|l| context(&p, l)));
         }
         let mut share = [0.0; 9];
         for c in &contexts {
@@ -432,5 +439,29 @@ mod tests {
         assert_ne!(a.2, c.2);
         let total: f64 = a.1.lines().skip(1).map(|l| l.split(',').nth(6).unwrap().parse::<f64>().unwrap()).sum();
         assert!((total - POPULATION_13_PLUS).abs() < 1.0, "{total}");
+    }
+
+    /// The generated survey (not only the model) meets the published Bærum 2018 figures:
+    /// car 57 %, walk 20 %, public transport 18 %, bike 4 % of trips; about 3 trips per person
+    /// per day; half of the trips under 5 km.
+    #[test]
+    fn generated_survey_meets_the_published_figures() {
+        let geo = Geography::new();
+        let (_, persons, trips, n_trips) = generate(30_000, 3, &geo);
+        let n_persons = persons.lines().count() - 1;
+        let rows: Vec<Vec<&str>> = trips.lines().skip(1).map(|l| l.split(',').collect()).collect();
+        assert_eq!(rows.len(), n_trips);
+        let per_person = n_trips as f64 / n_persons as f64;
+        assert!((2.9..3.15).contains(&per_person), "{per_person}");
+        let share = |f: &dyn Fn(&[&str]) -> bool| rows.iter().filter(|r| f(r)).count() as f64 / n_trips as f64;
+        let under5 = share(&|r| r[7].parse::<f64>().unwrap() < 5.0);
+        assert!((0.47..0.53).contains(&under5), "{under5}");
+        let car = share(&|r| r[6].starts_with("car_"));
+        let walk = share(&|r| r[6] == "walk");
+        let bike = share(&|r| r[6] == "bike");
+        let pt = share(&|r| r[6].parse::<Mode>().unwrap().is_public_transport());
+        for (what, got, want) in [("car", car, 0.57), ("walk", walk, 0.20), ("pt", pt, 0.18), ("bike", bike, 0.04)] {
+            assert!((got - want).abs() < 0.015, "{what}: {got} vs {want}");
+        }
     }
 }
