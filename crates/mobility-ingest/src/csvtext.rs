@@ -6,8 +6,11 @@ use crate::{Error, Result};
 pub struct CsvText {
     /// The header names (trimmed).
     pub header: Vec<String>,
-    reader: csv::Reader<std::io::Cursor<Vec<u8>>>,
+    reader: csv::Reader<std::io::Cursor<std::sync::Arc<[u8]>>>,
+    bytes: std::sync::Arc<[u8]>,
     file: String,
+    /// Byte offsets of line starts: the csv crate's own line count skips blank lines.
+    starts: Vec<u64>,
 }
 
 /// One record with its line.
@@ -31,27 +34,35 @@ impl CsvText {
                 .max_by_key(|d| first.bytes().filter(|b| b == d).count())
                 .expect("three candidates")
         });
+        let bytes: std::sync::Arc<[u8]> = text.as_bytes().into();
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
             .flexible(true)
             .has_headers(true)
-            .from_reader(std::io::Cursor::new(text.as_bytes().to_vec()));
+            .from_reader(std::io::Cursor::new(bytes.clone()));
         let header = reader
             .headers()
             .map_err(|e| Error::format(file, 1, format!("unreadable header: {e}")))?
             .iter()
             .map(|h| h.trim().to_string())
             .collect();
-        Ok(Self { header, reader, file: file.to_string() })
+        let starts = std::iter::once(0)
+            .chain(text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i as u64 + 1))
+            .collect();
+        Ok(Self { header, reader, bytes, file: file.to_string(), starts })
     }
 
     /// The position of a column, or a format error that lists the header.
     pub fn column(&self, name: &str) -> Result<usize> {
         self.find(name).ok_or_else(|| {
+            let hint = match self.header.as_slice() {
+                [only] if only.contains([';', ',', '\t']) => " (one column only: is the delimiter right?)",
+                _ => "",
+            };
             Error::format(
                 &self.file,
                 1,
-                format!("missing column '{name}'; the header has: {}", self.header.join(", ")),
+                format!("missing column '{name}'; the header has: {}{hint}", self.header.join(", ")),
             )
         })
     }
@@ -64,12 +75,46 @@ impl CsvText {
     /// The records; a record that is not valid CSV (e.g. an unclosed quote) is an error.
     pub fn rows(&mut self) -> impl Iterator<Item = Result<Row>> + '_ {
         let file = self.file.clone();
+        let (starts, bytes) = (&self.starts, &self.bytes);
+        // A record's position is where the reader began, before any blank lines it skipped.
+        let line = move |byte: u64| {
+            let first = bytes[byte as usize..].iter().position(|b| *b != b'\n' && *b != b'\r').unwrap_or(0);
+            starts.partition_point(|s| *s <= byte + first as u64) as u64
+        };
         self.reader.records().map(move |r| {
-            r.map(|fields| Row { line: fields.position().map_or(0, |p| p.line()), fields })
+            r.map(|fields| Row { line: fields.position().map_or(0, |p| line(p.byte())), fields })
                 .map_err(|e| {
-                    let line = e.position().map(|p| p.line());
-                    Error::format(&file, line, format!("not valid CSV: {e}"))
+                    let at = e.position().map(|p| line(p.byte()));
+                    Error::format(&file, at, format!("not valid CSV: {e}"))
                 })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffs_the_delimiter_and_numbers_lines() {
+        let mut c = CsvText::new("f.csv", "a;b\n1;2\n\n3;4\n", None).unwrap();
+        assert_eq!(c.column("b").unwrap(), 1);
+        let lines: Vec<u64> = c.rows().map(|r| r.unwrap().line).collect();
+        assert_eq!(lines, [2, 4]);
+    }
+
+    #[test]
+    fn a_wrong_fixed_delimiter_is_named() {
+        let c = CsvText::new("f.csv", "a;b\n1;2\n", Some(b',')).unwrap();
+        let err = c.column("b").unwrap_err().to_string();
+        assert_eq!(err, "f.csv, line 1: missing column 'b'; the header has: a;b (one column only: is the delimiter right?)");
+    }
+
+    #[test]
+    fn a_quoted_field_over_two_lines_keeps_the_line_where_the_record_starts() {
+        let mut c = CsvText::new("f.csv", "a,b\n\"x\ny\",2\n3,4\n", None).unwrap();
+        let rows: Vec<Row> = c.rows().map(|r| r.unwrap()).collect();
+        assert_eq!(rows.iter().map(|r| r.line).collect::<Vec<_>>(), [2, 4]);
+        assert_eq!(&rows[0].fields[0], "x\ny");
     }
 }

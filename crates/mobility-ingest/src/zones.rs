@@ -176,4 +176,12 @@ mod tests {
         assert!(r[1].contains("line 3") && r[1].contains("properties.id"), "{}", r[1]);
         assert!(r[2].contains("line 4") && r[2].contains("needs --crs EPSG:25833"), "{}", r[2]);
     }
+
+    #[test]
+    fn truncated_json_and_other_types_stop_with_file_and_line() {
+        let err = parse(&decode("z.geojson", b"{\"type\": \"FeatureCollection\",\n\"features\": [{\"type\": \"Fea").unwrap(), &opts()).unwrap_err().to_string();
+        assert!(err.starts_with("z.geojson, line 2: expected a GeoJSON FeatureCollection: EOF while parsing"), "{err}");
+        let err = parse(&decode("z.geojson", br#"{"type": "Feature", "features": []}"#).unwrap(), &opts()).unwrap_err().to_string();
+        assert_eq!(err, "z.geojson, line 1: type is 'Feature'; expected 'FeatureCollection'");
+    }
 }
