@@ -9,6 +9,8 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use mobility_ingest::store::DataDir;
+
+mod sql;
 use mobility_ingest::{Options, Summary};
 
 #[derive(Parser)]
@@ -43,6 +45,30 @@ enum Command {
     Synth(SynthArgs),
     /// Compute every indicator of a data directory into <out>/indicators/ and <out>/manifest.json.
     Run(RunArgs),
+    /// SQL over a data directory: every table registered, the project's functions, files by
+    /// path ('x.parquet', 'y.csv'); an interactive shell without -c or -f.
+    Sql(SqlArgs),
+    /// List the project's SQL functions with signature, units, description and an example.
+    Functions,
+}
+
+#[derive(Args)]
+struct SqlArgs {
+    /// The data directory.
+    #[arg(long, default_value = "data/sample")]
+    data: PathBuf,
+    /// Run these statements (separated by ';') and exit.
+    #[arg(short = 'c', long = "command", value_name = "SQL", conflicts_with = "file")]
+    command: Option<String>,
+    /// Run the statements of this file and exit.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// Result format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: sql::Format,
+    /// Write results to this file instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
 }
 
 #[derive(Args, Clone)]
@@ -203,6 +229,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Synth(a) => synth(a, quiet)?,
+        Command::Functions => sql::print_functions(false)?,
+        Command::Sql(a) => {
+            if !a.data.is_dir() {
+                anyhow::bail!("data directory {} does not exist (make one with `mobility synth` or `mobility ingest`)", a.data.display());
+            }
+            let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            rt.block_on(async {
+                let session = mobility_sql::open(&a.data).await.map_err(|e| anyhow::anyhow!("{}", e.strip_backtrace()))?;
+                let ctx = session.ctx.enable_url_table();
+                let out = sql::Output { format: a.format, file: a.output.clone() };
+                match (&a.command, &a.file) {
+                    (Some(c), _) => sql::run_script(&ctx, c, &out).await,
+                    (None, Some(f)) => {
+                        let text = std::fs::read_to_string(f).with_context(|| f.display().to_string())?;
+                        sql::run_script(&ctx, &text, &out).await
+                    }
+                    (None, None) => sql::shell(&ctx, &out).await,
+                }
+            })?;
+        }
         Command::Run(a) => {
             let opts = mobility_indicators::run::RunOptions {
                 data: a.data.clone(),

@@ -9,6 +9,7 @@
 //! To add a kernel: a file of its own with its tests beside it, re-exported here.
 
 pub mod crs;
+pub mod local;
 pub mod wkb;
 pub mod zone_index;
 

@@ -1,8 +1,5 @@
 //! The indicator catalog: `queries/<id>.sql` files with a header of `-- key: value` lines.
 
-/// Views every session creates, in order: (name, SQL).
-pub const VIEWS: &[(&str, &str)] = &[("person_domains", include_str!("../../../queries/views/person_domains.sql"))];
-
 /// The built-in indicators: (id, SQL).
 pub const BUILT_IN: &[(&str, &str)] = &[
     ("trips_per_person_day", include_str!("../../../queries/trips_per_person_day.sql")),

@@ -1,7 +1,6 @@
 //! The DataFusion session over a data directory, the indicator catalog and the batch run.
 //!
-//! - [`session`]: a `SessionContext` with every table of the data directory registered and the
-//!   shared views of `queries/views/` created.
+//! The session (tables, views, functions) comes from `mobility-sql`.
 //! - [`catalog`]: the indicators, each a `queries/<id>.sql` with a header of `-- key: value`
 //!   lines (title, kind, unit, needs). `kind: ratio` queries return per-stratum sums that
 //!   [`ratio`] turns into estimates with standard errors; `kind: table` queries are written
@@ -15,7 +14,6 @@
 pub mod catalog;
 pub mod ratio;
 pub mod run;
-pub mod session;
 
 /// Errors of the session and the run.
 #[derive(Debug, thiserror::Error)]

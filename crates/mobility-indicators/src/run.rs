@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::catalog::{Indicator, Kind};
 use crate::ratio::{self, Rules};
-use crate::{Error, Result, io, session};
+use crate::{Error, Result, io};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -105,7 +105,8 @@ pub async fn run(opts: &RunOptions) -> Result<Manifest> {
 /// Runs the given indicators.
 pub async fn run_catalog(opts: &RunOptions, catalog: &[Indicator]) -> Result<Manifest> {
     let started = Instant::now();
-    let (ctx, present) = session::open(&opts.data).await?;
+    let mobility_sql::Session { ctx, tables: present } =
+        mobility_sql::open(&opts.data).await.map_err(|source| Error::DataFusion { context: format!("opening {}", opts.data.display()), source })?;
     let staging = opts.out.join(format!(".staging-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
     let ind_dir = staging.join("indicators");

@@ -1,0 +1,66 @@
+//! Every SQL function of the project, one file each, and the one registry that lists them.
+
+mod distance_band;
+mod geodesic_km;
+mod haversine_km;
+mod nearest_stop_m;
+mod st_area;
+mod st_astext;
+mod st_buffer;
+mod st_centroid;
+mod st_distance;
+mod st_geomfromtext;
+mod st_geomfromwkb;
+mod st_length;
+mod st_point;
+mod st_predicates;
+mod st_transform;
+mod zone_of;
+
+pub use distance_band::BANDS;
+pub use nearest_stop_m::StopIndex;
+
+use std::sync::Arc;
+
+use datafusion::logical_expr::ScalarUDF;
+use mobility_geo::ZoneIndex;
+
+/// What stateful functions look things up in: the session's zones and stops.
+#[derive(Clone, Default)]
+pub struct Lookups {
+    /// The zones (all kinds).
+    pub zones: Option<Arc<Vec<mobility_geo::Zone>>>,
+    /// The public-transport stops.
+    pub stops: Option<Arc<StopIndex>>,
+}
+
+/// The registry: every function of the project. The session, the test context and a remote
+/// executor all register from here, so a function cannot exist in one and be missing in another.
+pub fn all(lookups: &Lookups) -> Vec<ScalarUDF> {
+    let zones = lookups.zones.clone().unwrap_or_default();
+    vec![
+        haversine_km::udf(),
+        geodesic_km::udf(),
+        distance_band::udf(),
+        st_point::udf(),
+        st_geomfromwkb::udf(),
+        st_geomfromtext::udf(),
+        st_astext::udf(),
+        st_predicates::contains(),
+        st_predicates::intersects(),
+        st_predicates::within(),
+        st_distance::udf(),
+        st_length::udf(),
+        st_area::udf(),
+        st_centroid::udf(),
+        st_buffer::udf(),
+        st_transform::udf(),
+        zone_of::udf(zones),
+        nearest_stop_m::udf(lookups.stops.clone()),
+    ]
+}
+
+/// Builds zone indexes per kind on first use.
+pub fn zone_index(zones: &[mobility_geo::Zone], kind: Option<&str>) -> ZoneIndex {
+    ZoneIndex::new(zones.iter().cloned(), kind)
+}

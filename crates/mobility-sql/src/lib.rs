@@ -1,0 +1,18 @@
+//! The DataFusion session of mobility: every table of a data directory registered under its SQL
+//! name, the shared views of `queries/views/`, and the project's SQL functions.
+//!
+//! - [`session::open`] makes a session over a data directory; the `mobility sql` shell, the
+//!   batch run and the tests all start from it.
+//! - [`functions::all`] is the one registry of the project's functions (geo: `ST_*`,
+//!   `haversine_km`, `geodesic_km`; domain: `zone_of`, `nearest_stop_m`, `distance_band`).
+//!   Each function is a file of its own in `functions/`, built on [`udf`]; geometry travels as
+//!   plain WKB `BINARY` in EPSG:4326, never depending on Arrow field metadata.
+//!
+//! To add a function: a file in `functions/` with its documentation, kernel and tests, listed
+//! in `functions::all`, and a `.slt` file in `tests/sql/`.
+
+pub mod functions;
+pub mod session;
+pub mod udf;
+
+pub use session::{Session, open};

@@ -1,0 +1,98 @@
+//! The session over a data directory.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, Float64Type};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
+use mobility_geo::Zone;
+use mobility_model::Table;
+
+use crate::functions::{self, Lookups, StopIndex};
+
+/// Views every session creates when the tables they read are present: (name, needs, SQL).
+pub const VIEWS: &[(&str, &[Table], &str)] = &[(
+    "person_domains",
+    &[Table::Persons, Table::Households],
+    include_str!("../../../queries/views/person_domains.sql"),
+)];
+
+/// A session and the tables it found.
+pub struct Session {
+    /// The DataFusion context.
+    pub ctx: SessionContext,
+    /// The data-model tables present in the data directory.
+    pub tables: Vec<Table>,
+}
+
+/// A session with every table present under `data` registered under its SQL name, the shared
+/// views, and the project's functions with the zones and stops of `data` as their look-ups.
+pub async fn open(data: &Path) -> Result<Session> {
+    let config = SessionConfig::new().with_information_schema(true);
+    let ctx = SessionContext::new_with_config(config);
+    let mut tables = Vec::new();
+    for t in Table::ALL {
+        let dir = data.join(t.name());
+        let has_parts = std::fs::read_dir(&dir)
+            .map(|rd| rd.filter_map(|e| e.ok()).any(|e| e.path().extension().is_some_and(|x| x == "parquet")))
+            .unwrap_or(false);
+        if !has_parts {
+            continue;
+        }
+        let path = format!("{}/", dir.display());
+        ctx.register_parquet(t.name(), &path, ParquetReadOptions::default()).await?;
+        tables.push(*t);
+    }
+    let mut lookups = Lookups::default();
+    if tables.contains(&Table::Zones) {
+        lookups.zones = Some(Arc::new(load_zones(&ctx).await?));
+    }
+    if tables.contains(&Table::PtStops) {
+        let b = ctx.sql("SELECT lon, lat FROM pt_stops").await?.collect().await?;
+        let mut stops = Vec::new();
+        for b in &b {
+            let (x, y) = (b.column(0).as_primitive::<Float64Type>(), b.column(1).as_primitive::<Float64Type>());
+            stops.extend((0..b.num_rows()).map(|i| (x.value(i), y.value(i))));
+        }
+        lookups.stops = Some(Arc::new(StopIndex::new(stops)));
+    }
+    for f in functions::all(&lookups) {
+        ctx.register_udf(f);
+    }
+    for (name, needs, sql) in VIEWS {
+        if needs.iter().all(|t| tables.contains(t)) {
+            ctx.sql(sql).await.map_err(|e| e.context(format!("creating view {name}")))?;
+        }
+    }
+    Ok(Session { ctx, tables })
+}
+
+async fn load_zones(ctx: &SessionContext) -> Result<Vec<Zone>> {
+    let batches: Vec<RecordBatch> = ctx
+        .sql("SELECT zone_id, kind, geometry FROM zones")
+        .await?
+        .collect()
+        .await?;
+    let mut zones = Vec::new();
+    for b in &batches {
+        let id = arrow::compute::cast(b.column(0), &DataType::Utf8)?;
+        let kind = arrow::compute::cast(b.column(1), &DataType::Utf8)?;
+        let g = arrow::compute::cast(b.column(2), &DataType::Binary)?;
+        let (id, kind, g) = (id.as_string::<i32>(), kind.as_string::<i32>(), g.as_binary::<i32>());
+        for i in 0..b.num_rows() {
+            if g.is_null(i) {
+                continue;
+            }
+            let geom = mobility_geo::wkb::from_wkb(g.value(i)).map_err(|e| DataFusionError::Execution(format!("zones row {i}: {e}")))?;
+            let mp = match geom {
+                geo::Geometry::Polygon(p) => geo::MultiPolygon(vec![p]),
+                geo::Geometry::MultiPolygon(mp) => mp,
+                _ => continue,
+            };
+            zones.push(Zone { id: id.value(i).to_string(), kind: kind.value(i).to_string(), geometry: mp });
+        }
+    }
+    Ok(zones)
+}

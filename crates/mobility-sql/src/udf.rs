@@ -1,0 +1,212 @@
+//! The shape shared by the project's scalar functions: fixed argument kinds coerced by the
+//! planner (so a kernel always sees Float64, Binary or Utf8 arrays), documentation, and a
+//! kernel over arrays. Nothing here depends on Arrow field metadata, so a plan that travels to
+//! a remote executor keeps working.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, BinaryArray, Float64Array, StringArray};
+use arrow::datatypes::{DataType, Float64Type};
+use datafusion::common::{Result, exec_err, plan_err};
+use datafusion::logical_expr::{ColumnarValue, DocSection, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+
+/// What an argument must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Arg {
+    /// A number, as DOUBLE.
+    Num,
+    /// A geometry as WKB, as BINARY.
+    Geom,
+    /// Text, as VARCHAR.
+    Text,
+}
+
+impl Arg {
+    fn target(self) -> DataType {
+        match self {
+            Arg::Num => DataType::Float64,
+            Arg::Geom => DataType::Binary,
+            Arg::Text => DataType::Utf8,
+        }
+    }
+
+    fn accepts(self, t: &DataType) -> bool {
+        match self {
+            Arg::Num => t.is_numeric() || t.is_null(),
+            Arg::Geom => matches!(t, DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::Null),
+            Arg::Text => matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Arg::Num => "a number",
+            Arg::Geom => "a geometry (WKB BINARY)",
+            Arg::Text => "text",
+        }
+    }
+}
+
+/// The kernel of a function: arrays of the coerced argument types (scalars expanded to the
+/// batch's rows) in, one array of the return type out; or, for kernels that treat a scalar
+/// argument specially (decode a literal polygon once), the values and the row count.
+#[derive(Debug, Clone, Copy)]
+pub enum Kernel {
+    /// Over arrays.
+    Arrays(fn(&[ArrayRef]) -> Result<ArrayRef>),
+    /// Over values (scalars kept) and the number of rows.
+    Values(fn(&[ColumnarValue], usize) -> Result<ArrayRef>),
+}
+
+/// A scalar function built from a kernel. Two are equal when their name and signature are:
+/// a function's name identifies it in the registry.
+#[derive(Debug)]
+pub struct SimpleUdf {
+    name: &'static str,
+    /// Accepted argument lists (one per arity).
+    arities: Vec<Vec<Arg>>,
+    ret: DataType,
+    signature: Signature,
+    doc: Documentation,
+    kernel: Kernel,
+}
+
+impl PartialEq for SimpleUdf {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.arities == other.arities && self.ret == other.ret
+    }
+}
+impl Eq for SimpleUdf {}
+impl std::hash::Hash for SimpleUdf {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+        self.arities.hash(state);
+    }
+}
+
+/// The documentation section of the project's functions.
+pub const GEO: DocSection = DocSection { include: true, label: "Geo functions (mobility)", description: None };
+/// The documentation section of the project's domain functions.
+pub const DOMAIN: DocSection = DocSection { include: true, label: "Mobility functions", description: None };
+
+/// Builds a function: name, argument lists, return type, documentation, kernel.
+pub fn simple(name: &'static str, arities: Vec<Vec<Arg>>, ret: DataType, doc: Documentation, kernel: fn(&[ArrayRef]) -> Result<ArrayRef>) -> ScalarUDF {
+    with_kernel(name, arities, ret, doc, Kernel::Arrays(kernel))
+}
+
+/// Builds a function whose kernel sees scalar arguments as scalars.
+pub fn with_kernel(name: &'static str, arities: Vec<Vec<Arg>>, ret: DataType, doc: Documentation, kernel: Kernel) -> ScalarUDF {
+    ScalarUDF::new_from_impl(SimpleUdf {
+        name,
+        arities,
+        ret,
+        signature: Signature::user_defined(Volatility::Immutable),
+        doc,
+        kernel,
+    })
+}
+
+/// Checks argument types against argument lists and returns the coerced types.
+pub fn coerce(name: &str, arities: &[Vec<Arg>], types: &[DataType]) -> Result<Vec<DataType>> {
+    let Some(args) = arities.iter().find(|a| a.len() == types.len()) else {
+        let n: Vec<String> = arities.iter().map(|a| a.len().to_string()).collect();
+        return plan_err!("{name} takes {} arguments, got {}", n.join(" or "), types.len());
+    };
+    for (i, (a, t)) in args.iter().zip(types).enumerate() {
+        if !a.accepts(t) {
+            return plan_err!("{name}: argument {} must be {}, got {t}", i + 1, a.name());
+        }
+    }
+    Ok(args.iter().map(|a| a.target()).collect())
+}
+
+impl ScalarUDFImpl for SimpleUdf {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        Ok(self.ret.clone())
+    }
+    fn coerce_types(&self, types: &[DataType]) -> Result<Vec<DataType>> {
+        coerce(self.name, &self.arities, types)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let all_scalar = args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let out = match self.kernel {
+            Kernel::Arrays(f) => f(&ColumnarValue::values_to_arrays(&args.args)?)?,
+            Kernel::Values(f) => f(&args.args, if all_scalar { 1 } else { args.number_rows })?,
+        };
+        if all_scalar && out.len() == 1 {
+            return Ok(ColumnarValue::Scalar(datafusion::scalar::ScalarValue::try_from_array(&out, 0)?));
+        }
+        Ok(ColumnarValue::Array(out))
+    }
+    fn documentation(&self) -> Option<&Documentation> {
+        Some(&self.doc)
+    }
+}
+
+/// An argument as DOUBLE.
+pub fn num(a: &ArrayRef) -> Result<&Float64Array> {
+    match a.as_primitive_opt::<Float64Type>() {
+        Some(v) => Ok(v),
+        None => exec_err!("expected DOUBLE, got {}", a.data_type()),
+    }
+}
+
+/// An argument as BINARY.
+pub fn geom(a: &ArrayRef) -> Result<&BinaryArray> {
+    match a.as_binary_opt::<i32>() {
+        Some(v) => Ok(v),
+        None => exec_err!("expected BINARY, got {}", a.data_type()),
+    }
+}
+
+/// An argument as VARCHAR.
+pub fn text(a: &ArrayRef) -> Result<&StringArray> {
+    match a.as_string_opt::<i32>() {
+        Some(v) => Ok(v),
+        None => exec_err!("expected VARCHAR, got {}", a.data_type()),
+    }
+}
+
+/// Decodes the WKB of row `i` of a function's argument, or an execution error naming both.
+pub fn decode(name: &str, arg: usize, bytes: &[u8]) -> Result<geo::Geometry<f64>> {
+    mobility_geo::wkb::from_wkb(bytes).or_else(|e| exec_err!("{name}: argument {arg} is not a valid geometry: {e}"))
+}
+
+/// An array builder result as `ArrayRef`.
+pub fn arc(a: impl Array + 'static) -> ArrayRef {
+    Arc::new(a)
+}
+
+/// Maps each row's geometry (NULL stays NULL) through `f` into a WKB column.
+pub fn geom_to_geom(name: &str, a: &ArrayRef, f: impl Fn(geo::Geometry<f64>) -> Result<geo::Geometry<f64>>) -> Result<ArrayRef> {
+    let g = geom(a)?;
+    let mut b = arrow::array::BinaryBuilder::with_capacity(g.len(), g.value_data().len());
+    for i in 0..g.len() {
+        if g.is_null(i) {
+            b.append_null();
+            continue;
+        }
+        let out = f(decode(name, 1, g.value(i))?)?;
+        match mobility_geo::wkb::to_wkb(&out) {
+            Ok(w) => b.append_value(w),
+            Err(e) => return exec_err!("{name}: {e}"),
+        }
+    }
+    Ok(arc(b.finish()))
+}
+
+/// Maps each row's geometry (NULL stays NULL) through `f` into a DOUBLE column.
+pub fn geom_to_f64(name: &str, a: &ArrayRef, f: impl Fn(&geo::Geometry<f64>) -> f64) -> Result<ArrayRef> {
+    let g = geom(a)?;
+    let mut out = Vec::with_capacity(g.len());
+    for i in 0..g.len() {
+        out.push(if g.is_null(i) { None } else { Some(f(&decode(name, 1, g.value(i))?)) });
+    }
+    Ok(arc(Float64Array::from(out)))
+}
