@@ -3,8 +3,8 @@
 //!
 //! The rule for a point that more than one zone holds (nested kinds such as a kommune and its
 //! grunnkretser, or a point exactly on a shared edge): zones are closed (a point on an edge or
-//! vertex is inside), the smallest zone by area wins, and an exact tie goes to the lowest
-//! `zone_id`. A point in a hole is outside the zone. A NaN coordinate is in no zone.
+//! vertex is inside), the smallest zone by area wins, and a tie (areas equal to a relative
+//! 1e-9, which absorbs the rounding of coordinates) goes to the lowest `zone_id`. A point in a hole is outside the zone. A NaN coordinate is in no zone.
 
 use geo::{Area, BoundingRect, Coord, Intersects, MultiPolygon};
 use rayon::prelude::*;
@@ -94,9 +94,14 @@ impl ZoneIndex {
         best
     }
 
+    /// Whether zone `a` wins over `b`: smaller area, and areas equal to within a relative
+    /// 1e-9 (rounding of coordinates) count as a tie that the lower id wins.
     fn better(&self, a: u32, b: u32) -> bool {
         let (aa, ab) = (self.area[a as usize], self.area[b as usize]);
-        aa < ab || (aa == ab && self.zones[a as usize].id < self.zones[b as usize].id)
+        if (aa - ab).abs() <= 1e-9 * aa.max(ab) {
+            return self.zones[a as usize].id < self.zones[b as usize].id;
+        }
+        aa < ab
     }
 
     /// The id of the zone holding (lon, lat).
