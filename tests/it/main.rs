@@ -3,6 +3,7 @@
 mod cli;
 mod ingest_fixtures;
 mod real_data;
+mod sql;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
