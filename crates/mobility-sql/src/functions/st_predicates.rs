@@ -50,17 +50,18 @@ pub fn intersects() -> ScalarUDF {
     )
 }
 
-/// The geometries of a column, decoded once if every row holds the same bytes.
+/// The geometries of a column: a scalar is decoded once, and a run of equal values in an array
+/// (a polygon repeated against a batch of points, as a nested-loop join produces) too.
 enum Decoded {
     Same(Option<Geometry<f64>>),
-    Rows(Vec<Option<Geometry<f64>>>),
+    Rows { geoms: Vec<Geometry<f64>>, row: Vec<Option<u32>> },
 }
 
 impl Decoded {
     fn get(&self, i: usize) -> Option<&Geometry<f64>> {
         match self {
             Decoded::Same(g) => g.as_ref(),
-            Decoded::Rows(v) => v[i].as_ref(),
+            Decoded::Rows { geoms, row } => row[i].map(|k| &geoms[k as usize]),
         }
     }
 }
@@ -74,11 +75,22 @@ fn decode_column(name: &str, arg: usize, v: &ColumnarValue) -> Result<Decoded> {
         }
         ColumnarValue::Array(a) => {
             let g = geom(a)?;
-            let mut out = Vec::with_capacity(g.len());
+            let mut geoms = Vec::new();
+            let mut row = Vec::with_capacity(g.len());
+            let mut last: Option<&[u8]> = None;
             for i in 0..g.len() {
-                out.push(if g.is_null(i) { None } else { Some(decode(name, arg, g.value(i))?) });
+                if g.is_null(i) {
+                    row.push(None);
+                    continue;
+                }
+                let bytes = g.value(i);
+                if last != Some(bytes) {
+                    geoms.push(decode(name, arg, bytes)?);
+                    last = Some(bytes);
+                }
+                row.push(Some(geoms.len() as u32 - 1));
             }
-            Ok(Decoded::Rows(out))
+            Ok(Decoded::Rows { geoms, row })
         }
     }
 }
