@@ -13,7 +13,14 @@ fn help_lists_every_command_and_option() {
         assert!(ingest.contains(k), "{ingest}");
     }
     let zones = ok(&["ingest", "zones", "--help"]);
-    for o in ["--id-field", "--name-field", "--kind", "--crs", "--strict", "--out"] {
+    for o in [
+        "--id-field",
+        "--name-field",
+        "--kind",
+        "--crs",
+        "--strict",
+        "--out",
+    ] {
         assert!(zones.contains(o), "{zones}");
     }
     assert!(ok(&["synth", "--help"]).contains("--persons"));
@@ -27,8 +34,23 @@ fn synth_then_run_writes_indicators_and_a_manifest() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let out = dir.path().join("out");
-    let said = ok(&["synth", "--persons", "3000", "--seed", "5", "--traffic-points", "2", "--traffic-years", "2023-2024", "--out", data.to_str().unwrap()]);
-    assert!(!said.contains("warning"), "synthetic data must ingest without rejects: {said}");
+    let said = ok(&[
+        "synth",
+        "--persons",
+        "3000",
+        "--seed",
+        "5",
+        "--traffic-points",
+        "2",
+        "--traffic-years",
+        "2023-2024",
+        "--out",
+        data.to_str().unwrap(),
+    ]);
+    assert!(
+        !said.contains("warning"),
+        "synthetic data must ingest without rejects: {said}"
+    );
     assert_eq!(table(&data, "persons").num_rows(), 3000);
     assert_eq!(table(&data, "zones").num_rows(), 51);
     assert_eq!(table(&data, "traffic_points").num_rows(), 2);
@@ -36,25 +58,55 @@ fn synth_then_run_writes_indicators_and_a_manifest() {
     let hh = table(&data, "households");
     assert!(strings(&hh, "home_zone_id").iter().all(Option::is_some));
 
-    let ran = ok(&["run", "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let ran = ok(&[
+        "run",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(ran.contains("trips_per_person_day"), "{ran}");
-    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["table_rows"]["persons"], 3000);
-    assert!(manifest["inputs"].as_array().unwrap().iter().all(|i| i["sha256"].as_str().unwrap().len() == 64));
+    assert!(
+        manifest["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["sha256"].as_str().unwrap().len() == 64)
+    );
     let csv = std::fs::read_to_string(out.join("indicators/trips_per_person_day.csv")).unwrap();
-    assert!(csv.starts_with("breakdown,breakdown_value,estimate,se,ci_lower,ci_upper,n,n_eff,cv,suppressed,unit"), "{csv}");
+    assert!(
+        csv.starts_with(
+            "breakdown,breakdown_value,estimate,se,ci_lower,ci_upper,n,n_eff,cv,suppressed,unit"
+        ),
+        "{csv}"
+    );
     assert!(out.join("indicators/mode_share_trips.parquet").exists());
 
     // A second run replaces the outputs whole; no staging folders stay behind.
-    ok(&["run", "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap()]);
-    let left: Vec<String> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    ok(&[
+        "run",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let left: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     assert_eq!(left.len(), 2, "{left:?}");
 }
 
 #[test]
 fn run_without_data_says_how_to_make_some() {
     let err = fails(&["run", "--data", "/nonexistent/data", "--out", "/tmp/x"]);
-    assert!(err.contains("does not exist (make one with `mobility synth` or `mobility ingest`)"), "{err}");
+    assert!(
+        err.contains("does not exist (make one with `mobility synth` or `mobility ingest`)"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -62,10 +114,30 @@ fn synth_is_deterministic_per_seed() {
     let a = tempfile::tempdir().unwrap();
     let b = tempfile::tempdir().unwrap();
     for d in [&a, &b] {
-        ok(&["synth", "--persons", "1500", "--seed", "9", "--traffic-points", "1", "--traffic-years", "2024-2024", "--out", d.path().to_str().unwrap()]);
+        ok(&[
+            "synth",
+            "--persons",
+            "1500",
+            "--seed",
+            "9",
+            "--traffic-points",
+            "1",
+            "--traffic-years",
+            "2024-2024",
+            "--out",
+            d.path().to_str().unwrap(),
+        ]);
     }
-    for t in ["persons/data.parquet", "trips/data.parquet", "traffic_hourly/2024-03.parquet"] {
-        assert_eq!(std::fs::read(a.path().join(t)).unwrap(), std::fs::read(b.path().join(t)).unwrap(), "{t}");
+    for t in [
+        "persons/data.parquet",
+        "trips/data.parquet",
+        "traffic_hourly/2024-03.parquet",
+    ] {
+        assert_eq!(
+            std::fs::read(a.path().join(t)).unwrap(),
+            std::fs::read(b.path().join(t)).unwrap(),
+            "{t}"
+        );
     }
 }
 
@@ -74,11 +146,26 @@ fn synth_is_deterministic_per_seed() {
 #[test]
 fn shipped_sample_is_reproducible() {
     let dir = tempfile::tempdir().unwrap();
-    ok(&["synth", "--persons", "2555", "--seed", "2018", "--traffic-points", "4", "--traffic-years", "2022-2024", "--out", dir.path().to_str().unwrap(), "-q"]);
+    ok(&[
+        "synth",
+        "--persons",
+        "2555",
+        "--seed",
+        "2018",
+        "--traffic-points",
+        "4",
+        "--traffic-years",
+        "2022-2024",
+        "--out",
+        dir.path().to_str().unwrap(),
+        "-q",
+    ]);
     let sample = crate::root().join("data/sample");
     let mut compared = 0;
     for t in mobility_model::Table::ALL {
-        let Ok(entries) = std::fs::read_dir(sample.join(t.name())) else { continue };
+        let Ok(entries) = std::fs::read_dir(sample.join(t.name())) else {
+            continue;
+        };
         for e in entries {
             let p = e.unwrap().path();
             let fresh = dir.path().join(t.name()).join(p.file_name().unwrap());

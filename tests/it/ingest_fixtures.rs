@@ -3,15 +3,40 @@
 use crate::{fails, ok, root, strings, table};
 
 fn fixture(name: &str) -> String {
-    root().join("tests/fixtures").join(name).display().to_string()
+    root()
+        .join("tests/fixtures")
+        .join(name)
+        .display()
+        .to_string()
 }
 
 fn synth_zones(data: &str) {
     // The synthetic zones cover the fixtures' coordinates and grunnkrets codes.
     let raw = tempfile::tempdir().unwrap();
-    let g = mobility_synth::write_raw(&mobility_synth::Config { persons: 10, seed: 1, traffic_points: 0, traffic_years: vec![] }, raw.path()).unwrap();
+    let g = mobility_synth::write_raw(
+        &mobility_synth::Config {
+            persons: 10,
+            seed: 1,
+            traffic_points: 0,
+            traffic_years: vec![],
+        },
+        raw.path(),
+    )
+    .unwrap();
     for (path, kind) in &g.zones {
-        ok(&["ingest", "zones", path.to_str().unwrap(), "--id-field", "zone_id", "--name-field", "name", "--kind", kind, "--out", data]);
+        ok(&[
+            "ingest",
+            "zones",
+            path.to_str().unwrap(),
+            "--id-field",
+            "zone_id",
+            "--name-field",
+            "name",
+            "--kind",
+            kind,
+            "--out",
+            data,
+        ]);
     }
 }
 
@@ -19,24 +44,66 @@ fn synth_zones(data: &str) {
 fn rvu_mapping_reads_codes_text_ids_and_times_of_day() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
-    let out = ok(&["ingest", "survey", "--mapping", "rvu", &fixture("rvu"), "--out", data]);
+    let out = ok(&[
+        "ingest",
+        "survey",
+        "--mapping",
+        "rvu",
+        &fixture("rvu"),
+        "--out",
+        data,
+    ]);
     assert!(out.contains("note: no zones"), "{out}");
     let persons = table(dir.path(), "persons");
     assert_eq!(persons.num_rows(), 3, "{out}");
-    assert_eq!(strings(&persons, "gender"), [Some("male".into()), Some("female".into()), Some("female".into())]);
+    assert_eq!(
+        strings(&persons, "gender"),
+        [
+            Some("male".into()),
+            Some("female".into()),
+            Some("female".into())
+        ]
+    );
     let trips = table(dir.path(), "trips");
-    assert_eq!(strings(&trips, "mode"), [Some("car_driver".into()), Some("car_driver".into()), Some("bus".into()), Some("walk".into())]);
-    assert_eq!(strings(&trips, "depart_at")[0].as_deref(), Some("2018-09-12T07:45:00"));
-    assert_eq!(strings(&trips, "dest_zone_id")[0].as_deref(), Some("03010101"));
+    assert_eq!(
+        strings(&trips, "mode"),
+        [
+            Some("car_driver".into()),
+            Some("car_driver".into()),
+            Some("bus".into()),
+            Some("walk".into())
+        ]
+    );
+    assert_eq!(
+        strings(&trips, "depart_at")[0].as_deref(),
+        Some("2018-09-12T07:45:00")
+    );
+    assert_eq!(
+        strings(&trips, "dest_zone_id")[0].as_deref(),
+        Some("03010101")
+    );
     let households = table(dir.path(), "households");
     assert_eq!(households.num_rows(), 3);
-    assert_eq!(strings(&households, "cars"), [Some("1".into()), Some("0".into()), Some("2".into())]);
+    assert_eq!(
+        strings(&households, "cars"),
+        [Some("1".into()), Some("0".into()), Some("2".into())]
+    );
 
-    let rejects = std::fs::read_to_string(dir.path().join("_rejects/survey-RVU_2018_reisefil.csv")).unwrap();
+    let rejects =
+        std::fs::read_to_string(dir.path().join("_rejects/survey-RVU_2018_reisefil.csv")).unwrap();
     assert!(rejects.contains(",7,HTRM,99,\"expected a mode code of mapping 'rvu': 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13\""), "{rejects}");
-    assert!(rejects.contains(",6,uuid,g7h8,no person with this id in the persons file (or it was rejected)"), "{rejects}");
-    let prejects = std::fs::read_to_string(dir.path().join("_rejects/survey-RVU_2018_personfil.csv")).unwrap();
-    assert!(prejects.contains(",5,utvalgsvekt_kombinert_Q1_Q3,,expected a weight"), "{prejects}");
+    assert!(
+        rejects.contains(
+            ",6,uuid,g7h8,no person with this id in the persons file (or it was rejected)"
+        ),
+        "{rejects}"
+    );
+    let prejects =
+        std::fs::read_to_string(dir.path().join("_rejects/survey-RVU_2018_personfil.csv")).unwrap();
+    assert!(
+        prejects.contains(",5,utvalgsvekt_kombinert_Q1_Q3,,expected a weight"),
+        "{prejects}"
+    );
 }
 
 #[test]
@@ -45,27 +112,57 @@ fn canonical_bad_rows_are_kept_with_their_reason_and_consistency_holds() {
     let data = dir.path().to_str().unwrap();
     synth_zones(data);
     let out = ok(&["ingest", "survey", &fixture("canonical"), "--out", data]);
-    let lines: Vec<Vec<&str>> = out.lines().map(|l| l.split_whitespace().collect()).collect();
+    let lines: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
     let counts = |name: &str| -> (u64, u64, u64) {
-        let r = lines.iter().find(|l| l[0].ends_with(name)).unwrap_or_else(|| panic!("{name} in {out}"));
+        let r = lines
+            .iter()
+            .find(|l| l[0].ends_with(name))
+            .unwrap_or_else(|| panic!("{name} in {out}"));
         let n = r.len();
-        (r[n - 3].parse().unwrap(), r[n - 2].parse().unwrap(), r[n - 1].parse().unwrap())
+        (
+            r[n - 3].parse().unwrap(),
+            r[n - 2].parse().unwrap(),
+            r[n - 1].parse().unwrap(),
+        )
     };
     assert_eq!(counts("households.csv"), (3, 2, 1));
     assert_eq!(counts("persons.csv"), (5, 3, 2));
     assert_eq!(counts("trips.csv"), (7, 3, 4));
     let rejects = std::fs::read_to_string(dir.path().join("_rejects/survey-trips.csv")).unwrap();
-    assert!(rejects.contains(",5,mode,car,\"'car' is not a valid mode; expected one of: walk, bike, car_driver"), "{rejects}");
-    assert!(rejects.contains(",7,depart_at,2023-03-01 17:00,expected a date and time in the format %Y-%m-%d %H:%M:%S"), "{rejects}");
-    assert!(rejects.contains(",8,distance_km,-1,expected a number of 0 or more"), "{rejects}");
-    let hrejects = std::fs::read_to_string(dir.path().join("_rejects/survey-households.csv")).unwrap();
-    assert!(hrejects.contains(",4,size,abc,expected a whole number"), "{hrejects}");
+    assert!(
+        rejects.contains(
+            ",5,mode,car,\"'car' is not a valid mode; expected one of: walk, bike, car_driver"
+        ),
+        "{rejects}"
+    );
+    assert!(
+        rejects.contains(
+            ",7,depart_at,2023-03-01 17:00,expected a date and time in the format %Y-%m-%d %H:%M:%S"
+        ),
+        "{rejects}"
+    );
+    assert!(
+        rejects.contains(",8,distance_km,-1,expected a number of 0 or more"),
+        "{rejects}"
+    );
+    let hrejects =
+        std::fs::read_to_string(dir.path().join("_rejects/survey-households.csv")).unwrap();
+    assert!(
+        hrejects.contains(",4,size,abc,expected a whole number"),
+        "{hrejects}"
+    );
 
     // Zones are filled by point-in-polygon: homes and trip ends in the synthetic grunnkretser
     // (cells of 0.0375° x 0.02667° from 10.36 E, 59.86 N, id 3201<row><col>: 10.52 E 59.89 N is
     // row 2, column 5), the trip to 10.75 E lands in Oslo's kommune zone.
     let hh = table(dir.path(), "households");
-    assert_eq!(strings(&hh, "home_zone_id"), [Some("32010205".into()), Some("32010307".into())]);
+    assert_eq!(
+        strings(&hh, "home_zone_id"),
+        [Some("32010205".into()), Some("32010307".into())]
+    );
     let trips = table(dir.path(), "trips");
     assert_eq!(strings(&trips, "dest_zone_id")[0].as_deref(), Some("0301"));
 }
@@ -74,8 +171,18 @@ fn canonical_bad_rows_are_kept_with_their_reason_and_consistency_holds() {
 fn strict_fails_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
-    let err = fails(&["ingest", "survey", &fixture("canonical"), "--out", data, "--strict"]);
-    assert!(err.contains("row(s) rejected and --strict is set; nothing was written"), "{err}");
+    let err = fails(&[
+        "ingest",
+        "survey",
+        &fixture("canonical"),
+        "--out",
+        data,
+        "--strict",
+    ]);
+    assert!(
+        err.contains("row(s) rejected and --strict is set; nothing was written"),
+        "{err}"
+    );
     assert!(!dir.path().join("persons").exists());
 }
 
@@ -94,13 +201,38 @@ fn a_failed_ingest_leaves_the_previous_data_and_a_rerun_adds_nothing() {
 
     // A second, newer file in the same run, then a broken one: the run fails as a whole.
     let newer = dir.path().join("newer.csv");
-    std::fs::write(&newer, format!("{header}\n{}\n", row.replace(";110;", ";120;"))).unwrap();
+    std::fs::write(
+        &newer,
+        format!("{header}\n{}\n", row.replace(";110;", ";120;")),
+    )
+    .unwrap();
     let bad = dir.path().join("bad.csv");
-    std::fs::write(&bad, format!("{}\n{}\n", header.replace(';', ","), row.replace(';', ","))).unwrap();
-    let err = fails(&["ingest", "traffic", newer.to_str().unwrap(), bad.to_str().unwrap(), "--out", data]);
-    assert!(err.contains("bad.csv, line 1: expected ';'-separated columns"), "{err}");
-    assert_eq!(std::fs::read(dir.path().join("traffic_hourly/2024-04.parquet")).unwrap(), before);
-    assert!(std::fs::read_dir(dir.path().join("traffic_hourly")).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().ends_with(".tmp")));
+    std::fs::write(
+        &bad,
+        format!("{}\n{}\n", header.replace(';', ","), row.replace(';', ",")),
+    )
+    .unwrap();
+    let err = fails(&[
+        "ingest",
+        "traffic",
+        newer.to_str().unwrap(),
+        bad.to_str().unwrap(),
+        "--out",
+        data,
+    ]);
+    assert!(
+        err.contains("bad.csv, line 1: expected ';'-separated columns"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("traffic_hourly/2024-04.parquet")).unwrap(),
+        before
+    );
+    assert!(
+        std::fs::read_dir(dir.path().join("traffic_hourly"))
+            .unwrap()
+            .all(|e| !e.unwrap().file_name().to_string_lossy().ends_with(".tmp"))
+    );
 
     // The newer file alone replaces the row.
     ok(&["ingest", "traffic", newer.to_str().unwrap(), "--out", data]);
@@ -113,27 +245,67 @@ fn wrong_encoding_and_truncated_gzip_name_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let u16 = dir.path().join("utf16.csv");
-    let bytes: Vec<u8> = [0xFF, 0xFE].into_iter().chain(mobility_synth::traffic::HEADER.encode_utf16().flat_map(|u| u.to_le_bytes())).collect();
+    let bytes: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(
+            mobility_synth::traffic::HEADER
+                .encode_utf16()
+                .flat_map(|u| u.to_le_bytes()),
+        )
+        .collect();
     std::fs::write(&u16, bytes).unwrap();
-    let err = fails(&["ingest", "traffic", u16.to_str().unwrap(), "--out", data.to_str().unwrap()]);
-    assert!(err.contains("utf16.csv, line 1: the file is UTF-16"), "{err}");
+    let err = fails(&[
+        "ingest",
+        "traffic",
+        u16.to_str().unwrap(),
+        "--out",
+        data.to_str().unwrap(),
+    ]);
+    assert!(
+        err.contains("utf16.csv, line 1: the file is UTF-16"),
+        "{err}"
+    );
 
     let gz = dir.path().join("cut.csv.gz");
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    std::io::Write::write_all(&mut enc, mobility_synth::traffic::HEADER.repeat(50).as_bytes()).unwrap();
+    std::io::Write::write_all(
+        &mut enc,
+        mobility_synth::traffic::HEADER.repeat(50).as_bytes(),
+    )
+    .unwrap();
     let full = enc.finish().unwrap();
     std::fs::write(&gz, &full[..full.len() / 2]).unwrap();
-    let err = fails(&["ingest", "traffic", gz.to_str().unwrap(), "--out", data.to_str().unwrap()]);
-    assert!(err.contains("cut.csv.gz: truncated or corrupt gzip data"), "{err}");
+    let err = fails(&[
+        "ingest",
+        "traffic",
+        gz.to_str().unwrap(),
+        "--out",
+        data.to_str().unwrap(),
+    ]);
+    assert!(
+        err.contains("cut.csv.gz: truncated or corrupt gzip data"),
+        "{err}"
+    );
 }
 
 #[test]
 fn default_factors_ingest_without_rejects() {
     let dir = tempfile::tempdir().unwrap();
-    let out = ok(&["ingest", "factors", root().join("data/factors").to_str().unwrap(), "--out", dir.path().to_str().unwrap(), "--strict"]);
+    let out = ok(&[
+        "ingest",
+        "factors",
+        root().join("data/factors").to_str().unwrap(),
+        "--out",
+        dir.path().to_str().unwrap(),
+        "--strict",
+    ]);
     assert!(out.contains("table emission_factors:"), "{out}");
     let ef = table(dir.path(), "emission_factors");
-    assert!(strings(&ef, "source").iter().all(|s| s.as_deref().is_some_and(|s| !s.is_empty())));
+    assert!(
+        strings(&ef, "source")
+            .iter()
+            .all(|s| s.as_deref().is_some_and(|s| !s.is_empty()))
+    );
     assert_eq!(table(dir.path(), "fleet_mix").num_rows(), 10);
     assert_eq!(table(dir.path(), "occupancy").num_rows(), 6);
 }

@@ -10,7 +10,10 @@ use std::process::{Command, Output};
 
 /// The repository root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repository root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repository root")
 }
 
 /// `../shared/data` beside the checkout, or `None` (tests that need it then skip, saying so).
@@ -19,14 +22,20 @@ pub fn shared_data() -> Option<PathBuf> {
     if p.is_dir() {
         Some(p)
     } else {
-        eprintln!("SKIP: {} is absent (a fresh clone without the shared test data)", p.display());
+        eprintln!(
+            "SKIP: {} is absent (a fresh clone without the shared test data)",
+            p.display()
+        );
         None
     }
 }
 
 /// Runs `mobility` with `args`.
 pub fn mobility(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mobility")).args(args).output().expect("mobility runs")
+    Command::new(env!("CARGO_BIN_EXE_mobility"))
+        .args(args)
+        .output()
+        .expect("mobility runs")
 }
 
 /// Runs `mobility` and insists on success, returning stdout.
@@ -44,20 +53,32 @@ pub fn ok(args: &[&str]) -> String {
 /// Runs `mobility` and insists on failure, returning stderr.
 pub fn fails(args: &[&str]) -> String {
     let out = mobility(args);
-    assert!(!out.status.success(), "mobility {args:?} should have failed:\n{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        !out.status.success(),
+        "mobility {args:?} should have failed:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     String::from_utf8(out.stderr).expect("UTF-8 output")
 }
 
 /// Every row of a table in a data directory.
 pub fn table(dir: &Path, name: &str) -> arrow::array::RecordBatch {
     let t: mobility_model::Table = name.parse().expect("a table name");
-    let batches = mobility_ingest::store::DataDir::new(dir).read_table(t).expect("table reads");
+    let batches = mobility_ingest::store::DataDir::new(dir)
+        .read_table(t)
+        .expect("table reads");
     arrow::compute::concat_batches(&t.schema(), &batches).expect("one schema")
 }
 
 /// The values of a string column.
 pub fn strings(b: &arrow::array::RecordBatch, col: &str) -> Vec<Option<String>> {
-    let c = arrow::compute::cast(b.column_by_name(col).expect("column"), &arrow::datatypes::DataType::Utf8).expect("cast");
+    let c = arrow::compute::cast(
+        b.column_by_name(col).expect("column"),
+        &arrow::datatypes::DataType::Utf8,
+    )
+    .expect("cast");
     let s = arrow::array::AsArray::as_string::<i32>(&c);
-    (0..arrow::array::Array::len(s)).map(|i| arrow::array::Array::is_valid(s, i).then(|| s.value(i).to_string())).collect()
+    (0..arrow::array::Array::len(s))
+        .map(|i| arrow::array::Array::is_valid(s, i).then(|| s.value(i).to_string()))
+        .collect()
 }

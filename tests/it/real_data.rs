@@ -8,13 +8,24 @@ fn trafikkdata_export_every_line_accounted_for() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
     let file = real.join("trafikkdata-baerum-hour-2024-05.csv");
-    let lines = std::fs::read(&file).unwrap().split(|b| *b == b'\n').filter(|l| !l.is_empty()).count();
+    let lines = std::fs::read(&file)
+        .unwrap()
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count();
     let out = ok(&["ingest", "traffic", file.to_str().unwrap(), "--out", data]);
     // file | table | encoding | read | written | rejected
-    let row = out.lines().find(|l| l.contains("trafikkdata-baerum")).expect("a summary row");
+    let row = out
+        .lines()
+        .find(|l| l.contains("trafikkdata-baerum"))
+        .expect("a summary row");
     let f: Vec<&str> = row.split_whitespace().collect();
     let n = f.len();
-    let (read, written, rejected): (usize, usize, usize) = (f[n - 3].parse().unwrap(), f[n - 2].parse().unwrap(), f[n - 1].parse().unwrap());
+    let (read, written, rejected): (usize, usize, usize) = (
+        f[n - 3].parse().unwrap(),
+        f[n - 2].parse().unwrap(),
+        f[n - 1].parse().unwrap(),
+    );
     assert_eq!(f[n - 4], "ISO-8859-1", "{row}");
     assert_eq!(read, lines - 1, "{out}");
     assert_eq!(written + rejected, lines - 1, "{out}");
@@ -38,15 +49,37 @@ fn municipalities_and_registration_points_with_zone_ids() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
     let geojson = real.join("kommuner-2024-s.geojson");
-    ok(&["ingest", "zones", geojson.to_str().unwrap(), "--id-field", "kommunenummer", "--name-field", "kommunenavn", "--kind", "kommune", "--out", data]);
+    ok(&[
+        "ingest",
+        "zones",
+        geojson.to_str().unwrap(),
+        "--id-field",
+        "kommunenummer",
+        "--name-field",
+        "kommunenavn",
+        "--kind",
+        "kommune",
+        "--out",
+        data,
+    ]);
     let zones = table(dir.path(), "zones");
     assert_eq!(zones.num_rows(), 357);
     assert!(strings(&zones, "name").contains(&Some("Bærum".into())));
 
     let export = real.join("trafikkdata-baerum-hour-2024-05.csv");
     let json = real.join("trafikkdata-registration-points.json");
-    let out = ok(&["ingest", "traffic", export.to_str().unwrap(), json.to_str().unwrap(), "--out", data]);
-    assert!(out.contains("trafikkdata-registration-points.json"), "{out}");
+    let out = ok(&[
+        "ingest",
+        "traffic",
+        export.to_str().unwrap(),
+        json.to_str().unwrap(),
+        "--out",
+        data,
+    ]);
+    assert!(
+        out.contains("trafikkdata-registration-points.json"),
+        "{out}"
+    );
     let points = table(dir.path(), "traffic_points");
     let ids = strings(&points, "trp_id");
     let zone = strings(&points, "zone_id");
@@ -54,10 +87,18 @@ fn municipalities_and_registration_points_with_zone_ids() {
     let rejected = count_without_coordinates(&out);
     // Every JSON point with coordinates is there; points of the export missing from the JSON
     // are there too, without coordinates.
-    assert!(points.num_rows() >= 8762 - rejected, "{}", points.num_rows());
+    assert!(
+        points.num_rows() >= 8762 - rejected,
+        "{}",
+        points.num_rows()
+    );
     assert!(arrow::array::Array::null_count(lon) <= 16 + rejected);
     // Every point of the Bærum export has coordinates from the JSON and lies in 3201 Bærum.
-    let hourly_ids: std::collections::BTreeSet<String> = strings(&table(dir.path(), "traffic_hourly"), "trp_id").into_iter().flatten().collect();
+    let hourly_ids: std::collections::BTreeSet<String> =
+        strings(&table(dir.path(), "traffic_hourly"), "trp_id")
+            .into_iter()
+            .flatten()
+            .collect();
     assert_eq!(hourly_ids.len(), 16);
     let mut in_baerum = 0;
     for (i, id) in ids.iter().enumerate() {
@@ -74,7 +115,11 @@ fn municipalities_and_registration_points_with_zone_ids() {
 }
 
 fn count_without_coordinates(summary: &str) -> usize {
-    summary.lines().find(|l| l.contains("registration-points.json")).map(|l| l.split_whitespace().last().unwrap().parse().unwrap()).unwrap_or(0)
+    summary
+        .lines()
+        .find(|l| l.contains("registration-points.json"))
+        .map(|l| l.split_whitespace().last().unwrap().parse().unwrap())
+        .unwrap_or(0)
 }
 
 #[test]
@@ -86,16 +131,40 @@ fn gtfs_stops() {
     let mut text = String::new();
     std::io::Read::read_to_string(&mut archive.by_name("stops.txt").unwrap(), &mut text).unwrap();
     let records = csv::Reader::from_reader(text.as_bytes()).records().count();
-    let out = ok(&["ingest", "gtfs", zip.to_str().unwrap(), "--out", dir.path().to_str().unwrap()]);
+    let out = ok(&[
+        "ingest",
+        "gtfs",
+        zip.to_str().unwrap(),
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
     let stops = table(dir.path(), "pt_stops");
-    let rejected: usize = out.lines().find(|l| l.contains("stops.txt")).unwrap().split_whitespace().last().unwrap().parse().unwrap();
+    let rejected: usize = out
+        .lines()
+        .find(|l| l.contains("stops.txt"))
+        .unwrap()
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert_eq!(stops.num_rows() + rejected, records, "{out}");
     assert!(stops.num_rows() > 0);
     // GeoParquet 1.1 metadata is on the file.
     let part = dir.path().join("pt_stops/data.parquet");
-    let reader = parquet::file::reader::SerializedFileReader::new(std::fs::File::open(part).unwrap()).unwrap();
-    let kv = parquet::file::reader::FileReader::metadata(&reader).file_metadata().key_value_metadata().cloned().unwrap();
-    let geo = kv.iter().find(|k| k.key == "geo").and_then(|k| k.value.clone()).unwrap();
+    let reader =
+        parquet::file::reader::SerializedFileReader::new(std::fs::File::open(part).unwrap())
+            .unwrap();
+    let kv = parquet::file::reader::FileReader::metadata(&reader)
+        .file_metadata()
+        .key_value_metadata()
+        .cloned()
+        .unwrap();
+    let geo = kv
+        .iter()
+        .find(|k| k.key == "geo")
+        .and_then(|k| k.value.clone())
+        .unwrap();
     let geo: serde_json::Value = serde_json::from_str(&geo).unwrap();
     assert_eq!(geo["version"], "1.1.0");
     assert_eq!(geo["columns"]["geometry"]["encoding"], "WKB");

@@ -8,7 +8,13 @@ fn sample() -> String {
 
 #[test]
 fn command_runs_several_statements_as_tables() {
-    let out = ok(&["sql", "--data", &sample(), "-c", "SELECT count(*) AS persons FROM persons; SELECT zone_of(10.52, 59.89) AS zone, distance_band(3) AS band"]);
+    let out = ok(&[
+        "sql",
+        "--data",
+        &sample(),
+        "-c",
+        "SELECT count(*) AS persons FROM persons; SELECT zone_of(10.52, 59.89) AS zone, distance_band(3) AS band",
+    ]);
     assert_eq!(
         out,
         "+---------+\n| persons |\n+---------+\n| 2555    |\n+---------+\n1 row\n\
@@ -22,15 +28,36 @@ fn csv_json_and_parquet_outputs() {
     let csv = ok(&["sql", "--data", &sample(), "--format", "csv", "-c", q]);
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines[0], "mode,trips");
-    assert!(lines[1].starts_with("bike,") && lines[2].starts_with("metro,"), "{csv}");
+    assert!(
+        lines[1].starts_with("bike,") && lines[2].starts_with("metro,"),
+        "{csv}"
+    );
     let json = ok(&["sql", "--data", &sample(), "--format", "json", "-c", q]);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v[0]["mode"], "bike");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("r.parquet");
-    ok(&["sql", "--data", &sample(), "--format", "parquet", "--output", out.to_str().unwrap(), "-c", q]);
+    ok(&[
+        "sql",
+        "--data",
+        &sample(),
+        "--format",
+        "parquet",
+        "--output",
+        out.to_str().unwrap(),
+        "-c",
+        q,
+    ]);
     // The file is queryable by path.
-    let back = ok(&["sql", "--data", &sample(), "--format", "csv", "-c", &format!("SELECT count(*) AS n FROM '{}'", out.display())]);
+    let back = ok(&[
+        "sql",
+        "--data",
+        &sample(),
+        "--format",
+        "csv",
+        "-c",
+        &format!("SELECT count(*) AS n FROM '{}'", out.display()),
+    ]);
     assert_eq!(back, "n\n2\n");
 }
 
@@ -38,23 +65,47 @@ fn csv_json_and_parquet_outputs() {
 fn script_files_and_external_tables() {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("targets.csv");
-    std::fs::write(&csv, "indicator,target\nsustainable_share,0.6\nbike_share,0.07\n").unwrap();
+    std::fs::write(
+        &csv,
+        "indicator,target\nsustainable_share,0.6\nbike_share,0.07\n",
+    )
+    .unwrap();
     let script = dir.path().join("q.sql");
     std::fs::write(
         &script,
         format!("CREATE EXTERNAL TABLE targets STORED AS CSV LOCATION '{}' OPTIONS ('format.has_header' 'true');\nSELECT indicator FROM targets WHERE target > 0.5;\n", csv.display()),
     )
     .unwrap();
-    let out = ok(&["sql", "--data", &sample(), "--format", "csv", "-f", script.to_str().unwrap()]);
+    let out = ok(&[
+        "sql",
+        "--data",
+        &sample(),
+        "--format",
+        "csv",
+        "-f",
+        script.to_str().unwrap(),
+    ]);
     assert!(out.ends_with("indicator\nsustainable_share\n"), "{out}");
 }
 
 #[test]
 fn errors_are_one_line_with_the_position() {
     let err = fails(&["sql", "--data", &sample(), "-c", "SELEC 1"]);
-    assert_eq!(err, "error: SQL error: ParserError(\"Expected: an SQL statement, found: SELEC at Line: 1, Column: 1\")\n");
-    let err = fails(&["sql", "--data", &sample(), "-c", "SELECT ST_Buffer(ST_Point(10.5, 59.9), -5)"]);
-    assert!(err.starts_with("error: ") && err.contains("st_buffer: distance -5 m; expected 0 or more"), "{err}");
+    assert_eq!(
+        err,
+        "error: SQL error: ParserError(\"Expected: an SQL statement, found: SELEC at Line: 1, Column: 1\")\n"
+    );
+    let err = fails(&[
+        "sql",
+        "--data",
+        &sample(),
+        "-c",
+        "SELECT ST_Buffer(ST_Point(10.5, 59.9), -5)",
+    ]);
+    assert!(
+        err.starts_with("error: ") && err.contains("st_buffer: distance -5 m; expected 0 or more"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -68,19 +119,48 @@ fn the_shell_reads_statements_over_lines_and_backslash_commands() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(b"\\d\nSELECT count(*)\n  AS zones FROM zones;\n\\d zones\n\\q\n").unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"\\d\nSELECT count(*)\n  AS zones FROM zones;\n\\d zones\n\\q\n")
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // The whole session, compared with the snapshot in tests/fixtures/shell-session.txt.
-    let expected = std::fs::read_to_string(root().join("tests/fixtures/shell-session.txt")).unwrap();
+    let expected =
+        std::fs::read_to_string(root().join("tests/fixtures/shell-session.txt")).unwrap();
     assert_eq!(text, expected);
 }
 
 #[test]
 fn functions_lists_every_function_with_an_example() {
     let out = ok(&["functions"]);
-    for f in ["haversine_km(", "geodesic_km(", "ST_Point(", "ST_GeomFromWKB(", "ST_GeomFromText(", "ST_AsText(", "ST_Contains(", "ST_Intersects(", "ST_Within(", "ST_Distance(", "ST_Length(", "ST_Area(", "ST_Centroid(", "ST_Buffer(", "ST_Transform(", "zone_of(", "nearest_stop_m(", "distance_band("] {
+    for f in [
+        "haversine_km(",
+        "geodesic_km(",
+        "ST_Point(",
+        "ST_GeomFromWKB(",
+        "ST_GeomFromText(",
+        "ST_AsText(",
+        "ST_Contains(",
+        "ST_Intersects(",
+        "ST_Within(",
+        "ST_Distance(",
+        "ST_Length(",
+        "ST_Area(",
+        "ST_Centroid(",
+        "ST_Buffer(",
+        "ST_Transform(",
+        "zone_of(",
+        "nearest_stop_m(",
+        "distance_band(",
+    ] {
         assert!(out.contains(f), "{f} missing from:\n{out}");
     }
     assert_eq!(out.matches("    example: ").count(), 18, "{out}");

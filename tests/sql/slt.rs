@@ -25,14 +25,34 @@ impl sqllogictest::AsyncDB for Db {
         let mut types = Vec::new();
         for b in &batches {
             if types.is_empty() {
-                types = b.schema().fields().iter().map(|f| if f.data_type().is_floating() { DefaultColumnType::FloatingPoint } else if f.data_type().is_integer() { DefaultColumnType::Integer } else { DefaultColumnType::Text }).collect();
+                types = b
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| {
+                        if f.data_type().is_floating() {
+                            DefaultColumnType::FloatingPoint
+                        } else if f.data_type().is_integer() {
+                            DefaultColumnType::Integer
+                        } else {
+                            DefaultColumnType::Text
+                        }
+                    })
+                    .collect();
             }
-            let fmts: Vec<ArrayFormatter> = b.columns().iter().map(|c| ArrayFormatter::try_new(c.as_ref(), &opts)).collect::<Result<_, _>>()?;
+            let fmts: Vec<ArrayFormatter> = b
+                .columns()
+                .iter()
+                .map(|c| ArrayFormatter::try_new(c.as_ref(), &opts))
+                .collect::<Result<_, _>>()?;
             for i in 0..b.num_rows() {
                 rows.push(fmts.iter().map(|f| f.value(i).to_string()).collect());
             }
         }
-        if types.is_empty() && rows.is_empty() && !sql.trim_start().to_ascii_lowercase().starts_with("select") {
+        if types.is_empty()
+            && rows.is_empty()
+            && !sql.trim_start().to_ascii_lowercase().starts_with("select")
+        {
             return Ok(DBOutput::StatementComplete(0));
         }
         Ok(DBOutput::Rows { types, rows })
@@ -54,14 +74,23 @@ fn main() {
         .into_iter()
         .map(|f| {
             let data = data.clone();
-            let name = f.file_stem().expect("a file name").to_string_lossy().into_owned();
+            let name = f
+                .file_stem()
+                .expect("a file name")
+                .to_string_lossy()
+                .into_owned();
             libtest_mimic::Trial::test(name, move || {
                 let rt = tokio::runtime::Runtime::new().expect("runtime");
                 let mut runner = sqllogictest::Runner::new(move || {
                     let data = data.clone();
-                    async move { Ok(Db { ctx: mobility_sql::open(&data).await?.ctx }) }
+                    async move {
+                        Ok(Db {
+                            ctx: mobility_sql::open(&data).await?.ctx,
+                        })
+                    }
                 });
-                rt.block_on(runner.run_file_async(&f)).map_err(|e| libtest_mimic::Failed::from(e.to_string()))
+                rt.block_on(runner.run_file_async(&f))
+                    .map_err(|e| libtest_mimic::Failed::from(e.to_string()))
             })
         })
         .collect();

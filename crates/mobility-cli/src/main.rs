@@ -58,7 +58,12 @@ struct SqlArgs {
     #[arg(long, default_value = "data/sample")]
     data: PathBuf,
     /// Run these statements (separated by ';') and exit.
-    #[arg(short = 'c', long = "command", value_name = "SQL", conflicts_with = "file")]
+    #[arg(
+        short = 'c',
+        long = "command",
+        value_name = "SQL",
+        conflicts_with = "file"
+    )]
     command: Option<String>,
     /// Run the statements of this file and exit.
     #[arg(short = 'f', long = "file", value_name = "FILE")]
@@ -192,7 +197,10 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            if err.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)) {
+            if err.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
                 return ExitCode::SUCCESS;
             }
             eprintln!("error: {err:#}");
@@ -202,7 +210,10 @@ fn main() -> ExitCode {
 }
 
 fn options(c: &Common) -> Options {
-    Options { strict: c.strict, zone_kind: c.zone_kind.clone() }
+    Options {
+        strict: c.strict,
+        zone_kind: c.zone_kind.clone(),
+    }
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -211,18 +222,56 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ingest(kind) => {
             let t0 = Instant::now();
             let summary = match kind {
-                Ingest::Traffic { inputs, common } => mobility_ingest::ingest_traffic(&DataDir::new(&common.out), &inputs, &options(&common))?,
-                Ingest::Zones { inputs, id_field, name_field, kind, crs, common } => {
+                Ingest::Traffic { inputs, common } => mobility_ingest::ingest_traffic(
+                    &DataDir::new(&common.out),
+                    &inputs,
+                    &options(&common),
+                )?,
+                Ingest::Zones {
+                    inputs,
+                    id_field,
+                    name_field,
+                    kind,
+                    crs,
+                    common,
+                } => {
                     let crs = crs.map(|c| c.parse()).transpose()?;
-                    let z = mobility_ingest::zones::ZoneOptions { id_field, name_field, kind, crs };
-                    mobility_ingest::ingest_zones(&DataDir::new(&common.out), &inputs, &z, &options(&common))?
+                    let z = mobility_ingest::zones::ZoneOptions {
+                        id_field,
+                        name_field,
+                        kind,
+                        crs,
+                    };
+                    mobility_ingest::ingest_zones(
+                        &DataDir::new(&common.out),
+                        &inputs,
+                        &z,
+                        &options(&common),
+                    )?
                 }
-                Ingest::Survey { mapping, inputs, common } => {
+                Ingest::Survey {
+                    mapping,
+                    inputs,
+                    common,
+                } => {
                     let m = mobility_ingest::survey::Mapping::load(&mapping)?;
-                    mobility_ingest::ingest_survey(&DataDir::new(&common.out), &m, &inputs, &options(&common))?
+                    mobility_ingest::ingest_survey(
+                        &DataDir::new(&common.out),
+                        &m,
+                        &inputs,
+                        &options(&common),
+                    )?
                 }
-                Ingest::Gtfs { inputs, common } => mobility_ingest::ingest_gtfs(&DataDir::new(&common.out), &inputs, &options(&common))?,
-                Ingest::Factors { inputs, common } => mobility_ingest::ingest_factors(&DataDir::new(&common.out), &inputs, &options(&common))?,
+                Ingest::Gtfs { inputs, common } => mobility_ingest::ingest_gtfs(
+                    &DataDir::new(&common.out),
+                    &inputs,
+                    &options(&common),
+                )?,
+                Ingest::Factors { inputs, common } => mobility_ingest::ingest_factors(
+                    &DataDir::new(&common.out),
+                    &inputs,
+                    &options(&common),
+                )?,
             };
             if !quiet {
                 print_summary(&summary, t0.elapsed().as_secs_f64())?;
@@ -232,17 +281,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Functions => sql::print_functions(false)?,
         Command::Sql(a) => {
             if !a.data.is_dir() {
-                anyhow::bail!("data directory {} does not exist (make one with `mobility synth` or `mobility ingest`)", a.data.display());
+                anyhow::bail!(
+                    "data directory {} does not exist (make one with `mobility synth` or `mobility ingest`)",
+                    a.data.display()
+                );
             }
             let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             rt.block_on(async {
-                let session = mobility_sql::open(&a.data).await.map_err(|e| anyhow::anyhow!("{}", e.strip_backtrace()))?;
+                let session = mobility_sql::open(&a.data)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{}", e.strip_backtrace()))?;
                 let ctx = session.ctx.enable_url_table();
-                let out = sql::Output { format: a.format, file: a.output.clone() };
+                let out = sql::Output {
+                    format: a.format,
+                    file: a.output.clone(),
+                };
                 match (&a.command, &a.file) {
                     (Some(c), _) => sql::run_script(&ctx, c, &out).await,
                     (None, Some(f)) => {
-                        let text = std::fs::read_to_string(f).with_context(|| f.display().to_string())?;
+                        let text =
+                            std::fs::read_to_string(f).with_context(|| f.display().to_string())?;
                         sql::run_script(&ctx, &text, &out).await
                     }
                     (None, None) => sql::shell(&ctx, &out).await,
@@ -253,10 +311,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let opts = mobility_indicators::run::RunOptions {
                 data: a.data.clone(),
                 out: a.out.clone(),
-                rules: mobility_indicators::ratio::Rules { level: a.ci_level, min_n: a.min_n, max_cv: a.max_cv },
+                rules: mobility_indicators::ratio::Rules {
+                    level: a.ci_level,
+                    min_n: a.min_n,
+                    max_cv: a.max_cv,
+                },
             };
             if !a.data.is_dir() {
-                anyhow::bail!("data directory {} does not exist (make one with `mobility synth` or `mobility ingest`)", a.data.display());
+                anyhow::bail!(
+                    "data directory {} does not exist (make one with `mobility synth` or `mobility ingest`)",
+                    a.data.display()
+                );
             }
             let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             let manifest = rt.block_on(mobility_indicators::run::run(&opts))?;
@@ -264,12 +329,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 let mut out = std::io::stdout().lock();
                 for i in &manifest.indicators {
                     match (&i.rows, &i.skipped) {
-                        (Some(rows), _) => writeln!(out, "{:<28} {:>7} rows  {:>7.2} s", i.id, rows, i.seconds)?,
+                        (Some(rows), _) => {
+                            writeln!(out, "{:<28} {:>7} rows  {:>7.2} s", i.id, rows, i.seconds)?
+                        }
                         (None, Some(why)) => writeln!(out, "{:<28} skipped: {why}", i.id)?,
                         _ => {}
                     }
                 }
-                writeln!(out, "wrote {}/indicators/ and {}/manifest.json in {:.2} s", a.out.display(), a.out.display(), manifest.seconds_total)?;
+                writeln!(
+                    out,
+                    "wrote {}/indicators/ and {}/manifest.json in {:.2} s",
+                    a.out.display(),
+                    a.out.display(),
+                    manifest.seconds_total
+                )?;
             }
         }
     }
@@ -278,17 +351,47 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn print_summary(s: &Summary, seconds: f64) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{:<60} {:<16} {:<11} {:>9} {:>9} {:>9}", "file", "table", "encoding", "read", "written", "rejected")?;
+    writeln!(
+        out,
+        "{:<60} {:<16} {:<11} {:>9} {:>9} {:>9}",
+        "file", "table", "encoding", "read", "written", "rejected"
+    )?;
     for f in &s.files {
-        let name = if f.file.chars().count() > 60 { format!("…{}", f.file.chars().rev().take(59).collect::<Vec<_>>().into_iter().rev().collect::<String>()) } else { f.file.clone() };
-        writeln!(out, "{:<60} {:<16} {:<11} {:>9} {:>9} {:>9}", name, f.table.name(), f.encoding, f.rows_read, f.rows_written, f.rows_rejected)?;
+        let name = if f.file.chars().count() > 60 {
+            format!(
+                "…{}",
+                f.file
+                    .chars()
+                    .rev()
+                    .take(59)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect::<String>()
+            )
+        } else {
+            f.file.clone()
+        };
+        writeln!(
+            out,
+            "{:<60} {:<16} {:<11} {:>9} {:>9} {:>9}",
+            name,
+            f.table.name(),
+            f.encoding,
+            f.rows_read,
+            f.rows_written,
+            f.rows_rejected
+        )?;
     }
     for (t, n) in &s.tables {
         writeln!(out, "table {t}: {n} rows")?;
     }
     let rejected: u64 = s.files.iter().map(|f| f.rows_rejected).sum();
     if rejected > 0 {
-        writeln!(out, "{rejected} rejected row(s): see _rejects/ in the data directory")?;
+        writeln!(
+            out,
+            "{rejected} rejected row(s): see _rejects/ in the data directory"
+        )?;
     }
     for n in &s.notes {
         writeln!(out, "note: {n}")?;
@@ -303,9 +406,23 @@ fn synth(a: SynthArgs, quiet: bool) -> anyhow::Result<()> {
         .split_once('-')
         .and_then(|(f, l)| Some((f.trim().parse::<i32>().ok()?, l.trim().parse::<i32>().ok()?)))
         .filter(|(f, l)| f <= l && *f >= 2000 && *l <= 2100)
-        .with_context(|| format!("--traffic-years '{}': expected FIRST-LAST such as 2022-2024", a.traffic_years))?;
-    let cfg = mobility_synth::Config { persons: a.persons, seed: a.seed, traffic_points: a.traffic_points as usize, traffic_years: (first..=last).collect() };
-    let raw = if a.keep_raw { a.out.join("raw") } else { a.out.join(format!(".synth-raw-{}", std::process::id())) };
+        .with_context(|| {
+            format!(
+                "--traffic-years '{}': expected FIRST-LAST such as 2022-2024",
+                a.traffic_years
+            )
+        })?;
+    let cfg = mobility_synth::Config {
+        persons: a.persons,
+        seed: a.seed,
+        traffic_points: a.traffic_points as usize,
+        traffic_years: (first..=last).collect(),
+    };
+    let raw = if a.keep_raw {
+        a.out.join("raw")
+    } else {
+        a.out.join(format!(".synth-raw-{}", std::process::id()))
+    };
     let t0 = Instant::now();
     let g = mobility_synth::write_raw(&cfg, &raw)?;
     let t_gen = t0.elapsed().as_secs_f64();
@@ -314,15 +431,34 @@ fn synth(a: SynthArgs, quiet: bool) -> anyhow::Result<()> {
     let result = (|| -> anyhow::Result<Vec<Summary>> {
         let mut s = Vec::new();
         for (path, kind) in &g.zones {
-            let z = mobility_ingest::zones::ZoneOptions { id_field: "zone_id".into(), name_field: Some("name".into()), kind: kind.clone(), crs: None };
-            s.push(mobility_ingest::ingest_zones(&dir, std::slice::from_ref(path), &z, &opts)?);
+            let z = mobility_ingest::zones::ZoneOptions {
+                id_field: "zone_id".into(),
+                name_field: Some("name".into()),
+                kind: kind.clone(),
+                crs: None,
+            };
+            s.push(mobility_ingest::ingest_zones(
+                &dir,
+                std::slice::from_ref(path),
+                &z,
+                &opts,
+            )?);
         }
         let m = mobility_ingest::survey::Mapping::load("canonical")?;
-        s.push(mobility_ingest::ingest_survey(&dir, &m, std::slice::from_ref(&g.survey), &opts)?);
+        s.push(mobility_ingest::ingest_survey(
+            &dir,
+            &m,
+            std::slice::from_ref(&g.survey),
+            &opts,
+        )?);
         if !g.traffic.is_empty() {
             s.push(mobility_ingest::ingest_traffic(&dir, &g.traffic, &opts)?);
         }
-        s.push(mobility_ingest::ingest_factors(&dir, std::slice::from_ref(&g.factors), &opts)?);
+        s.push(mobility_ingest::ingest_factors(
+            &dir,
+            std::slice::from_ref(&g.factors),
+            &opts,
+        )?);
         Ok(s)
     })();
     if !a.keep_raw {
@@ -331,11 +467,19 @@ fn synth(a: SynthArgs, quiet: bool) -> anyhow::Result<()> {
     let summaries = result?;
     if !quiet {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "generated {} persons, {} trips, {} hourly traffic rows in {:.2} s", g.persons, g.trips, g.traffic_rows, t_gen)?;
+        writeln!(
+            out,
+            "generated {} persons, {} trips, {} hourly traffic rows in {:.2} s",
+            g.persons, g.trips, g.traffic_rows, t_gen
+        )?;
         for s in &summaries {
             for f in &s.files {
                 if f.rows_rejected > 0 {
-                    writeln!(out, "warning: {} rejected {} of {} rows", f.file, f.rows_rejected, f.rows_read)?;
+                    writeln!(
+                        out,
+                        "warning: {} rejected {} of {} rows",
+                        f.file, f.rows_rejected, f.rows_read
+                    )?;
                 }
             }
         }
@@ -346,7 +490,12 @@ fn synth(a: SynthArgs, quiet: bool) -> anyhow::Result<()> {
         for (t, n) in tables {
             writeln!(out, "table {t}: {n} rows")?;
         }
-        writeln!(out, "wrote {} in {:.2} s", a.out.display(), t0.elapsed().as_secs_f64())?;
+        writeln!(
+            out,
+            "wrote {} in {:.2} s",
+            a.out.display(),
+            t0.elapsed().as_secs_f64()
+        )?;
     }
     Ok(())
 }

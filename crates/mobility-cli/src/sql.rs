@@ -36,17 +36,28 @@ fn statements(sql: &str) -> anyhow::Result<Vec<String>> {
 }
 
 async fn execute(ctx: &SessionContext, sql: &str) -> anyhow::Result<Vec<RecordBatch>> {
-    let df = ctx.sql(sql).await.map_err(|e| anyhow::anyhow!("{}", e.strip_backtrace()))?;
-    df.collect().await.map_err(|e| anyhow::anyhow!("{}", e.strip_backtrace()))
+    let df = ctx
+        .sql(sql)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.strip_backtrace()))?;
+    df.collect()
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.strip_backtrace()))
 }
 
 fn write_results(batches: &[RecordBatch], out: &Output, w: &mut dyn Write) -> anyhow::Result<()> {
     match out.format {
         Format::Table => {
-            if batches.iter().all(|b| b.num_rows() == 0) && batches.first().is_none_or(|b| b.num_columns() == 0) {
+            if batches.iter().all(|b| b.num_rows() == 0)
+                && batches.first().is_none_or(|b| b.num_columns() == 0)
+            {
                 return Ok(());
             }
-            writeln!(w, "{}", arrow::util::pretty::pretty_format_batches(batches)?)?;
+            writeln!(
+                w,
+                "{}",
+                arrow::util::pretty::pretty_format_batches(batches)?
+            )?;
             let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
             writeln!(w, "{rows} row{}", if rows == 1 { "" } else { "s" })?;
         }
@@ -69,7 +80,9 @@ fn write_results(batches: &[RecordBatch], out: &Output, w: &mut dyn Write) -> an
 }
 
 fn write_parquet(batches: &[RecordBatch], path: &Path) -> anyhow::Result<()> {
-    let Some(first) = batches.first() else { bail!("the query returned no batches to write") };
+    let Some(first) = batches.first() else {
+        bail!("the query returned no batches to write")
+    };
     let tmp = path.with_extension("parquet.tmp");
     let file = std::fs::File::create(&tmp).with_context(|| tmp.display().to_string())?;
     let mut pw = parquet::arrow::ArrowWriter::try_new(file, first.schema(), None)?;
@@ -92,10 +105,14 @@ pub async fn run_script(ctx: &SessionContext, sql: &str, out: &Output) -> anyhow
         results.push(execute(ctx, s).await?);
     }
     match (&out.file, out.format) {
-        (Some(path), Format::Parquet) => write_parquet(results.last().expect("one statement at least"), path)?,
+        (Some(path), Format::Parquet) => {
+            write_parquet(results.last().expect("one statement at least"), path)?
+        }
         (Some(path), _) => {
             let tmp = path.with_extension("tmp");
-            let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp).with_context(|| tmp.display().to_string())?);
+            let mut f = std::io::BufWriter::new(
+                std::fs::File::create(&tmp).with_context(|| tmp.display().to_string())?,
+            );
             for r in &results {
                 write_results(r, out, &mut f)?;
             }
@@ -138,7 +155,11 @@ pub async fn shell(ctx: &SessionContext, out: &Output) -> anyhow::Result<()> {
     println!("mobility sql: \\? for help, \\q to quit");
     let mut buffer = String::new();
     loop {
-        let prompt = if buffer.is_empty() { "mobility> " } else { "       -> " };
+        let prompt = if buffer.is_empty() {
+            "mobility> "
+        } else {
+            "       -> "
+        };
         let line = match rl.readline(prompt) {
             Ok(l) => l,
             Err(rustyline::error::ReadlineError::Interrupted) => {
@@ -186,9 +207,16 @@ pub fn print_functions(short: bool) -> anyhow::Result<()> {
     let mut fs: Vec<_> = mobility_sql::functions::all(&Default::default());
     fs.sort_by(|a, b| a.name().cmp(b.name()));
     for f in &fs {
-        let Some(doc) = f.documentation() else { continue };
+        let Some(doc) = f.documentation() else {
+            continue;
+        };
         if short {
-            writeln!(out, "{:<45} {}", doc.syntax_example, doc.description.split(". ").next().unwrap_or(""))?;
+            writeln!(
+                out,
+                "{:<45} {}",
+                doc.syntax_example,
+                doc.description.split(". ").next().unwrap_or("")
+            )?;
             continue;
         }
         writeln!(out, "{}\n    {}", doc.syntax_example, doc.description)?;

@@ -26,23 +26,37 @@ impl LocalFrame {
         let n = A / w;
         let m = A * (1.0 - e2) / (w * w * w);
         let rad = std::f64::consts::PI / 180.0;
-        Self { lon0, lat0, mx: n * phi.cos() * rad, my: m * rad }
+        Self {
+            lon0,
+            lat0,
+            mx: n * phi.cos() * rad,
+            my: m * rad,
+        }
     }
 
     /// The frame centred on a geometry's bounding box (or a point).
     pub fn around(g: &Geometry<f64>) -> Option<Self> {
         let r = geo::BoundingRect::bounding_rect(g)?;
-        Some(Self::new((r.min().x + r.max().x) / 2.0, (r.min().y + r.max().y) / 2.0))
+        Some(Self::new(
+            (r.min().x + r.max().x) / 2.0,
+            (r.min().y + r.max().y) / 2.0,
+        ))
     }
 
     /// Lon/lat to metres in the frame.
     pub fn to_xy(&self, g: &Geometry<f64>) -> Geometry<f64> {
-        g.map_coords(|c| geo::Coord { x: (c.x - self.lon0) * self.mx, y: (c.y - self.lat0) * self.my })
+        g.map_coords(|c| geo::Coord {
+            x: (c.x - self.lon0) * self.mx,
+            y: (c.y - self.lat0) * self.my,
+        })
     }
 
     /// Metres in the frame to lon/lat.
     pub fn to_lon_lat(&self, g: &Geometry<f64>) -> Geometry<f64> {
-        g.map_coords(|c| geo::Coord { x: self.lon0 + c.x / self.mx, y: self.lat0 + c.y / self.my })
+        g.map_coords(|c| geo::Coord {
+            x: self.lon0 + c.x / self.mx,
+            y: self.lat0 + c.y / self.my,
+        })
     }
 }
 
@@ -56,7 +70,9 @@ mod tests {
         let (a, b) = (Point::new(10.50, 59.88), Point::new(10.62, 59.95));
         let f = LocalFrame::new(10.56, 59.915);
         let (pa, pb) = (f.to_xy(&a.into()), f.to_xy(&b.into()));
-        let (Geometry::Point(pa), Geometry::Point(pb)) = (pa, pb) else { unreachable!() };
+        let (Geometry::Point(pa), Geometry::Point(pb)) = (pa, pb) else {
+            unreachable!()
+        };
         let local = Euclidean.distance(pa, pb);
         let exact = Geodesic.distance(a, b);
         assert!((local - exact).abs() / exact < 1e-3, "{local} vs {exact}");

@@ -96,7 +96,11 @@ fn write_geometry(out: &mut Vec<u8>, g: &Geometry<f64>) -> Result<()> {
 
 /// Decodes 2D WKB (either byte order).
 pub fn from_wkb(bytes: &[u8]) -> Result<Geometry<f64>> {
-    let mut r = Reader { bytes, pos: 0, le: true };
+    let mut r = Reader {
+        bytes,
+        pos: 0,
+        le: true,
+    };
     let g = r.geometry()?;
     if r.pos != bytes.len() {
         return Err(Error::InvalidWkb(format!(
@@ -117,7 +121,11 @@ impl Reader<'_> {
     fn take<const N: usize>(&mut self) -> Result<[u8; N]> {
         let end = self.pos + N;
         let slice = self.bytes.get(self.pos..end).ok_or_else(|| {
-            Error::InvalidWkb(format!("truncated at byte {} of {}", self.pos, self.bytes.len()))
+            Error::InvalidWkb(format!(
+                "truncated at byte {} of {}",
+                self.pos,
+                self.bytes.len()
+            ))
         })?;
         self.pos = end;
         Ok(slice.try_into().expect("slice has length N"))
@@ -125,16 +133,27 @@ impl Reader<'_> {
 
     fn u32(&mut self) -> Result<u32> {
         let b = self.take::<4>()?;
-        Ok(if self.le { u32::from_le_bytes(b) } else { u32::from_be_bytes(b) })
+        Ok(if self.le {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        })
     }
 
     fn f64(&mut self) -> Result<f64> {
         let b = self.take::<8>()?;
-        Ok(if self.le { f64::from_le_bytes(b) } else { f64::from_be_bytes(b) })
+        Ok(if self.le {
+            f64::from_le_bytes(b)
+        } else {
+            f64::from_be_bytes(b)
+        })
     }
 
     fn coord(&mut self) -> Result<Coord<f64>> {
-        Ok(Coord { x: self.f64()?, y: self.f64()? })
+        Ok(Coord {
+            x: self.f64()?,
+            y: self.f64()?,
+        })
     }
 
     fn len(&mut self) -> Result<usize> {
@@ -148,7 +167,10 @@ impl Reader<'_> {
 
     fn line(&mut self) -> Result<LineString<f64>> {
         let n = self.len()?;
-        (0..n).map(|_| self.coord()).collect::<Result<Vec<_>>>().map(LineString::new)
+        (0..n)
+            .map(|_| self.coord())
+            .collect::<Result<Vec<_>>>()
+            .map(LineString::new)
     }
 
     fn polygon(&mut self) -> Result<Polygon<f64>> {
@@ -165,7 +187,11 @@ impl Reader<'_> {
         self.le = match self.take::<1>()?[0] {
             0 => false,
             1 => true,
-            b => return Err(Error::InvalidWkb(format!("byte-order flag {b}, expected 0 or 1"))),
+            b => {
+                return Err(Error::InvalidWkb(format!(
+                    "byte-order flag {b}, expected 0 or 1"
+                )));
+            }
         };
         let t = self.u32()?;
         if t > 7 {
@@ -179,7 +205,9 @@ impl Reader<'_> {
     fn expect(&mut self, want: u32) -> Result<()> {
         let got = self.header()?;
         if got != want {
-            return Err(Error::InvalidWkb(format!("member of type {got}, expected {want}")));
+            return Err(Error::InvalidWkb(format!(
+                "member of type {got}, expected {want}"
+            )));
         }
         Ok(())
     }
@@ -216,7 +244,11 @@ impl Reader<'_> {
                 }
                 Geometry::MultiPolygon(MultiPolygon(polys))
             }
-            t => return Err(Error::Unsupported(format!("WKB type {t} (GeometryCollection)"))),
+            t => {
+                return Err(Error::Unsupported(format!(
+                    "WKB type {t} (GeometryCollection)"
+                )));
+            }
         })
     }
 }
@@ -236,7 +268,10 @@ mod tests {
         ]
         .concat();
         assert_eq!(point_wkb(1.0, 2.0), expected);
-        assert_eq!(to_wkb(&Geometry::Point(Point::new(1.0, 2.0))).unwrap(), expected);
+        assert_eq!(
+            to_wkb(&Geometry::Point(Point::new(1.0, 2.0))).unwrap(),
+            expected
+        );
     }
 
     #[test]
@@ -256,7 +291,10 @@ mod tests {
         let mut be = vec![0u8, 0, 0, 0, 1];
         be.extend_from_slice(&10.5f64.to_be_bytes());
         be.extend_from_slice(&59.9f64.to_be_bytes());
-        assert_eq!(from_wkb(&be).unwrap(), Geometry::Point(Point::new(10.5, 59.9)));
+        assert_eq!(
+            from_wkb(&be).unwrap(),
+            Geometry::Point(Point::new(10.5, 59.9))
+        );
     }
 
     #[test]

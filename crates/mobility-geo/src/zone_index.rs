@@ -106,7 +106,8 @@ impl ZoneIndex {
 
     /// The id of the zone holding (lon, lat).
     pub fn zone_id(&self, lon: f64, lat: f64) -> Option<&str> {
-        self.locate(lon, lat).map(|i| self.zones[i as usize].id.as_str())
+        self.locate(lon, lat)
+            .map(|i| self.zones[i as usize].id.as_str())
     }
 
     /// [`ZoneIndex::locate`] for many points, in parallel.
@@ -125,12 +126,22 @@ mod tests {
     use geo::{Contains, MultiPolygon, wkt};
 
     fn zone(id: &str, kind: &str, mp: MultiPolygon<f64>) -> Zone {
-        Zone { id: id.into(), kind: kind.into(), geometry: mp }
+        Zone {
+            id: id.into(),
+            kind: kind.into(),
+            geometry: mp,
+        }
     }
 
     fn square(x0: f64, y0: f64, size: f64) -> MultiPolygon<f64> {
-        let p = geo::Rect::new(Coord { x: x0, y: y0 }, Coord { x: x0 + size, y: y0 + size })
-            .to_polygon();
+        let p = geo::Rect::new(
+            Coord { x: x0, y: y0 },
+            Coord {
+                x: x0 + size,
+                y: y0 + size,
+            },
+        )
+        .to_polygon();
         MultiPolygon(vec![p])
     }
 
@@ -184,19 +195,33 @@ mod tests {
         // A 7x5 grid of squares with a few missing: every point against every zone.
         let zones: Vec<Zone> = (0..35)
             .filter(|i| i % 6 != 0)
-            .map(|i| zone(&format!("z{i:02}"), "custom", square((i % 7) as f64, (i / 7) as f64, 1.0)))
+            .map(|i| {
+                zone(
+                    &format!("z{i:02}"),
+                    "custom",
+                    square((i % 7) as f64, (i / 7) as f64, 1.0),
+                )
+            })
             .collect();
         let idx = ZoneIndex::new(zones.clone(), None);
         let mut state = 42u64;
         let mut next = || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (state >> 11) as f64 / (1u64 << 53) as f64
         };
-        let points: Vec<(f64, f64)> = (0..5000).map(|_| (next() * 8.0 - 0.5, next() * 6.0 - 0.5)).collect();
+        let points: Vec<(f64, f64)> = (0..5000)
+            .map(|_| (next() * 8.0 - 0.5, next() * 6.0 - 0.5))
+            .collect();
         let got = idx.locate_all(&points);
         for (p, g) in points.iter().zip(got) {
             let c = geo::Point::new(p.0, p.1);
-            let brute = zones.iter().filter(|z| z.geometry.contains(&c)).map(|z| z.id.as_str()).min();
+            let brute = zones
+                .iter()
+                .filter(|z| z.geometry.contains(&c))
+                .map(|z| z.id.as_str())
+                .min();
             // Random points never land exactly on an edge, so interior containment decides.
             assert_eq!(g.map(|i| idx.zone(i).id.as_str()), brute, "{p:?}");
         }

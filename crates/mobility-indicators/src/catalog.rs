@@ -2,8 +2,14 @@
 
 /// The built-in indicators: (id, SQL).
 pub const BUILT_IN: &[(&str, &str)] = &[
-    ("trips_per_person_day", include_str!("../../../queries/trips_per_person_day.sql")),
-    ("mode_share_trips", include_str!("../../../queries/mode_share_trips.sql")),
+    (
+        "trips_per_person_day",
+        include_str!("../../../queries/trips_per_person_day.sql"),
+    ),
+    (
+        "mode_share_trips",
+        include_str!("../../../queries/mode_share_trips.sql"),
+    ),
 ];
 
 /// How a query's output becomes an indicator table.
@@ -38,7 +44,12 @@ impl Indicator {
         let header = |key: &str| {
             sql.lines()
                 .take_while(|l| l.starts_with("--"))
-                .find_map(|l| l.trim_start_matches("--").trim().strip_prefix(&format!("{key}:")).map(|v| v.trim().to_string()))
+                .find_map(|l| {
+                    l.trim_start_matches("--")
+                        .trim()
+                        .strip_prefix(&format!("{key}:"))
+                        .map(|v| v.trim().to_string())
+                })
         };
         Self {
             id: id.to_string(),
@@ -48,7 +59,14 @@ impl Indicator {
                 _ => Kind::Table,
             },
             unit: header("unit").unwrap_or_default(),
-            needs: header("needs").map(|n| n.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()).unwrap_or_default(),
+            needs: header("needs")
+                .map(|n| {
+                    n.split(',')
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
             sql: sql.to_string(),
         }
     }
@@ -56,7 +74,10 @@ impl Indicator {
 
 /// The built-in catalog.
 pub fn built_in() -> Vec<Indicator> {
-    BUILT_IN.iter().map(|(id, sql)| Indicator::parse(id, sql)).collect()
+    BUILT_IN
+        .iter()
+        .map(|(id, sql)| Indicator::parse(id, sql))
+        .collect()
 }
 
 #[cfg(test)]

@@ -7,13 +7,17 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
+};
 use arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema};
 use mobility_stats::{StratumSums, ratio_estimate};
 
 use crate::{Error, Result};
 
-const SUMS: &[&str] = &["n_d", "sw", "sw2", "sw_y", "sw_x", "sw2_yy", "sw2_xy", "sw2_xx"];
+const SUMS: &[&str] = &[
+    "n_d", "sw", "sw2", "sw_y", "sw_x", "sw2_yy", "sw2_xy", "sw2_xx",
+];
 
 /// Suppression rule and CI level.
 #[derive(Debug, Clone, Copy)]
@@ -28,16 +32,38 @@ pub struct Rules {
 
 impl Default for Rules {
     fn default() -> Self {
-        Self { level: 0.95, min_n: 50, max_cv: 0.3 }
+        Self {
+            level: 0.95,
+            min_n: 50,
+            max_cv: 0.3,
+        }
     }
 }
 
 /// The order breakdowns are listed in.
-const ORDER: &[&str] = &["all", "home_zone", "age_band", "gender", "employment", "purpose", "distance_band", "day_type"];
+const ORDER: &[&str] = &[
+    "all",
+    "home_zone",
+    "age_band",
+    "gender",
+    "employment",
+    "purpose",
+    "distance_band",
+    "day_type",
+];
 
 /// Computes the indicator table. `n_h` holds the persons of each stratum in the whole sample.
-pub fn finish(id: &str, unit: &str, batches: &[RecordBatch], n_h: &HashMap<String, u64>, rules: Rules) -> Result<RecordBatch> {
-    let shape = |message: String| Error::Shape { id: id.to_string(), message };
+pub fn finish(
+    id: &str,
+    unit: &str,
+    batches: &[RecordBatch],
+    n_h: &HashMap<String, u64>,
+    rules: Rules,
+) -> Result<RecordBatch> {
+    let shape = |message: String| Error::Shape {
+        id: id.to_string(),
+        message,
+    };
     let Some(first) = batches.first() else {
         return Err(shape("the query returned no rows".into()));
     };
@@ -46,32 +72,52 @@ pub fn finish(id: &str, unit: &str, batches: &[RecordBatch], n_h: &HashMap<Strin
         .fields()
         .iter()
         .map(|f| f.name().clone())
-        .filter(|n| !SUMS.contains(&n.as_str()) && !["breakdown", "breakdown_value", "stratum"].contains(&n.as_str()))
+        .filter(|n| {
+            !SUMS.contains(&n.as_str())
+                && !["breakdown", "breakdown_value", "stratum"].contains(&n.as_str())
+        })
         .collect();
-    for need in ["breakdown", "breakdown_value", "stratum"].iter().chain(SUMS) {
+    for need in ["breakdown", "breakdown_value", "stratum"]
+        .iter()
+        .chain(SUMS)
+    {
         if schema.field_with_name(need).is_err() {
             return Err(shape(format!("a ratio query must return column {need}")));
         }
     }
     // (breakdown, value, keys) -> per-stratum sums
-    let mut cells: BTreeMap<(usize, String, Option<String>, Vec<Option<String>>), Vec<StratumSums>> = BTreeMap::new();
+    let mut cells: BTreeMap<
+        (usize, String, Option<String>, Vec<Option<String>>),
+        Vec<StratumSums>,
+    > = BTreeMap::new();
     for b in batches {
         let text = |n: &str| -> Result<StringArray> {
             let c = arrow::compute::cast(b.column_by_name(n).expect("checked"), &DataType::Utf8)?;
             Ok(c.as_string::<i32>().clone())
         };
         let num = |n: &str| -> Result<Float64Array> {
-            let c = arrow::compute::cast(b.column_by_name(n).expect("checked"), &DataType::Float64)?;
+            let c =
+                arrow::compute::cast(b.column_by_name(n).expect("checked"), &DataType::Float64)?;
             Ok(c.as_primitive::<Float64Type>().clone())
         };
-        let (bd, bv, st) = (text("breakdown")?, text("breakdown_value")?, text("stratum")?);
+        let (bd, bv, st) = (
+            text("breakdown")?,
+            text("breakdown_value")?,
+            text("stratum")?,
+        );
         let ks: Vec<StringArray> = keys.iter().map(|k| text(k)).collect::<Result<_>>()?;
         let s: Vec<Float64Array> = SUMS.iter().map(|n| num(n)).collect::<Result<_>>()?;
         for i in 0..b.num_rows() {
             let breakdown = bd.value(i).to_string();
-            let order = ORDER.iter().position(|o| *o == breakdown).unwrap_or(ORDER.len());
+            let order = ORDER
+                .iter()
+                .position(|o| *o == breakdown)
+                .unwrap_or(ORDER.len());
             let value = bv.is_valid(i).then(|| bv.value(i).to_string());
-            let kv = ks.iter().map(|k| k.is_valid(i).then(|| k.value(i).to_string())).collect();
+            let kv = ks
+                .iter()
+                .map(|k| k.is_valid(i).then(|| k.value(i).to_string()))
+                .collect();
             let stratum = st.value(i);
             let v = |k: usize| if s[k].is_valid(i) { s[k].value(i) } else { 0.0 };
             let sums = StratumSums {
@@ -85,12 +131,18 @@ pub fn finish(id: &str, unit: &str, batches: &[RecordBatch], n_h: &HashMap<Strin
                 sw2_xy: v(6),
                 sw2_xx: v(7),
             };
-            cells.entry((order, breakdown, value, kv)).or_default().push(sums);
+            cells
+                .entry((order, breakdown, value, kv))
+                .or_default()
+                .push(sums);
         }
     }
     let persons: u64 = n_h.values().sum();
     let df = persons.saturating_sub(n_h.len() as u64) as f64;
-    let mut fields = vec![Field::new("breakdown", DataType::Utf8, false), Field::new("breakdown_value", DataType::Utf8, true)];
+    let mut fields = vec![
+        Field::new("breakdown", DataType::Utf8, false),
+        Field::new("breakdown_value", DataType::Utf8, true),
+    ];
     fields.extend(keys.iter().map(|k| Field::new(k, DataType::Utf8, true)));
     for (n, t, null) in [
         ("estimate", DataType::Float64, true),
@@ -108,7 +160,16 @@ pub fn finish(id: &str, unit: &str, batches: &[RecordBatch], n_h: &HashMap<Strin
     let mut bd = Vec::new();
     let mut bv = Vec::new();
     let mut kv: Vec<Vec<Option<String>>> = vec![Vec::new(); keys.len()];
-    let (mut est, mut se, mut lo, mut hi, mut n, mut neff, mut cv, mut sup) = (vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut est, mut se, mut lo, mut hi, mut n, mut neff, mut cv, mut sup) = (
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+    );
     for ((_, b, v, k), strata) in cells {
         let e = ratio_estimate(&strata, rules.level, df);
         let finite = |x: f64| x.is_finite().then_some(x);
@@ -127,8 +188,14 @@ pub fn finish(id: &str, unit: &str, batches: &[RecordBatch], n_h: &HashMap<Strin
         sup.push(e.n < rules.min_n || !(e.cv <= rules.max_cv));
     }
     let rows = bd.len();
-    let mut cols: Vec<ArrayRef> = vec![Arc::new(StringArray::from(bd)), Arc::new(StringArray::from(bv))];
-    cols.extend(kv.into_iter().map(|c| Arc::new(StringArray::from(c)) as ArrayRef));
+    let mut cols: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(bd)),
+        Arc::new(StringArray::from(bv)),
+    ];
+    cols.extend(
+        kv.into_iter()
+            .map(|c| Arc::new(StringArray::from(c)) as ArrayRef),
+    );
     cols.extend([
         Arc::new(Float64Array::from(est)) as ArrayRef,
         Arc::new(Float64Array::from(se)),

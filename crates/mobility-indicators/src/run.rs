@@ -59,8 +59,14 @@ pub struct Manifest {
 }
 
 async fn collect(ctx: &SessionContext, context: &str, sql: &str) -> Result<Vec<RecordBatch>> {
-    let df = ctx.sql(sql).await.map_err(|source| Error::DataFusion { context: context.to_string(), source })?;
-    df.collect().await.map_err(|source| Error::DataFusion { context: context.to_string(), source })
+    let df = ctx.sql(sql).await.map_err(|source| Error::DataFusion {
+        context: context.to_string(),
+        source,
+    })?;
+    df.collect().await.map_err(|source| Error::DataFusion {
+        context: context.to_string(),
+        source,
+    })
 }
 
 fn checksums(data: &Path, tables: &[Table]) -> Result<Vec<InputFile>> {
@@ -76,8 +82,15 @@ fn checksums(data: &Path, tables: &[Table]) -> Result<Vec<InputFile>> {
         files.sort();
         for f in files {
             let bytes = std::fs::read(&f).map_err(io(&f))?;
-            let sha = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
-            out.push(InputFile { path: f.strip_prefix(data).unwrap_or(&f).display().to_string(), bytes: bytes.len() as u64, sha256: sha });
+            let sha = sha2::Sha256::digest(&bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            out.push(InputFile {
+                path: f.strip_prefix(data).unwrap_or(&f).display().to_string(),
+                bytes: bytes.len() as u64,
+                sha256: sha,
+            });
         }
     }
     Ok(out)
@@ -92,7 +105,9 @@ pub fn write_outputs(dir: &Path, id: &str, batch: &RecordBatch) -> Result<()> {
     w.close()?;
     let csv = dir.join(format!("{id}.csv"));
     let file = std::fs::File::create(&csv).map_err(io(&csv))?;
-    let mut w = arrow::csv::WriterBuilder::new().with_header(true).build(file);
+    let mut w = arrow::csv::WriterBuilder::new()
+        .with_header(true)
+        .build(file);
     w.write(batch)?;
     Ok(())
 }
@@ -105,8 +120,15 @@ pub async fn run(opts: &RunOptions) -> Result<Manifest> {
 /// Runs the given indicators.
 pub async fn run_catalog(opts: &RunOptions, catalog: &[Indicator]) -> Result<Manifest> {
     let started = Instant::now();
-    let mobility_sql::Session { ctx, tables: present } =
-        mobility_sql::open(&opts.data).await.map_err(|source| Error::DataFusion { context: format!("opening {}", opts.data.display()), source })?;
+    let mobility_sql::Session {
+        ctx,
+        tables: present,
+    } = mobility_sql::open(&opts.data)
+        .await
+        .map_err(|source| Error::DataFusion {
+            context: format!("opening {}", opts.data.display()),
+            source,
+        })?;
     let staging = opts.out.join(format!(".staging-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
     let ind_dir = staging.join("indicators");
@@ -136,28 +158,59 @@ pub async fn run_catalog(opts: &RunOptions, catalog: &[Indicator]) -> Result<Man
     Ok(manifest)
 }
 
-async fn run_into(ctx: &SessionContext, present: &[Table], opts: &RunOptions, catalog: &[Indicator], dir: &Path, started: Instant) -> Result<Manifest> {
+async fn run_into(
+    ctx: &SessionContext,
+    present: &[Table],
+    opts: &RunOptions,
+    catalog: &[Indicator],
+    dir: &Path,
+    started: Instant,
+) -> Result<Manifest> {
     let mut table_rows = std::collections::BTreeMap::new();
     for t in present {
         let b = collect(ctx, t.name(), &format!("SELECT count(*) FROM {}", t.name())).await?;
-        let n = b.first().map(|b| arrow::array::AsArray::as_primitive::<arrow::datatypes::Int64Type>(b.column(0)).value(0)).unwrap_or(0);
+        let n = b
+            .first()
+            .map(|b| {
+                arrow::array::AsArray::as_primitive::<arrow::datatypes::Int64Type>(b.column(0))
+                    .value(0)
+            })
+            .unwrap_or(0);
         table_rows.insert(t.name().to_string(), n as u64);
     }
     let n_h = if present.contains(&Table::Persons) {
-        ratio::strata(&collect(ctx, "strata", "SELECT COALESCE(stratum, '') AS stratum, count(*) AS n FROM persons GROUP BY 1").await?)?
+        ratio::strata(
+            &collect(
+                ctx,
+                "strata",
+                "SELECT COALESCE(stratum, '') AS stratum, count(*) AS n FROM persons GROUP BY 1",
+            )
+            .await?,
+        )?
     } else {
         Default::default()
     };
     let mut reports = Vec::new();
     for ind in catalog {
         let t0 = Instant::now();
-        let missing: Vec<&String> = ind.needs.iter().filter(|n| !present.iter().any(|t| t.name() == n.as_str())).collect();
+        let missing: Vec<&String> = ind
+            .needs
+            .iter()
+            .filter(|n| !present.iter().any(|t| t.name() == n.as_str()))
+            .collect();
         if !missing.is_empty() {
             reports.push(IndicatorReport {
                 id: ind.id.clone(),
                 title: ind.title.clone(),
                 rows: None,
-                skipped: Some(format!("needs table(s) {} which the data directory does not have", missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "))),
+                skipped: Some(format!(
+                    "needs table(s) {} which the data directory does not have",
+                    missing
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
                 seconds: 0.0,
             });
             continue;
@@ -166,12 +219,24 @@ async fn run_into(ctx: &SessionContext, present: &[Table], opts: &RunOptions, ca
         let out = match ind.kind {
             Kind::Ratio => ratio::finish(&ind.id, &ind.unit, &batches, &n_h, opts.rules)?,
             Kind::Table => {
-                let schema = batches.first().map(|b| b.schema()).ok_or_else(|| Error::Shape { id: ind.id.clone(), message: "no rows".into() })?;
+                let schema = batches
+                    .first()
+                    .map(|b| b.schema())
+                    .ok_or_else(|| Error::Shape {
+                        id: ind.id.clone(),
+                        message: "no rows".into(),
+                    })?;
                 arrow::compute::concat_batches(&schema, &batches)?
             }
         };
         write_outputs(dir, &ind.id, &out)?;
-        reports.push(IndicatorReport { id: ind.id.clone(), title: ind.title.clone(), rows: Some(out.num_rows()), skipped: None, seconds: t0.elapsed().as_secs_f64() });
+        reports.push(IndicatorReport {
+            id: ind.id.clone(),
+            title: ind.title.clone(),
+            rows: Some(out.num_rows()),
+            skipped: None,
+            seconds: t0.elapsed().as_secs_f64(),
+        });
     }
     Ok(Manifest {
         version: env!("CARGO_PKG_VERSION").to_string(),

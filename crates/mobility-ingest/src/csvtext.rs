@@ -47,22 +47,38 @@ impl CsvText {
             .map(|h| h.trim().to_string())
             .collect();
         let starts = std::iter::once(0)
-            .chain(text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i as u64 + 1))
+            .chain(
+                text.bytes()
+                    .enumerate()
+                    .filter(|(_, b)| *b == b'\n')
+                    .map(|(i, _)| i as u64 + 1),
+            )
             .collect();
-        Ok(Self { header, reader, bytes, file: file.to_string(), starts })
+        Ok(Self {
+            header,
+            reader,
+            bytes,
+            file: file.to_string(),
+            starts,
+        })
     }
 
     /// The position of a column, or a format error that lists the header.
     pub fn column(&self, name: &str) -> Result<usize> {
         self.find(name).ok_or_else(|| {
             let hint = match self.header.as_slice() {
-                [only] if only.contains([';', ',', '\t']) => " (one column only: is the delimiter right?)",
+                [only] if only.contains([';', ',', '\t']) => {
+                    " (one column only: is the delimiter right?)"
+                }
                 _ => "",
             };
             Error::format(
                 &self.file,
                 1,
-                format!("missing column '{name}'; the header has: {}{hint}", self.header.join(", ")),
+                format!(
+                    "missing column '{name}'; the header has: {}{hint}",
+                    self.header.join(", ")
+                ),
             )
         })
     }
@@ -78,15 +94,21 @@ impl CsvText {
         let (starts, bytes) = (&self.starts, &self.bytes);
         // A record's position is where the reader began, before any blank lines it skipped.
         let line = move |byte: u64| {
-            let first = bytes[byte as usize..].iter().position(|b| *b != b'\n' && *b != b'\r').unwrap_or(0);
+            let first = bytes[byte as usize..]
+                .iter()
+                .position(|b| *b != b'\n' && *b != b'\r')
+                .unwrap_or(0);
             starts.partition_point(|s| *s <= byte + first as u64) as u64
         };
         self.reader.records().map(move |r| {
-            r.map(|fields| Row { line: fields.position().map_or(0, |p| line(p.byte())), fields })
-                .map_err(|e| {
-                    let at = e.position().map(|p| line(p.byte()));
-                    Error::format(&file, at, format!("not valid CSV: {e}"))
-                })
+            r.map(|fields| Row {
+                line: fields.position().map_or(0, |p| line(p.byte())),
+                fields,
+            })
+            .map_err(|e| {
+                let at = e.position().map(|p| line(p.byte()));
+                Error::format(&file, at, format!("not valid CSV: {e}"))
+            })
         })
     }
 }
@@ -107,7 +129,10 @@ mod tests {
     fn a_wrong_fixed_delimiter_is_named() {
         let c = CsvText::new("f.csv", "a;b\n1;2\n", Some(b',')).unwrap();
         let err = c.column("b").unwrap_err().to_string();
-        assert_eq!(err, "f.csv, line 1: missing column 'b'; the header has: a;b (one column only: is the delimiter right?)");
+        assert_eq!(
+            err,
+            "f.csv, line 1: missing column 'b'; the header has: a;b (one column only: is the delimiter right?)"
+        );
     }
 
     #[test]

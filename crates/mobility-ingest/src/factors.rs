@@ -18,11 +18,26 @@ use crate::source::TextFile;
 use crate::{Error, Result};
 
 /// Fuel codes: `all` is a fleet average over fuels.
-pub const FUELS: &[&str] = &["petrol", "diesel", "bev", "phev", "hev", "hydrogen", "biogas", "biodiesel", "electric", "all"];
+pub const FUELS: &[&str] = &[
+    "petrol",
+    "diesel",
+    "bev",
+    "phev",
+    "hev",
+    "hydrogen",
+    "biogas",
+    "biodiesel",
+    "electric",
+    "all",
+];
 
 /// Which factor table a file feeds, by its name (`emission_factors*.csv`, ...).
 pub fn table_of(file: &str) -> Option<Table> {
-    let base = file.rsplit(['/', '\\', '!']).next().unwrap_or(file).to_ascii_lowercase();
+    let base = file
+        .rsplit(['/', '\\', '!'])
+        .next()
+        .unwrap_or(file)
+        .to_ascii_lowercase();
     [Table::EmissionFactors, Table::FleetMix, Table::Occupancy]
         .into_iter()
         .find(|t| base.starts_with(t.name()))
@@ -45,11 +60,19 @@ pub struct Parsed {
 /// Parses one factor file.
 pub fn parse(file: &TextFile) -> Result<Parsed> {
     let table = table_of(&file.name).ok_or_else(|| {
-        Error::format(&file.name, None, "expected a file named emission_factors*.csv, fleet_mix*.csv or occupancy*.csv")
+        Error::format(
+            &file.name,
+            None,
+            "expected a file named emission_factors*.csv, fleet_mix*.csv or occupancy*.csv",
+        )
     })?;
     let mut csv = CsvText::new(&file.name, &file.text, None)?;
     let schema = table.schema();
-    let cols: Vec<usize> = schema.fields().iter().map(|f| csv.column(f.name())).collect::<Result<_>>()?;
+    let cols: Vec<usize> = schema
+        .fields()
+        .iter()
+        .map(|f| csv.column(f.name()))
+        .collect::<Result<_>>()?;
     let mut year = Int16Builder::new();
     let mut mode = StringBuilder::new();
     let mut fuel = StringBuilder::new();
@@ -73,17 +96,35 @@ pub fn parse(file: &TextFile) -> Result<Parsed> {
         };
         let m = get(1);
         if m != "car" && m.parse::<Mode>().is_err() {
-            rejects.push(row.line, "mode", &m, "expected 'car' or a mode of the mode list (walk, bike, car_driver, bus, ...)");
+            rejects.push(
+                row.line,
+                "mode",
+                &m,
+                "expected 'car' or a mode of the mode list (walk, bike, car_driver, bus, ...)",
+            );
             continue;
         }
-        let (fuel_v, first_num) = if table == Table::Occupancy { (None, 2) } else { (Some(get(2)), 3) };
+        let (fuel_v, first_num) = if table == Table::Occupancy {
+            (None, 2)
+        } else {
+            (Some(get(2)), 3)
+        };
         if let Some(fv) = &fuel_v {
             if !FUELS.contains(&fv.as_str()) {
-                rejects.push(row.line, "fuel", fv, format!("expected one of {}", FUELS.join(", ")));
+                rejects.push(
+                    row.line,
+                    "fuel",
+                    fv,
+                    format!("expected one of {}", FUELS.join(", ")),
+                );
                 continue;
             }
         }
-        let n_nums = if table == Table::EmissionFactors { 2 } else { 1 };
+        let n_nums = if table == Table::EmissionFactors {
+            2
+        } else {
+            1
+        };
         let mut vals = [None, None];
         for k in 0..n_nums {
             let i = first_num + k;
@@ -101,7 +142,12 @@ pub fn parse(file: &TextFile) -> Result<Parsed> {
         }
         match table {
             Table::EmissionFactors if vals[0].is_some() == vals[1].is_some() => {
-                rejects.push(row.line, "g_co2e_per_vkm", &format!("{:?} / {:?}", vals[0], vals[1]), "expected exactly one of g_co2e_per_vkm and g_co2e_per_pkm");
+                rejects.push(
+                    row.line,
+                    "g_co2e_per_vkm",
+                    &format!("{:?} / {:?}", vals[0], vals[1]),
+                    "expected exactly one of g_co2e_per_vkm and g_co2e_per_pkm",
+                );
                 continue;
             }
             Table::FleetMix | Table::Occupancy if vals[0].is_none() => {
@@ -109,7 +155,12 @@ pub fn parse(file: &TextFile) -> Result<Parsed> {
                 continue;
             }
             Table::FleetMix if vals[0].is_some_and(|v| v > 1.0) => {
-                rejects.push(row.line, "share_of_vkm", &get(first_num), "expected a share from 0 to 1");
+                rejects.push(
+                    row.line,
+                    "share_of_vkm",
+                    &get(first_num),
+                    "expected a share from 0 to 1",
+                );
                 continue;
             }
             _ => {}
@@ -139,8 +190,16 @@ pub fn parse(file: &TextFile) -> Result<Parsed> {
     if table != Table::Occupancy {
         cols.push(Arc::new(fuel.finish()));
     }
-    let n_nums = if table == Table::EmissionFactors { 2 } else { 1 };
-    cols.extend(nums.iter_mut().take(n_nums).map(|b| Arc::new(b.finish()) as ArrayRef));
+    let n_nums = if table == Table::EmissionFactors {
+        2
+    } else {
+        1
+    };
+    cols.extend(
+        nums.iter_mut()
+            .take(n_nums)
+            .map(|b| Arc::new(b.finish()) as ArrayRef),
+    );
     cols.push(Arc::new(source.finish()));
     let mut batch = RecordBatch::try_new(schema, cols)?;
     // A fleet mix whose shares do not add up to 1 for a year and mode is refused whole.
@@ -149,17 +208,29 @@ pub fn parse(file: &TextFile) -> Result<Parsed> {
         .filter(|(_, (sum, _))| (sum - 1.0).abs() > 1e-3)
         .flat_map(|((y, m), (sum, ls))| {
             for l in ls {
-                rejects.push(*l, "share_of_vkm", &format!("{sum:.4}"), format!("shares of {m} in {y} add up to {sum:.4}; expected 1"));
+                rejects.push(
+                    *l,
+                    "share_of_vkm",
+                    &format!("{sum:.4}"),
+                    format!("shares of {m} in {y} add up to {sum:.4}; expected 1"),
+                );
             }
             ls.clone()
         })
         .collect();
     if !bad.is_empty() {
-        let keep: arrow::array::BooleanArray = lines.iter().map(|l| Some(!bad.contains(l))).collect();
+        let keep: arrow::array::BooleanArray =
+            lines.iter().map(|l| Some(!bad.contains(l))).collect();
         batch = arrow::compute::filter_record_batch(&batch, &keep)?;
         lines.retain(|l| !bad.contains(l));
     }
-    Ok(Parsed { table, batch, lines, rows_read: read, rejects })
+    Ok(Parsed {
+        table,
+        batch,
+        lines,
+        rows_read: read,
+        rejects,
+    })
 }
 
 #[cfg(test)]
@@ -172,7 +243,10 @@ mod tests {
         let text = "year,mode,fuel,g_co2e_per_vkm,g_co2e_per_pkm,source\n2019,car,all,,66,SSB\n2019,bus,diesel,,59,SSB\n2019,car,coal,1,,x\n2019,car,bev,0,0,x\n2019,car,petrol,150,,\n";
         let p = parse(&decode("emission_factors.csv", text.as_bytes()).unwrap()).unwrap();
         assert_eq!(p.table, Table::EmissionFactors);
-        assert_eq!((p.rows_read, p.batch.num_rows(), p.rejects.rows.len()), (5, 2, 3));
+        assert_eq!(
+            (p.rows_read, p.batch.num_rows(), p.rejects.rows.len()),
+            (5, 2, 3)
+        );
         assert_eq!(p.rejects.rows[0].column, "fuel");
         assert!(p.rejects.rows[1].reason.contains("exactly one"));
         assert_eq!(p.rejects.rows[2].column, "source");

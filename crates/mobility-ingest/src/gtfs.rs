@@ -1,10 +1,10 @@
 //! Stops from a GTFS feed: `stops.txt` of a zip (or the file itself); extra columns tolerated.
 
+use crate::Result;
 use crate::csvtext::CsvText;
 use crate::parse::decimal;
 use crate::rejects::Rejects;
 use crate::source::TextFile;
-use crate::Result;
 
 /// A stop with coordinates.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,11 +41,19 @@ pub fn parse(file: &TextFile) -> Result<(Vec<Stop>, u64, Rejects)> {
         }
         let mut coord = [0.0; 2];
         let mut ok = true;
-        for (k, (c, name, range)) in [(c_lon, "stop_lon", 180.0), (c_lat, "stop_lat", 90.0)].into_iter().enumerate() {
+        for (k, (c, name, range)) in [(c_lon, "stop_lon", 180.0), (c_lat, "stop_lat", 90.0)]
+            .into_iter()
+            .enumerate()
+        {
             match decimal(get(c)) {
                 Ok(Some(v)) if v.abs() <= range => coord[k] = v,
                 Ok(Some(_)) => {
-                    rejects.push(row.line, name, get(c), format!("stop {id}: expected a value within ±{range}"));
+                    rejects.push(
+                        row.line,
+                        name,
+                        get(c),
+                        format!("stop {id}: expected a value within ±{range}"),
+                    );
                     ok = false;
                     break;
                 }
@@ -83,13 +91,27 @@ mod tests {
         let text = "stop_id,stop_name,stop_lat,stop_lon,vehicle_type\nNSR:1,\"Oslo, bussterminal\",59.911,10.759,700\nNSR:2,Node,,,\n";
         let (stops, read, rej) = parse(&decode("stops.txt", text.as_bytes()).unwrap()).unwrap();
         assert_eq!(read, 2);
-        assert_eq!(stops, vec![Stop { stop_id: "NSR:1".into(), name: Some("Oslo, bussterminal".into()), lon: 10.759, lat: 59.911 }]);
+        assert_eq!(
+            stops,
+            vec![Stop {
+                stop_id: "NSR:1".into(),
+                name: Some("Oslo, bussterminal".into()),
+                lon: 10.759,
+                lat: 59.911
+            }]
+        );
         assert_eq!(rej.rows[0].line, 3);
     }
 
     #[test]
     fn missing_column_is_named() {
-        let err = parse(&decode("stops.txt", b"stop_id,stop_name\n1,a\n").unwrap()).err().unwrap().to_string();
-        assert!(err.starts_with("stops.txt, line 1: missing column 'stop_lat'"), "{err}");
+        let err = parse(&decode("stops.txt", b"stop_id,stop_name\n1,a\n").unwrap())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.starts_with("stops.txt, line 1: missing column 'stop_lat'"),
+            "{err}"
+        );
     }
 }

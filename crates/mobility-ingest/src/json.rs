@@ -12,7 +12,14 @@ pub struct Lines<'a> {
 impl<'a> Lines<'a> {
     /// Indexes `text`.
     pub fn new(text: &'a str) -> Self {
-        let starts = std::iter::once(0).chain(text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i + 1)).collect();
+        let starts = std::iter::once(0)
+            .chain(
+                text.bytes()
+                    .enumerate()
+                    .filter(|(_, b)| *b == b'\n')
+                    .map(|(i, _)| i + 1),
+            )
+            .collect();
         Self { text, starts }
     }
 
@@ -26,7 +33,11 @@ impl<'a> Lines<'a> {
 /// A JSON value as short text for a reject's `value` field.
 pub fn short(v: &serde_json::Value) -> String {
     let s = v.to_string();
-    if s.chars().count() > 80 { format!("{}…", s.chars().take(80).collect::<String>()) } else { s }
+    if s.chars().count() > 80 {
+        format!("{}…", s.chars().take(80).collect::<String>())
+    } else {
+        s
+    }
 }
 
 #[cfg(test)]
@@ -38,6 +49,9 @@ mod tests {
         let text = "[\n1,\n  {\"a\": 2},\n3]";
         let v: Vec<&RawValue> = serde_json::from_str(text).unwrap();
         let lines = Lines::new(text);
-        assert_eq!(v.iter().map(|r| lines.line_of(r)).collect::<Vec<_>>(), [2, 3, 4]);
+        assert_eq!(
+            v.iter().map(|r| lines.line_of(r)).collect::<Vec<_>>(),
+            [2, 3, 4]
+        );
     }
 }

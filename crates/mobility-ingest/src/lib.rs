@@ -66,7 +66,14 @@ pub struct FileReport {
 
 impl FileReport {
     fn new(f: &TextFile, table: Table, read: u64, written: u64, rejected: u64) -> Self {
-        Self { file: f.name.clone(), table, encoding: f.encoding.name(), rows_read: read, rows_written: written, rows_rejected: rejected }
+        Self {
+            file: f.name.clone(),
+            table,
+            encoding: f.encoding.name(),
+            rows_read: read,
+            rows_written: written,
+            rows_rejected: rejected,
+        }
     }
 }
 
@@ -86,17 +93,33 @@ pub fn zone_index(dir: &DataDir, kind: Option<&str>) -> Result<Option<ZoneIndex>
     let batches = dir.read_table(Table::Zones)?;
     let mut zones = Vec::new();
     for b in &batches {
-        let id = arrow::compute::cast(b.column_by_name("zone_id").expect("zones schema"), &arrow::datatypes::DataType::Utf8)?;
-        let kind_col = arrow::compute::cast(b.column_by_name("kind").expect("zones schema"), &arrow::datatypes::DataType::Utf8)?;
-        let geom = b.column_by_name("geometry").expect("zones schema").as_binary::<i32>();
+        let id = arrow::compute::cast(
+            b.column_by_name("zone_id").expect("zones schema"),
+            &arrow::datatypes::DataType::Utf8,
+        )?;
+        let kind_col = arrow::compute::cast(
+            b.column_by_name("kind").expect("zones schema"),
+            &arrow::datatypes::DataType::Utf8,
+        )?;
+        let geom = b
+            .column_by_name("geometry")
+            .expect("zones schema")
+            .as_binary::<i32>();
         for i in 0..b.num_rows() {
-            let g = mobility_geo::wkb::from_wkb(geom.value(i)).map_err(|source| Error::Geo { context: format!("zones row {i}"), source })?;
+            let g = mobility_geo::wkb::from_wkb(geom.value(i)).map_err(|source| Error::Geo {
+                context: format!("zones row {i}"),
+                source,
+            })?;
             let mp = match g {
                 geo::Geometry::Polygon(p) => geo::MultiPolygon(vec![p]),
                 geo::Geometry::MultiPolygon(mp) => mp,
                 _ => continue,
             };
-            zones.push(Zone { id: id.as_string::<i32>().value(i).to_string(), kind: kind_col.as_string::<i32>().value(i).to_string(), geometry: mp });
+            zones.push(Zone {
+                id: id.as_string::<i32>().value(i).to_string(),
+                kind: kind_col.as_string::<i32>().value(i).to_string(),
+                geometry: mp,
+            });
         }
     }
     if zones.is_empty() {
@@ -106,10 +129,21 @@ pub fn zone_index(dir: &DataDir, kind: Option<&str>) -> Result<Option<ZoneIndex>
 }
 
 /// Fails a strict run, or stages the rejects of each input.
-fn finish_rejects(dir: &DataDir, staging: &mut Staging, kind: &str, all: &[Rejects], opts: &Options) -> Result<()> {
+fn finish_rejects(
+    dir: &DataDir,
+    staging: &mut Staging,
+    kind: &str,
+    all: &[Rejects],
+    opts: &Options,
+) -> Result<()> {
     let count: usize = all.iter().map(|r| r.rows.len()).sum();
     if opts.strict && count > 0 {
-        let first = all.iter().flat_map(|r| r.rows.first()).next().map(Reject::to_string).unwrap_or_default();
+        let first = all
+            .iter()
+            .flat_map(|r| r.rows.first())
+            .next()
+            .map(Reject::to_string)
+            .unwrap_or_default();
         return Err(Error::Strict { count, first });
     }
     for r in all {
@@ -134,11 +168,19 @@ pub fn ingest_traffic(dir: &DataDir, inputs: &[PathBuf], opts: &Options) -> Resu
     let mut seen = BTreeMap::new();
     let mut located = Vec::new();
     for path in source::expand(inputs)? {
-        let is_json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        let is_json = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
         if is_json {
             for f in source::read_text(&path, &[".json"])? {
                 let (pts, read, rej) = points::parse(&f)?;
-                summary.files.push(FileReport::new(&f, Table::TrafficPoints, read, pts.len() as u64, rej.rows.len() as u64));
+                summary.files.push(FileReport::new(
+                    &f,
+                    Table::TrafficPoints,
+                    read,
+                    pts.len() as u64,
+                    rej.rows.len() as u64,
+                ));
                 located.extend(pts);
                 all_rejects.push(rej);
             }
@@ -148,11 +190,21 @@ pub fn ingest_traffic(dir: &DataDir, inputs: &[PathBuf], opts: &Options) -> Resu
             let mut p = traffic::parse(&f)?;
             let (batch, dups) = store::dedup(Table::TrafficHourly, &p.batch, &p.lines, &f.name)?;
             p.rejects.rows.extend(dups);
-            summary.files.push(FileReport::new(&f, Table::TrafficHourly, p.rows_read, batch.num_rows() as u64, p.rejects.rows.len() as u64));
+            summary.files.push(FileReport::new(
+                &f,
+                Table::TrafficHourly,
+                p.rows_read,
+                batch.num_rows() as u64,
+                p.rejects.rows.len() as u64,
+            ));
             for (month, part) in split_by_month(&batch)? {
                 let merged = match months.remove(&month) {
                     Some(prev) => store::merge(Table::TrafficHourly, &[prev], &part)?,
-                    None => store::merge(Table::TrafficHourly, &dir.read_part(Table::TrafficHourly, &month)?, &part)?,
+                    None => store::merge(
+                        Table::TrafficHourly,
+                        &dir.read_part(Table::TrafficHourly, &month)?,
+                        &part,
+                    )?,
                 };
                 months.insert(month, merged);
             }
@@ -171,28 +223,48 @@ pub fn ingest_traffic(dir: &DataDir, inputs: &[PathBuf], opts: &Options) -> Resu
             no_zones_note(&mut summary, "registration points");
         }
         let batch = merge_points(dir, &seen, &located, index.as_ref())?;
-        summary.tables.insert(Table::TrafficPoints.name().into(), batch.num_rows() as u64);
+        summary
+            .tables
+            .insert(Table::TrafficPoints.name().into(), batch.num_rows() as u64);
         staging.table(dir, Table::TrafficPoints, "data", &batch)?;
     }
     staging.commit()?;
     if !months.is_empty() {
-        let total: usize = dir.read_table(Table::TrafficHourly)?.iter().map(RecordBatch::num_rows).sum();
-        summary.tables.insert(Table::TrafficHourly.name().into(), total as u64);
+        let total: usize = dir
+            .read_table(Table::TrafficHourly)?
+            .iter()
+            .map(RecordBatch::num_rows)
+            .sum();
+        summary
+            .tables
+            .insert(Table::TrafficHourly.name().into(), total as u64);
     }
     Ok(summary)
 }
 
 /// Splits `traffic_hourly` rows by UTC month, the unit of its files.
 fn split_by_month(batch: &RecordBatch) -> Result<Vec<(String, RecordBatch)>> {
-    let hours = batch.column_by_name("hour_start").expect("schema").as_primitive::<TimestampMicrosecondType>();
+    let hours = batch
+        .column_by_name("hour_start")
+        .expect("schema")
+        .as_primitive::<TimestampMicrosecondType>();
     let mut groups: BTreeMap<String, Vec<u32>> = BTreeMap::new();
     for (i, v) in hours.values().iter().enumerate() {
-        let d = chrono::DateTime::from_timestamp_micros(*v).expect("parsed timestamps are in range");
-        groups.entry(d.format("%Y-%m").to_string()).or_default().push(i as u32);
+        let d =
+            chrono::DateTime::from_timestamp_micros(*v).expect("parsed timestamps are in range");
+        groups
+            .entry(d.format("%Y-%m").to_string())
+            .or_default()
+            .push(i as u32);
     }
     groups
         .into_iter()
-        .map(|(m, idx)| Ok((m, arrow::compute::take_record_batch(batch, &arrow::array::UInt32Array::from(idx))?)))
+        .map(|(m, idx)| {
+            Ok((
+                m,
+                arrow::compute::take_record_batch(batch, &arrow::array::UInt32Array::from(idx))?,
+            ))
+        })
         .collect()
 }
 
@@ -205,23 +277,52 @@ struct PointRow {
     lat: Option<f64>,
 }
 
-fn merge_points(dir: &DataDir, seen: &BTreeMap<String, traffic::PointSeen>, located: &[points::Point], index: Option<&ZoneIndex>) -> Result<RecordBatch> {
+fn merge_points(
+    dir: &DataDir,
+    seen: &BTreeMap<String, traffic::PointSeen>,
+    located: &[points::Point],
+    index: Option<&ZoneIndex>,
+) -> Result<RecordBatch> {
     let mut rows: BTreeMap<String, PointRow> = BTreeMap::new();
     for b in dir.read_table(Table::TrafficPoints)? {
-        let s = |n: &str| arrow::compute::cast(b.column_by_name(n).expect("schema"), &arrow::datatypes::DataType::Utf8);
-        let (id, name, road, cat) = (s("trp_id")?, s("name")?, s("road_reference")?, s("road_category")?);
-        let (id, name, road, cat) = (id.as_string::<i32>(), name.as_string::<i32>(), road.as_string::<i32>(), cat.as_string::<i32>());
-        let lon = b.column_by_name("lon").expect("schema").as_primitive::<Float64Type>();
-        let lat = b.column_by_name("lat").expect("schema").as_primitive::<Float64Type>();
+        let s = |n: &str| {
+            arrow::compute::cast(
+                b.column_by_name(n).expect("schema"),
+                &arrow::datatypes::DataType::Utf8,
+            )
+        };
+        let (id, name, road, cat) = (
+            s("trp_id")?,
+            s("name")?,
+            s("road_reference")?,
+            s("road_category")?,
+        );
+        let (id, name, road, cat) = (
+            id.as_string::<i32>(),
+            name.as_string::<i32>(),
+            road.as_string::<i32>(),
+            cat.as_string::<i32>(),
+        );
+        let lon = b
+            .column_by_name("lon")
+            .expect("schema")
+            .as_primitive::<Float64Type>();
+        let lat = b
+            .column_by_name("lat")
+            .expect("schema")
+            .as_primitive::<Float64Type>();
         let opt = |a: &StringArray, i: usize| a.is_valid(i).then(|| a.value(i).to_string());
         for i in 0..b.num_rows() {
-            rows.insert(id.value(i).to_string(), PointRow {
-                name: opt(name, i),
-                road_reference: opt(road, i),
-                road_category: opt(cat, i),
-                lon: lon.is_valid(i).then(|| lon.value(i)),
-                lat: lat.is_valid(i).then(|| lat.value(i)),
-            });
+            rows.insert(
+                id.value(i).to_string(),
+                PointRow {
+                    name: opt(name, i),
+                    road_reference: opt(road, i),
+                    road_category: opt(cat, i),
+                    lon: lon.is_valid(i).then(|| lon.value(i)),
+                    lat: lat.is_valid(i).then(|| lat.value(i)),
+                },
+            );
         }
     }
     for (id, p) in seen {
@@ -246,9 +347,16 @@ fn merge_points(dir: &DataDir, seen: &BTreeMap<String, traffic::PointSeen>, loca
             r.road_reference = Some(rr.clone());
         }
     }
-    let coords: Vec<(f64, f64)> = rows.values().map(|r| (r.lon.unwrap_or(f64::NAN), r.lat.unwrap_or(f64::NAN))).collect();
+    let coords: Vec<(f64, f64)> = rows
+        .values()
+        .map(|r| (r.lon.unwrap_or(f64::NAN), r.lat.unwrap_or(f64::NAN)))
+        .collect();
     let zones: Vec<Option<String>> = match index {
-        Some(ix) => ix.locate_all(&coords).into_iter().map(|z| z.map(|z| ix.zone(z).id.clone())).collect(),
+        Some(ix) => ix
+            .locate_all(&coords)
+            .into_iter()
+            .map(|z| z.map(|z| ix.zone(z).id.clone()))
+            .collect(),
         None => vec![None; coords.len()],
     };
     let mut geom = BinaryBuilder::new();
@@ -258,16 +366,24 @@ fn merge_points(dir: &DataDir, seen: &BTreeMap<String, traffic::PointSeen>, loca
             _ => geom.append_null(),
         }
     }
-    let col = |f: fn(&PointRow) -> Option<String>| Arc::new(StringArray::from(rows.values().map(f).collect::<Vec<_>>()));
+    let col = |f: fn(&PointRow) -> Option<String>| {
+        Arc::new(StringArray::from(rows.values().map(f).collect::<Vec<_>>()))
+    };
     Ok(RecordBatch::try_new(
         Table::TrafficPoints.schema(),
         vec![
-            Arc::new(StringArray::from(rows.keys().map(String::as_str).collect::<Vec<_>>())),
+            Arc::new(StringArray::from(
+                rows.keys().map(String::as_str).collect::<Vec<_>>(),
+            )),
             col(|r| r.name.clone()),
             col(|r| r.road_reference.clone()),
             col(|r| r.road_category.clone()),
-            Arc::new(Float64Array::from(rows.values().map(|r| r.lon).collect::<Vec<_>>())),
-            Arc::new(Float64Array::from(rows.values().map(|r| r.lat).collect::<Vec<_>>())),
+            Arc::new(Float64Array::from(
+                rows.values().map(|r| r.lon).collect::<Vec<_>>(),
+            )),
+            Arc::new(Float64Array::from(
+                rows.values().map(|r| r.lat).collect::<Vec<_>>(),
+            )),
             Arc::new(StringArray::from(zones)),
             Arc::new(geom.finish()),
         ],
@@ -275,7 +391,12 @@ fn merge_points(dir: &DataDir, seen: &BTreeMap<String, traffic::PointSeen>, loca
 }
 
 /// Ingests GeoJSON zones.
-pub fn ingest_zones(dir: &DataDir, inputs: &[PathBuf], zopts: &zones::ZoneOptions, opts: &Options) -> Result<Summary> {
+pub fn ingest_zones(
+    dir: &DataDir,
+    inputs: &[PathBuf],
+    zopts: &zones::ZoneOptions,
+    opts: &Options,
+) -> Result<Summary> {
     let mut summary = Summary::default();
     let mut all_rejects = Vec::new();
     let mut ids = Vec::new();
@@ -286,10 +407,19 @@ pub fn ingest_zones(dir: &DataDir, inputs: &[PathBuf], zopts: &zones::ZoneOption
     for path in source::expand(inputs)? {
         for f in source::read_text(&path, &[".geojson", ".json"])? {
             let (zs, ns, read, rej) = zones::parse(&f, zopts)?;
-            summary.files.push(FileReport::new(&f, Table::Zones, read, zs.len() as u64, rej.rows.len() as u64));
+            summary.files.push(FileReport::new(
+                &f,
+                Table::Zones,
+                read,
+                zs.len() as u64,
+                rej.rows.len() as u64,
+            ));
             for (z, n) in zs.into_iter().zip(ns) {
                 let wkb = mobility_geo::wkb::to_wkb(&geo::Geometry::MultiPolygon(z.geometry))
-                    .map_err(|source| Error::Geo { context: format!("zone {}", z.id), source })?;
+                    .map_err(|source| Error::Geo {
+                        context: format!("zone {}", z.id),
+                        source,
+                    })?;
                 geoms.append_value(wkb);
                 ids.push(z.id);
                 names.push(n);
@@ -301,7 +431,12 @@ pub fn ingest_zones(dir: &DataDir, inputs: &[PathBuf], zopts: &zones::ZoneOption
     }
     let batch = RecordBatch::try_new(
         Table::Zones.schema(),
-        vec![Arc::new(StringArray::from(ids)), Arc::new(StringArray::from(names)), Arc::new(StringArray::from(kinds)), Arc::new(geoms.finish())],
+        vec![
+            Arc::new(StringArray::from(ids)),
+            Arc::new(StringArray::from(names)),
+            Arc::new(StringArray::from(kinds)),
+            Arc::new(geoms.finish()),
+        ],
     )?;
     // Two features with the same id within one run: the first stays, the second is a reject.
     let (batch, dups) = store::dedup(Table::Zones, &batch, &lines, "zones input")?;
@@ -315,16 +450,26 @@ pub fn ingest_zones(dir: &DataDir, inputs: &[PathBuf], zopts: &zones::ZoneOption
     finish_rejects(dir, &mut staging, "zones", &all_rejects, opts)?;
     staging.table(dir, Table::Zones, "data", &merged)?;
     staging.commit()?;
-    summary.tables.insert(Table::Zones.name().into(), merged.num_rows() as u64);
+    summary
+        .tables
+        .insert(Table::Zones.name().into(), merged.num_rows() as u64);
     Ok(summary)
 }
 
 /// Ingests a survey through a mapping into `households`, `persons` and `trips`. A survey is one
 /// unit: its three tables are replaced whole, so a rerun after correcting a file leaves no
 /// stale rows.
-pub fn ingest_survey(dir: &DataDir, mapping: &survey::Mapping, inputs: &[PathBuf], opts: &Options) -> Result<Summary> {
+pub fn ingest_survey(
+    dir: &DataDir,
+    mapping: &survey::Mapping,
+    inputs: &[PathBuf],
+    opts: &Options,
+) -> Result<Summary> {
     let mut s = survey::read(mapping, inputs)?;
-    let mut summary = Summary { files: std::mem::take(&mut s.reports), ..Default::default() };
+    let mut summary = Summary {
+        files: std::mem::take(&mut s.reports),
+        ..Default::default()
+    };
     match zone_index(dir, opts.zone_kind.as_deref())? {
         Some(ix) => s.fill_zones(&ix),
         None => no_zones_note(&mut summary, "homes and trip ends without a zone column"),
@@ -334,7 +479,9 @@ pub fn ingest_survey(dir: &DataDir, mapping: &survey::Mapping, inputs: &[PathBuf
     finish_rejects(dir, &mut staging, "survey", &rejects, opts)?;
     for (table, batch, _) in s.batches()? {
         let sorted = store::sort_by_key(table, &batch)?;
-        summary.tables.insert(table.name().into(), sorted.num_rows() as u64);
+        summary
+            .tables
+            .insert(table.name().into(), sorted.num_rows() as u64);
         // The survey tables are single-part: staging `data` replaces the whole table.
         staging.table(dir, table, "data", &sorted)?;
     }
@@ -350,7 +497,13 @@ pub fn ingest_gtfs(dir: &DataDir, inputs: &[PathBuf], opts: &Options) -> Result<
     for path in source::expand(inputs)? {
         for f in source::read_text(&path, &["stops.txt"])? {
             let (s, read, rej) = gtfs::parse(&f)?;
-            summary.files.push(FileReport::new(&f, Table::PtStops, read, s.len() as u64, rej.rows.len() as u64));
+            summary.files.push(FileReport::new(
+                &f,
+                Table::PtStops,
+                read,
+                s.len() as u64,
+                rej.rows.len() as u64,
+            ));
             stops.extend(s);
             all_rejects.push(rej);
         }
@@ -362,10 +515,18 @@ pub fn ingest_gtfs(dir: &DataDir, inputs: &[PathBuf], opts: &Options) -> Result<
     let batch = RecordBatch::try_new(
         Table::PtStops.schema(),
         vec![
-            Arc::new(StringArray::from(stops.iter().map(|s| s.stop_id.as_str()).collect::<Vec<_>>())),
-            Arc::new(StringArray::from(stops.iter().map(|s| s.name.as_deref()).collect::<Vec<_>>())),
-            Arc::new(Float64Array::from(stops.iter().map(|s| s.lon).collect::<Vec<_>>())),
-            Arc::new(Float64Array::from(stops.iter().map(|s| s.lat).collect::<Vec<_>>())),
+            Arc::new(StringArray::from(
+                stops.iter().map(|s| s.stop_id.as_str()).collect::<Vec<_>>(),
+            )),
+            Arc::new(StringArray::from(
+                stops.iter().map(|s| s.name.as_deref()).collect::<Vec<_>>(),
+            )),
+            Arc::new(Float64Array::from(
+                stops.iter().map(|s| s.lon).collect::<Vec<_>>(),
+            )),
+            Arc::new(Float64Array::from(
+                stops.iter().map(|s| s.lat).collect::<Vec<_>>(),
+            )),
             Arc::new(geom.finish()),
         ],
     )?;
@@ -376,12 +537,18 @@ pub fn ingest_gtfs(dir: &DataDir, inputs: &[PathBuf], opts: &Options) -> Result<
         r.rows = dups;
         all_rejects.push(r);
     }
-    let merged = store::merge(Table::PtStops, &dir.read_part(Table::PtStops, "data")?, &batch)?;
+    let merged = store::merge(
+        Table::PtStops,
+        &dir.read_part(Table::PtStops, "data")?,
+        &batch,
+    )?;
     let mut staging = Staging::default();
     finish_rejects(dir, &mut staging, "gtfs", &all_rejects, opts)?;
     staging.table(dir, Table::PtStops, "data", &merged)?;
     staging.commit()?;
-    summary.tables.insert(Table::PtStops.name().into(), merged.num_rows() as u64);
+    summary
+        .tables
+        .insert(Table::PtStops.name().into(), merged.num_rows() as u64);
     Ok(summary)
 }
 
@@ -395,12 +562,21 @@ pub fn ingest_factors(dir: &DataDir, inputs: &[PathBuf], opts: &Options) -> Resu
             let mut p = factors::parse(&f)?;
             let (batch, dups) = store::dedup(p.table, &p.batch, &p.lines, &f.name)?;
             p.rejects.rows.extend(dups);
-            summary.files.push(FileReport::new(&f, p.table, p.rows_read, batch.num_rows() as u64, p.rejects.rows.len() as u64));
+            summary.files.push(FileReport::new(
+                &f,
+                p.table,
+                p.rows_read,
+                batch.num_rows() as u64,
+                p.rejects.rows.len() as u64,
+            ));
             let base = match merged.remove(p.table.name()) {
                 Some((_, b)) => vec![b],
                 None => dir.read_part(p.table, "data")?,
             };
-            merged.insert(p.table.name(), (p.table, store::merge(p.table, &base, &batch)?));
+            merged.insert(
+                p.table.name(),
+                (p.table, store::merge(p.table, &base, &batch)?),
+            );
             all_rejects.push(p.rejects);
         }
     }
@@ -408,7 +584,9 @@ pub fn ingest_factors(dir: &DataDir, inputs: &[PathBuf], opts: &Options) -> Resu
     finish_rejects(dir, &mut staging, "factors", &all_rejects, opts)?;
     for (name, (table, batch)) in &merged {
         staging.table(dir, *table, "data", batch)?;
-        summary.tables.insert((*name).into(), batch.num_rows() as u64);
+        summary
+            .tables
+            .insert((*name).into(), batch.num_rows() as u64);
     }
     staging.commit()?;
     Ok(summary)

@@ -4,7 +4,10 @@
 pub type FieldError = String;
 
 fn clean(s: &str) -> String {
-    s.trim().chars().filter(|c| *c != ' ' && *c != '\u{a0}' && *c != '\u{202f}').collect()
+    s.trim()
+        .chars()
+        .filter(|c| *c != ' ' && *c != '\u{a0}' && *c != '\u{202f}')
+        .collect()
 }
 
 /// Whether a field is a missing value: empty, or `-` as in trafikkdata.no exports.
@@ -35,7 +38,9 @@ pub fn decimal(s: &str) -> Result<Option<f64>, FieldError> {
     }
     match c.replace(',', ".").parse::<f64>() {
         Ok(v) if v.is_finite() => Ok(Some(v)),
-        _ => Err("expected a decimal number (decimal comma or point) or '-' for missing".to_string()),
+        _ => {
+            Err("expected a decimal number (decimal comma or point) or '-' for missing".to_string())
+        }
     }
 }
 
@@ -47,7 +52,9 @@ pub fn instant_micros(s: &str) -> Result<i64, FieldError> {
         .or_else(|_| chrono::DateTime::parse_from_rfc3339(t))
         .or_else(|_| chrono::DateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%:z"))
         .map(|d| d.timestamp_micros())
-        .map_err(|_| "expected an ISO-8601 time with offset such as 2024-05-01T00:00+02:00".to_string())
+        .map_err(|_| {
+            "expected an ISO-8601 time with offset such as 2024-05-01T00:00+02:00".to_string()
+        })
 }
 
 #[cfg(test)]

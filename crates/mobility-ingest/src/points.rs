@@ -54,8 +54,17 @@ pub fn parse(file: &TextFile) -> Result<(Vec<Point>, u64, Rejects)> {
     for raw in &answer.data.points {
         let line = lines.line_of(raw);
         let v: Value = serde_json::from_str(raw.get()).expect("a RawValue is valid JSON");
-        let Some(id) = v.get("id").and_then(Value::as_str).filter(|s| !s.trim().is_empty()) else {
-            rejects.push(line, "id", &short(&v), "expected a point with a non-empty string id");
+        let Some(id) = v
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|s| !s.trim().is_empty())
+        else {
+            rejects.push(
+                line,
+                "id",
+                &short(&v),
+                "expected a point with a non-empty string id",
+            );
             continue;
         };
         let ll = v.pointer("/location/coordinates/latLon");
@@ -63,17 +72,30 @@ pub fn parse(file: &TextFile) -> Result<(Vec<Point>, u64, Rejects)> {
         let lon = ll.and_then(|l| l.get("lon")).and_then(Value::as_f64);
         let (Some(lat), Some(lon)) = (lat, lon) else {
             let shown = ll.map(short).unwrap_or_else(|| "null".into());
-            rejects.push(line, "location.coordinates.latLon", &shown, format!("point {id}: expected numeric lat and lon"));
+            rejects.push(
+                line,
+                "location.coordinates.latLon",
+                &shown,
+                format!("point {id}: expected numeric lat and lon"),
+            );
             continue;
         };
         if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
-            rejects.push(line, "location.coordinates.latLon", &format!("{lat}, {lon}"), format!("point {id}: expected lat in [-90, 90] and lon in [-180, 180]"));
+            rejects.push(
+                line,
+                "location.coordinates.latLon",
+                &format!("{lat}, {lon}"),
+                format!("point {id}: expected lat in [-90, 90] and lon in [-180, 180]"),
+            );
             continue;
         }
         out.push(Point {
             trp_id: id.trim().to_string(),
             name: v.get("name").and_then(Value::as_str).map(str::to_string),
-            road_reference: v.pointer("/location/roadReference/shortForm").and_then(Value::as_str).map(str::to_string),
+            road_reference: v
+                .pointer("/location/roadReference/shortForm")
+                .and_then(Value::as_str)
+                .map(str::to_string),
             lon,
             lat,
         });
@@ -103,7 +125,12 @@ mod tests {
 
     #[test]
     fn wrong_shape_is_a_format_error() {
-        let err = parse(&decode("p.json", br#"{"data": {"points": []}}"#).unwrap()).unwrap_err().to_string();
-        assert!(err.starts_with("p.json, line 1: expected the trafikkdata GraphQL answer"), "{err}");
+        let err = parse(&decode("p.json", br#"{"data": {"points": []}}"#).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("p.json, line 1: expected the trafikkdata GraphQL answer"),
+            "{err}"
+        );
     }
 }

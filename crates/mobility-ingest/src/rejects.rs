@@ -51,7 +51,10 @@ pub struct Rejects {
 impl Rejects {
     /// Rejects of `file`.
     pub fn new(file: &str) -> Self {
-        Self { file: file.to_string(), rows: Vec::new() }
+        Self {
+            file: file.to_string(),
+            rows: Vec::new(),
+        }
     }
 
     /// Records a refused row.

@@ -46,7 +46,10 @@ pub fn expand(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
                 .map_err(|e| Error::io(p, e))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| p.is_file())
-                .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+                .filter(|p| {
+                    !p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                })
                 .collect();
             entries.sort();
             out.extend(entries);
@@ -83,16 +86,19 @@ pub fn read_text(path: &Path, members: &[&str]) -> Result<Vec<TextFile>> {
             }
             let full = format!("{name}!{member}");
             let mut bytes = Vec::with_capacity(entry.size() as usize);
-            entry
-                .read_to_end(&mut bytes)
-                .map_err(|e| Error::format(&full, None, format!("truncated or corrupt zip member: {e}")))?;
+            entry.read_to_end(&mut bytes).map_err(|e| {
+                Error::format(&full, None, format!("truncated or corrupt zip member: {e}"))
+            })?;
             out.push(decode(&full, &bytes)?);
         }
         if out.is_empty() {
             return Err(Error::format(
                 &name,
                 None,
-                format!("the zip archive holds no member ending in {}", members.join(" or ")),
+                format!(
+                    "the zip archive holds no member ending in {}",
+                    members.join(" or ")
+                ),
             ));
         }
         Ok(out)
@@ -100,7 +106,9 @@ pub fn read_text(path: &Path, members: &[&str]) -> Result<Vec<TextFile>> {
         let mut bytes = Vec::with_capacity(raw.len() * 8);
         flate2::read::MultiGzDecoder::new(&raw[..])
             .read_to_end(&mut bytes)
-            .map_err(|e| Error::format(&name, None, format!("truncated or corrupt gzip data: {e}")))?;
+            .map_err(|e| {
+                Error::format(&name, None, format!("truncated or corrupt gzip data: {e}"))
+            })?;
         Ok(vec![decode(&name, &bytes)?])
     } else {
         Ok(vec![decode(&name, &raw)?])
@@ -123,7 +131,9 @@ pub fn decode(name: &str, bytes: &[u8]) -> Result<TextFile> {
         return Err(Error::format(
             name,
             line,
-            format!("NUL byte at offset {pos}: binary or UTF-16 data; expected UTF-8 or ISO-8859-1 text"),
+            format!(
+                "NUL byte at offset {pos}: binary or UTF-16 data; expected UTF-8 or ISO-8859-1 text"
+            ),
         ));
     }
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
@@ -168,9 +178,15 @@ mod tests {
 
     #[test]
     fn refuses_utf16() {
-        let utf16: Vec<u8> = [0xFF, 0xFE].into_iter().chain("a;b".encode_utf16().flat_map(|u| u.to_le_bytes())).collect();
+        let utf16: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain("a;b".encode_utf16().flat_map(|u| u.to_le_bytes()))
+            .collect();
         let err = decode("u16.csv", &utf16).unwrap_err().to_string();
-        assert!(err.starts_with("u16.csv, line 1: the file is UTF-16"), "{err}");
+        assert!(
+            err.starts_with("u16.csv, line 1: the file is UTF-16"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -189,9 +205,11 @@ mod tests {
 
         let zp = dir.path().join("b.zip");
         let mut w = zip::ZipWriter::new(std::fs::File::create(&zp).unwrap());
-        w.start_file("inner.csv", zip::write::SimpleFileOptions::default()).unwrap();
+        w.start_file("inner.csv", zip::write::SimpleFileOptions::default())
+            .unwrap();
         w.write_all(b"x;y\n").unwrap();
-        w.start_file("readme.txt", zip::write::SimpleFileOptions::default()).unwrap();
+        w.start_file("readme.txt", zip::write::SimpleFileOptions::default())
+            .unwrap();
         w.finish().unwrap();
         let files = read_text(&zp, &[".csv"]).unwrap();
         assert_eq!(files.len(), 1);

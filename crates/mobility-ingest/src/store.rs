@@ -12,15 +12,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, BinaryArray, BooleanArray, RecordBatch, UInt32Array};
-use arrow::compute::{SortColumn, concat_batches, filter_record_batch, lexsort_to_indices, take_record_batch};
+use arrow::compute::{
+    SortColumn, concat_batches, filter_record_batch, lexsort_to_indices, take_record_batch,
+};
 use arrow::row::{OwnedRow, RowConverter, SortField};
 use geo::BoundingRect;
 use mobility_model::Table;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
 use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
 
 use crate::rejects::{Reject, to_csv};
 use crate::{Error, Result};
@@ -74,7 +76,11 @@ impl DataDir {
     /// Reads one part of a table, if it exists.
     pub fn read_part(&self, table: Table, part: &str) -> Result<Vec<RecordBatch>> {
         let p = self.table_dir(table).join(format!("{part}.parquet"));
-        if p.exists() { read_parquet(&p) } else { Ok(Vec::new()) }
+        if p.exists() {
+            read_parquet(&p)
+        } else {
+            Ok(Vec::new())
+        }
     }
 }
 
@@ -82,7 +88,10 @@ fn read_parquet(path: &Path) -> Result<Vec<RecordBatch>> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
         .and_then(|b| b.build())
-        .map_err(|source| Error::Parquet { path: path.into(), source })?;
+        .map_err(|source| Error::Parquet {
+            path: path.into(),
+            source,
+        })?;
     reader
         .map(|b| b.map_err(Error::from))
         .collect::<Result<Vec<_>>>()
@@ -97,7 +106,13 @@ pub struct Staging {
 
 impl Staging {
     /// Writes `batch` as `<table>/<part>.parquet` (GeoParquet 1.1 for geo tables), staged.
-    pub fn table(&mut self, dir: &DataDir, table: Table, part: &str, batch: &RecordBatch) -> Result<()> {
+    pub fn table(
+        &mut self,
+        dir: &DataDir,
+        table: Table,
+        part: &str,
+        batch: &RecordBatch,
+    ) -> Result<()> {
         let target = dir.table_dir(table).join(format!("{part}.parquet"));
         let tmp = temp_beside(&target)?;
         write_parquet(&tmp, table, batch)?;
@@ -107,16 +122,35 @@ impl Staging {
 
     /// Writes the rejects of one input, or stages the removal of an old rejects file when there
     /// are none now.
-    pub fn rejects(&mut self, dir: &DataDir, kind: &str, file: &str, rejects: &[Reject]) -> Result<()> {
+    pub fn rejects(
+        &mut self,
+        dir: &DataDir,
+        kind: &str,
+        file: &str,
+        rejects: &[Reject],
+    ) -> Result<()> {
         let safe: String = Path::new(file.rsplit('!').next().unwrap_or(file))
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| file.to_string())
             .chars()
-            .map(|c| if c.is_alphanumeric() || c == '.' || c == '-' || c == '_' { c } else { '_' })
+            .map(|c| {
+                if c.is_alphanumeric() || c == '.' || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
-        let ext = if safe.to_ascii_lowercase().ends_with(".csv") { "" } else { ".csv" };
-        let target = dir.root().join("_rejects").join(format!("{kind}-{safe}{ext}"));
+        let ext = if safe.to_ascii_lowercase().ends_with(".csv") {
+            ""
+        } else {
+            ".csv"
+        };
+        let target = dir
+            .root()
+            .join("_rejects")
+            .join(format!("{kind}-{safe}{ext}"));
         if rejects.is_empty() {
             self.removals.push(target);
             return Ok(());
@@ -152,13 +186,18 @@ impl Drop for Staging {
 fn temp_beside(target: &Path) -> Result<PathBuf> {
     let parent = target.parent().expect("targets live in a folder");
     std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-    let name = target.file_name().expect("targets have a name").to_string_lossy();
+    let name = target
+        .file_name()
+        .expect("targets have a name")
+        .to_string_lossy();
     Ok(parent.join(format!(".{name}.{}.tmp", std::process::id())))
 }
 
 fn write_parquet(path: &Path, table: Table, batch: &RecordBatch) -> Result<()> {
     let mut props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("3 is a valid level")))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("3 is a valid level"),
+        ))
         .set_max_row_group_row_count(Some(1 << 20));
     if table.is_geo() {
         props = props.set_key_value_metadata(Some(vec![KeyValue::new(
@@ -167,7 +206,10 @@ fn write_parquet(path: &Path, table: Table, batch: &RecordBatch) -> Result<()> {
         )]));
     }
     let file = File::create(path).map_err(|e| Error::io(path, e))?;
-    let perr = |source| Error::Parquet { path: path.into(), source };
+    let perr = |source| Error::Parquet {
+        path: path.into(),
+        source,
+    };
     let mut w = ArrowWriter::try_new(file, batch.schema(), Some(props.build())).map_err(perr)?;
     w.write(batch).map_err(perr)?;
     w.close().map_err(perr)?;
@@ -180,12 +222,25 @@ pub fn geo_metadata(batch: &RecordBatch) -> Result<String> {
     let col = batch
         .column_by_name("geometry")
         .and_then(|c| c.as_any().downcast_ref::<BinaryArray>())
-        .ok_or_else(|| Error::format("geometry", None, "geo table without a binary geometry column"))?;
+        .ok_or_else(|| {
+            Error::format(
+                "geometry",
+                None,
+                "geo table without a binary geometry column",
+            )
+        })?;
     let mut types = std::collections::BTreeSet::new();
-    let (mut x0, mut y0, mut x1, mut y1) = (f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY);
+    let (mut x0, mut y0, mut x1, mut y1) = (
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    );
     for wkb in col.iter().flatten() {
-        let g = mobility_geo::wkb::from_wkb(wkb)
-            .map_err(|source| Error::Geo { context: "geometry column".into(), source })?;
+        let g = mobility_geo::wkb::from_wkb(wkb).map_err(|source| Error::Geo {
+            context: "geometry column".into(),
+            source,
+        })?;
         types.insert(match &g {
             geo::Geometry::Point(_) => "Point",
             geo::Geometry::LineString(_) => "LineString",
@@ -228,14 +283,23 @@ fn key_rows(table: Table, batch: &RecordBatch) -> Result<(RowConverter, arrow::r
                 .ok_or_else(|| Error::format(table.name(), None, format!("key column {k} missing")))
         })
         .collect::<Result<_>>()?;
-    let conv = RowConverter::new(cols.iter().map(|c| SortField::new(c.data_type().clone())).collect())?;
+    let conv = RowConverter::new(
+        cols.iter()
+            .map(|c| SortField::new(c.data_type().clone()))
+            .collect(),
+    )?;
     let rows = conv.convert_columns(&cols)?;
     Ok((conv, rows))
 }
 
 /// Keeps the first row of each key in `batch`; later rows with a key already seen become
 /// rejects naming the line of the first. `lines[i]` is the input line of row `i`.
-pub fn dedup(table: Table, batch: &RecordBatch, lines: &[u64], file: &str) -> Result<(RecordBatch, Vec<Reject>)> {
+pub fn dedup(
+    table: Table,
+    batch: &RecordBatch,
+    lines: &[u64],
+    file: &str,
+) -> Result<(RecordBatch, Vec<Reject>)> {
     let (_, rows) = key_rows(table, batch)?;
     let mut seen: HashMap<arrow::row::Row<'_>, u64> = HashMap::with_capacity(batch.num_rows());
     let mut keep = Vec::with_capacity(batch.num_rows());
@@ -261,7 +325,10 @@ pub fn dedup(table: Table, batch: &RecordBatch, lines: &[u64], file: &str) -> Re
     if rejects.is_empty() {
         return Ok((batch.clone(), rejects));
     }
-    Ok((filter_record_batch(batch, &BooleanArray::from(keep))?, rejects))
+    Ok((
+        filter_record_batch(batch, &BooleanArray::from(keep))?,
+        rejects,
+    ))
 }
 
 fn key_text(table: Table, batch: &RecordBatch, i: usize) -> String {
@@ -284,12 +351,20 @@ pub fn merge(table: Table, existing: &[RecordBatch], new: &RecordBatch) -> Resul
     let mut parts = Vec::with_capacity(existing.len() + 1);
     if !existing.is_empty() {
         let (conv, new_rows) = key_rows(table, new)?;
-        let keys: std::collections::HashSet<OwnedRow> = new_rows.iter().map(|r| r.owned()).collect();
+        let keys: std::collections::HashSet<OwnedRow> =
+            new_rows.iter().map(|r| r.owned()).collect();
         for b in existing {
             let b = align(b, &schema)?;
-            let cols: Vec<ArrayRef> = table.key().iter().map(|k| b.column_by_name(k).cloned().expect("aligned")).collect();
+            let cols: Vec<ArrayRef> = table
+                .key()
+                .iter()
+                .map(|k| b.column_by_name(k).cloned().expect("aligned"))
+                .collect();
             let rows = conv.convert_columns(&cols)?;
-            let keep: BooleanArray = rows.iter().map(|r| Some(!keys.contains(&r.owned()))).collect();
+            let keep: BooleanArray = rows
+                .iter()
+                .map(|r| Some(!keys.contains(&r.owned())))
+                .collect();
             parts.push(filter_record_batch(&b, &keep)?);
         }
     }
@@ -303,7 +378,10 @@ pub fn sort_by_key(table: Table, batch: &RecordBatch) -> Result<RecordBatch> {
     let cols: Vec<SortColumn> = table
         .key()
         .iter()
-        .map(|k| SortColumn { values: batch.column_by_name(k).cloned().expect("key column"), options: None })
+        .map(|k| SortColumn {
+            values: batch.column_by_name(k).cloned().expect("key column"),
+            options: None,
+        })
         .collect();
     let idx: UInt32Array = lexsort_to_indices(&cols, None)?;
     Ok(take_record_batch(batch, &idx)?)
@@ -318,7 +396,11 @@ fn align(batch: &RecordBatch, schema: &arrow::datatypes::SchemaRef) -> Result<Re
             let c = batch
                 .column_by_name(f.name())
                 .ok_or_else(|| Error::format(f.name(), None, "column missing in stored table"))?;
-            Ok(if c.data_type() == f.data_type() { c.clone() } else { arrow::compute::cast(c, f.data_type())? })
+            Ok(if c.data_type() == f.data_type() {
+                c.clone()
+            } else {
+                arrow::compute::cast(c, f.data_type())?
+            })
         })
         .collect::<Result<Vec<ArrayRef>>>()?;
     Ok(RecordBatch::try_new(Arc::clone(schema), cols)?)

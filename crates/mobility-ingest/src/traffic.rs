@@ -7,7 +7,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Float64Builder, Int16Builder, Int64Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder};
+use arrow::array::{
+    ArrayRef, Float64Builder, Int16Builder, Int64Builder, RecordBatch, StringBuilder,
+    TimestampMicrosecondBuilder,
+};
 use mobility_model::{Scope, Table};
 
 use crate::parse::{decimal, instant_micros, int};
@@ -65,22 +68,34 @@ pub fn road_category(road_reference: &str) -> Option<String> {
     let t = road_reference.trim();
     let mut chars = t.chars();
     let first = chars.next()?.to_ascii_uppercase();
-    (matches!(first, 'E' | 'R' | 'F' | 'K' | 'P' | 'S') && chars.next().is_some_and(|c| c.eq_ignore_ascii_case(&'V')))
-        .then(|| first.to_string())
+    (matches!(first, 'E' | 'R' | 'F' | 'K' | 'P' | 'S')
+        && chars.next().is_some_and(|c| c.eq_ignore_ascii_case(&'V')))
+    .then(|| first.to_string())
 }
 
 fn find(header: &[&str], names: &[&str]) -> Option<usize> {
-    names.iter().find_map(|n| header.iter().position(|h| h.trim() == *n))
+    names
+        .iter()
+        .find_map(|n| header.iter().position(|h| h.trim() == *n))
 }
 
 /// Parses an hourly export.
 pub fn parse(file: &TextFile) -> Result<Parsed> {
     let name = &file.name;
-    let mut lines = file.text.split_inclusive('\n').map(|l| l.trim_end_matches(['\n', '\r']));
+    let mut lines = file
+        .text
+        .split_inclusive('\n')
+        .map(|l| l.trim_end_matches(['\n', '\r']));
     let header_line = lines
         .next()
         .filter(|l| !l.trim().is_empty())
-        .ok_or_else(|| Error::format(name, 1, "empty file; expected the trafikkdata.no header line"))?;
+        .ok_or_else(|| {
+            Error::format(
+                name,
+                1,
+                "empty file; expected the trafikkdata.no header line",
+            )
+        })?;
     let header: Vec<&str> = header_line.split(';').collect();
     if header.len() < 2 {
         let guess = [(',', "','"), ('\t', "a tab")]
@@ -126,7 +141,10 @@ pub fn parse(file: &TextFile) -> Result<Parsed> {
     let mut volume = Int64Builder::with_capacity(cap);
     let mut coverage = Float64Builder::with_capacity(cap);
     let mut lq = Float64Builder::with_capacity(cap);
-    let mut classes: Vec<Int64Builder> = CLASSES.iter().map(|_| Int64Builder::with_capacity(cap)).collect();
+    let mut classes: Vec<Int64Builder> = CLASSES
+        .iter()
+        .map(|_| Int64Builder::with_capacity(cap))
+        .collect();
     let mut row_lines = Vec::with_capacity(cap);
     let mut rejects = Rejects::new(name);
     let mut points = BTreeMap::new();
@@ -140,19 +158,35 @@ pub fn parse(file: &TextFile) -> Result<Parsed> {
         rows_read += 1;
         let f: Vec<&str> = line.split(';').collect();
         if f.len() != header.len() {
-            let what = if f.len() < header.len() { "truncated line" } else { "too many fields" };
+            let what = if f.len() < header.len() {
+                "truncated line"
+            } else {
+                "too many fields"
+            };
             rejects.push(
                 lineno,
-                header.get(f.len().min(header.len() - 1)).copied().unwrap_or(""),
+                header
+                    .get(f.len().min(header.len() - 1))
+                    .copied()
+                    .unwrap_or(""),
                 line,
-                format!("{what}: {} fields, expected {} as in the header", f.len(), header.len()),
+                format!(
+                    "{what}: {} fields, expected {} as in the header",
+                    f.len(),
+                    header.len()
+                ),
             );
             continue;
         }
         // Validate every field before appending anything, so a row is whole or rejected.
         let id = f[c_trp].trim();
         if id.is_empty() {
-            rejects.push(lineno, header[c_trp], id, "expected a registration point id");
+            rejects.push(
+                lineno,
+                header[c_trp],
+                id,
+                "expected a registration point id",
+            );
             continue;
         }
         let at = match instant_micros(f[c_from]) {
@@ -170,12 +204,22 @@ pub fn parse(file: &TextFile) -> Result<Parsed> {
         } else if let Ok(n) = felt.parse::<i16>() {
             (Scope::Lane, Some(n), None)
         } else {
-            rejects.push(lineno, header[c_lane], felt, "expected a lane number, 'Totalt i retning <place>' or 'Totalt'");
+            rejects.push(
+                lineno,
+                header[c_lane],
+                felt,
+                "expected a lane number, 'Totalt i retning <place>' or 'Totalt'",
+            );
             continue;
         };
         let vol = match int(f[c_volume]) {
             Ok(Some(v)) if v < 0 => {
-                rejects.push(lineno, header[c_volume], f[c_volume], "expected a volume of 0 or more");
+                rejects.push(
+                    lineno,
+                    header[c_volume],
+                    f[c_volume],
+                    "expected a volume of 0 or more",
+                );
                 continue;
             }
             Ok(v) => v,
@@ -190,7 +234,12 @@ pub fn parse(file: &TextFile) -> Result<Parsed> {
             if let Some(c) = c {
                 match decimal(f[c]) {
                     Ok(Some(v)) if !(0.0..=100.0).contains(&v) => {
-                        rejects.push(lineno, header[c], f[c], "expected a percentage from 0 to 100");
+                        rejects.push(
+                            lineno,
+                            header[c],
+                            f[c],
+                            "expected a percentage from 0 to 100",
+                        );
                         bad = true;
                         break;
                     }
@@ -258,7 +307,13 @@ pub fn parse(file: &TextFile) -> Result<Parsed> {
     ];
     cols.extend(classes.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
     let batch = RecordBatch::try_new(Table::TrafficHourly.schema(), cols)?;
-    Ok(Parsed { batch, lines: row_lines, rows_read, rejects, points })
+    Ok(Parsed {
+        batch,
+        lines: row_lines,
+        rows_read,
+        rejects,
+        points,
+    })
 }
 
 #[cfg(test)]
@@ -281,32 +336,57 @@ mod tests {
             "{HEADER}\n{}\n{}\n{ROW}\n{}\n",
             ROW.replace("Totalt;110", "1;46"),
             ROW.replace("Totalt;110", "Totalt i retning OSLO;64"),
-            ROW.replace("Totalt;110;100,0", "Totalt;-;0,0").replace("T00:00", "T01:00")
+            ROW.replace("Totalt;110;100,0", "Totalt;-;0,0")
+                .replace("T00:00", "T01:00")
         );
         let p = parse_text(&text).unwrap();
         assert_eq!(p.rows_read, 4);
         assert!(p.rejects.rows.is_empty(), "{:?}", p.rejects.rows);
         let b = &p.batch;
         let scope = b.column_by_name("scope").unwrap().as_string::<i32>();
-        assert_eq!(scope.iter().flatten().collect::<Vec<_>>(), ["lane", "direction", "total", "total"]);
-        let vol = b.column_by_name("volume").unwrap().as_primitive::<Int64Type>();
+        assert_eq!(
+            scope.iter().flatten().collect::<Vec<_>>(),
+            ["lane", "direction", "total", "total"]
+        );
+        let vol = b
+            .column_by_name("volume")
+            .unwrap()
+            .as_primitive::<Int64Type>();
         assert_eq!(vol.value(2), 110);
         assert!(vol.is_null(3), "'-' stays NULL, never 0");
-        assert_eq!(b.column_by_name("direction").unwrap().as_string::<i32>().value(1), "OSLO");
+        assert_eq!(
+            b.column_by_name("direction")
+                .unwrap()
+                .as_string::<i32>()
+                .value(1),
+            "OSLO"
+        );
         assert_eq!(p.points["00492V443603"].road_reference, "FV160 S1D1 m191");
     }
 
     #[test]
     fn accepts_the_older_headers() {
-        let old = HEADER.replace("Trafikkmengde", "Volum").replace("Lengdekvalitetsgrad", "Lengdedekningsgrad");
+        let old = HEADER
+            .replace("Trafikkmengde", "Volum")
+            .replace("Lengdekvalitetsgrad", "Lengdedekningsgrad");
         let p = parse_text(&format!("{old}\n{ROW}\n")).unwrap();
         assert_eq!(p.batch.num_rows(), 1);
-        assert!(!p.batch.column_by_name("length_quality_pct").unwrap().is_null(0));
+        assert!(
+            !p.batch
+                .column_by_name("length_quality_pct")
+                .unwrap()
+                .is_null(0)
+        );
     }
 
     #[test]
     fn wrong_delimiter_names_file_and_line() {
-        let err = parse_text(&format!("{}\n{}\n", HEADER.replace(';', ","), ROW.replace(';', ","))).unwrap_err();
+        let err = parse_text(&format!(
+            "{}\n{}\n",
+            HEADER.replace(';', ","),
+            ROW.replace(';', ",")
+        ))
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             "t.csv, line 1: expected ';'-separated columns as in the trafikkdata.no export (the header is separated by ',')"
@@ -315,8 +395,13 @@ mod tests {
 
     #[test]
     fn missing_column_is_named() {
-        let err = parse_text(&format!("{}\n", HEADER.replace("Felt;", ""))).unwrap_err().to_string();
-        assert!(err.starts_with("t.csv, line 1: missing column 'Felt'"), "{err}");
+        let err = parse_text(&format!("{}\n", HEADER.replace("Felt;", "")))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("t.csv, line 1: missing column 'Felt'"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -332,10 +417,25 @@ mod tests {
         assert_eq!(p.rows_read, 4);
         assert_eq!(p.batch.num_rows(), 0);
         let r: Vec<String> = p.rejects.rows.iter().map(|r| r.to_string()).collect();
-        assert_eq!(r[0], "t.csv, line 2, column 'Trafikkmengde': value '11O': expected a whole number or '-' for missing");
-        assert!(r[1].contains("line 3, column 'Felt': value 'Begge'"), "{}", r[1]);
-        assert!(r[2].contains("column 'Dekningsgrad (%)': value '140,0': expected a percentage"), "{}", r[2]);
-        assert!(r[3].contains("line 5") && r[3].contains("truncated line: 4 fields, expected 24"), "{}", r[3]);
+        assert_eq!(
+            r[0],
+            "t.csv, line 2, column 'Trafikkmengde': value '11O': expected a whole number or '-' for missing"
+        );
+        assert!(
+            r[1].contains("line 3, column 'Felt': value 'Begge'"),
+            "{}",
+            r[1]
+        );
+        assert!(
+            r[2].contains("column 'Dekningsgrad (%)': value '140,0': expected a percentage"),
+            "{}",
+            r[2]
+        );
+        assert!(
+            r[3].contains("line 5") && r[3].contains("truncated line: 4 fields, expected 24"),
+            "{}",
+            r[3]
+        );
     }
 
     #[test]

@@ -36,19 +36,33 @@ struct Collection<'a> {
 }
 
 /// Parses a FeatureCollection into zones; bad features become rejects.
-pub fn parse(file: &TextFile, opts: &ZoneOptions) -> Result<(Vec<Zone>, Vec<Option<String>>, u64, Rejects)> {
+pub fn parse(
+    file: &TextFile,
+    opts: &ZoneOptions,
+) -> Result<(Vec<Zone>, Vec<Option<String>>, u64, Rejects)> {
     let fc: Collection<'_> = serde_json::from_str(&file.text).map_err(|e| {
-        Error::format(&file.name, e.line() as u64, format!("expected a GeoJSON FeatureCollection: {e}"))
+        Error::format(
+            &file.name,
+            e.line() as u64,
+            format!("expected a GeoJSON FeatureCollection: {e}"),
+        )
     })?;
     if fc.kind != "FeatureCollection" {
-        return Err(Error::format(&file.name, 1, format!("type is '{}'; expected 'FeatureCollection'", fc.kind)));
+        return Err(Error::format(
+            &file.name,
+            1,
+            format!("type is '{}'; expected 'FeatureCollection'", fc.kind),
+        ));
     }
     let file_crs = fc
         .crs
         .as_ref()
         .and_then(|c| c.pointer("/properties/name"))
         .and_then(Value::as_str)
-        .map(|n| n.parse::<Crs>().map_err(|e| Error::format(&file.name, 1, format!("crs member: {e}"))))
+        .map(|n| {
+            n.parse::<Crs>()
+                .map_err(|e| Error::format(&file.name, 1, format!("crs member: {e}")))
+        })
         .transpose()?;
     let crs = opts.crs.or(file_crs).unwrap_or(Crs::Epsg4326);
     let lines = Lines::new(&file.text);
@@ -64,7 +78,12 @@ pub fn parse(file: &TextFile, opts: &ZoneOptions) -> Result<(Vec<Zone>, Vec<Opti
             Some(Value::Number(n)) => n.to_string(),
             other => {
                 let shown = other.map(short).unwrap_or_else(|| "missing".into());
-                rejects.push(line, &col(&format!("properties.{}", opts.id_field)), &shown, "expected a non-empty zone id (string or number)");
+                rejects.push(
+                    line,
+                    &col(&format!("properties.{}", opts.id_field)),
+                    &shown,
+                    "expected a non-empty zone id (string or number)",
+                );
                 continue;
             }
         };
@@ -79,11 +98,18 @@ pub fn parse(file: &TextFile, opts: &ZoneOptions) -> Result<(Vec<Zone>, Vec<Opti
             });
         match geometry(f.get("geometry").unwrap_or(&Value::Null), crs) {
             Ok(mp) => {
-                zones.push(Zone { id, kind: opts.kind.clone(), geometry: mp });
+                zones.push(Zone {
+                    id,
+                    kind: opts.kind.clone(),
+                    geometry: mp,
+                });
                 names.push(name);
             }
             Err(reason) => {
-                let g = f.get("geometry").map(short).unwrap_or_else(|| "missing".into());
+                let g = f
+                    .get("geometry")
+                    .map(short)
+                    .unwrap_or_else(|| "missing".into());
                 rejects.push(line, &col("geometry"), &g, format!("zone {id}: {reason}"));
             }
         }
@@ -93,15 +119,27 @@ pub fn parse(file: &TextFile, opts: &ZoneOptions) -> Result<(Vec<Zone>, Vec<Opti
 
 fn geometry(g: &Value, crs: Crs) -> Result<MultiPolygon<f64>, String> {
     let kind = g.get("type").and_then(Value::as_str).unwrap_or("null");
-    let coords = g.get("coordinates").ok_or("expected a Polygon or MultiPolygon geometry")?;
+    let coords = g
+        .get("coordinates")
+        .ok_or("expected a Polygon or MultiPolygon geometry")?;
     let polys: Vec<&Value> = match kind {
         "Polygon" => vec![coords],
-        "MultiPolygon" => coords.as_array().ok_or("MultiPolygon coordinates must be an array")?.iter().collect(),
-        other => return Err(format!("geometry type {other}; expected Polygon or MultiPolygon")),
+        "MultiPolygon" => coords
+            .as_array()
+            .ok_or("MultiPolygon coordinates must be an array")?
+            .iter()
+            .collect(),
+        other => {
+            return Err(format!(
+                "geometry type {other}; expected Polygon or MultiPolygon"
+            ));
+        }
     };
     let mut out = Vec::with_capacity(polys.len());
     for p in polys {
-        let rings = p.as_array().ok_or("polygon coordinates must be an array of rings")?;
+        let rings = p
+            .as_array()
+            .ok_or("polygon coordinates must be an array of rings")?;
         let mut rs = Vec::with_capacity(rings.len());
         for r in rings {
             rs.push(ring(r, crs)?);
@@ -135,7 +173,10 @@ fn ring(r: &Value, crs: Crs) -> Result<LineString<f64>, String> {
         cs.push(Coord { x: lon, y: lat });
     }
     if cs.len() < 4 {
-        return Err(format!("ring with {} positions; a closed ring needs at least 4", cs.len()));
+        return Err(format!(
+            "ring with {} positions; a closed ring needs at least 4",
+            cs.len()
+        ));
     }
     if cs.first() != cs.last() {
         return Err("ring is not closed (first and last positions differ)".into());
@@ -149,7 +190,12 @@ mod tests {
     use crate::source::decode;
 
     fn opts() -> ZoneOptions {
-        ZoneOptions { id_field: "id".into(), name_field: Some("name".into()), kind: "kommune".into(), crs: None }
+        ZoneOptions {
+            id_field: "id".into(),
+            name_field: Some("name".into()),
+            kind: "kommune".into(),
+            crs: None,
+        }
     }
 
     #[test]
@@ -158,30 +204,69 @@ mod tests {
 "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::25833"}},
 "features": [{"type": "Feature", "properties": {"id": 3201, "name": "Bærum"},
  "geometry": {"type": "Polygon", "coordinates": [[[250000, 6600000], [261000, 6600000], [261000, 6650000], [250000, 6600000]]]}}]}"#;
-        let (zones, names, read, rej) = parse(&decode("z.geojson", text.as_bytes()).unwrap(), &opts()).unwrap();
+        let (zones, names, read, rej) =
+            parse(&decode("z.geojson", text.as_bytes()).unwrap(), &opts()).unwrap();
         assert_eq!((read, zones.len(), rej.rows.len()), (1, 1, 0));
         assert_eq!(zones[0].id, "3201");
         assert_eq!(names[0].as_deref(), Some("Bærum"));
         let c = zones[0].geometry.0[0].exterior().0[0];
-        assert!((c.x - 10.586_985_676_1).abs() < 1e-9 && (c.y - 59.463_827_616_1).abs() < 1e-9, "{c:?}");
+        assert!(
+            (c.x - 10.586_985_676_1).abs() < 1e-9 && (c.y - 59.463_827_616_1).abs() < 1e-9,
+            "{c:?}"
+        );
     }
 
     #[test]
     fn rejects_bad_features_by_line() {
         let text = "{\"type\": \"FeatureCollection\", \"features\": [\n{\"type\": \"Feature\", \"properties\": {\"id\": \"a\"}, \"geometry\": {\"type\": \"Point\", \"coordinates\": [1, 2]}},\n{\"type\": \"Feature\", \"properties\": {}, \"geometry\": null},\n{\"type\": \"Feature\", \"properties\": {\"id\": \"c\"}, \"geometry\": {\"type\": \"Polygon\", \"coordinates\": [[[261000, 6650000], [262000, 6650000], [262000, 6651000], [261000, 6650000]]]}}]}";
-        let (zones, _, read, rej) = parse(&decode("z.geojson", text.as_bytes()).unwrap(), &opts()).unwrap();
+        let (zones, _, read, rej) =
+            parse(&decode("z.geojson", text.as_bytes()).unwrap(), &opts()).unwrap();
         assert_eq!((read, zones.len()), (3, 0));
         let r: Vec<String> = rej.rows.iter().map(|r| r.to_string()).collect();
-        assert!(r[0].contains("line 2") && r[0].contains("geometry type Point"), "{}", r[0]);
-        assert!(r[1].contains("line 3") && r[1].contains("properties.id"), "{}", r[1]);
-        assert!(r[2].contains("line 4") && r[2].contains("needs --crs EPSG:25833"), "{}", r[2]);
+        assert!(
+            r[0].contains("line 2") && r[0].contains("geometry type Point"),
+            "{}",
+            r[0]
+        );
+        assert!(
+            r[1].contains("line 3") && r[1].contains("properties.id"),
+            "{}",
+            r[1]
+        );
+        assert!(
+            r[2].contains("line 4") && r[2].contains("needs --crs EPSG:25833"),
+            "{}",
+            r[2]
+        );
     }
 
     #[test]
     fn truncated_json_and_other_types_stop_with_file_and_line() {
-        let err = parse(&decode("z.geojson", b"{\"type\": \"FeatureCollection\",\n\"features\": [{\"type\": \"Fea").unwrap(), &opts()).unwrap_err().to_string();
-        assert!(err.starts_with("z.geojson, line 2: expected a GeoJSON FeatureCollection: EOF while parsing"), "{err}");
-        let err = parse(&decode("z.geojson", br#"{"type": "Feature", "features": []}"#).unwrap(), &opts()).unwrap_err().to_string();
-        assert_eq!(err, "z.geojson, line 1: type is 'Feature'; expected 'FeatureCollection'");
+        let err = parse(
+            &decode(
+                "z.geojson",
+                b"{\"type\": \"FeatureCollection\",\n\"features\": [{\"type\": \"Fea",
+            )
+            .unwrap(),
+            &opts(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with(
+                "z.geojson, line 2: expected a GeoJSON FeatureCollection: EOF while parsing"
+            ),
+            "{err}"
+        );
+        let err = parse(
+            &decode("z.geojson", br#"{"type": "Feature", "features": []}"#).unwrap(),
+            &opts(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "z.geojson, line 1: type is 'Feature'; expected 'FeatureCollection'"
+        );
     }
 }

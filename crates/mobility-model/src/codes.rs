@@ -82,7 +82,10 @@ code_list!(
 impl Mode {
     /// Public transport: bus, tram, metro, rail and ferry.
     pub const fn is_public_transport(self) -> bool {
-        matches!(self, Mode::Bus | Mode::Tram | Mode::Metro | Mode::Rail | Mode::Ferry)
+        matches!(
+            self,
+            Mode::Bus | Mode::Tram | Mode::Metro | Mode::Rail | Mode::Ferry
+        )
     }
 
     /// Sustainable in Bærum's target sense: walking, cycling or public transport.

@@ -235,7 +235,11 @@ mod tests {
             for k in t.key() {
                 assert!(schema.field_with_name(k).is_ok(), "{t}: key {k} missing");
             }
-            assert_eq!(t.is_geo(), schema.field_with_name("geometry").is_ok(), "{t}");
+            assert_eq!(
+                t.is_geo(),
+                schema.field_with_name("geometry").is_ok(),
+                "{t}"
+            );
             assert_eq!(t.name().parse::<Table>().unwrap(), *t);
         }
     }

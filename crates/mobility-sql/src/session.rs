@@ -36,13 +36,17 @@ pub async fn open(data: &Path) -> Result<Session> {
     for t in Table::ALL {
         let dir = data.join(t.name());
         let has_parts = std::fs::read_dir(&dir)
-            .map(|rd| rd.filter_map(|e| e.ok()).any(|e| e.path().extension().is_some_and(|x| x == "parquet")))
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .any(|e| e.path().extension().is_some_and(|x| x == "parquet"))
+            })
             .unwrap_or(false);
         if !has_parts {
             continue;
         }
         let path = format!("{}/", dir.display());
-        ctx.register_parquet(t.name(), &path, ParquetReadOptions::default()).await?;
+        ctx.register_parquet(t.name(), &path, ParquetReadOptions::default())
+            .await?;
         tables.push(*t);
     }
     let mut lookups = Lookups::default();
@@ -50,10 +54,17 @@ pub async fn open(data: &Path) -> Result<Session> {
         lookups.zones = Some(Arc::new(load_zones(&ctx).await?));
     }
     if tables.contains(&Table::PtStops) {
-        let b = ctx.sql("SELECT lon, lat FROM pt_stops").await?.collect().await?;
+        let b = ctx
+            .sql("SELECT lon, lat FROM pt_stops")
+            .await?
+            .collect()
+            .await?;
         let mut stops = Vec::new();
         for b in &b {
-            let (x, y) = (b.column(0).as_primitive::<Float64Type>(), b.column(1).as_primitive::<Float64Type>());
+            let (x, y) = (
+                b.column(0).as_primitive::<Float64Type>(),
+                b.column(1).as_primitive::<Float64Type>(),
+            );
             stops.extend((0..b.num_rows()).map(|i| (x.value(i), y.value(i))));
         }
         lookups.stops = Some(Arc::new(StopIndex::new(stops)));
@@ -63,7 +74,9 @@ pub async fn open(data: &Path) -> Result<Session> {
     }
     for (name, needs, sql) in VIEWS {
         if needs.iter().all(|t| tables.contains(t)) {
-            ctx.sql(sql).await.map_err(|e| e.context(format!("creating view {name}")))?;
+            ctx.sql(sql)
+                .await
+                .map_err(|e| e.context(format!("creating view {name}")))?;
         }
     }
     Ok(Session { ctx, tables })
@@ -80,18 +93,27 @@ async fn load_zones(ctx: &SessionContext) -> Result<Vec<Zone>> {
         let id = arrow::compute::cast(b.column(0), &DataType::Utf8)?;
         let kind = arrow::compute::cast(b.column(1), &DataType::Utf8)?;
         let g = arrow::compute::cast(b.column(2), &DataType::Binary)?;
-        let (id, kind, g) = (id.as_string::<i32>(), kind.as_string::<i32>(), g.as_binary::<i32>());
+        let (id, kind, g) = (
+            id.as_string::<i32>(),
+            kind.as_string::<i32>(),
+            g.as_binary::<i32>(),
+        );
         for i in 0..b.num_rows() {
             if g.is_null(i) {
                 continue;
             }
-            let geom = mobility_geo::wkb::from_wkb(g.value(i)).map_err(|e| DataFusionError::Execution(format!("zones row {i}: {e}")))?;
+            let geom = mobility_geo::wkb::from_wkb(g.value(i))
+                .map_err(|e| DataFusionError::Execution(format!("zones row {i}: {e}")))?;
             let mp = match geom {
                 geo::Geometry::Polygon(p) => geo::MultiPolygon(vec![p]),
                 geo::Geometry::MultiPolygon(mp) => mp,
                 _ => continue,
             };
-            zones.push(Zone { id: id.value(i).to_string(), kind: kind.value(i).to_string(), geometry: mp });
+            zones.push(Zone {
+                id: id.value(i).to_string(),
+                kind: kind.value(i).to_string(),
+                geometry: mp,
+            });
         }
     }
     Ok(zones)

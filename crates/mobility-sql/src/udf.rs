@@ -8,7 +8,10 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray, BinaryArray, Float64Array, StringArray};
 use arrow::datatypes::{DataType, Float64Type};
 use datafusion::common::{Result, exec_err, plan_err};
-use datafusion::logical_expr::{ColumnarValue, DocSection, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, DocSection, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
+    Signature, Volatility,
+};
 
 /// What an argument must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -33,8 +36,14 @@ impl Arg {
     fn accepts(self, t: &DataType) -> bool {
         match self {
             Arg::Num => t.is_numeric() || t.is_null(),
-            Arg::Geom => matches!(t, DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::Null),
-            Arg::Text => matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null),
+            Arg::Geom => matches!(
+                t,
+                DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::Null
+            ),
+            Arg::Text => matches!(
+                t,
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null
+            ),
         }
     }
 
@@ -85,17 +94,37 @@ impl std::hash::Hash for SimpleUdf {
 }
 
 /// The documentation section of the project's functions.
-pub const GEO: DocSection = DocSection { include: true, label: "Geo functions (mobility)", description: None };
+pub const GEO: DocSection = DocSection {
+    include: true,
+    label: "Geo functions (mobility)",
+    description: None,
+};
 /// The documentation section of the project's domain functions.
-pub const DOMAIN: DocSection = DocSection { include: true, label: "Mobility functions", description: None };
+pub const DOMAIN: DocSection = DocSection {
+    include: true,
+    label: "Mobility functions",
+    description: None,
+};
 
 /// Builds a function: name, argument lists, return type, documentation, kernel.
-pub fn simple(name: &'static str, arities: Vec<Vec<Arg>>, ret: DataType, doc: Documentation, kernel: fn(&[ArrayRef]) -> Result<ArrayRef>) -> ScalarUDF {
+pub fn simple(
+    name: &'static str,
+    arities: Vec<Vec<Arg>>,
+    ret: DataType,
+    doc: Documentation,
+    kernel: fn(&[ArrayRef]) -> Result<ArrayRef>,
+) -> ScalarUDF {
     with_kernel(name, arities, ret, doc, Kernel::Arrays(kernel))
 }
 
 /// Builds a function whose kernel sees scalar arguments as scalars.
-pub fn with_kernel(name: &'static str, arities: Vec<Vec<Arg>>, ret: DataType, doc: Documentation, kernel: Kernel) -> ScalarUDF {
+pub fn with_kernel(
+    name: &'static str,
+    arities: Vec<Vec<Arg>>,
+    ret: DataType,
+    doc: Documentation,
+    kernel: Kernel,
+) -> ScalarUDF {
     ScalarUDF::new_from_impl(SimpleUdf {
         name,
         arities,
@@ -110,7 +139,11 @@ pub fn with_kernel(name: &'static str, arities: Vec<Vec<Arg>>, ret: DataType, do
 pub fn coerce(name: &str, arities: &[Vec<Arg>], types: &[DataType]) -> Result<Vec<DataType>> {
     let Some(args) = arities.iter().find(|a| a.len() == types.len()) else {
         let n: Vec<String> = arities.iter().map(|a| a.len().to_string()).collect();
-        return plan_err!("{name} takes {} arguments, got {}", n.join(" or "), types.len());
+        return plan_err!(
+            "{name} takes {} arguments, got {}",
+            n.join(" or "),
+            types.len()
+        );
     };
     for (i, (a, t)) in args.iter().zip(types).enumerate() {
         if !a.accepts(t) {
@@ -134,13 +167,18 @@ impl ScalarUDFImpl for SimpleUdf {
         coerce(self.name, &self.arities, types)
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let all_scalar = args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let all_scalar = args
+            .args
+            .iter()
+            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
         let out = match self.kernel {
             Kernel::Arrays(f) => f(&ColumnarValue::values_to_arrays(&args.args)?)?,
             Kernel::Values(f) => f(&args.args, if all_scalar { 1 } else { args.number_rows })?,
         };
         if all_scalar && out.len() == 1 {
-            return Ok(ColumnarValue::Scalar(datafusion::scalar::ScalarValue::try_from_array(&out, 0)?));
+            return Ok(ColumnarValue::Scalar(
+                datafusion::scalar::ScalarValue::try_from_array(&out, 0)?,
+            ));
         }
         Ok(ColumnarValue::Array(out))
     }
@@ -175,7 +213,8 @@ pub fn text(a: &ArrayRef) -> Result<&StringArray> {
 
 /// Decodes the WKB of row `i` of a function's argument, or an execution error naming both.
 pub fn decode(name: &str, arg: usize, bytes: &[u8]) -> Result<geo::Geometry<f64>> {
-    mobility_geo::wkb::from_wkb(bytes).or_else(|e| exec_err!("{name}: argument {arg} is not a valid geometry: {e}"))
+    mobility_geo::wkb::from_wkb(bytes)
+        .or_else(|e| exec_err!("{name}: argument {arg} is not a valid geometry: {e}"))
 }
 
 /// An array builder result as `ArrayRef`.
@@ -184,7 +223,11 @@ pub fn arc(a: impl Array + 'static) -> ArrayRef {
 }
 
 /// Maps each row's geometry (NULL stays NULL) through `f` into a WKB column.
-pub fn geom_to_geom(name: &str, a: &ArrayRef, f: impl Fn(geo::Geometry<f64>) -> Result<geo::Geometry<f64>>) -> Result<ArrayRef> {
+pub fn geom_to_geom(
+    name: &str,
+    a: &ArrayRef,
+    f: impl Fn(geo::Geometry<f64>) -> Result<geo::Geometry<f64>>,
+) -> Result<ArrayRef> {
     let g = geom(a)?;
     let mut b = arrow::array::BinaryBuilder::with_capacity(g.len(), g.value_data().len());
     for i in 0..g.len() {
@@ -202,11 +245,19 @@ pub fn geom_to_geom(name: &str, a: &ArrayRef, f: impl Fn(geo::Geometry<f64>) -> 
 }
 
 /// Maps each row's geometry (NULL stays NULL) through `f` into a DOUBLE column.
-pub fn geom_to_f64(name: &str, a: &ArrayRef, f: impl Fn(&geo::Geometry<f64>) -> f64) -> Result<ArrayRef> {
+pub fn geom_to_f64(
+    name: &str,
+    a: &ArrayRef,
+    f: impl Fn(&geo::Geometry<f64>) -> f64,
+) -> Result<ArrayRef> {
     let g = geom(a)?;
     let mut out = Vec::with_capacity(g.len());
     for i in 0..g.len() {
-        out.push(if g.is_null(i) { None } else { Some(f(&decode(name, 1, g.value(i))?)) });
+        out.push(if g.is_null(i) {
+            None
+        } else {
+            Some(f(&decode(name, 1, g.value(i))?))
+        });
     }
     Ok(arc(Float64Array::from(out)))
 }

@@ -68,7 +68,9 @@ pub fn t_quantile(level: f64, df: f64) -> f64 {
     if !df.is_finite() || df > 1e6 {
         return Normal::standard().inverse_cdf(p);
     }
-    StudentsT::new(0.0, 1.0, df.max(1.0)).map(|t| t.inverse_cdf(p)).unwrap_or(f64::NAN)
+    StudentsT::new(0.0, 1.0, df.max(1.0))
+        .map(|t| t.inverse_cdf(p))
+        .unwrap_or(f64::NAN)
 }
 
 /// The ratio estimate over strata, its linearised SE and a `level` CI with `df` degrees of
@@ -156,11 +158,21 @@ mod tests {
     fn sufficient_statistics_equal_the_person_level_formula() {
         let mut state = 7u64;
         let mut u = || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (state >> 11) as f64 / (1u64 << 53) as f64
         };
         let persons: Vec<P> = (0..400)
-            .map(|i| (i % 3, 0.5 + 3.0 * u(), (u() * 5.0).floor(), (u() * 8.0).floor() + 1.0, u() < 0.6))
+            .map(|i| {
+                (
+                    i % 3,
+                    0.5 + 3.0 * u(),
+                    (u() * 5.0).floor(),
+                    (u() * 8.0).floor() + 1.0,
+                    u() < 0.6,
+                )
+            })
             .collect();
         let e = ratio_estimate(&sums(&persons, 3), 0.95, 397.0);
         let (r, se) = direct(&persons, 3);
@@ -175,7 +187,11 @@ mod tests {
     /// = 1.453125.
     #[test]
     fn hand_worked_example() {
-        let persons = [(0, 1.0, 2.0, 1.0, true), (0, 1.0, 4.0, 1.0, true), (0, 2.0, 0.0, 1.0, true)];
+        let persons = [
+            (0, 1.0, 2.0, 1.0, true),
+            (0, 1.0, 4.0, 1.0, true),
+            (0, 2.0, 0.0, 1.0, true),
+        ];
         let e = ratio_estimate(&sums(&persons, 1), 0.95, 2.0);
         assert_eq!(e.estimate, 1.5);
         assert!((e.se - 1.453125f64.sqrt()).abs() < 1e-15);

@@ -15,11 +15,11 @@ const ROWS: usize = 6;
 
 /// Centres of population: (lon, lat, pull).
 const CENTRES: &[(f64, f64, f64)] = &[
-    (10.523, 59.889, 1.0), // Sandvika
-    (10.590, 59.918, 0.9), // Bekkestua
-    (10.622, 59.897, 0.7), // Fornebu
-    (10.615, 59.908, 0.8), // Stabekk
-    (10.440, 59.937, 0.5), // Kolsås
+    (10.523, 59.889, 1.0),  // Sandvika
+    (10.590, 59.918, 0.9),  // Bekkestua
+    (10.622, 59.897, 0.7),  // Fornebu
+    (10.615, 59.908, 0.8),  // Stabekk
+    (10.440, 59.937, 0.5),  // Kolsås
     (10.455, 59.985, 0.25), // Lommedalen
 ];
 
@@ -36,7 +36,9 @@ pub struct Geography {
 }
 
 fn rect(x0: f64, y0: f64, x1: f64, y1: f64) -> MultiPolygon<f64> {
-    MultiPolygon(vec![Rect::new(Coord { x: x0, y: y0 }, Coord { x: x1, y: y1 }).to_polygon()])
+    MultiPolygon(vec![
+        Rect::new(Coord { x: x0, y: y0 }, Coord { x: x1, y: y1 }).to_polygon(),
+    ])
 }
 
 impl Geography {
@@ -58,7 +60,11 @@ impl Geography {
                     })
                     .sum();
                 let id = format!("3201{:02}{:02}", r + 1, c + 1);
-                zones.push(Zone { id, kind: "grunnkrets".into(), geometry: rect(x0, y0, x0 + dx, y0 + dy) });
+                zones.push(Zone {
+                    id,
+                    kind: "grunnkrets".into(),
+                    geometry: rect(x0, y0, x0 + dx, y0 + dy),
+                });
                 names.push(format!("Bærum sone {}-{}", r + 1, c + 1));
                 density.push(d + 0.02);
             }
@@ -68,20 +74,38 @@ impl Geography {
             ("0301", "Oslo", rect(LON.1, 59.80, 10.95, 60.05)),
             ("3203", "Asker", rect(10.20, 59.75, LON.0, 59.95)),
         ] {
-            zones.push(Zone { id: id.into(), kind: "kommune".into(), geometry: g });
+            zones.push(Zone {
+                id: id.into(),
+                kind: "kommune".into(),
+                geometry: g,
+            });
             names.push(name.into());
             density.push(0.0);
         }
         let mut acc = 0.0;
-        let cumulative = density.iter().map(|d| { acc += d; acc }).collect();
-        Self { zones, names, density, cumulative }
+        let cumulative = density
+            .iter()
+            .map(|d| {
+                acc += d;
+                acc
+            })
+            .collect();
+        Self {
+            zones,
+            names,
+            density,
+            cumulative,
+        }
     }
 
     /// A zone drawn by population and a point uniformly inside it.
     pub fn home(&self, rng: &mut impl Rng) -> (usize, f64, f64) {
         let total = *self.cumulative.last().expect("zones exist");
         let u = rng.random::<f64>() * total;
-        let z = self.cumulative.partition_point(|c| *c < u).min(self.zones.len() - 1);
+        let z = self
+            .cumulative
+            .partition_point(|c| *c < u)
+            .min(self.zones.len() - 1);
         let (x, y) = self.point_in(z, rng);
         (z, x, y)
     }
@@ -89,7 +113,10 @@ impl Geography {
     /// A point uniformly inside zone `z` (all zones are rectangles).
     pub fn point_in(&self, z: usize, rng: &mut impl Rng) -> (f64, f64) {
         let r = geo::BoundingRect::bounding_rect(&self.zones[z].geometry).expect("non-empty zone");
-        (r.min().x + rng.random::<f64>() * r.width(), r.min().y + rng.random::<f64>() * r.height())
+        (
+            r.min().x + rng.random::<f64>() * r.width(),
+            r.min().y + rng.random::<f64>() * r.height(),
+        )
     }
 }
 
@@ -111,7 +138,15 @@ pub fn zones_geojson(g: &Geography, kind: &str) -> String {
                 .geometry
                 .0
                 .iter()
-                .map(|p| vec![p.exterior().0.iter().map(|c| vec![(c.x * 1e6).round() / 1e6, (c.y * 1e6).round() / 1e6]).collect()])
+                .map(|p| {
+                    vec![
+                        p.exterior()
+                            .0
+                            .iter()
+                            .map(|c| vec![(c.x * 1e6).round() / 1e6, (c.y * 1e6).round() / 1e6])
+                            .collect(),
+                    ]
+                })
                 .collect();
             serde_json::json!({
                 "type": "Feature",

@@ -16,9 +16,18 @@ use std::path::{Path, PathBuf};
 
 /// The default emission factors, fleet mix and occupancy shipped in `data/factors/`.
 pub const DEFAULT_FACTORS: &[(&str, &str)] = &[
-    ("emission_factors.csv", include_str!("../../../data/factors/emission_factors.csv")),
-    ("fleet_mix.csv", include_str!("../../../data/factors/fleet_mix.csv")),
-    ("occupancy.csv", include_str!("../../../data/factors/occupancy.csv")),
+    (
+        "emission_factors.csv",
+        include_str!("../../../data/factors/emission_factors.csv"),
+    ),
+    (
+        "fleet_mix.csv",
+        include_str!("../../../data/factors/fleet_mix.csv"),
+    ),
+    (
+        "occupancy.csv",
+        include_str!("../../../data/factors/occupancy.csv"),
+    ),
 ];
 
 /// What to generate.
@@ -36,7 +45,12 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Self { persons: 10_000, seed: 1, traffic_points: 8, traffic_years: vec![2022, 2023, 2024] }
+        Self {
+            persons: 10_000,
+            seed: 1,
+            traffic_points: 8,
+            traffic_years: vec![2022, 2023, 2024],
+        }
     }
 }
 
@@ -45,7 +59,10 @@ impl Default for Config {
 pub enum Error {
     /// Writing a file failed.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Result alias of this crate.
@@ -68,7 +85,10 @@ pub struct Generated {
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |source| Error::Io { path: path.to_path_buf(), source };
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(io)?;
     }
@@ -107,10 +127,18 @@ pub fn write_raw(cfg: &Config, raw: &Path) -> Result<Generated> {
             text.push_str(t);
         }
         let (latin1, _, _) = encoding_rs::WINDOWS_1252.encode(&text);
-        let path = raw.join("traffic").join(format!("trafikkdata-{year}.csv.gz"));
+        let path = raw
+            .join("traffic")
+            .join(format!("trafikkdata-{year}.csv.gz"));
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        gz.write_all(&latin1).map_err(|source| Error::Io { path: path.clone(), source })?;
-        let bytes = gz.finish().map_err(|source| Error::Io { path: path.clone(), source })?;
+        gz.write_all(&latin1).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let bytes = gz.finish().map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
         write(&path, &bytes)?;
         g.traffic.push(path);
     }

@@ -55,10 +55,14 @@ fn utility(m: Mode, c: &Context) -> f64 {
     let ln = (1.0 + c.km).ln();
     match m {
         Mode::Walk => -1.7 * c.km,
-        Mode::Bike => -0.35 * c.km + if c.age < 18 { 0.6 } else { 0.0 } + if c.age > 70 { -1.2 } else { 0.0 },
+        Mode::Bike => {
+            -0.35 * c.km + if c.age < 18 { 0.6 } else { 0.0 } + if c.age > 70 { -1.2 } else { 0.0 }
+        }
         Mode::CarDriver if !c.driver_ok => f64::NEG_INFINITY,
         Mode::CarDriver => 0.25 * ln + 0.3 * f64::from(c.cars.min(2)),
-        Mode::CarPassenger => (if c.cars == 0 { -1.0 } else { 0.0 }) + if c.age < 18 { 1.0 } else { 0.0 },
+        Mode::CarPassenger => {
+            (if c.cars == 0 { -1.0 } else { 0.0 }) + if c.age < 18 { 1.0 } else { 0.0 }
+        }
         Mode::Bus => 0.4 * ln + if c.cars == 0 { 1.0 } else { 0.0 },
         Mode::Metro => 0.5 * ln + if c.oslo { 1.0 } else { 0.0 },
         Mode::Rail => 0.7 * ln + if c.oslo { 1.2 } else { 0.0 },
@@ -102,7 +106,9 @@ impl ModeModel {
     /// Calibrates the constants on the trip contexts of a pilot sample so that the expected
     /// shares equal [`TARGET_SHARES`] (iterative log-ratio updates, as in travel-demand models).
     fn calibrate(contexts: &[Context]) -> Self {
-        let mut model = Self { asc: vec![0.0; TARGET_SHARES.len()] };
+        let mut model = Self {
+            asc: vec![0.0; TARGET_SHARES.len()],
+        };
         for _ in 0..60 {
             let mut share = vec![0.0; TARGET_SHARES.len()];
             for c in contexts {
@@ -145,7 +151,9 @@ struct Person {
 pub const CHUNK: usize = 10_000;
 
 fn chunk_rng(seed: u64, chunk: usize, stream: u64) -> ChaCha8Rng {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x9E37_79B9_7F4A_7C15u64.wrapping_mul((chunk as u64).wrapping_add(1)));
+    let mut rng = ChaCha8Rng::seed_from_u64(
+        seed ^ 0x9E37_79B9_7F4A_7C15u64.wrapping_mul((chunk as u64).wrapping_add(1)),
+    );
     rng.set_stream(stream);
     rng
 }
@@ -168,23 +176,58 @@ fn normal(rng: &mut impl Rng) -> f64 {
 }
 
 fn person(rng: &mut impl Rng, id: i64, geo: &Geography) -> (Person, i16) {
-    let band = pick(rng, &BANDS.iter().enumerate().map(|(i, b)| (i, b.3)).collect::<Vec<_>>());
+    let band = pick(
+        rng,
+        &BANDS
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (i, b.3))
+            .collect::<Vec<_>>(),
+    );
     let (lo, hi, _, _) = BANDS[band];
     let age = rng.random_range(lo..=hi);
     let (zone, x, y) = geo.home(rng);
     let dense = geo.density[zone] > 0.5;
-    let size = if age < 18 { rng.random_range(3..=5) } else { pick(rng, &[(1i16, 0.30), (2, 0.33), (3, 0.15), (4, 0.15), (5, 0.07)]) };
+    let size = if age < 18 {
+        rng.random_range(3..=5)
+    } else {
+        pick(
+            rng,
+            &[(1i16, 0.30), (2, 0.33), (3, 0.15), (4, 0.15), (5, 0.07)],
+        )
+    };
     let no_car = 0.12 + if dense { 0.10 } else { 0.0 } + if size == 1 { 0.10 } else { 0.0 };
-    let cars = if rng.random::<f64>() < no_car { 0 } else { pick(rng, &[(1i16, 0.55), (2, 0.38), (3, 0.07)]) };
+    let cars = if rng.random::<f64>() < no_car {
+        0
+    } else {
+        pick(rng, &[(1i16, 0.55), (2, 0.38), (3, 0.07)])
+    };
     let employment = match age {
         13..=17 => "student",
-        18..=29 => pick(rng, &[("student", 0.5), ("employed", 0.45), ("other", 0.05)]),
+        18..=29 => pick(
+            rng,
+            &[("student", 0.5), ("employed", 0.45), ("other", 0.05)],
+        ),
         30..=66 => pick(rng, &[("employed", 0.82), ("other", 0.18)]),
         _ => pick(rng, &[("retired", 0.9), ("employed", 0.1)]),
     };
     let license = age >= 18 && rng.random::<f64>() < if age >= 67 { 0.8 } else { 0.88 };
-    let date = NaiveDate::from_ymd_opt(2023, 1, 1).expect("valid") + chrono::Days::new(rng.random_range(0..365));
-    (Person { id, age, band, female: rng.random::<bool>(), employment, license, cars, date, home: (x, y) }, size)
+    let date = NaiveDate::from_ymd_opt(2023, 1, 1).expect("valid")
+        + chrono::Days::new(rng.random_range(0..365));
+    (
+        Person {
+            id,
+            age,
+            band,
+            female: rng.random::<bool>(),
+            employment,
+            license,
+            cars,
+            date,
+            home: (x, y),
+        },
+        size,
+    )
 }
 
 /// Where and why a person goes: the activities of one tour.
@@ -195,7 +238,18 @@ fn activity(rng: &mut impl Rng, p: &Person, first: bool, weekend: bool) -> Purpo
     if first && !weekend && p.employment == "student" && rng.random::<f64>() < 0.75 {
         return Purpose::Education;
     }
-    pick(rng, &[(Purpose::Shopping, 0.36), (Purpose::Leisure, 0.30), (Purpose::Escort, 0.14), (Purpose::Business, 0.04), (Purpose::Other, 0.06), (Purpose::Education, 0.02), (Purpose::Work, 0.08)])
+    pick(
+        rng,
+        &[
+            (Purpose::Shopping, 0.36),
+            (Purpose::Leisure, 0.30),
+            (Purpose::Escort, 0.14),
+            (Purpose::Business, 0.04),
+            (Purpose::Other, 0.06),
+            (Purpose::Education, 0.02),
+            (Purpose::Work, 0.08),
+        ],
+    )
 }
 
 fn hours(p: Purpose) -> f64 {
@@ -256,26 +310,50 @@ fn day(rng: &mut impl Rng, p: &Person) -> Vec<Vec<Leg>> {
             let purpose = activity(rng, p, t == 0 && s == 0, weekend);
             let to_oslo = rng.random::<f64>() < if purpose == Purpose::Work { 0.35 } else { 0.10 };
             let to = if to_oslo {
-                (10.70 + rng.random::<f64>() * 0.10, 59.90 + rng.random::<f64>() * 0.04)
+                (
+                    10.70 + rng.random::<f64>() * 0.10,
+                    59.90 + rng.random::<f64>() * 0.04,
+                )
             } else {
                 // Log-normal trip length: median 3.6 km of network distance.
                 let km = (3.6f64.ln() + 0.95 * normal(rng)).exp().min(40.0);
                 let angle = rng.random::<f64>() * std::f64::consts::TAU;
                 let straight = km / DETOUR;
-                (here.0 + straight * angle.cos() / KM_PER_DEG_LON, here.1 + straight * angle.sin() / KM_PER_DEG_LAT)
+                (
+                    here.0 + straight * angle.cos() / KM_PER_DEG_LON,
+                    here.1 + straight * angle.sin() / KM_PER_DEG_LAT,
+                )
             };
             oslo_tour |= to_oslo;
-            legs.push(Leg { purpose, from: here, to, km: km_between(here, to), oslo: to_oslo });
+            legs.push(Leg {
+                purpose,
+                from: here,
+                to,
+                km: km_between(here, to),
+                oslo: to_oslo,
+            });
             here = to;
         }
-        legs.push(Leg { purpose: Purpose::Home, from: here, to: p.home, km: km_between(here, p.home), oslo: oslo_tour });
+        legs.push(Leg {
+            purpose: Purpose::Home,
+            from: here,
+            to: p.home,
+            km: km_between(here, p.home),
+            oslo: oslo_tour,
+        });
         day.push(legs);
     }
     day
 }
 
 fn context(p: &Person, l: &Leg) -> Context {
-    Context { km: l.km, age: p.age, driver_ok: p.license && p.cars > 0, cars: p.cars, oslo: l.oslo }
+    Context {
+        km: l.km,
+        age: p.age,
+        driver_ok: p.license && p.cars > 0,
+        cars: p.cars,
+        oslo: l.oslo,
+    }
 }
 
 /// Calibrates the mode model on a pilot sample drawn from the seed.
@@ -294,7 +372,13 @@ fn fmt_time(t: NaiveDateTime) -> String {
 }
 
 /// Generates chunk `c` of `persons` (persons `c*CHUNK ..`), as CSV rows.
-pub fn chunk(seed: u64, c: usize, persons: usize, geo: &Geography, modes: &ModeModel) -> (Chunk, Vec<(usize, bool)>) {
+pub fn chunk(
+    seed: u64,
+    c: usize,
+    persons: usize,
+    geo: &Geography,
+    modes: &ModeModel,
+) -> (Chunk, Vec<(usize, bool)>) {
     let mut rng = chunk_rng(seed, c, 1);
     let mut out = Chunk::default();
     let mut strata = Vec::with_capacity(persons);
@@ -303,13 +387,26 @@ pub fn chunk(seed: u64, c: usize, persons: usize, geo: &Geography, modes: &ModeM
         let id = base + i as i64 + 1;
         let (p, size) = person(&mut rng, id, geo);
         strata.push((p.band, p.female));
-        let _ = writeln!(out.households, "{},{:.6},{:.6},,{},{},", id, p.home.0, p.home.1, size, p.cars);
+        let _ = writeln!(
+            out.households,
+            "{},{:.6},{:.6},,{},{},",
+            id, p.home.0, p.home.1, size, p.cars
+        );
         // The weight column is filled by the caller once every stratum's sample size is known.
         let (lo, hi, _, _) = BANDS[p.band];
         let _ = write!(
             out.persons,
             "{},{},{},{},{},{},{{w}},{}-{}/{},{}\n",
-            p.id, p.id, p.age, if p.female { "female" } else { "male" }, p.employment, p.license, lo, hi, if p.female { "f" } else { "m" }, p.date
+            p.id,
+            p.id,
+            p.age,
+            if p.female { "female" } else { "male" },
+            p.employment,
+            p.license,
+            lo,
+            hi,
+            if p.female { "f" } else { "m" },
+            p.date
         );
         let mut clock = p.date.and_hms_opt(0, 0, 0).expect("midnight");
         let evening = p.date.and_hms_opt(21, 0, 0).expect("21:00");
@@ -332,7 +429,9 @@ pub fn chunk(seed: u64, c: usize, persons: usize, geo: &Geography, modes: &ModeM
                     clock += chrono::Duration::seconds((start_h * 3600.0) as i64);
                     first = false;
                 }
-                let travel = chrono::Duration::seconds((leg.km / speed_kmh(mode) * 3600.0) as i64 + 60 * rng.random_range(2..8));
+                let travel = chrono::Duration::seconds(
+                    (leg.km / speed_kmh(mode) * 3600.0) as i64 + 60 * rng.random_range(2..8),
+                );
                 let depart = clock;
                 let arrive = depart + travel;
                 let trip_id = base * 10 + out.n_trips as i64 + 1;
@@ -341,11 +440,25 @@ pub fn chunk(seed: u64, c: usize, persons: usize, geo: &Geography, modes: &ModeM
                 let _ = writeln!(
                     out.trips,
                     "{},{},{},{},{},{},{},{:.3},{:.6},{:.6},{:.6},{:.6},,",
-                    trip_id, p.id, k, fmt_time(depart), fmt_time(arrive), leg.purpose, mode, leg.km,
-                    leg.from.0, leg.from.1, leg.to.0, leg.to.1
+                    trip_id,
+                    p.id,
+                    k,
+                    fmt_time(depart),
+                    fmt_time(arrive),
+                    leg.purpose,
+                    mode,
+                    leg.km,
+                    leg.from.0,
+                    leg.from.1,
+                    leg.to.0,
+                    leg.to.1
                 );
                 out.n_trips += 1;
-                let stay = if leg.purpose == Purpose::Home { 0.5 + rng.random::<f64>() * 2.5 } else { hours(leg.purpose) * (0.6 + 0.8 * rng.random::<f64>()) };
+                let stay = if leg.purpose == Purpose::Home {
+                    0.5 + rng.random::<f64>() * 2.5
+                } else {
+                    hours(leg.purpose) * (0.6 + 0.8 * rng.random::<f64>())
+                };
                 clock = arrive + chrono::Duration::seconds((stay * 3600.0) as i64);
             }
         }
@@ -381,8 +494,12 @@ pub fn generate(persons: usize, seed: u64, geo: &Geography) -> (String, String, 
     }
     let w = weights(&counts);
     let mut hh = String::from("household_id,home_lon,home_lat,home_zone_id,size,cars,weight\n");
-    let mut ps = String::from("person_id,household_id,age,gender,employment,has_license,weight,stratum,travel_date\n");
-    let mut ts = String::from("trip_id,person_id,trip_no,depart_at,arrive_at,purpose,mode,distance_km,origin_lon,origin_lat,dest_lon,dest_lat,origin_zone_id,dest_zone_id\n");
+    let mut ps = String::from(
+        "person_id,household_id,age,gender,employment,has_license,weight,stratum,travel_date\n",
+    );
+    let mut ts = String::from(
+        "trip_id,person_id,trip_no,depart_at,arrive_at,purpose,mode,distance_km,origin_lon,origin_lat,dest_lon,dest_lat,origin_zone_id,dest_zone_id\n",
+    );
     let mut n_trips = 0;
     let texts: Vec<String> = chunks
         .par_iter()
@@ -425,7 +542,11 @@ mod tests {
             }
         }
         for (k, (mode, target)) in TARGET_SHARES.iter().enumerate() {
-            assert!((share[k] - target).abs() < 0.02, "{mode}: {} vs {target}", share[k]);
+            assert!(
+                (share[k] - target).abs() < 0.02,
+                "{mode}: {} vs {target}",
+                share[k]
+            );
         }
     }
 
@@ -437,7 +558,11 @@ mod tests {
         assert_eq!(a, b);
         let c = generate(2500, 8, &geo);
         assert_ne!(a.2, c.2);
-        let total: f64 = a.1.lines().skip(1).map(|l| l.split(',').nth(6).unwrap().parse::<f64>().unwrap()).sum();
+        let total: f64 =
+            a.1.lines()
+                .skip(1)
+                .map(|l| l.split(',').nth(6).unwrap().parse::<f64>().unwrap())
+                .sum();
         assert!((total - POPULATION_13_PLUS).abs() < 1.0, "{total}");
     }
 
@@ -449,18 +574,29 @@ mod tests {
         let geo = Geography::new();
         let (_, persons, trips, n_trips) = generate(30_000, 3, &geo);
         let n_persons = persons.lines().count() - 1;
-        let rows: Vec<Vec<&str>> = trips.lines().skip(1).map(|l| l.split(',').collect()).collect();
+        let rows: Vec<Vec<&str>> = trips
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').collect())
+            .collect();
         assert_eq!(rows.len(), n_trips);
         let per_person = n_trips as f64 / n_persons as f64;
         assert!((2.9..3.15).contains(&per_person), "{per_person}");
-        let share = |f: &dyn Fn(&[&str]) -> bool| rows.iter().filter(|r| f(r)).count() as f64 / n_trips as f64;
+        let share = |f: &dyn Fn(&[&str]) -> bool| {
+            rows.iter().filter(|r| f(r)).count() as f64 / n_trips as f64
+        };
         let under5 = share(&|r| r[7].parse::<f64>().unwrap() < 5.0);
         assert!((0.47..0.53).contains(&under5), "{under5}");
         let car = share(&|r| r[6].starts_with("car_"));
         let walk = share(&|r| r[6] == "walk");
         let bike = share(&|r| r[6] == "bike");
         let pt = share(&|r| r[6].parse::<Mode>().unwrap().is_public_transport());
-        for (what, got, want) in [("car", car, 0.57), ("walk", walk, 0.20), ("pt", pt, 0.18), ("bike", bike, 0.04)] {
+        for (what, got, want) in [
+            ("car", car, 0.57),
+            ("walk", walk, 0.20),
+            ("pt", pt, 0.18),
+            ("bike", bike, 0.04),
+        ] {
             assert!((got - want).abs() < 0.015, "{what}: {got} vs {want}");
         }
     }

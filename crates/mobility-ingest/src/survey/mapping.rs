@@ -189,7 +189,10 @@ impl Mapping {
             let names: Vec<&str> = BUILT_IN.iter().map(|(n, _)| *n).collect();
             return Err(Error::Mapping {
                 file: name_or_path.into(),
-                message: format!("no such file, and not a built-in mapping ({})", names.join(", ")),
+                message: format!(
+                    "no such file, and not a built-in mapping ({})",
+                    names.join(", ")
+                ),
             });
         }
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
@@ -198,7 +201,10 @@ impl Mapping {
 
     /// Parses and checks a mapping.
     pub fn parse(file: &str, text: &str) -> Result<Self> {
-        let err = |message: String| Error::Mapping { file: file.into(), message };
+        let err = |message: String| Error::Mapping {
+            file: file.into(),
+            message,
+        };
         let m: Mapping = toml::from_str(text).map_err(|e| err(e.to_string()))?;
         for (code, target) in &m.codes.mode {
             target
@@ -213,7 +219,9 @@ impl Mapping {
         m.crs().map_err(|e| err(format!("format.crs: {e}")))?;
         if let Some(d) = &m.format.delimiter {
             if m.delimiter().is_none() {
-                return Err(err(format!("format.delimiter '{d}': expected ';', ',' or '\\t'")));
+                return Err(err(format!(
+                    "format.delimiter '{d}': expected ';', ',' or '\\t'"
+                )));
             }
         }
         Ok(m)
@@ -250,12 +258,16 @@ pub fn matches(pattern: &str, name: &str) -> bool {
     let mut rest = n.as_str();
     for (i, part) in parts.iter().enumerate() {
         if i == 0 {
-            let Some(r) = rest.strip_prefix(part) else { return false };
+            let Some(r) = rest.strip_prefix(part) else {
+                return false;
+            };
             rest = r;
         } else if i == parts.len() - 1 {
             return rest.ends_with(part);
         } else {
-            let Some(pos) = rest.find(part) else { return false };
+            let Some(pos) = rest.find(part) else {
+                return false;
+            };
             rest = &rest[pos + part.len()..];
         }
     }
@@ -277,7 +289,10 @@ mod tests {
     fn bad_code_target_is_named() {
         let text = "name = \"x\"\n[files]\npersons = \"p.csv\"\ntrips = \"t.csv\"\n[persons]\nperson_id = \"id\"\nweight = \"w\"\n[trips]\nperson_id = \"id\"\n[codes.mode]\n\"1\" = \"car\"\n";
         let err = Mapping::parse("x.toml", text).unwrap_err().to_string();
-        assert!(err.contains("[codes.mode] \"1\" = \"car\": 'car' is not a valid mode"), "{err}");
+        assert!(
+            err.contains("[codes.mode] \"1\" = \"car\": 'car' is not a valid mode"),
+            "{err}"
+        );
     }
 
     #[test]

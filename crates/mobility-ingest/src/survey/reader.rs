@@ -6,7 +6,10 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanArray, Date32Array, Float64Array, Int16Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use arrow::array::{
+    ArrayRef, BooleanArray, Date32Array, Float64Array, Int16Array, Int64Array, RecordBatch,
+    StringArray, TimestampMicrosecondArray,
+};
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use mobility_model::{Mode, Purpose, Table};
 
@@ -122,7 +125,9 @@ impl Field<'_> {
         (self.header[c].clone(), v.to_string(), reason.into())
     }
     fn int(&self, c: Option<usize>, lo: i64, hi: i64) -> Result<Option<i64>, FieldErr> {
-        let Some(v) = self.raw(c) else { return Ok(None) };
+        let Some(v) = self.raw(c) else {
+            return Ok(None);
+        };
         let c = c.expect("raw is Some only with a column");
         match int(v) {
             Ok(Some(x)) if (lo..=hi).contains(&x) => Ok(Some(x)),
@@ -131,7 +136,9 @@ impl Field<'_> {
         }
     }
     fn num(&self, c: Option<usize>, lo: f64) -> Result<Option<f64>, FieldErr> {
-        let Some(v) = self.raw(c) else { return Ok(None) };
+        let Some(v) = self.raw(c) else {
+            return Ok(None);
+        };
         let c = c.expect("raw is Some only with a column");
         match decimal(v) {
             Ok(Some(x)) if x >= lo => Ok(Some(x)),
@@ -139,46 +146,83 @@ impl Field<'_> {
             Err(e) => Err(self.err(c, v, e)),
         }
     }
-    fn coord(&self, cx: Option<usize>, cy: Option<usize>) -> Result<(Option<f64>, Option<f64>), FieldErr> {
-        let (x, y) = (self.num(cx, f64::NEG_INFINITY)?, self.num(cy, f64::NEG_INFINITY)?);
+    fn coord(
+        &self,
+        cx: Option<usize>,
+        cy: Option<usize>,
+    ) -> Result<(Option<f64>, Option<f64>), FieldErr> {
+        let (x, y) = (
+            self.num(cx, f64::NEG_INFINITY)?,
+            self.num(cy, f64::NEG_INFINITY)?,
+        );
         match (x, y) {
             (Some(x), Some(y)) => {
                 let crs = self.m.crs().expect("checked when the mapping was loaded");
                 let (lon, lat) = crs.to_lon_lat(x, y);
                 if !(-180.0..=180.0).contains(&lon) || !(-90.0..=90.0).contains(&lat) {
                     let c = cx.expect("x present");
-                    return Err(self.err(c, &format!("{x}, {y}"), format!("expected coordinates in {crs}")));
+                    return Err(self.err(
+                        c,
+                        &format!("{x}, {y}"),
+                        format!("expected coordinates in {crs}"),
+                    ));
                 }
                 Ok((Some(lon), Some(lat)))
             }
             (None, None) => Ok((None, None)),
             _ => {
                 let c = cx.or(cy).expect("one present");
-                Err(self.err(c, self.raw(cx).or(self.raw(cy)).unwrap_or(""), "expected both coordinates or neither"))
+                Err(self.err(
+                    c,
+                    self.raw(cx).or(self.raw(cy)).unwrap_or(""),
+                    "expected both coordinates or neither",
+                ))
             }
         }
     }
     fn text(&self, c: Option<usize>) -> Option<String> {
         self.raw(c).map(str::to_string)
     }
-    fn code(&self, c: Option<usize>, map: &std::collections::BTreeMap<String, String>, what: &str) -> Result<Option<String>, FieldErr> {
-        let Some(v) = self.raw(c) else { return Ok(None) };
+    fn code(
+        &self,
+        c: Option<usize>,
+        map: &std::collections::BTreeMap<String, String>,
+        what: &str,
+    ) -> Result<Option<String>, FieldErr> {
+        let Some(v) = self.raw(c) else {
+            return Ok(None);
+        };
         if map.is_empty() {
             return Ok(Some(v.to_lowercase()));
         }
         map.get(v).cloned().map(Some).ok_or_else(|| {
-            self.err(c.expect("raw"), v, format!("expected a {what} code of mapping '{}': {}", self.m.name, code_list(map.keys())))
+            self.err(
+                c.expect("raw"),
+                v,
+                format!(
+                    "expected a {what} code of mapping '{}': {}",
+                    self.m.name,
+                    code_list(map.keys())
+                ),
+            )
         })
     }
     fn id(&self, c: usize, ids: &mut IdMap, insert: bool) -> Result<i64, FieldErr> {
-        let v = self.raw(Some(c)).ok_or_else(|| self.err(c, "", "expected an id"))?;
+        let v = self
+            .raw(Some(c))
+            .ok_or_else(|| self.err(c, "", "expected an id"))?;
         match self.m.ids {
-            IdKind::Integer => int(v)
-                .ok()
-                .flatten()
-                .ok_or_else(|| self.err(c, v, "expected a whole-number id (set ids = \"text\" in the mapping for other ids)")),
+            IdKind::Integer => int(v).ok().flatten().ok_or_else(|| {
+                self.err(
+                    c,
+                    v,
+                    "expected a whole-number id (set ids = \"text\" in the mapping for other ids)",
+                )
+            }),
             IdKind::Text if insert => Ok(ids.get_or_insert(v)),
-            IdKind::Text => ids.get(v).ok_or_else(|| self.err(c, v, "no row with this id")),
+            IdKind::Text => ids
+                .get(v)
+                .ok_or_else(|| self.err(c, v, "no row with this id")),
         }
     }
 }
@@ -196,7 +240,10 @@ pub fn read(mapping: &Mapping, inputs: &[PathBuf]) -> Result<Survey> {
     let pick = |role: &str, pattern: &str| -> Result<Option<PathBuf>> {
         let hits: Vec<&PathBuf> = files
             .iter()
-            .filter(|p| p.file_name().is_some_and(|n| matches(pattern, &n.to_string_lossy())))
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| matches(pattern, &n.to_string_lossy()))
+            })
             .collect();
         match hits.as_slice() {
             [] => Ok(None),
@@ -206,7 +253,10 @@ pub fn read(mapping: &Mapping, inputs: &[PathBuf]) -> Result<Survey> {
                 message: format!(
                     "{role} pattern '{pattern}' matches {} files ({}); give one",
                     many.len(),
-                    many.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+                    many.iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             }),
         }
@@ -215,19 +265,29 @@ pub fn read(mapping: &Mapping, inputs: &[PathBuf]) -> Result<Survey> {
         file: mapping.name.clone(),
         message: format!(
             "no {role} file matching '{pattern}' among: {}",
-            files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+            files
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     };
     let hh_path = match &mapping.files.households {
         Some(p) => pick("households", p)?,
         None => None,
     };
-    let p_path = pick("persons", &mapping.files.persons)?.ok_or_else(|| missing("persons", &mapping.files.persons))?;
-    let t_path = pick("trips", &mapping.files.trips)?.ok_or_else(|| missing("trips", &mapping.files.trips))?;
+    let p_path = pick("persons", &mapping.files.persons)?
+        .ok_or_else(|| missing("persons", &mapping.files.persons))?;
+    let t_path = pick("trips", &mapping.files.trips)?
+        .ok_or_else(|| missing("trips", &mapping.files.trips))?;
     let load = |p: &PathBuf| -> Result<TextFile> {
         let mut v = read_text(p, &[".csv", ".txt"])?;
         if v.len() != 1 {
-            return Err(Error::format(&p.display().to_string(), None, "expected one CSV file, found an archive with several"));
+            return Err(Error::format(
+                &p.display().to_string(),
+                None,
+                "expected one CSV file, found an archive with several",
+            ));
         }
         Ok(v.remove(0))
     };
@@ -240,21 +300,51 @@ pub fn read(mapping: &Mapping, inputs: &[PathBuf]) -> Result<Survey> {
         let f = load(p)?;
         let (read, rej) = read_households(mapping, &f, &mut hh_ids, &mut survey.households)?;
         hh_known = Some(survey.households.household_id.iter().copied().collect());
-        survey.reports.push(FileReport::new(&f, Table::Households, read, survey.households.household_id.len() as u64, rej.rows.len() as u64));
+        survey.reports.push(FileReport::new(
+            &f,
+            Table::Households,
+            read,
+            survey.households.household_id.len() as u64,
+            rej.rows.len() as u64,
+        ));
         survey.rejects.push(rej);
     }
     let pf = load(&p_path)?;
-    let (read, rej) = read_persons(mapping, &pf, &mut hh_ids, &mut person_ids, hh_known.as_ref(), &mut survey)?;
-    survey.reports.push(FileReport::new(&pf, Table::Persons, read, survey.persons.person_id.len() as u64, rej.rows.len() as u64));
+    let (read, rej) = read_persons(
+        mapping,
+        &pf,
+        &mut hh_ids,
+        &mut person_ids,
+        hh_known.as_ref(),
+        &mut survey,
+    )?;
+    survey.reports.push(FileReport::new(
+        &pf,
+        Table::Persons,
+        read,
+        survey.persons.person_id.len() as u64,
+        rej.rows.len() as u64,
+    ));
     survey.rejects.push(rej);
     let tf = load(&t_path)?;
     let (read, rej) = read_trips(mapping, &tf, &mut person_ids, &mut trip_ids, &mut survey)?;
-    survey.reports.push(FileReport::new(&tf, Table::Trips, read, survey.trips.trip_id.len() as u64, rej.rows.len() as u64));
+    survey.reports.push(FileReport::new(
+        &tf,
+        Table::Trips,
+        read,
+        survey.trips.trip_id.len() as u64,
+        rej.rows.len() as u64,
+    ));
     survey.rejects.push(rej);
     Ok(survey)
 }
 
-fn read_households(m: &Mapping, f: &TextFile, ids: &mut IdMap, out: &mut Households) -> Result<(u64, Rejects)> {
+fn read_households(
+    m: &Mapping,
+    f: &TextFile,
+    ids: &mut IdMap,
+    out: &mut Households,
+) -> Result<(u64, Rejects)> {
     let mut csv = CsvText::new(&f.name, &f.text, m.delimiter())?;
     let h = &m.households;
     let cols = Cols { csv: &csv };
@@ -262,7 +352,14 @@ fn read_households(m: &Mapping, f: &TextFile, ids: &mut IdMap, out: &mut Househo
         file: m.name.clone(),
         message: "[households] needs household_id when a households file is given".into(),
     })?;
-    let (cx, cy, cz, cs, cc, cw) = (cols.pos(&h.home_x)?, cols.pos(&h.home_y)?, cols.pos(&h.home_zone_id)?, cols.pos(&h.size)?, cols.pos(&h.cars)?, cols.pos(&h.weight)?);
+    let (cx, cy, cz, cs, cc, cw) = (
+        cols.pos(&h.home_x)?,
+        cols.pos(&h.home_y)?,
+        cols.pos(&h.home_zone_id)?,
+        cols.pos(&h.size)?,
+        cols.pos(&h.cars)?,
+        cols.pos(&h.weight)?,
+    );
     let header = csv.header.clone();
     let mut rejects = Rejects::new(&f.name);
     let mut read = 0;
@@ -270,14 +367,30 @@ fn read_households(m: &Mapping, f: &TextFile, ids: &mut IdMap, out: &mut Househo
     for row in csv.rows() {
         let row = row?;
         read += 1;
-        let fld = Field { m, row: &row, header: &header };
+        let fld = Field {
+            m,
+            row: &row,
+            header: &header,
+        };
         let r = (|| {
             let id = fld.id(c_id, ids, true)?;
             if let Some(first) = seen.get(&id) {
-                return Err(fld.err(c_id, fld.raw(Some(c_id)).unwrap_or(""), format!("duplicate household id, first on line {first}")));
+                return Err(fld.err(
+                    c_id,
+                    fld.raw(Some(c_id)).unwrap_or(""),
+                    format!("duplicate household id, first on line {first}"),
+                ));
             }
             let (lon, lat) = fld.coord(cx, cy)?;
-            Ok((id, lon, lat, fld.text(cz), fld.int(cs, 1, 100)?, fld.int(cc, 0, 100)?, fld.num(cw, 0.0)?))
+            Ok((
+                id,
+                lon,
+                lat,
+                fld.text(cz),
+                fld.int(cs, 1, 100)?,
+                fld.int(cc, 0, 100)?,
+                fld.num(cw, 0.0)?,
+            ))
         })();
         match r {
             Ok((id, lon, lat, z, s, c, w)) => {
@@ -300,18 +413,45 @@ fn read_households(m: &Mapping, f: &TextFile, ids: &mut IdMap, out: &mut Househo
 fn parse_date(v: &str, fmt: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(v, fmt)
         .ok()
-        .or_else(|| NaiveDateTime::parse_from_str(v, &format!("{fmt} %H:%M:%S")).ok().map(|d| d.date()))
-        .or_else(|| NaiveDateTime::parse_from_str(v, &format!("{fmt}T%H:%M:%S")).ok().map(|d| d.date()))
+        .or_else(|| {
+            NaiveDateTime::parse_from_str(v, &format!("{fmt} %H:%M:%S"))
+                .ok()
+                .map(|d| d.date())
+        })
+        .or_else(|| {
+            NaiveDateTime::parse_from_str(v, &format!("{fmt}T%H:%M:%S"))
+                .ok()
+                .map(|d| d.date())
+        })
 }
 
-fn read_persons(m: &Mapping, f: &TextFile, hh_ids: &mut IdMap, ids: &mut IdMap, hh_known: Option<&HashSet<i64>>, s: &mut Survey) -> Result<(u64, Rejects)> {
+fn read_persons(
+    m: &Mapping,
+    f: &TextFile,
+    hh_ids: &mut IdMap,
+    ids: &mut IdMap,
+    hh_known: Option<&HashSet<i64>>,
+    s: &mut Survey,
+) -> Result<(u64, Rejects)> {
     let mut csv = CsvText::new(&f.name, &f.text, m.delimiter())?;
     let p = &m.persons;
     let cols = Cols { csv: &csv };
     let c_id = csv.column(&p.person_id)?;
     let c_w = csv.column(&p.weight)?;
-    let (c_hh, c_age, c_g, c_e, c_l, c_s, c_d) = (cols.pos(&p.household_id)?, cols.pos(&p.age)?, cols.pos(&p.gender)?, cols.pos(&p.employment)?, cols.pos(&p.has_license)?, cols.pos(&p.stratum)?, cols.pos(&p.travel_date)?);
-    let (c_hs, c_hc, c_hz) = (cols.pos(&p.household_size)?, cols.pos(&p.household_cars)?, cols.pos(&p.home_zone_id)?);
+    let (c_hh, c_age, c_g, c_e, c_l, c_s, c_d) = (
+        cols.pos(&p.household_id)?,
+        cols.pos(&p.age)?,
+        cols.pos(&p.gender)?,
+        cols.pos(&p.employment)?,
+        cols.pos(&p.has_license)?,
+        cols.pos(&p.stratum)?,
+        cols.pos(&p.travel_date)?,
+    );
+    let (c_hs, c_hc, c_hz) = (
+        cols.pos(&p.household_size)?,
+        cols.pos(&p.household_cars)?,
+        cols.pos(&p.home_zone_id)?,
+    );
     let header = csv.header.clone();
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
     let mut rejects = Rejects::new(&f.name);
@@ -322,11 +462,19 @@ fn read_persons(m: &Mapping, f: &TextFile, hh_ids: &mut IdMap, ids: &mut IdMap, 
     for row in csv.rows() {
         let row = row?;
         read += 1;
-        let fld = Field { m, row: &row, header: &header };
+        let fld = Field {
+            m,
+            row: &row,
+            header: &header,
+        };
         let r = (|| {
             let id = fld.id(c_id, ids, true)?;
             if let Some(first) = seen.get(&id) {
-                return Err(fld.err(c_id, fld.raw(Some(c_id)).unwrap_or(""), format!("duplicate person id, first on line {first}")));
+                return Err(fld.err(
+                    c_id,
+                    fld.raw(Some(c_id)).unwrap_or(""),
+                    format!("duplicate person id, first on line {first}"),
+                ));
             }
             let hh = match c_hh {
                 Some(c) => fld.id(c, hh_ids, derive_households)?,
@@ -335,10 +483,20 @@ fn read_persons(m: &Mapping, f: &TextFile, hh_ids: &mut IdMap, ids: &mut IdMap, 
             if let Some(known) = hh_known {
                 if !known.contains(&hh) {
                     let c = c_hh.expect("households file implies a household column");
-                    return Err(fld.err(c, fld.raw(Some(c)).unwrap_or(""), "no household with this id in the households file (or it was rejected)"));
+                    return Err(fld.err(
+                        c,
+                        fld.raw(Some(c)).unwrap_or(""),
+                        "no household with this id in the households file (or it was rejected)",
+                    ));
                 }
             }
-            let w = fld.num(Some(c_w), 0.0)?.ok_or_else(|| fld.err(c_w, "", "expected a weight: persons.weight may not be missing"))?;
+            let w = fld.num(Some(c_w), 0.0)?.ok_or_else(|| {
+                fld.err(
+                    c_w,
+                    "",
+                    "expected a weight: persons.weight may not be missing",
+                )
+            })?;
             let license = match fld.raw(c_l) {
                 None => None,
                 Some(v) if m.codes.has_license.is_empty() => match v.to_lowercase().as_str() {
@@ -347,16 +505,41 @@ fn read_persons(m: &Mapping, f: &TextFile, hh_ids: &mut IdMap, ids: &mut IdMap, 
                     _ => return Err(fld.err(c_l.expect("raw"), v, "expected true or false")),
                 },
                 Some(v) => Some(*m.codes.has_license.get(v).ok_or_else(|| {
-                    fld.err(c_l.expect("raw"), v, format!("expected a has_license code of mapping '{}': {}", m.name, code_list(m.codes.has_license.keys())))
+                    fld.err(
+                        c_l.expect("raw"),
+                        v,
+                        format!(
+                            "expected a has_license code of mapping '{}': {}",
+                            m.name,
+                            code_list(m.codes.has_license.keys())
+                        ),
+                    )
                 })?),
             };
             let date = match fld.raw(c_d) {
                 None => None,
                 Some(v) => Some(parse_date(v, &m.format.date_format).ok_or_else(|| {
-                    fld.err(c_d.expect("raw"), v, format!("expected a date in the format {}", m.format.date_format))
+                    fld.err(
+                        c_d.expect("raw"),
+                        v,
+                        format!("expected a date in the format {}", m.format.date_format),
+                    )
                 })?),
             };
-            Ok((id, hh, fld.int(c_age, 0, 120)?, fld.code(c_g, &m.codes.gender, "gender")?, fld.code(c_e, &m.codes.employment, "employment")?, license, w, fld.text(c_s), date, fld.int(c_hs, 1, 100)?, fld.int(c_hc, 0, 100)?, fld.text(c_hz)))
+            Ok((
+                id,
+                hh,
+                fld.int(c_age, 0, 120)?,
+                fld.code(c_g, &m.codes.gender, "gender")?,
+                fld.code(c_e, &m.codes.employment, "employment")?,
+                license,
+                w,
+                fld.text(c_s),
+                date,
+                fld.int(c_hs, 1, 100)?,
+                fld.int(c_hc, 0, 100)?,
+                fld.text(c_hz),
+            ))
         })();
         match r {
             Ok((id, hh, age, g, e, l, w, st, d, hsize, hcars, hzone)) => {
@@ -370,7 +553,8 @@ fn read_persons(m: &Mapping, f: &TextFile, hh_ids: &mut IdMap, ids: &mut IdMap, 
                 ps.has_license.push(l);
                 ps.weight.push(w);
                 ps.stratum.push(st);
-                ps.travel_date.push(d.map(|d| (d - epoch).num_days() as i32));
+                ps.travel_date
+                    .push(d.map(|d| (d - epoch).num_days() as i32));
                 ps.lines.push(row.line);
                 if derive_households && !derived.contains_key(&hh) {
                     let hs = &mut s.households;
@@ -391,15 +575,42 @@ fn read_persons(m: &Mapping, f: &TextFile, hh_ids: &mut IdMap, ids: &mut IdMap, 
     Ok((read, rejects))
 }
 
-fn read_trips(m: &Mapping, f: &TextFile, person_ids: &mut IdMap, ids: &mut IdMap, s: &mut Survey) -> Result<(u64, Rejects)> {
+fn read_trips(
+    m: &Mapping,
+    f: &TextFile,
+    person_ids: &mut IdMap,
+    ids: &mut IdMap,
+    s: &mut Survey,
+) -> Result<(u64, Rejects)> {
     let mut csv = CsvText::new(&f.name, &f.text, m.delimiter())?;
     let t = &m.trips;
     let cols = Cols { csv: &csv };
     let c_person = csv.column(&t.person_id)?;
-    let (c_id, c_no, c_dep, c_arr, c_pur, c_mode, c_dist) = (cols.pos(&t.trip_id)?, cols.pos(&t.trip_no)?, cols.pos(&t.depart_at)?, cols.pos(&t.arrive_at)?, cols.pos(&t.purpose)?, cols.pos(&t.mode)?, cols.pos(&t.distance_km)?);
-    let (c_ox, c_oy, c_dx, c_dy, c_oz, c_dz) = (cols.pos(&t.origin_x)?, cols.pos(&t.origin_y)?, cols.pos(&t.dest_x)?, cols.pos(&t.dest_y)?, cols.pos(&t.origin_zone_id)?, cols.pos(&t.dest_zone_id)?);
+    let (c_id, c_no, c_dep, c_arr, c_pur, c_mode, c_dist) = (
+        cols.pos(&t.trip_id)?,
+        cols.pos(&t.trip_no)?,
+        cols.pos(&t.depart_at)?,
+        cols.pos(&t.arrive_at)?,
+        cols.pos(&t.purpose)?,
+        cols.pos(&t.mode)?,
+        cols.pos(&t.distance_km)?,
+    );
+    let (c_ox, c_oy, c_dx, c_dy, c_oz, c_dz) = (
+        cols.pos(&t.origin_x)?,
+        cols.pos(&t.origin_y)?,
+        cols.pos(&t.dest_x)?,
+        cols.pos(&t.dest_y)?,
+        cols.pos(&t.origin_zone_id)?,
+        cols.pos(&t.dest_zone_id)?,
+    );
     let header = csv.header.clone();
-    let persons: HashMap<i64, Option<i32>> = s.persons.person_id.iter().copied().zip(s.persons.travel_date.iter().copied()).collect();
+    let persons: HashMap<i64, Option<i32>> = s
+        .persons
+        .person_id
+        .iter()
+        .copied()
+        .zip(s.persons.travel_date.iter().copied())
+        .collect();
     let mut rejects = Rejects::new(&f.name);
     let mut read = 0;
     let mut seen: HashMap<i64, u64> = HashMap::new();
@@ -408,11 +619,19 @@ fn read_trips(m: &Mapping, f: &TextFile, person_ids: &mut IdMap, ids: &mut IdMap
     for row in csv.rows() {
         let row = row?;
         read += 1;
-        let fld = Field { m, row: &row, header: &header };
+        let fld = Field {
+            m,
+            row: &row,
+            header: &header,
+        };
         let r = (|| {
             let person = fld.id(c_person, person_ids, false)?;
             let Some(travel_date) = persons.get(&person) else {
-                return Err(fld.err(c_person, fld.raw(Some(c_person)).unwrap_or(""), "no person with this id in the persons file (or it was rejected)"));
+                return Err(fld.err(
+                    c_person,
+                    fld.raw(Some(c_person)).unwrap_or(""),
+                    "no person with this id in the persons file (or it was rejected)",
+                ));
             };
             let id = match c_id {
                 Some(c) => fld.id(c, ids, true)?,
@@ -420,20 +639,34 @@ fn read_trips(m: &Mapping, f: &TextFile, person_ids: &mut IdMap, ids: &mut IdMap
             };
             if let Some(first) = seen.get(&id) {
                 let c = c_id.expect("generated ids are unique");
-                return Err(fld.err(c, fld.raw(Some(c)).unwrap_or(""), format!("duplicate trip id, first on line {first}")));
+                return Err(fld.err(
+                    c,
+                    fld.raw(Some(c)).unwrap_or(""),
+                    format!("duplicate trip id, first on line {first}"),
+                ));
             }
             let time = |c: Option<usize>| -> Result<Option<i64>, FieldErr> {
                 let Some(v) = fld.raw(c) else { return Ok(None) };
                 let c = c.expect("raw");
                 let dt = if let Some(tf) = &m.format.time_format {
-                    let tod = NaiveTime::parse_from_str(v, tf).map_err(|_| fld.err(c, v, format!("expected a time of day in the format {tf}")))?;
-                    let d = travel_date.ok_or_else(|| fld.err(c, v, "a time of day needs the person's travel_date, which is missing"))?;
+                    let tod = NaiveTime::parse_from_str(v, tf).map_err(|_| {
+                        fld.err(c, v, format!("expected a time of day in the format {tf}"))
+                    })?;
+                    let d = travel_date.ok_or_else(|| {
+                        fld.err(
+                            c,
+                            v,
+                            "a time of day needs the person's travel_date, which is missing",
+                        )
+                    })?;
                     (epoch + chrono::Days::new(d as u64)).and_time(tod)
                 } else {
                     let df = &m.format.datetime_format;
                     NaiveDateTime::parse_from_str(v, df)
                         .or_else(|_| NaiveDateTime::parse_from_str(v, &df.replace(' ', "T")))
-                        .map_err(|_| fld.err(c, v, format!("expected a date and time in the format {df}")))?
+                        .map_err(|_| {
+                            fld.err(c, v, format!("expected a date and time in the format {df}"))
+                        })?
                 };
                 Ok(Some(dt.and_utc().timestamp_micros()))
             };
@@ -445,17 +678,37 @@ fn read_trips(m: &Mapping, f: &TextFile, person_ids: &mut IdMap, ids: &mut IdMap
                         arr = Some(a + 86_400_000_000);
                     } else {
                         let c = c_arr.expect("arrival present");
-                        return Err(fld.err(c, fld.raw(Some(c)).unwrap_or(""), "expected an arrival at or after the departure"));
+                        return Err(fld.err(
+                            c,
+                            fld.raw(Some(c)).unwrap_or(""),
+                            "expected an arrival at or after the departure",
+                        ));
                     }
                 }
             }
-            let mode = fld.code(c_mode, &m.codes.mode, "mode")?.map(|v| v.parse::<Mode>().map(Mode::as_str).map_err(|e| fld.err(c_mode.expect("raw"), &v, e.to_string()))).transpose()?;
-            let purpose = fld.code(c_pur, &m.codes.purpose, "purpose")?.map(|v| v.parse::<Purpose>().map(Purpose::as_str).map_err(|e| fld.err(c_pur.expect("raw"), &v, e.to_string()))).transpose()?;
+            let mode = fld
+                .code(c_mode, &m.codes.mode, "mode")?
+                .map(|v| {
+                    v.parse::<Mode>()
+                        .map(Mode::as_str)
+                        .map_err(|e| fld.err(c_mode.expect("raw"), &v, e.to_string()))
+                })
+                .transpose()?;
+            let purpose = fld
+                .code(c_pur, &m.codes.purpose, "purpose")?
+                .map(|v| {
+                    v.parse::<Purpose>()
+                        .map(Purpose::as_str)
+                        .map_err(|e| fld.err(c_pur.expect("raw"), &v, e.to_string()))
+                })
+                .transpose()?;
             let dist = fld.num(c_dist, 0.0)?.map(|d| d * m.format.distance_scale);
             let (olon, olat) = fld.coord(c_ox, c_oy)?;
             let (dlon, dlat) = fld.coord(c_dx, c_dy)?;
             let no = fld.int(c_no, 1, i16::MAX as i64)?;
-            Ok((person, id, no, dep, arr, purpose, mode, dist, olon, olat, dlon, dlat))
+            Ok((
+                person, id, no, dep, arr, purpose, mode, dist, olon, olat, dlon, dlat,
+            ))
         })();
         match r {
             Ok((person, id, no, dep, arr, purpose, mode, dist, olon, olat, dlon, dlat)) => {
@@ -486,9 +739,19 @@ fn read_trips(m: &Mapping, f: &TextFile, person_ids: &mut IdMap, ids: &mut IdMap
 }
 
 /// Fills missing zone ids from coordinates with `locate` (a zone index look-up, in parallel).
-pub fn fill_zones(lon: &[Option<f64>], lat: &[Option<f64>], zone: &mut [Option<String>], index: &mobility_geo::ZoneIndex) {
-    let todo: Vec<usize> = (0..zone.len()).filter(|&i| zone[i].is_none() && lon[i].is_some() && lat[i].is_some()).collect();
-    let pts: Vec<(f64, f64)> = todo.iter().map(|&i| (lon[i].expect("filtered"), lat[i].expect("filtered"))).collect();
+pub fn fill_zones(
+    lon: &[Option<f64>],
+    lat: &[Option<f64>],
+    zone: &mut [Option<String>],
+    index: &mobility_geo::ZoneIndex,
+) {
+    let todo: Vec<usize> = (0..zone.len())
+        .filter(|&i| zone[i].is_none() && lon[i].is_some() && lat[i].is_some())
+        .collect();
+    let pts: Vec<(f64, f64)> = todo
+        .iter()
+        .map(|&i| (lon[i].expect("filtered"), lat[i].expect("filtered")))
+        .collect();
     for (i, z) in todo.into_iter().zip(index.locate_all(&pts)) {
         zone[i] = z.map(|z| index.zone(z).id.clone());
     }
@@ -554,6 +817,10 @@ impl Survey {
                 Arc::new(StringArray::from(t.dest_zone_id)),
             ],
         )?;
-        Ok([(Table::Households, hb, h.lines), (Table::Persons, pb, p.lines), (Table::Trips, tb, t.lines)])
+        Ok([
+            (Table::Households, hb, h.lines),
+            (Table::Persons, pb, p.lines),
+            (Table::Trips, tb, t.lines),
+        ])
     }
 }

@@ -23,7 +23,13 @@ pub fn udf() -> ScalarUDF {
         .with_argument("km", "a distance in km, 0 or more")
         .with_sql_example("SELECT distance_band(distance_km), count(*) FROM trips GROUP BY 1;")
         .build();
-    simple("distance_band", vec![vec![Arg::Num]], DataType::Utf8, doc, kernel)
+    simple(
+        "distance_band",
+        vec![vec![Arg::Num]],
+        DataType::Utf8,
+        doc,
+        kernel,
+    )
 }
 
 fn kernel(a: &[ArrayRef]) -> Result<ArrayRef> {

@@ -15,7 +15,13 @@ pub fn udf() -> ScalarUDF {
         .with_argument("lon2, lat2", "second point, degrees")
         .with_sql_example("SELECT haversine_km(10.7522, 59.9139, 10.5279, 59.8897); -- Oslo to Sandvika, 12.7 km")
         .build();
-    simple("haversine_km", vec![vec![Arg::Num; 4]], DataType::Float64, doc, kernel)
+    simple(
+        "haversine_km",
+        vec![vec![Arg::Num; 4]],
+        DataType::Float64,
+        doc,
+        kernel,
+    )
 }
 
 fn kernel(a: &[ArrayRef]) -> Result<ArrayRef> {
@@ -24,7 +30,9 @@ fn kernel(a: &[ArrayRef]) -> Result<ArrayRef> {
         .map(|i| {
             let v = [x1, y1, x2, y2].map(|c| (!c.is_null(i)).then(|| c.value(i)));
             match v {
-                [Some(a), Some(b), Some(c), Some(d)] => Some(Haversine.distance(Point::new(a, b), Point::new(c, d)) / 1000.0),
+                [Some(a), Some(b), Some(c), Some(d)] => {
+                    Some(Haversine.distance(Point::new(a, b), Point::new(c, d)) / 1000.0)
+                }
                 _ => None,
             }
         })

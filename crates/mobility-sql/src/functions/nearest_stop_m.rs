@@ -8,7 +8,10 @@ use std::sync::Arc;
 use arrow::array::{Array, Float64Array};
 use arrow::datatypes::DataType;
 use datafusion::common::Result;
-use datafusion::logical_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    Volatility,
+};
 use geo::{Distance, Geodesic, Point};
 use rayon::prelude::*;
 use rstar::RTree;
@@ -29,7 +32,14 @@ fn unit(lon: f64, lat: f64) -> [f64; 3] {
 impl StopIndex {
     /// Indexes stops given as (lon, lat).
     pub fn new(stops: impl IntoIterator<Item = (f64, f64)>) -> Self {
-        Self { tree: RTree::bulk_load(stops.into_iter().map(|(x, y)| GeomWithData::new(unit(x, y), (x, y))).collect()) }
+        Self {
+            tree: RTree::bulk_load(
+                stops
+                    .into_iter()
+                    .map(|(x, y)| GeomWithData::new(unit(x, y), (x, y)))
+                    .collect(),
+            ),
+        }
     }
 
     /// Metres to the nearest stop, `None` without stops.
@@ -48,7 +58,11 @@ pub struct NearestStop {
 
 impl std::fmt::Debug for NearestStop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "nearest_stop_m({} stops)", self.stops.as_ref().map_or(0, |s| s.tree.size()))
+        write!(
+            f,
+            "nearest_stop_m({} stops)",
+            self.stops.as_ref().map_or(0, |s| s.tree.size())
+        )
     }
 }
 impl PartialEq for NearestStop {
@@ -64,7 +78,10 @@ impl Eq for NearestStop {}
 impl Hash for NearestStop {
     fn hash<H: Hasher>(&self, state: &mut H) {
         "nearest_stop_m".hash(state);
-        self.stops.as_ref().map(|s| Arc::as_ptr(s) as usize).hash(state);
+        self.stops
+            .as_ref()
+            .map(|s| Arc::as_ptr(s) as usize)
+            .hash(state);
     }
 }
 
@@ -73,7 +90,11 @@ pub fn udf(stops: Option<Arc<StopIndex>>) -> ScalarUDF {
         .with_argument("lon, lat", "the point, degrees EPSG:4326")
         .with_sql_example("SELECT avg(nearest_stop_m(home_lon, home_lat)) FROM households;")
         .build();
-    ScalarUDF::new_from_impl(NearestStop { stops, signature: Signature::user_defined(Volatility::Immutable), doc })
+    ScalarUDF::new_from_impl(NearestStop {
+        stops,
+        signature: Signature::user_defined(Volatility::Immutable),
+        doc,
+    })
 }
 
 impl ScalarUDFImpl for NearestStop {

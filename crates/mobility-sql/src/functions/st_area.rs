@@ -14,7 +14,13 @@ pub fn udf() -> ScalarUDF {
         .with_argument("geom", "a geometry (WKB, EPSG:4326)")
         .with_sql_example("SELECT name, ST_Area(geometry) / 1e6 AS km2 FROM zones WHERE kind = 'kommune';")
         .build();
-    simple("st_area", vec![vec![Arg::Geom]], DataType::Float64, doc, kernel)
+    simple(
+        "st_area",
+        vec![vec![Arg::Geom]],
+        DataType::Float64,
+        doc,
+        kernel,
+    )
 }
 
 fn kernel(a: &[ArrayRef]) -> Result<ArrayRef> {

@@ -16,7 +16,13 @@ pub fn udf() -> ScalarUDF {
         .with_argument("metres", "the distance, 0 or more")
         .with_sql_example("SELECT count(*) FROM households h, pt_stops s WHERE ST_Contains(ST_Buffer(s.geometry, 500), ST_Point(h.home_lon, h.home_lat));")
         .build();
-    simple("st_buffer", vec![vec![Arg::Geom, Arg::Num]], DataType::Binary, doc, kernel)
+    simple(
+        "st_buffer",
+        vec![vec![Arg::Geom, Arg::Num]],
+        DataType::Binary,
+        doc,
+        kernel,
+    )
 }
 
 fn kernel(a: &[ArrayRef]) -> Result<ArrayRef> {

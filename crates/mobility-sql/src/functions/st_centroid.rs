@@ -10,11 +10,21 @@ use geo::Centroid;
 use crate::udf::{Arg, GEO, geom_to_geom, simple};
 
 pub fn udf() -> ScalarUDF {
-    let doc = Documentation::builder(GEO, "The centroid of a geometry as a point, computed in lon/lat.", "ST_Centroid(geom)")
-        .with_argument("geom", "a geometry (WKB)")
-        .with_sql_example("SELECT zone_id, ST_AsText(ST_Centroid(geometry)) FROM zones;")
-        .build();
-    simple("st_centroid", vec![vec![Arg::Geom]], DataType::Binary, doc, kernel)
+    let doc = Documentation::builder(
+        GEO,
+        "The centroid of a geometry as a point, computed in lon/lat.",
+        "ST_Centroid(geom)",
+    )
+    .with_argument("geom", "a geometry (WKB)")
+    .with_sql_example("SELECT zone_id, ST_AsText(ST_Centroid(geometry)) FROM zones;")
+    .build();
+    simple(
+        "st_centroid",
+        vec![vec![Arg::Geom]],
+        DataType::Binary,
+        doc,
+        kernel,
+    )
 }
 
 fn kernel(a: &[ArrayRef]) -> Result<ArrayRef> {

@@ -17,7 +17,13 @@ pub fn udf() -> ScalarUDF {
         .with_argument("b", "a geometry (WKB, EPSG:4326)")
         .with_sql_example("SELECT ST_Distance(ST_Point(10.7522, 59.9139), ST_Point(10.5279, 59.8897)); -- metres")
         .build();
-    simple("st_distance", vec![vec![Arg::Geom, Arg::Geom]], DataType::Float64, doc, kernel)
+    simple(
+        "st_distance",
+        vec![vec![Arg::Geom, Arg::Geom]],
+        DataType::Float64,
+        doc,
+        kernel,
+    )
 }
 
 /// Metres between two lon/lat geometries.
@@ -29,7 +35,9 @@ pub fn metres(a: &Geometry<f64>, b: &Geometry<f64>) -> f64 {
         return 0.0;
     }
     let both = Geometry::GeometryCollection(geo::GeometryCollection(vec![a.clone(), b.clone()]));
-    let Some(f) = LocalFrame::around(&both) else { return f64::NAN };
+    let Some(f) = LocalFrame::around(&both) else {
+        return f64::NAN;
+    };
     Euclidean.distance(&f.to_xy(a), &f.to_xy(b))
 }
 
@@ -41,7 +49,10 @@ fn kernel(a: &[ArrayRef]) -> Result<ArrayRef> {
             out.push(None);
             continue;
         }
-        let (g, h) = (decode("st_distance", 1, x.value(i))?, decode("st_distance", 2, y.value(i))?);
+        let (g, h) = (
+            decode("st_distance", 1, x.value(i))?,
+            decode("st_distance", 2, y.value(i))?,
+        );
         out.push(Some(metres(&g, &h)));
     }
     Ok(arc(Float64Array::from(out)))

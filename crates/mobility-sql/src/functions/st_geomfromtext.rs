@@ -14,7 +14,13 @@ pub fn udf() -> ScalarUDF {
         .with_argument("wkt", "VARCHAR")
         .with_sql_example("SELECT ST_Area(ST_GeomFromText('POLYGON((10 59, 11 59, 11 60, 10 60, 10 59))'));")
         .build();
-    simple("st_geomfromtext", vec![vec![Arg::Text]], DataType::Binary, doc, kernel)
+    simple(
+        "st_geomfromtext",
+        vec![vec![Arg::Text]],
+        DataType::Binary,
+        doc,
+        kernel,
+    )
 }
 
 fn kernel(a: &[ArrayRef]) -> Result<ArrayRef> {
@@ -26,7 +32,9 @@ fn kernel(a: &[ArrayRef]) -> Result<ArrayRef> {
             continue;
         }
         let s = t.value(i);
-        let parsed = wkt::Wkt::<f64>::from_str(s).map_err(|e| e.to_string()).and_then(|w| geo::Geometry::try_from(w).map_err(|e| e.to_string()));
+        let parsed = wkt::Wkt::<f64>::from_str(s)
+            .map_err(|e| e.to_string())
+            .and_then(|w| geo::Geometry::try_from(w).map_err(|e| e.to_string()));
         match parsed.and_then(|g| mobility_geo::wkb::to_wkb(&g).map_err(|e| e.to_string())) {
             Ok(w) => b.append_value(w),
             Err(e) => {

@@ -12,7 +12,13 @@ pub fn udf() -> ScalarUDF {
         .with_argument("wkb", "BINARY")
         .with_sql_example("SELECT ST_AsText(ST_GeomFromWKB(geometry)) FROM zones LIMIT 1;")
         .build();
-    simple("st_geomfromwkb", vec![vec![Arg::Geom]], DataType::Binary, doc, kernel)
+    simple(
+        "st_geomfromwkb",
+        vec![vec![Arg::Geom]],
+        DataType::Binary,
+        doc,
+        kernel,
+    )
 }
 
 fn kernel(a: &[ArrayRef]) -> Result<ArrayRef> {

@@ -14,7 +14,13 @@ pub fn udf() -> ScalarUDF {
         .with_argument("geom", "a geometry (WKB, EPSG:4326)")
         .with_sql_example("SELECT ST_Length(ST_GeomFromText('LINESTRING(10.5 59.9, 10.6 59.9)'));")
         .build();
-    simple("st_length", vec![vec![Arg::Geom]], DataType::Float64, doc, kernel)
+    simple(
+        "st_length",
+        vec![vec![Arg::Geom]],
+        DataType::Float64,
+        doc,
+        kernel,
+    )
 }
 
 fn length(g: &Geometry<f64>) -> f64 {

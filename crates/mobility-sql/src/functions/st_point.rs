@@ -13,7 +13,13 @@ pub fn udf() -> ScalarUDF {
         .with_argument("lat", "latitude or y")
         .with_sql_example("SELECT ST_AsText(ST_Point(10.5279, 59.8897)); -- POINT(10.5279 59.8897)")
         .build();
-    simple("st_point", vec![vec![Arg::Num, Arg::Num]], DataType::Binary, doc, kernel)
+    simple(
+        "st_point",
+        vec![vec![Arg::Num, Arg::Num]],
+        DataType::Binary,
+        doc,
+        kernel,
+    )
 }
 
 fn kernel(a: &[ArrayRef]) -> Result<ArrayRef> {

@@ -4,9 +4,9 @@
 //! A geometry argument that is the same for every row (a literal) is decoded once.
 
 use arrow::array::{Array, ArrayRef, BooleanArray};
-use datafusion::logical_expr::ColumnarValue;
 use arrow::datatypes::DataType;
 use datafusion::common::Result;
+use datafusion::logical_expr::ColumnarValue;
 use datafusion::logical_expr::{Documentation, ScalarUDF};
 use geo::{Contains, Geometry, Intersects};
 
@@ -25,7 +25,11 @@ pub fn contains() -> ScalarUDF {
         "st_contains",
         vec![vec![Arg::Geom, Arg::Geom]],
         DataType::Boolean,
-        doc("ST_Contains", "True when geometry a contains b: no point of b lies outside a, and at least one lies in a's interior. A point on a polygon's boundary is not contained (use ST_Intersects to include it).", "SELECT z.zone_id, count(*) FROM trips t JOIN zones z ON ST_Contains(z.geometry, ST_Point(t.origin_lon, t.origin_lat)) GROUP BY 1;"),
+        doc(
+            "ST_Contains",
+            "True when geometry a contains b: no point of b lies outside a, and at least one lies in a's interior. A point on a polygon's boundary is not contained (use ST_Intersects to include it).",
+            "SELECT z.zone_id, count(*) FROM trips t JOIN zones z ON ST_Contains(z.geometry, ST_Point(t.origin_lon, t.origin_lat)) GROUP BY 1;",
+        ),
         Kernel::Values(|a, n| predicate("st_contains", a, n, |x, y| x.contains(y))),
     )
 }
@@ -35,7 +39,11 @@ pub fn within() -> ScalarUDF {
         "st_within",
         vec![vec![Arg::Geom, Arg::Geom]],
         DataType::Boolean,
-        doc("ST_Within", "True when geometry a lies within b: ST_Within(a, b) = ST_Contains(b, a).", "SELECT ST_Within(ST_Point(10.5, 59.9), geometry) FROM zones;"),
+        doc(
+            "ST_Within",
+            "True when geometry a lies within b: ST_Within(a, b) = ST_Contains(b, a).",
+            "SELECT ST_Within(ST_Point(10.5, 59.9), geometry) FROM zones;",
+        ),
         Kernel::Values(|a, n| predicate("st_within", a, n, |x, y| y.contains(x))),
     )
 }
@@ -45,7 +53,11 @@ pub fn intersects() -> ScalarUDF {
         "st_intersects",
         vec![vec![Arg::Geom, Arg::Geom]],
         DataType::Boolean,
-        doc("ST_Intersects", "True when geometries a and b share at least one point, boundaries included.", "SELECT count(*) FROM pt_stops s, zones z WHERE ST_Intersects(z.geometry, s.geometry);"),
+        doc(
+            "ST_Intersects",
+            "True when geometries a and b share at least one point, boundaries included.",
+            "SELECT count(*) FROM pt_stops s, zones z WHERE ST_Intersects(z.geometry, s.geometry);",
+        ),
         Kernel::Values(|a, n| predicate("st_intersects", a, n, |x, y| x.intersects(y))),
     )
 }
@@ -54,7 +66,10 @@ pub fn intersects() -> ScalarUDF {
 /// (a polygon repeated against a batch of points, as a nested-loop join produces) too.
 enum Decoded {
     Same(Option<Geometry<f64>>),
-    Rows { geoms: Vec<Geometry<f64>>, row: Vec<Option<u32>> },
+    Rows {
+        geoms: Vec<Geometry<f64>>,
+        row: Vec<Option<u32>>,
+    },
 }
 
 impl Decoded {
@@ -71,7 +86,11 @@ fn decode_column(name: &str, arg: usize, v: &ColumnarValue) -> Result<Decoded> {
         ColumnarValue::Scalar(s) => {
             let a = s.to_array_of_size(1)?;
             let g = geom(&a)?;
-            Ok(Decoded::Same(if g.is_null(0) { None } else { Some(decode(name, arg, g.value(0))?) }))
+            Ok(Decoded::Same(if g.is_null(0) {
+                None
+            } else {
+                Some(decode(name, arg, g.value(0))?)
+            }))
         }
         ColumnarValue::Array(a) => {
             let g = geom(a)?;
@@ -95,8 +114,16 @@ fn decode_column(name: &str, arg: usize, v: &ColumnarValue) -> Result<Decoded> {
     }
 }
 
-fn predicate(name: &str, a: &[ColumnarValue], n: usize, f: fn(&Geometry<f64>, &Geometry<f64>) -> bool) -> Result<ArrayRef> {
-    let (x, y) = (decode_column(name, 1, &a[0])?, decode_column(name, 2, &a[1])?);
+fn predicate(
+    name: &str,
+    a: &[ColumnarValue],
+    n: usize,
+    f: fn(&Geometry<f64>, &Geometry<f64>) -> bool,
+) -> Result<ArrayRef> {
+    let (x, y) = (
+        decode_column(name, 1, &a[0])?,
+        decode_column(name, 2, &a[1])?,
+    );
     let out: BooleanArray = (0..n)
         .map(|i| match (x.get(i), y.get(i)) {
             (Some(p), Some(q)) => Some(f(p, q)),

@@ -16,7 +16,13 @@ pub fn udf() -> ScalarUDF {
         .with_argument("to_srid", "4326 or 25833")
         .with_sql_example("SELECT ST_AsText(ST_Transform(ST_Point(10.5279, 59.8897), 4326, 25833));")
         .build();
-    simple("st_transform", vec![vec![Arg::Geom, Arg::Num, Arg::Num]], DataType::Binary, doc, kernel)
+    simple(
+        "st_transform",
+        vec![vec![Arg::Geom, Arg::Num, Arg::Num]],
+        DataType::Binary,
+        doc,
+        kernel,
+    )
 }
 
 fn crs(v: f64) -> Result<Crs> {

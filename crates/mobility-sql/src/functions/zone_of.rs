@@ -11,7 +11,10 @@ use std::sync::{Arc, Mutex};
 use arrow::array::{Array, StringArray};
 use arrow::datatypes::DataType;
 use datafusion::common::{Result, exec_err};
-use datafusion::logical_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    Volatility,
+};
 use mobility_geo::{Zone, ZoneIndex};
 
 use crate::udf::{Arg, DOMAIN, arc, coerce, num, text};
@@ -43,7 +46,12 @@ impl Hash for ZoneOf {
     }
 }
 
-const ARITIES: fn() -> Vec<Vec<Arg>> = || vec![vec![Arg::Num, Arg::Num], vec![Arg::Num, Arg::Num, Arg::Text]];
+const ARITIES: fn() -> Vec<Vec<Arg>> = || {
+    vec![
+        vec![Arg::Num, Arg::Num],
+        vec![Arg::Num, Arg::Num, Arg::Text],
+    ]
+};
 
 pub fn udf(zones: Arc<Vec<Zone>>) -> ScalarUDF {
     let doc = Documentation::builder(DOMAIN, "The zone_id of the session's zone holding a lon/lat point, optionally only zones of one kind; NULL outside every zone. A point in several zones gets the smallest (then the lowest id); edges count as inside.", "zone_of(lon, lat [, kind])")
@@ -51,13 +59,20 @@ pub fn udf(zones: Arc<Vec<Zone>>) -> ScalarUDF {
         .with_argument("kind", "optional: 'kommune', 'grunnkrets', ...")
         .with_sql_example("SELECT zone_of(origin_lon, origin_lat, 'kommune') AS kommune, count(*) FROM trips GROUP BY 1;")
         .build();
-    ScalarUDF::new_from_impl(ZoneOf { zones, indexes: Mutex::new(HashMap::new()), signature: Signature::user_defined(Volatility::Immutable), doc })
+    ScalarUDF::new_from_impl(ZoneOf {
+        zones,
+        indexes: Mutex::new(HashMap::new()),
+        signature: Signature::user_defined(Volatility::Immutable),
+        doc,
+    })
 }
 
 impl ZoneOf {
     fn index(&self, kind: Option<&str>) -> Arc<ZoneIndex> {
         let mut m = self.indexes.lock().unwrap_or_else(|p| p.into_inner());
-        m.entry(kind.map(str::to_string)).or_insert_with(|| Arc::new(ZoneIndex::new(self.zones.iter().cloned(), kind))).clone()
+        m.entry(kind.map(str::to_string))
+            .or_insert_with(|| Arc::new(ZoneIndex::new(self.zones.iter().cloned(), kind)))
+            .clone()
     }
 }
 
@@ -82,17 +97,31 @@ impl ScalarUDFImpl for ZoneOf {
             Some(k) => {
                 let k = text(k)?;
                 let first = (k.len() > 0 && k.is_valid(0)).then(|| k.value(0));
-                if (0..k.len()).any(|i| k.is_valid(i) != k.is_valid(0) || (k.is_valid(i) && Some(k.value(i)) != first)) {
-                    return exec_err!("zone_of: kind must be the same for every row (a literal such as 'kommune')");
+                if (0..k.len()).any(|i| {
+                    k.is_valid(i) != k.is_valid(0) || (k.is_valid(i) && Some(k.value(i)) != first)
+                }) {
+                    return exec_err!(
+                        "zone_of: kind must be the same for every row (a literal such as 'kommune')"
+                    );
                 }
                 first.map(str::to_string)
             }
         };
         let index = self.index(kind.as_deref());
         let pts: Vec<(f64, f64)> = (0..lon.len())
-            .map(|i| if lon.is_null(i) || lat.is_null(i) { (f64::NAN, f64::NAN) } else { (lon.value(i), lat.value(i)) })
+            .map(|i| {
+                if lon.is_null(i) || lat.is_null(i) {
+                    (f64::NAN, f64::NAN)
+                } else {
+                    (lon.value(i), lat.value(i))
+                }
+            })
             .collect();
-        let out: StringArray = index.locate_all(&pts).into_iter().map(|z| z.map(|z| index.zone(z).id.as_str())).collect();
+        let out: StringArray = index
+            .locate_all(&pts)
+            .into_iter()
+            .map(|z| z.map(|z| index.zone(z).id.as_str()))
+            .collect();
         Ok(ColumnarValue::Array(arc(out)))
     }
     fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
