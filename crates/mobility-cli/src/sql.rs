@@ -35,14 +35,14 @@ fn statements(sql: &str) -> anyhow::Result<Vec<String>> {
     Ok(parsed.into_iter().map(|s| s.to_string()).collect())
 }
 
+/// A DataFusion error as one line (its hints, such as the valid field names, joined in).
+fn one_line(e: datafusion::error::DataFusionError) -> anyhow::Error {
+    anyhow::anyhow!("{}", e.strip_backtrace().trim().replace('\n', " "))
+}
+
 async fn execute(ctx: &SessionContext, sql: &str) -> anyhow::Result<Vec<RecordBatch>> {
-    let df = ctx
-        .sql(sql)
-        .await
-        .map_err(|e| anyhow::anyhow!("{}", e.strip_backtrace()))?;
-    df.collect()
-        .await
-        .map_err(|e| anyhow::anyhow!("{}", e.strip_backtrace()))
+    let df = ctx.sql(sql).await.map_err(one_line)?;
+    df.collect().await.map_err(one_line)
 }
 
 fn write_results(batches: &[RecordBatch], out: &Output, w: &mut dyn Write) -> anyhow::Result<()> {

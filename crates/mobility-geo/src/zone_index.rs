@@ -22,6 +22,22 @@ pub struct Zone {
     pub geometry: MultiPolygon<f64>,
 }
 
+impl Zone {
+    /// A zone from its stored row: Polygon or MultiPolygon WKB; `None` for other geometry types.
+    pub fn from_wkb(id: &str, kind: &str, wkb: &[u8]) -> crate::Result<Option<Zone>> {
+        let geometry = match crate::wkb::from_wkb(wkb)? {
+            geo::Geometry::Polygon(p) => MultiPolygon(vec![p]),
+            geo::Geometry::MultiPolygon(mp) => mp,
+            _ => return Ok(None),
+        };
+        Ok(Some(Zone {
+            id: id.to_string(),
+            kind: kind.to_string(),
+            geometry,
+        }))
+    }
+}
+
 type Entry = GeomWithData<Rectangle<[f64; 2]>, u32>;
 
 /// An index of zones for point-in-polygon look-ups.

@@ -1,6 +1,6 @@
-//! The DataFusion session over a data directory, the indicator catalog and the batch run.
+//! The indicator catalog and the batch run, over the session of `mobility-sql` (tables,
+//! views, functions).
 //!
-//! The session (tables, views, functions) comes from `mobility-sql`.
 //! - [`catalog`]: the indicators, each a `queries/<id>.sql` with a header of `-- key: value`
 //!   lines (title, kind, unit, needs). `kind: ratio` queries return per-stratum sums that
 //!   [`ratio`] turns into estimates with standard errors; `kind: table` queries are written
@@ -15,7 +15,7 @@ pub mod catalog;
 pub mod ratio;
 pub mod run;
 
-/// Errors of the session and the run.
+/// Errors of the batch run.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A query failed to plan or execute.

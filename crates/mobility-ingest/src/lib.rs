@@ -106,20 +106,15 @@ pub fn zone_index(dir: &DataDir, kind: Option<&str>) -> Result<Option<ZoneIndex>
             .expect("zones schema")
             .as_binary::<i32>();
         for i in 0..b.num_rows() {
-            let g = mobility_geo::wkb::from_wkb(geom.value(i)).map_err(|source| Error::Geo {
-                context: format!("zones row {i}"),
+            let (zid, zkind) = (
+                id.as_string::<i32>().value(i),
+                kind_col.as_string::<i32>().value(i),
+            );
+            let zone = Zone::from_wkb(zid, zkind, geom.value(i)).map_err(|source| Error::Geo {
+                context: format!("zone {zid}"),
                 source,
             })?;
-            let mp = match g {
-                geo::Geometry::Polygon(p) => geo::MultiPolygon(vec![p]),
-                geo::Geometry::MultiPolygon(mp) => mp,
-                _ => continue,
-            };
-            zones.push(Zone {
-                id: id.as_string::<i32>().value(i).to_string(),
-                kind: kind_col.as_string::<i32>().value(i).to_string(),
-                geometry: mp,
-            });
+            zones.extend(zone);
         }
     }
     if zones.is_empty() {

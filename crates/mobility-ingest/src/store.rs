@@ -405,8 +405,3 @@ fn align(batch: &RecordBatch, schema: &arrow::datatypes::SchemaRef) -> Result<Re
         .collect::<Result<Vec<ArrayRef>>>()?;
     Ok(RecordBatch::try_new(Arc::clone(schema), cols)?)
 }
-
-/// Whether a column of a stored batch is entirely null (helper for tests and summaries).
-pub fn all_null(col: &dyn Array) -> bool {
-    col.null_count() == col.len()
-}

@@ -102,18 +102,9 @@ async fn load_zones(ctx: &SessionContext) -> Result<Vec<Zone>> {
             if g.is_null(i) {
                 continue;
             }
-            let geom = mobility_geo::wkb::from_wkb(g.value(i))
-                .map_err(|e| DataFusionError::Execution(format!("zones row {i}: {e}")))?;
-            let mp = match geom {
-                geo::Geometry::Polygon(p) => geo::MultiPolygon(vec![p]),
-                geo::Geometry::MultiPolygon(mp) => mp,
-                _ => continue,
-            };
-            zones.push(Zone {
-                id: id.value(i).to_string(),
-                kind: kind.value(i).to_string(),
-                geometry: mp,
-            });
+            let zone = Zone::from_wkb(id.value(i), kind.value(i), g.value(i))
+                .map_err(|e| DataFusionError::Execution(format!("zone {}: {e}", id.value(i))))?;
+            zones.extend(zone);
         }
     }
     Ok(zones)

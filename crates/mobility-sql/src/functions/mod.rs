@@ -23,7 +23,6 @@ pub use nearest_stop_m::StopIndex;
 use std::sync::Arc;
 
 use datafusion::logical_expr::ScalarUDF;
-use mobility_geo::ZoneIndex;
 
 /// What stateful functions look things up in: the session's zones and stops.
 #[derive(Clone, Default)]
@@ -58,9 +57,4 @@ pub fn all(lookups: &Lookups) -> Vec<ScalarUDF> {
         zone_of::udf(zones),
         nearest_stop_m::udf(lookups.stops.clone()),
     ]
-}
-
-/// Builds zone indexes per kind on first use.
-pub fn zone_index(zones: &[mobility_geo::Zone], kind: Option<&str>) -> ZoneIndex {
-    ZoneIndex::new(zones.iter().cloned(), kind)
 }
