@@ -261,3 +261,22 @@ pub fn geom_to_f64(
     }
     Ok(arc(Float64Array::from(out)))
 }
+
+/// A DOUBLE column of `metric(point1, point2)` over four lon/lat columns (NULL if any is NULL).
+pub fn point_pairs(
+    a: &[ArrayRef],
+    metric: impl Fn(geo::Point<f64>, geo::Point<f64>) -> f64,
+) -> Result<ArrayRef> {
+    let (x1, y1, x2, y2) = (num(&a[0])?, num(&a[1])?, num(&a[2])?, num(&a[3])?);
+    let out: Float64Array = (0..x1.len())
+        .map(
+            |i| match [x1, y1, x2, y2].map(|c| (!c.is_null(i)).then(|| c.value(i))) {
+                [Some(a), Some(b), Some(c), Some(d)] => {
+                    Some(metric(geo::Point::new(a, b), geo::Point::new(c, d)))
+                }
+                _ => None,
+            },
+        )
+        .collect();
+    Ok(arc(out))
+}

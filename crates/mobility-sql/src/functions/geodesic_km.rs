@@ -1,13 +1,13 @@
 //! `geodesic_km(lon1, lat1, lon2, lat2)`: distance on the WGS84 ellipsoid after Karney (2013),
 //! as geo's `Geodesic` (GeographicLib).
 
-use arrow::array::{Array, ArrayRef, Float64Array};
+use arrow::array::ArrayRef;
 use arrow::datatypes::DataType;
 use datafusion::common::Result;
 use datafusion::logical_expr::{Documentation, ScalarUDF};
-use geo::{Distance, Geodesic, Point};
+use geo::{Distance, Geodesic};
 
-use crate::udf::{Arg, GEO, arc, num, simple};
+use crate::udf::{Arg, GEO, point_pairs, simple};
 
 pub fn udf() -> ScalarUDF {
     let doc = Documentation::builder(GEO, "Geodesic distance in km between two lon/lat points on the WGS84 ellipsoid (Karney 2013, GeographicLib).", "geodesic_km(lon1, lat1, lon2, lat2)")
@@ -25,17 +25,5 @@ pub fn udf() -> ScalarUDF {
 }
 
 fn kernel(a: &[ArrayRef]) -> Result<ArrayRef> {
-    let (x1, y1, x2, y2) = (num(&a[0])?, num(&a[1])?, num(&a[2])?, num(&a[3])?);
-    let out: Float64Array = (0..x1.len())
-        .map(|i| {
-            let v = [x1, y1, x2, y2].map(|c| (!c.is_null(i)).then(|| c.value(i)));
-            match v {
-                [Some(a), Some(b), Some(c), Some(d)] => {
-                    Some(Geodesic.distance(Point::new(a, b), Point::new(c, d)) / 1000.0)
-                }
-                _ => None,
-            }
-        })
-        .collect();
-    Ok(arc(out))
+    point_pairs(a, |p, q| Geodesic.distance(p, q) / 1000.0)
 }

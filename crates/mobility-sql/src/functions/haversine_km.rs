@@ -1,13 +1,13 @@
 //! `haversine_km(lon1, lat1, lon2, lat2)`: great-circle distance on a sphere of the mean Earth
 //! radius (6,371.0088 km, IUGG), as geo's `Haversine`.
 
-use arrow::array::{Array, ArrayRef, Float64Array};
+use arrow::array::ArrayRef;
 use arrow::datatypes::DataType;
 use datafusion::common::Result;
 use datafusion::logical_expr::{Documentation, ScalarUDF};
-use geo::{Distance, Haversine, Point};
+use geo::{Distance, Haversine};
 
-use crate::udf::{Arg, GEO, arc, num, simple};
+use crate::udf::{Arg, GEO, point_pairs, simple};
 
 pub fn udf() -> ScalarUDF {
     let doc = Documentation::builder(GEO, "Great-circle distance in km between two lon/lat points (EPSG:4326) on a sphere of radius 6371.0088 km.", "haversine_km(lon1, lat1, lon2, lat2)")
@@ -25,17 +25,5 @@ pub fn udf() -> ScalarUDF {
 }
 
 fn kernel(a: &[ArrayRef]) -> Result<ArrayRef> {
-    let (x1, y1, x2, y2) = (num(&a[0])?, num(&a[1])?, num(&a[2])?, num(&a[3])?);
-    let out: Float64Array = (0..x1.len())
-        .map(|i| {
-            let v = [x1, y1, x2, y2].map(|c| (!c.is_null(i)).then(|| c.value(i)));
-            match v {
-                [Some(a), Some(b), Some(c), Some(d)] => {
-                    Some(Haversine.distance(Point::new(a, b), Point::new(c, d)) / 1000.0)
-                }
-                _ => None,
-            }
-        })
-        .collect();
-    Ok(arc(out))
+    point_pairs(a, |p, q| Haversine.distance(p, q) / 1000.0)
 }
