@@ -309,3 +309,45 @@ fn default_factors_ingest_without_rejects() {
     assert_eq!(table(dir.path(), "fleet_mix").num_rows(), 10);
     assert_eq!(table(dir.path(), "occupancy").num_rows(), 6);
 }
+
+#[test]
+fn a_repeated_zone_id_is_rejected_naming_both_lines_and_the_counts_add_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("z.geojson");
+    let feature = |id: &str| {
+        format!(
+            "{{\"type\": \"Feature\", \"properties\": {{\"id\": \"{id}\"}}, \"geometry\": {{\"type\": \"Polygon\", \"coordinates\": [[[10, 59], [11, 59], [11, 60], [10, 59]]]}}}}"
+        )
+    };
+    std::fs::write(
+        &f,
+        format!(
+            "{{\"type\": \"FeatureCollection\", \"features\": [\n{},\n{},\n{}]}}",
+            feature("a"),
+            feature("b"),
+            feature("a")
+        ),
+    )
+    .unwrap();
+    let out = ok(&[
+        "ingest",
+        "zones",
+        f.to_str().unwrap(),
+        "--out",
+        dir.path().join("d").to_str().unwrap(),
+    ]);
+    let row: Vec<&str> = out
+        .lines()
+        .find(|l| l.contains("z.geojson"))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    let n = row.len();
+    assert_eq!(&row[n - 3..], ["3", "2", "1"], "{out}");
+    let rejects =
+        std::fs::read_to_string(dir.path().join("d/_rejects/zones-z.geojson.csv")).unwrap();
+    assert!(
+        rejects.contains(",4,zone_id,a,duplicate key: the same row key is on line 2"),
+        "{rejects}"
+    );
+}

@@ -21,7 +21,7 @@ pub struct Stop {
 
 /// Parses `stops.txt`; stops without coordinates (GTFS allows them for generic nodes and
 /// boarding areas) and out-of-range ones become rejects.
-pub fn parse(file: &TextFile) -> Result<(Vec<Stop>, u64, Rejects)> {
+pub fn parse(file: &TextFile) -> Result<(Vec<Stop>, Vec<u64>, u64, Rejects)> {
     let mut csv = CsvText::new(&file.name, &file.text, Some(b','))?;
     let c_id = csv.column("stop_id")?;
     let c_lat = csv.column("stop_lat")?;
@@ -29,6 +29,7 @@ pub fn parse(file: &TextFile) -> Result<(Vec<Stop>, u64, Rejects)> {
     let c_name = csv.find("stop_name");
     let mut rejects = Rejects::new(&file.name);
     let mut out = Vec::new();
+    let mut lines = Vec::new();
     let mut read = 0;
     for row in csv.rows() {
         let row = row?;
@@ -70,6 +71,7 @@ pub fn parse(file: &TextFile) -> Result<(Vec<Stop>, u64, Rejects)> {
             }
         }
         if ok {
+            lines.push(row.line);
             out.push(Stop {
                 stop_id: id.to_string(),
                 name: c_name.map(|c| get(c).to_string()).filter(|s| !s.is_empty()),
@@ -78,7 +80,7 @@ pub fn parse(file: &TextFile) -> Result<(Vec<Stop>, u64, Rejects)> {
             });
         }
     }
-    Ok((out, read, rejects))
+    Ok((out, lines, read, rejects))
 }
 
 #[cfg(test)]
@@ -89,7 +91,8 @@ mod tests {
     #[test]
     fn reads_stops_with_extra_columns() {
         let text = "stop_id,stop_name,stop_lat,stop_lon,vehicle_type\nNSR:1,\"Oslo, bussterminal\",59.911,10.759,700\nNSR:2,Node,,,\n";
-        let (stops, read, rej) = parse(&decode("stops.txt", text.as_bytes()).unwrap()).unwrap();
+        let (stops, lines, read, rej) =
+            parse(&decode("stops.txt", text.as_bytes()).unwrap()).unwrap();
         assert_eq!(read, 2);
         assert_eq!(
             stops,

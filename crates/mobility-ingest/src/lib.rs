@@ -394,60 +394,61 @@ pub fn ingest_zones(
 ) -> Result<Summary> {
     let mut summary = Summary::default();
     let mut all_rejects = Vec::new();
-    let mut ids = Vec::new();
-    let mut names = Vec::new();
-    let mut kinds = Vec::new();
-    let mut geoms = BinaryBuilder::new();
-    let mut lines = Vec::new();
+    let mut merged: Option<RecordBatch> = None;
     for path in source::expand(inputs)? {
         for f in source::read_text(&path, &[".geojson", ".json"])? {
-            let (zs, ns, read, rej) = zones::parse(&f, zopts)?;
+            let mut p = zones::parse(&f, zopts)?;
+            let mut geoms = BinaryBuilder::new();
+            for z in &p.zones {
+                let wkb =
+                    mobility_geo::wkb::to_wkb(&geo::Geometry::MultiPolygon(z.geometry.clone()))
+                        .map_err(|source| Error::Geo {
+                            context: format!("zone {}", z.id),
+                            source,
+                        })?;
+                geoms.append_value(wkb);
+            }
+            let batch = RecordBatch::try_new(
+                Table::Zones.schema(),
+                vec![
+                    Arc::new(StringArray::from_iter_values(
+                        p.zones.iter().map(|z| z.id.as_str()),
+                    )),
+                    Arc::new(StringArray::from(p.names)),
+                    Arc::new(StringArray::from_iter_values(
+                        p.zones.iter().map(|z| z.kind.as_str()),
+                    )),
+                    Arc::new(geoms.finish()),
+                ],
+            )?;
+            // Two features with the same id in a file: the first stays, the second is a reject;
+            // across files the later file wins, as on a rerun.
+            let (batch, dups) = store::dedup(Table::Zones, &batch, &p.lines, &f.name)?;
+            p.rejects.rows.extend(dups);
             summary.files.push(FileReport::new(
                 &f,
                 Table::Zones,
-                read,
-                zs.len() as u64,
-                rej.rows.len() as u64,
+                p.read,
+                batch.num_rows() as u64,
+                p.rejects.rows.len() as u64,
             ));
-            for (z, n) in zs.into_iter().zip(ns) {
-                let wkb = mobility_geo::wkb::to_wkb(&geo::Geometry::MultiPolygon(z.geometry))
-                    .map_err(|source| Error::Geo {
-                        context: format!("zone {}", z.id),
-                        source,
-                    })?;
-                geoms.append_value(wkb);
-                ids.push(z.id);
-                names.push(n);
-                kinds.push(z.kind);
-                lines.push(lines.len() as u64 + 1);
-            }
-            all_rejects.push(rej);
+            let base = match merged.take() {
+                Some(m) => vec![m],
+                None => dir.read_part(Table::Zones, "data")?,
+            };
+            merged = Some(store::merge(Table::Zones, &base, &batch)?);
+            all_rejects.push(p.rejects);
         }
     }
-    let batch = RecordBatch::try_new(
-        Table::Zones.schema(),
-        vec![
-            Arc::new(StringArray::from(ids)),
-            Arc::new(StringArray::from(names)),
-            Arc::new(StringArray::from(kinds)),
-            Arc::new(geoms.finish()),
-        ],
-    )?;
-    // Two features with the same id within one run: the first stays, the second is a reject.
-    let (batch, dups) = store::dedup(Table::Zones, &batch, &lines, "zones input")?;
-    if !dups.is_empty() {
-        let mut r = Rejects::new("zones input");
-        r.rows = dups;
-        all_rejects.push(r);
-    }
-    let merged = store::merge(Table::Zones, &dir.read_part(Table::Zones, "data")?, &batch)?;
     let mut staging = Staging::default();
     finish_rejects(dir, &mut staging, "zones", &all_rejects, opts)?;
-    staging.table(dir, Table::Zones, "data", &merged)?;
+    if let Some(merged) = &merged {
+        staging.table(dir, Table::Zones, "data", merged)?;
+        summary
+            .tables
+            .insert(Table::Zones.name().into(), merged.num_rows() as u64);
+    }
     staging.commit()?;
-    summary
-        .tables
-        .insert(Table::Zones.name().into(), merged.num_rows() as u64);
     Ok(summary)
 }
 
@@ -488,62 +489,54 @@ pub fn ingest_survey(
 pub fn ingest_gtfs(dir: &DataDir, inputs: &[PathBuf], opts: &Options) -> Result<Summary> {
     let mut summary = Summary::default();
     let mut all_rejects = Vec::new();
-    let mut stops = Vec::new();
+    let mut merged: Option<RecordBatch> = None;
     for path in source::expand(inputs)? {
         for f in source::read_text(&path, &["stops.txt"])? {
-            let (s, read, rej) = gtfs::parse(&f)?;
+            let (stops, lines, read, mut rejects) = gtfs::parse(&f)?;
+            let mut geom = BinaryBuilder::new();
+            for s in &stops {
+                geom.append_value(mobility_geo::wkb::point_wkb(s.lon, s.lat));
+            }
+            let batch = RecordBatch::try_new(
+                Table::PtStops.schema(),
+                vec![
+                    Arc::new(StringArray::from_iter_values(
+                        stops.iter().map(|s| s.stop_id.as_str()),
+                    )),
+                    Arc::new(StringArray::from(
+                        stops.iter().map(|s| s.name.as_deref()).collect::<Vec<_>>(),
+                    )),
+                    Arc::new(Float64Array::from_iter_values(stops.iter().map(|s| s.lon))),
+                    Arc::new(Float64Array::from_iter_values(stops.iter().map(|s| s.lat))),
+                    Arc::new(geom.finish()),
+                ],
+            )?;
+            let (batch, dups) = store::dedup(Table::PtStops, &batch, &lines, &f.name)?;
+            rejects.rows.extend(dups);
             summary.files.push(FileReport::new(
                 &f,
                 Table::PtStops,
                 read,
-                s.len() as u64,
-                rej.rows.len() as u64,
+                batch.num_rows() as u64,
+                rejects.rows.len() as u64,
             ));
-            stops.extend(s);
-            all_rejects.push(rej);
+            let base = match merged.take() {
+                Some(m) => vec![m],
+                None => dir.read_part(Table::PtStops, "data")?,
+            };
+            merged = Some(store::merge(Table::PtStops, &base, &batch)?);
+            all_rejects.push(rejects);
         }
     }
-    let mut geom = BinaryBuilder::new();
-    for s in &stops {
-        geom.append_value(mobility_geo::wkb::point_wkb(s.lon, s.lat));
-    }
-    let batch = RecordBatch::try_new(
-        Table::PtStops.schema(),
-        vec![
-            Arc::new(StringArray::from(
-                stops.iter().map(|s| s.stop_id.as_str()).collect::<Vec<_>>(),
-            )),
-            Arc::new(StringArray::from(
-                stops.iter().map(|s| s.name.as_deref()).collect::<Vec<_>>(),
-            )),
-            Arc::new(Float64Array::from(
-                stops.iter().map(|s| s.lon).collect::<Vec<_>>(),
-            )),
-            Arc::new(Float64Array::from(
-                stops.iter().map(|s| s.lat).collect::<Vec<_>>(),
-            )),
-            Arc::new(geom.finish()),
-        ],
-    )?;
-    let lines: Vec<u64> = (1..=batch.num_rows() as u64).collect();
-    let (batch, dups) = store::dedup(Table::PtStops, &batch, &lines, "stops input")?;
-    if !dups.is_empty() {
-        let mut r = Rejects::new("stops input");
-        r.rows = dups;
-        all_rejects.push(r);
-    }
-    let merged = store::merge(
-        Table::PtStops,
-        &dir.read_part(Table::PtStops, "data")?,
-        &batch,
-    )?;
     let mut staging = Staging::default();
     finish_rejects(dir, &mut staging, "gtfs", &all_rejects, opts)?;
-    staging.table(dir, Table::PtStops, "data", &merged)?;
+    if let Some(merged) = &merged {
+        staging.table(dir, Table::PtStops, "data", merged)?;
+        summary
+            .tables
+            .insert(Table::PtStops.name().into(), merged.num_rows() as u64);
+    }
     staging.commit()?;
-    summary
-        .tables
-        .insert(Table::PtStops.name().into(), merged.num_rows() as u64);
     Ok(summary)
 }
 

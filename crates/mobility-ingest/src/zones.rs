@@ -35,11 +35,23 @@ struct Collection<'a> {
     features: Vec<&'a RawValue>,
 }
 
+/// Zones read from one file.
+#[derive(Debug)]
+pub struct Parsed {
+    /// The zones.
+    pub zones: Vec<Zone>,
+    /// Their names.
+    pub names: Vec<Option<String>>,
+    /// The line where each zone's feature starts.
+    pub lines: Vec<u64>,
+    /// Features read.
+    pub read: u64,
+    /// Features refused.
+    pub rejects: Rejects,
+}
+
 /// Parses a FeatureCollection into zones; bad features become rejects.
-pub fn parse(
-    file: &TextFile,
-    opts: &ZoneOptions,
-) -> Result<(Vec<Zone>, Vec<Option<String>>, u64, Rejects)> {
+pub fn parse(file: &TextFile, opts: &ZoneOptions) -> Result<Parsed> {
     let fc: Collection<'_> = serde_json::from_str(&file.text).map_err(|e| {
         Error::format(
             &file.name,
@@ -68,6 +80,7 @@ pub fn parse(
     let lines = Lines::new(&file.text);
     let mut rejects = Rejects::new(&file.name);
     let mut zones = Vec::new();
+    let mut lines_of = Vec::new();
     let mut names = Vec::new();
     for (i, raw) in fc.features.iter().enumerate() {
         let line = lines.line_of(raw);
@@ -98,6 +111,7 @@ pub fn parse(
             });
         match geometry(f.get("geometry").unwrap_or(&Value::Null), crs) {
             Ok(mp) => {
+                lines_of.push(line);
                 zones.push(Zone {
                     id,
                     kind: opts.kind.clone(),
@@ -114,7 +128,13 @@ pub fn parse(
             }
         }
     }
-    Ok((zones, names, fc.features.len() as u64, rejects))
+    Ok(Parsed {
+        zones,
+        names,
+        lines: lines_of,
+        read: fc.features.len() as u64,
+        rejects,
+    })
 }
 
 fn geometry(g: &Value, crs: Crs) -> Result<MultiPolygon<f64>, String> {
@@ -204,8 +224,13 @@ mod tests {
 "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::25833"}},
 "features": [{"type": "Feature", "properties": {"id": 3201, "name": "Bærum"},
  "geometry": {"type": "Polygon", "coordinates": [[[250000, 6600000], [261000, 6600000], [261000, 6650000], [250000, 6600000]]]}}]}"#;
-        let (zones, names, read, rej) =
-            parse(&decode("z.geojson", text.as_bytes()).unwrap(), &opts()).unwrap();
+        let Parsed {
+            zones,
+            names,
+            read,
+            rejects: rej,
+            ..
+        } = parse(&decode("z.geojson", text.as_bytes()).unwrap(), &opts()).unwrap();
         assert_eq!((read, zones.len(), rej.rows.len()), (1, 1, 0));
         assert_eq!(zones[0].id, "3201");
         assert_eq!(names[0].as_deref(), Some("Bærum"));
@@ -219,8 +244,12 @@ mod tests {
     #[test]
     fn rejects_bad_features_by_line() {
         let text = "{\"type\": \"FeatureCollection\", \"features\": [\n{\"type\": \"Feature\", \"properties\": {\"id\": \"a\"}, \"geometry\": {\"type\": \"Point\", \"coordinates\": [1, 2]}},\n{\"type\": \"Feature\", \"properties\": {}, \"geometry\": null},\n{\"type\": \"Feature\", \"properties\": {\"id\": \"c\"}, \"geometry\": {\"type\": \"Polygon\", \"coordinates\": [[[261000, 6650000], [262000, 6650000], [262000, 6651000], [261000, 6650000]]]}}]}";
-        let (zones, _, read, rej) =
-            parse(&decode("z.geojson", text.as_bytes()).unwrap(), &opts()).unwrap();
+        let Parsed {
+            zones,
+            read,
+            rejects: rej,
+            ..
+        } = parse(&decode("z.geojson", text.as_bytes()).unwrap(), &opts()).unwrap();
         assert_eq!((read, zones.len()), (3, 0));
         let r: Vec<String> = rej.rows.iter().map(|r| r.to_string()).collect();
         assert!(
