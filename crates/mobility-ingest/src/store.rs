@@ -161,10 +161,12 @@ impl Staging {
         Ok(())
     }
 
-    /// Puts every staged file in place (each by an atomic rename).
+    /// Puts every staged file in place (each by an atomic rename). If a rename fails, the
+    /// files not yet moved stay staged and are removed when `self` drops.
     pub fn commit(mut self) -> Result<()> {
-        for (tmp, target) in std::mem::take(&mut self.moves) {
+        while let Some((tmp, target)) = self.moves.first().cloned() {
             std::fs::rename(&tmp, &target).map_err(|e| Error::io(&target, e))?;
+            self.moves.remove(0);
         }
         for p in std::mem::take(&mut self.removals) {
             if p.exists() {
