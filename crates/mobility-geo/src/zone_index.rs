@@ -6,7 +6,9 @@
 //! vertex is inside), the smallest zone by area wins, and a tie (areas equal to a relative
 //! 1e-9, which absorbs the rounding of coordinates) goes to the lowest `zone_id`. A point in a hole is outside the zone. A NaN coordinate is in no zone.
 
-use geo::{Area, BoundingRect, Coord, Intersects, MultiPolygon};
+use geo::{Area, BoundingRect, Coord, MultiPolygon};
+
+use crate::prepared::PreparedPolygon;
 use rayon::prelude::*;
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{AABB, RTree};
@@ -43,6 +45,7 @@ type Entry = GeomWithData<Rectangle<[f64; 2]>, u32>;
 /// An index of zones for point-in-polygon look-ups.
 pub struct ZoneIndex {
     zones: Vec<Zone>,
+    prepared: Vec<PreparedPolygon>,
     /// Planar area in square degrees: only for ordering nested candidates.
     area: Vec<f64>,
     tree: RTree<Entry>,
@@ -56,6 +59,10 @@ impl ZoneIndex {
             .filter(|z| kind.is_none_or(|k| z.kind == k))
             .collect();
         let area = zones.iter().map(|z| z.geometry.unsigned_area()).collect();
+        let prepared = zones
+            .iter()
+            .map(|z| PreparedPolygon::new(&z.geometry))
+            .collect();
         let entries = zones
             .iter()
             .enumerate()
@@ -67,6 +74,7 @@ impl ZoneIndex {
             .collect();
         Self {
             zones,
+            prepared,
             area,
             tree: RTree::bulk_load(entries),
         }
@@ -99,7 +107,7 @@ impl ZoneIndex {
             .locate_in_envelope_intersecting(&AABB::from_point([lon, lat]))
         {
             let i = e.data;
-            if !self.zones[i as usize].geometry.intersects(&c) {
+            if !self.prepared[i as usize].contains_closed(c) {
                 continue;
             }
             best = match best {
