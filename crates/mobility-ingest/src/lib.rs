@@ -193,14 +193,8 @@ pub fn ingest_traffic(dir: &DataDir, inputs: &[PathBuf], opts: &Options) -> Resu
                 p.rejects.rows.len() as u64,
             ));
             for (month, part) in split_by_month(&batch)? {
-                let merged = match months.remove(&month) {
-                    Some(prev) => store::merge(Table::TrafficHourly, &[prev], &part)?,
-                    None => store::merge(
-                        Table::TrafficHourly,
-                        &dir.read_part(Table::TrafficHourly, &month)?,
-                        &part,
-                    )?,
-                };
+                let acc = months.remove(&month);
+                let merged = dir.merge_into_part(Table::TrafficHourly, &month, acc, &part)?;
                 months.insert(month, merged);
             }
             seen.extend(p.points);
@@ -225,14 +219,10 @@ pub fn ingest_traffic(dir: &DataDir, inputs: &[PathBuf], opts: &Options) -> Resu
     }
     staging.commit()?;
     if !months.is_empty() {
-        let total: usize = dir
-            .read_table(Table::TrafficHourly)?
-            .iter()
-            .map(RecordBatch::num_rows)
-            .sum();
+        let total = dir.row_count(Table::TrafficHourly)?;
         summary
             .tables
-            .insert(Table::TrafficHourly.name().into(), total as u64);
+            .insert(Table::TrafficHourly.name().into(), total);
     }
     Ok(summary)
 }
@@ -432,11 +422,7 @@ pub fn ingest_zones(
                 batch.num_rows() as u64,
                 p.rejects.rows.len() as u64,
             ));
-            let base = match merged.take() {
-                Some(m) => vec![m],
-                None => dir.read_part(Table::Zones, "data")?,
-            };
-            merged = Some(store::merge(Table::Zones, &base, &batch)?);
+            merged = Some(dir.merge_into_part(Table::Zones, "data", merged.take(), &batch)?);
             all_rejects.push(p.rejects);
         }
     }
@@ -520,11 +506,7 @@ pub fn ingest_gtfs(dir: &DataDir, inputs: &[PathBuf], opts: &Options) -> Result<
                 batch.num_rows() as u64,
                 rejects.rows.len() as u64,
             ));
-            let base = match merged.take() {
-                Some(m) => vec![m],
-                None => dir.read_part(Table::PtStops, "data")?,
-            };
-            merged = Some(store::merge(Table::PtStops, &base, &batch)?);
+            merged = Some(dir.merge_into_part(Table::PtStops, "data", merged.take(), &batch)?);
             all_rejects.push(rejects);
         }
     }
@@ -557,14 +539,9 @@ pub fn ingest_factors(dir: &DataDir, inputs: &[PathBuf], opts: &Options) -> Resu
                 batch.num_rows() as u64,
                 p.rejects.rows.len() as u64,
             ));
-            let base = match merged.remove(p.table.name()) {
-                Some((_, b)) => vec![b],
-                None => dir.read_part(p.table, "data")?,
-            };
-            merged.insert(
-                p.table.name(),
-                (p.table, store::merge(p.table, &base, &batch)?),
-            );
+            let acc = merged.remove(p.table.name()).map(|(_, b)| b);
+            let table_rows = dir.merge_into_part(p.table, "data", acc, &batch)?;
+            merged.insert(p.table.name(), (p.table, table_rows));
             all_rejects.push(p.rejects);
         }
     }

@@ -82,6 +82,38 @@ impl DataDir {
             Ok(Vec::new())
         }
     }
+
+    /// Merges `new` into part `part` of a table as this run has it so far: `acc` when an
+    /// earlier input of the run touched the part, else the stored part. Later inputs win.
+    pub fn merge_into_part(
+        &self,
+        table: Table,
+        part: &str,
+        acc: Option<RecordBatch>,
+        new: &RecordBatch,
+    ) -> Result<RecordBatch> {
+        let base = match acc {
+            Some(b) => vec![b],
+            None => self.read_part(table, part)?,
+        };
+        merge(table, &base, new)
+    }
+
+    /// Rows of a table, from the Parquet footers only.
+    pub fn row_count(&self, table: Table) -> Result<u64> {
+        let mut n = 0;
+        for p in self.parts(table)? {
+            let file = File::open(&p).map_err(|e| Error::io(&p, e))?;
+            let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|source| {
+                Error::Parquet {
+                    path: p.clone(),
+                    source,
+                }
+            })?;
+            n += builder.metadata().file_metadata().num_rows() as u64;
+        }
+        Ok(n)
+    }
 }
 
 fn read_parquet(path: &Path) -> Result<Vec<RecordBatch>> {
