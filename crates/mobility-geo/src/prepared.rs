@@ -42,12 +42,18 @@ impl PreparedPolygon {
 
     /// Whether the polygon holds `c`, boundary included.
     pub fn contains_closed(&self, c: Coord<f64>) -> bool {
+        self.position(c) != Position::Outside
+    }
+
+    /// Where `c` lies: in the interior, on the boundary (an edge or vertex of the exterior or
+    /// of a hole), or outside. `Inside` is what OGC `ST_Contains(polygon, point)` asks for.
+    pub fn position(&self, c: Coord<f64>) -> Position {
         if self.slabs.is_empty() {
-            return false;
+            return Position::Outside;
         }
         let s = (c.y - self.y0) * self.inv_h;
         if !(s >= -1e-12 && s.is_finite()) {
-            return false;
+            return Position::Outside;
         }
         let k = (s.floor() as usize).min(self.slabs.len() - 1);
         let mut inside = false;
@@ -60,7 +66,7 @@ impl PreparedPolygon {
                 && c.y >= a.y.min(b.y)
                 && c.y <= a.y.max(b.y)
             {
-                return true;
+                return Position::Boundary;
             }
             // Crossing of the ray to +x, half-open in y so a vertex counts once.
             if (a.y > c.y) != (b.y > c.y) {
@@ -70,14 +76,29 @@ impl PreparedPolygon {
                 }
             }
         }
-        inside
+        if inside {
+            Position::Inside
+        } else {
+            Position::Outside
+        }
     }
+}
+
+/// Where a point lies relative to a polygon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    /// In the interior.
+    Inside,
+    /// On an edge or a vertex.
+    Boundary,
+    /// Outside, or in a hole.
+    Outside,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use geo::{Intersects, wkt};
+    use geo::{Contains, Intersects, wkt};
 
     #[test]
     fn agrees_with_geo_on_random_points_holes_and_edges() {
@@ -99,6 +120,7 @@ mod tests {
                 y: u() * 14.0 - 2.0,
             };
             assert_eq!(p.contains_closed(c), mp.intersects(&c), "{c:?}");
+            assert_eq!(p.position(c) == Position::Inside, mp.contains(&c), "{c:?}");
         }
         // Vertices, edges, hole boundaries: inside; the hole: outside.
         for (x, y, want) in [
@@ -113,6 +135,12 @@ mod tests {
             let c = Coord { x, y };
             assert_eq!(p.contains_closed(c), want, "{c:?}");
             assert_eq!(mp.intersects(&c), want, "geo disagrees at {c:?}");
+            let interior = want && !matches!(
+                (x, y),
+                (0.0, 0.0) | (5.0, 6.0) | (10.0, 5.0) | (3.0, 2.0) | (22.5, 2.5)
+            );
+            assert_eq!(p.position(c) == Position::Inside, interior, "{c:?}");
+            assert_eq!(mp.contains(&c), interior, "geo disagrees at {c:?}");
         }
     }
 }

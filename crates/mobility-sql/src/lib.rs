@@ -8,11 +8,15 @@
 //!   Each function is a file of its own in `functions/`, built on [`udf`]; geometry travels as
 //!   plain WKB `BINARY` in EPSG:4326, never depending on Arrow field metadata.
 //!
+//! - [`spatial_join`] plans `JOIN … ON ST_Contains(polygon, ST_Point(lon, lat))` (and
+//!   `ST_Within`, `ST_Intersects`) as an R-tree join instead of a nested loop.
+//!
 //! To add a function: a file in `functions/` with its documentation, kernel and tests, listed
 //! in `functions::all`, and a `.slt` file in `tests/sql/`.
 
 pub mod functions;
 pub mod session;
+pub mod spatial_join;
 pub mod udf;
 
 pub use session::{Session, open};

@@ -6,11 +6,13 @@ use std::sync::Arc;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Float64Type};
 use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use mobility_geo::Zone;
 use mobility_model::Table;
 
 use crate::functions::{self, Lookups, StopIndex};
+use crate::spatial_join::{self, MobilityOptions};
 
 /// Views every session creates when the tables they read are present: (name, needs, SQL).
 pub const VIEWS: &[(&str, &[Table], &str)] = &[(
@@ -27,11 +29,24 @@ pub struct Session {
     pub tables: Vec<Table>,
 }
 
+/// A context with mobility's options (`SET mobility.…`) and planner rules (the indexed spatial
+/// join), and no tables or functions yet.
+pub fn context() -> SessionContext {
+    let config = SessionConfig::new()
+        .with_information_schema(true)
+        .with_option_extension(MobilityOptions::default());
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_default_features()
+        .with_physical_optimizer_rules(spatial_join::physical_optimizer_rules())
+        .build();
+    SessionContext::new_with_state(state)
+}
+
 /// A session with every table present under `data` registered under its SQL name, the shared
 /// views, and the project's functions with the zones and stops of `data` as their look-ups.
 pub async fn open(data: &Path) -> Result<Session> {
-    let config = SessionConfig::new().with_information_schema(true);
-    let ctx = SessionContext::new_with_config(config);
+    let ctx = context();
     let mut tables = Vec::new();
     for t in Table::ALL {
         let dir = data.join(t.name());
