@@ -4,6 +4,7 @@ mod cli;
 mod ingest_fixtures;
 mod real_data;
 mod sql;
+mod survey;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

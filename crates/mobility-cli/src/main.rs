@@ -190,6 +190,18 @@ struct RunArgs {
     /// Suppress cells with a coefficient of variation above this.
     #[arg(long, default_value_t = 0.3)]
     max_cv: f64,
+    /// Bootstrap replicates (Rao-Wu) for the indicators without a closed-form SE.
+    #[arg(long, default_value_t = 200)]
+    bootstrap: u32,
+    /// Seed of the bootstrap.
+    #[arg(long, default_value_t = 2018)]
+    seed: u64,
+    /// A scenario, <name>=<share>, e.g. shift-short-car-trips=0.3; repeatable.
+    #[arg(long, value_name = "NAME=VALUE")]
+    scenario: Vec<String>,
+    /// A targets file (TOML) instead of Bærum's built-in targets.
+    #[arg(long, value_name = "FILE")]
+    targets: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -308,15 +320,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             })?;
         }
         Command::Run(a) => {
-            let opts = mobility_indicators::run::RunOptions {
-                data: a.data.clone(),
-                out: a.out.clone(),
-                rules: mobility_indicators::ratio::Rules {
-                    level: a.ci_level,
-                    min_n: a.min_n,
-                    max_cv: a.max_cv,
-                },
+            let mut opts = mobility_indicators::run::RunOptions::new(&a.data, &a.out);
+            opts.rules = mobility_indicators::survey::Rules {
+                level: a.ci_level,
+                min_n: a.min_n,
+                max_cv: a.max_cv,
             };
+            opts.bootstrap = a.bootstrap;
+            opts.seed = a.seed;
+            for s in &a.scenario {
+                let (name, value) = s.split_once('=').with_context(|| {
+                    format!("--scenario {s}: expected <name>=<value>, e.g. shift-short-car-trips=0.3")
+                })?;
+                let value: f64 = value.trim().parse().ok().filter(|v: &f64| (0.0..=1.0).contains(v)).with_context(|| {
+                    format!("--scenario {s}: the value '{value}' is not a share between 0 and 1")
+                })?;
+                opts.scenarios.insert(name.trim().to_string(), value);
+            }
+            if let Some(t) = &a.targets {
+                opts.targets = Some(
+                    std::fs::read_to_string(t)
+                        .with_context(|| format!("reading the targets file {}", t.display()))?,
+                );
+            }
             if !a.data.is_dir() {
                 anyhow::bail!(
                     "data directory {} does not exist (make one with `mobility synth` or `mobility ingest`)",

@@ -1,4 +1,9 @@
-//! The indicator catalog: `queries/<id>.sql` files with a header of `-- key: value` lines.
+//! The indicator catalog: `queries/<id>.sql` files with a header of `-- key: value` lines:
+//! `title`, `unit`, `needs` (tables), `estimator` (mean, share, ratio, total: a survey
+//! indicator, see [`crate::survey`]; absent: the query's result is the table), `variance:
+//! bootstrap`, and `scenario` (run only with `--scenario <name>=<value>`).
+
+use crate::survey::Estimator;
 
 /// The built-in indicators: (id, SQL).
 pub const BUILT_IN: &[(&str, &str)] = &[
@@ -7,16 +12,77 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../../queries/trips_per_person_day.sql"),
     ),
     (
+        "km_per_person_day",
+        include_str!("../../../queries/km_per_person_day.sql"),
+    ),
+    (
         "mode_share_trips",
         include_str!("../../../queries/mode_share_trips.sql"),
+    ),
+    (
+        "mode_share_km",
+        include_str!("../../../queries/mode_share_km.sql"),
+    ),
+    (
+        "car_vkm_per_person_day",
+        include_str!("../../../queries/car_vkm_per_person_day.sql"),
+    ),
+    (
+        "car_vkm_year",
+        include_str!("../../../queries/car_vkm_year.sql"),
+    ),
+    (
+        "car_occupancy",
+        include_str!("../../../queries/car_occupancy.sql"),
+    ),
+    (
+        "short_car_trip_share",
+        include_str!("../../../queries/short_car_trip_share.sql"),
+    ),
+    (
+        "sustainable_share",
+        include_str!("../../../queries/sustainable_share.sql"),
+    ),
+    (
+        "trip_length_by_mode",
+        include_str!("../../../queries/trip_length_by_mode.sql"),
+    ),
+    (
+        "trips_by_purpose",
+        include_str!("../../../queries/trips_by_purpose.sql"),
+    ),
+    (
+        "departure_profile",
+        include_str!("../../../queries/departure_profile.sql"),
+    ),
+    (
+        "co2e_per_person_year",
+        include_str!("../../../queries/co2e_per_person_year.sql"),
+    ),
+    (
+        "co2e_by_mode",
+        include_str!("../../../queries/co2e_by_mode.sql"),
+    ),
+    (
+        "co2e_total_tonnes",
+        include_str!("../../../queries/co2e_total_tonnes.sql"),
+    ),
+    (
+        "scenario_shift_short_car_trips",
+        include_str!("../../../queries/scenario_shift_short_car_trips.sql"),
     ),
 ];
 
 /// How a query's output becomes an indicator table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    /// Per-stratum sums for the survey ratio estimator.
-    Ratio,
+    /// Person-level contributions for the survey estimators ([`crate::survey`]).
+    Survey {
+        /// How cells are formed.
+        estimator: Estimator,
+        /// Whether the SE comes from the Rao–Wu bootstrap rather than linearisation.
+        bootstrap: bool,
+    },
     /// A finished table.
     Table,
 }
@@ -34,6 +100,9 @@ pub struct Indicator {
     pub unit: String,
     /// Tables the query reads; the indicator is skipped, with a note, when one is missing.
     pub needs: Vec<String>,
+    /// The scenario the indicator needs (`--scenario <name>=<value>`); its SQL holds
+    /// `{{<name>}}` where the value goes.
+    pub scenario: Option<String>,
     /// The SQL.
     pub sql: String,
 }
@@ -54,10 +123,14 @@ impl Indicator {
         Self {
             id: id.to_string(),
             title: header("title").unwrap_or_else(|| id.to_string()),
-            kind: match header("kind").as_deref() {
-                Some("ratio") => Kind::Ratio,
-                _ => Kind::Table,
+            kind: match header("estimator").as_deref().and_then(Estimator::parse) {
+                Some(estimator) => Kind::Survey {
+                    estimator,
+                    bootstrap: header("variance").as_deref() == Some("bootstrap"),
+                },
+                None => Kind::Table,
             },
+            scenario: header("scenario"),
             unit: header("unit").unwrap_or_default(),
             needs: header("needs")
                 .map(|n| {
@@ -90,6 +163,7 @@ mod tests {
             assert_ne!(i.title, i.id, "{} has no title", i.id);
             assert!(!i.unit.is_empty(), "{} has no unit", i.id);
             assert!(!i.needs.is_empty(), "{} needs no table", i.id);
+            assert!(matches!(i.kind, Kind::Survey { .. }), "{} has no estimator", i.id);
         }
     }
 }

@@ -2,9 +2,10 @@
 //! views, functions).
 //!
 //! - [`catalog`]: the indicators, each a `queries/<id>.sql` with a header of `-- key: value`
-//!   lines (title, kind, unit, needs). `kind: ratio` queries return per-stratum sums that
-//!   [`ratio`] turns into estimates with standard errors; `kind: table` queries are written
-//!   as they come.
+//!   lines (title, estimator, unit, needs). Survey indicators return what each person
+//!   contributes; [`survey`] adds the design and estimates every cell with SE, CI, n, n_eff
+//!   and the suppression flag. Queries without an estimator are written as they come.
+//! - [`targets`]: each target of the municipality beside its measured value.
 //! - [`run`]: runs the catalog into `<out>/indicators/<id>.parquet` and `.csv` and writes
 //!   `<out>/manifest.json`; outputs are staged and put in place only when all succeeded.
 //!
@@ -12,8 +13,9 @@
 //! [`catalog::BUILT_IN`].
 
 pub mod catalog;
-pub mod ratio;
 pub mod run;
+pub mod survey;
+pub mod targets;
 
 /// Errors of the batch run.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +44,9 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// The targets file is not valid.
+    #[error("targets: {0}")]
+    Targets(String),
     /// Writing Parquet failed.
     #[error(transparent)]
     Parquet(#[from] parquet::errors::ParquetError),

@@ -12,8 +12,8 @@ use mobility_model::Table;
 use serde::Serialize;
 
 use crate::catalog::{Indicator, Kind};
-use crate::ratio::{self, Rules};
-use crate::{Error, Result, io};
+use crate::survey::{self, Frame, Rules, Spec, Variance};
+use crate::{Error, Result, io, targets};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -24,6 +24,29 @@ pub struct RunOptions {
     pub out: PathBuf,
     /// CI level and suppression rule.
     pub rules: Rules,
+    /// Bootstrap replicates for the indicators that use the bootstrap.
+    pub bootstrap: u32,
+    /// Seed of the bootstrap.
+    pub seed: u64,
+    /// Scenario parameters, `name → value`.
+    pub scenarios: std::collections::BTreeMap<String, f64>,
+    /// The targets (TOML); `None`: Bærum's built-in ones.
+    pub targets: Option<String>,
+}
+
+impl RunOptions {
+    /// Defaults for `data` → `out`.
+    pub fn new(data: impl Into<PathBuf>, out: impl Into<PathBuf>) -> Self {
+        Self {
+            data: data.into(),
+            out: out.into(),
+            rules: Rules::default(),
+            bootstrap: 200,
+            seed: 2018,
+            scenarios: Default::default(),
+            targets: None,
+        }
+    }
 }
 
 /// What happened to one indicator.
@@ -35,7 +58,11 @@ pub struct IndicatorReport {
     pub rows: Option<usize>,
     /// Why it was skipped.
     pub skipped: Option<String>,
+    /// Wall time in all, and of its steps: the query, the estimation, writing.
     pub seconds: f64,
+    pub query_seconds: f64,
+    pub estimate_seconds: f64,
+    pub write_seconds: f64,
 }
 
 /// An input file with its checksum.
@@ -178,46 +205,98 @@ async fn run_into(
             .unwrap_or(0);
         table_rows.insert(t.name().to_string(), n as u64);
     }
-    let n_h = if present.contains(&Table::Persons) {
-        ratio::strata(
+    let t_frame = Instant::now();
+    let frame = if present.contains(&Table::Persons) && present.contains(&Table::Households) {
+        Some(Frame::from_batches(
             &collect(
                 ctx,
-                "strata",
-                "SELECT COALESCE(stratum, '') AS stratum, count(*) AS n FROM persons GROUP BY 1",
+                "person_frame",
+                "SELECT person_id, stratum, w, home_zone, age_band, gender, employment, day_type FROM person_frame",
             )
             .await?,
-        )?
+        )?)
     } else {
-        Default::default()
+        None
     };
+    let frame_seconds = t_frame.elapsed().as_secs_f64();
     let mut reports = Vec::new();
+    let mut outputs = std::collections::HashMap::new();
+    let skip = |ind: &Indicator, why: String| IndicatorReport {
+        id: ind.id.clone(),
+        title: ind.title.clone(),
+        rows: None,
+        skipped: Some(why),
+        seconds: 0.0,
+        query_seconds: 0.0,
+        estimate_seconds: 0.0,
+        write_seconds: 0.0,
+    };
     for ind in catalog {
         let t0 = Instant::now();
-        let missing: Vec<&String> = ind
+        let missing: Vec<&str> = ind
             .needs
             .iter()
             .filter(|n| !present.iter().any(|t| t.name() == n.as_str()))
+            .map(|s| s.as_str())
             .collect();
         if !missing.is_empty() {
-            reports.push(IndicatorReport {
-                id: ind.id.clone(),
-                title: ind.title.clone(),
-                rows: None,
-                skipped: Some(format!(
+            reports.push(skip(
+                ind,
+                format!(
                     "needs table(s) {} which the data directory does not have",
-                    missing
-                        .iter()
-                        .map(|s| s.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
-                seconds: 0.0,
-            });
+                    missing.join(", ")
+                ),
+            ));
             continue;
         }
-        let batches = collect(ctx, &format!("indicator {}", ind.id), &ind.sql).await?;
+        let mut sql = ind.sql.clone();
+        if let Some(name) = &ind.scenario {
+            match opts.scenarios.get(name) {
+                Some(v) => sql = sql.replace(&format!("{{{{{name}}}}}"), &format!("{v:?}")),
+                None => {
+                    reports.push(skip(
+                        ind,
+                        format!("a scenario: run with --scenario {name}=<value>"),
+                    ));
+                    continue;
+                }
+            }
+        }
+        let batches = collect(ctx, &format!("indicator {}", ind.id), &sql).await?;
+        let query_seconds = t0.elapsed().as_secs_f64();
+        let t1 = Instant::now();
         let out = match ind.kind {
-            Kind::Ratio => ratio::finish(&ind.id, &ind.unit, &batches, &n_h, opts.rules)?,
+            Kind::Survey {
+                estimator,
+                bootstrap,
+            } => {
+                let Some(frame) = &frame else {
+                    reports.push(skip(ind, "needs persons and households".into()));
+                    continue;
+                };
+                let variance = if bootstrap {
+                    Variance::Bootstrap {
+                        replicates: opts.bootstrap,
+                        seed: opts.seed,
+                    }
+                } else {
+                    Variance::Linearisation
+                };
+                let spec = Spec {
+                    id: &ind.id,
+                    unit: &ind.unit,
+                    estimator,
+                    variance,
+                    rules: opts.rules,
+                };
+                if batches.is_empty() {
+                    return Err(Error::Shape {
+                        id: ind.id.clone(),
+                        message: "the query returned no batches".into(),
+                    });
+                }
+                survey::estimate(frame, spec, &batches)?
+            }
             Kind::Table => {
                 let schema = batches
                     .first()
@@ -229,6 +308,8 @@ async fn run_into(
                 arrow::compute::concat_batches(&schema, &batches)?
             }
         };
+        let estimate_seconds = t1.elapsed().as_secs_f64();
+        let t2 = Instant::now();
         write_outputs(dir, &ind.id, &out)?;
         reports.push(IndicatorReport {
             id: ind.id.clone(),
@@ -236,8 +317,29 @@ async fn run_into(
             rows: Some(out.num_rows()),
             skipped: None,
             seconds: t0.elapsed().as_secs_f64(),
+            query_seconds,
+            estimate_seconds,
+            write_seconds: t2.elapsed().as_secs_f64(),
         });
+        outputs.insert(ind.id.clone(), out);
     }
+    let t3 = Instant::now();
+    let text = opts
+        .targets
+        .clone()
+        .unwrap_or_else(|| targets::BAERUM.to_string());
+    let table = targets::evaluate(ctx, &targets::parse(&text)?, &outputs).await?;
+    write_outputs(dir, "targets", &table)?;
+    reports.push(IndicatorReport {
+        id: "targets".into(),
+        title: "Targets beside the measured values".into(),
+        rows: Some(table.num_rows()),
+        skipped: None,
+        seconds: t3.elapsed().as_secs_f64(),
+        query_seconds: 0.0,
+        estimate_seconds: t3.elapsed().as_secs_f64(),
+        write_seconds: 0.0,
+    });
     Ok(Manifest {
         version: env!("CARGO_PKG_VERSION").to_string(),
         data: opts.data.display().to_string(),
@@ -247,6 +349,10 @@ async fn run_into(
             "ci_level": opts.rules.level,
             "suppress_below_n": opts.rules.min_n,
             "suppress_above_cv": opts.rules.max_cv,
+            "bootstrap_replicates": opts.bootstrap,
+            "bootstrap_seed": opts.seed,
+            "scenarios": opts.scenarios,
+            "person_frame_seconds": frame_seconds,
         }),
         indicators: reports,
         seconds_total: started.elapsed().as_secs_f64(),

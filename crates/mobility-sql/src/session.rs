@@ -15,11 +15,23 @@ use crate::functions::{self, Lookups, StopIndex};
 use crate::spatial_join::{self, MobilityOptions};
 
 /// Views every session creates when the tables they read are present: (name, needs, SQL).
-pub const VIEWS: &[(&str, &[Table], &str)] = &[(
-    "person_domains",
-    &[Table::Persons, Table::Households],
-    include_str!("../../../queries/views/person_domains.sql"),
-)];
+pub const VIEWS: &[(&str, &[Table], &str)] = &[
+    (
+        "person_frame",
+        &[Table::Persons, Table::Households],
+        include_str!("../../../queries/views/person_frame.sql"),
+    ),
+    (
+        "person_domains",
+        &[Table::Persons, Table::Households],
+        include_str!("../../../queries/views/person_domains.sql"),
+    ),
+    (
+        "mode_factors",
+        &[Table::EmissionFactors, Table::FleetMix, Table::Occupancy],
+        include_str!("../../../queries/views/mode_factors.sql"),
+    ),
+];
 
 /// A session and the tables it found.
 pub struct Session {

@@ -5,8 +5,13 @@
 //!   Taylor-linearised standard error within strata, from per-stratum sufficient statistics
 //!   (which SQL can compute with one GROUP BY), Kish's effective sample size, and t-based CIs.
 //!
+//! - [`replicate`]: the Rao–Wu bootstrap and replicate-weight variances, for quantities
+//!   without a closed form and for surveys that ship replicate weights.
+//!
 //! To add an estimator: a file of its own with a test against an independent reference.
 
 pub mod ratio;
+pub mod replicate;
 
-pub use ratio::{Estimate, StratumSums, ratio_estimate, t_quantile};
+pub use ratio::{Estimate, StratumSums, ratio_estimate, t_quantile, total_estimate};
+pub use replicate::{Strata, replicate_variance};

@@ -109,6 +109,37 @@ pub fn ratio_estimate(strata: &[StratumSums], level: f64, df: f64) -> Estimate {
     }
 }
 
+/// The total Ŷ = Σ wᵢyᵢ over the domain with its linearised SE (zᵢ = yᵢ), e.g. annual tonnes
+/// of CO₂e for the population the weights sum to. `n` and `n_eff` as in [`ratio_estimate`].
+pub fn total_estimate(strata: &[StratumSums], level: f64, df: f64) -> Estimate {
+    let y: f64 = strata.iter().map(|s| s.sw_y).sum();
+    let n: u64 = strata.iter().map(|s| s.n_d).sum();
+    let sw: f64 = strata.iter().map(|s| s.sw).sum();
+    let sw2: f64 = strata.iter().map(|s| s.sw2).sum();
+    let mut var = 0.0;
+    let mut lonely = 0;
+    for s in strata {
+        if s.n_h < 2 {
+            lonely += 1;
+            continue;
+        }
+        let nh = s.n_h as f64;
+        var += nh / (nh - 1.0) * (s.sw2_yy - s.sw_y * s.sw_y / nh).max(0.0);
+    }
+    let se = var.sqrt();
+    let t = t_quantile(level, df);
+    Estimate {
+        estimate: y,
+        se,
+        ci_lower: y - t * se,
+        ci_upper: y + t * se,
+        n,
+        n_eff: if sw2 > 0.0 { sw * sw / sw2 } else { 0.0 },
+        cv: se / y.abs(),
+        lonely_strata: lonely,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,6 +229,20 @@ mod tests {
         // t(0.975, 2) = 4.302652729911275 (published tables: 4.303).
         assert!((e.ci_upper - (1.5 + 4.302652729911275 * 1.453125f64.sqrt())).abs() < 1e-9);
         assert!((e.n_eff - 16.0 / 6.0).abs() < 1e-15);
+    }
+
+    /// One stratum, y = 2, 4, 0 with weights 1, 1, 2: Ŷ = 6; wy = 2, 4, 0, mean 2;
+    /// V = 3/2 · (0 + 4 + 4) = 12.
+    #[test]
+    fn total_worked_by_hand() {
+        let persons = [
+            (0, 1.0, 2.0, 1.0, true),
+            (0, 1.0, 4.0, 1.0, true),
+            (0, 2.0, 0.0, 1.0, true),
+        ];
+        let e = total_estimate(&sums(&persons, 1), 0.95, 2.0);
+        assert_eq!(e.estimate, 6.0);
+        assert!((e.se - 12f64.sqrt()).abs() < 1e-12);
     }
 
     #[test]

@@ -1,0 +1,184 @@
+//! The `targets` table: each target of the municipality beside its measured value, the CI
+//! where the value is an estimate, the gap, and whether the target is met.
+//!
+//! Targets are data (`data/targets/baerum.toml` is built in). Each names where its measured
+//! value comes from: a cell of an indicator (`indicator` + `key`, breakdown `all`) or a query
+//! giving one number (`sql`, for figures that are data rather than survey estimates). A target
+//! without either, or whose indicator did not run, is listed with the reason in `status`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Float64Type, Schema};
+use datafusion::prelude::SessionContext;
+use serde::Deserialize;
+
+use crate::{Error, Result};
+
+/// Bærum's targets.
+pub const BAERUM: &str = include_str!("../../../data/targets/baerum.toml");
+
+/// One target.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    pub id: String,
+    pub title: String,
+    pub value: f64,
+    pub year: i64,
+    /// `at_least` or `at_most`.
+    pub direction: String,
+    pub indicator: Option<String>,
+    #[serde(default)]
+    pub key: BTreeMap<String, String>,
+    pub sql: Option<String>,
+    pub source: String,
+    pub note: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    target: Vec<Target>,
+}
+
+/// Parses a targets file.
+pub fn parse(text: &str) -> Result<Vec<Target>> {
+    let f: File = toml::from_str(text).map_err(|e| Error::Targets(e.to_string()))?;
+    for t in &f.target {
+        if t.direction != "at_least" && t.direction != "at_most" {
+            return Err(Error::Targets(format!(
+                "target {}: direction is '{}', expected at_least or at_most",
+                t.id, t.direction
+            )));
+        }
+    }
+    Ok(f.target)
+}
+
+/// The measured value of a target: estimate and CI, or the reason there is none.
+fn measured(
+    t: &Target,
+    outputs: &HashMap<String, RecordBatch>,
+) -> std::result::Result<(f64, Option<(f64, f64)>), String> {
+    let Some(id) = &t.indicator else {
+        return Err(t.note.clone().unwrap_or_else(|| "no source of the measured value".into()));
+    };
+    let Some(b) = outputs.get(id) else {
+        return Err(format!("indicator {id} did not run"));
+    };
+    let text = |n: &str| -> Option<arrow::array::StringArray> {
+        let c = b.column_by_name(n)?;
+        Some(arrow::compute::cast(c, &DataType::Utf8).ok()?.as_string::<i32>().clone())
+    };
+    let num = |n: &str| -> Option<Float64Array> {
+        Some(b.column_by_name(n)?.as_primitive_opt::<Float64Type>()?.clone())
+    };
+    let (Some(bd), Some(est), Some(lo), Some(hi)) =
+        (text("breakdown"), num("estimate"), num("ci_lower"), num("ci_upper"))
+    else {
+        return Err(format!("indicator {id} has no estimate column"));
+    };
+    let keys: Vec<(arrow::array::StringArray, &String)> = t
+        .key
+        .iter()
+        .map(|(k, v)| text(k).map(|c| (c, v)).ok_or(format!("indicator {id} has no column {k}")))
+        .collect::<std::result::Result<_, _>>()?;
+    for i in 0..b.num_rows() {
+        if bd.value(i) == "all"
+            && keys.iter().all(|(c, v)| c.is_valid(i) && c.value(i) == v.as_str())
+            && est.is_valid(i)
+        {
+            let ci = (lo.is_valid(i) && hi.is_valid(i)).then(|| (lo.value(i), hi.value(i)));
+            return Ok((est.value(i), ci));
+        }
+    }
+    Err(format!("indicator {id} has no cell for {:?}", t.key))
+}
+
+/// The targets table.
+pub async fn evaluate(
+    ctx: &SessionContext,
+    targets: &[Target],
+    outputs: &HashMap<String, RecordBatch>,
+) -> Result<RecordBatch> {
+    let mut rows = Vec::new();
+    for t in targets {
+        let m = match &t.sql {
+            Some(sql) => match ctx.sql(sql).await {
+                Ok(df) => match df.collect().await {
+                    Ok(b) => b
+                        .iter()
+                        .find(|b| b.num_rows() > 0)
+                        .and_then(|b| arrow::compute::cast(b.column(0), &DataType::Float64).ok())
+                        .and_then(|c| {
+                            let c = c.as_primitive::<Float64Type>();
+                            c.is_valid(0).then(|| (c.value(0), None))
+                        })
+                        .ok_or_else(|| "the query gave no value".to_string()),
+                    Err(e) => Err(format!("query failed: {e}")),
+                },
+                Err(e) => Err(format!("query failed: {e}")),
+            },
+            None => measured(t, outputs),
+        };
+        rows.push((t, m));
+    }
+    let status = |t: &Target, m: &std::result::Result<(f64, Option<(f64, f64)>), String>| match m {
+        Err(why) => format!("not measured: {why}"),
+        Ok((v, ci)) => {
+            let (lo, hi) = ci.unwrap_or((*v, *v));
+            let (good_all, bad_all) = if t.direction == "at_least" {
+                (lo >= t.value, hi < t.value)
+            } else {
+                (hi <= t.value, lo > t.value)
+            };
+            match (good_all, bad_all, ci.is_some()) {
+                (true, _, _) => "met".to_string(),
+                (_, true, _) => "not met".to_string(),
+                _ => "the CI includes the target".to_string(),
+            }
+        }
+    };
+    let ok = |m: &std::result::Result<(f64, Option<(f64, f64)>), String>| m.as_ref().ok().copied();
+    let schema = Schema::new(vec![
+        Field::new("target", DataType::Utf8, false),
+        Field::new("title", DataType::Utf8, false),
+        Field::new("year", DataType::Int64, false),
+        Field::new("target_value", DataType::Float64, false),
+        Field::new("measured", DataType::Float64, true),
+        Field::new("ci_lower", DataType::Float64, true),
+        Field::new("ci_upper", DataType::Float64, true),
+        Field::new("gap", DataType::Float64, true),
+        Field::new("status", DataType::Utf8, false),
+        Field::new("source", DataType::Utf8, false),
+    ]);
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(rows.iter().map(|(t, _)| t.id.as_str()))),
+        Arc::new(StringArray::from_iter_values(rows.iter().map(|(t, _)| t.title.as_str()))),
+        Arc::new(Int64Array::from_iter_values(rows.iter().map(|(t, _)| t.year))),
+        Arc::new(Float64Array::from_iter_values(rows.iter().map(|(t, _)| t.value))),
+        Arc::new(Float64Array::from_iter(rows.iter().map(|(_, m)| ok(m).map(|m| m.0)))),
+        Arc::new(Float64Array::from_iter(rows.iter().map(|(_, m)| ok(m).and_then(|m| m.1).map(|c| c.0)))),
+        Arc::new(Float64Array::from_iter(rows.iter().map(|(_, m)| ok(m).and_then(|m| m.1).map(|c| c.1)))),
+        Arc::new(Float64Array::from_iter(rows.iter().map(|(t, m)| ok(m).map(|m| m.0 - t.value)))),
+        Arc::new(StringArray::from_iter_values(rows.iter().map(|(t, m)| status(t, m)))),
+        Arc::new(StringArray::from_iter_values(rows.iter().map(|(t, _)| t.source.as_str()))),
+    ];
+    Ok(RecordBatch::try_new(Arc::new(schema), cols)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_in_targets_parse() {
+        let t = parse(BAERUM).unwrap();
+        assert!(t.iter().any(|t| t.id == "sustainable_share" && t.value == 0.60));
+        assert!(t.iter().any(|t| t.id == "bike_share" && t.key.get("mode").map(String::as_str) == Some("bike")));
+        let err = parse("[[target]]\nid='x'\ntitle='x'\nvalue=1\nyear=2030\ndirection='up'\nsource='s'").unwrap_err();
+        assert!(err.to_string().contains("direction is 'up'"), "{err}");
+    }
+}

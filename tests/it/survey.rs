@@ -1,0 +1,158 @@
+//! The survey indicators: checked against samplics (an independent implementation of the
+//! Taylor-linearised ratio estimator, tests/survey/independent.py), and on a hand-checked
+//! fixture.
+
+use std::collections::HashMap;
+use std::process::Command;
+
+use crate::{ok, root};
+
+/// Every row of an indicator CSV, by (breakdown, breakdown_value, key) → (estimate, se, n).
+fn read(path: &std::path::Path, key: Option<&str>) -> HashMap<(String, String, String), (f64, f64, i64)> {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let h = r.headers().unwrap().clone();
+    let col = |n: &str| h.iter().position(|c| c == n).unwrap_or_else(|| panic!("{n} in {path:?}"));
+    let (bd, bv, est, se, n) = (col("breakdown"), col("breakdown_value"), col("estimate"), col("se"), col("n"));
+    let k = key.map(col);
+    r.records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            let num = |i: usize| rec[i].parse::<f64>().unwrap_or(f64::NAN);
+            (
+                (rec[bd].to_string(), rec[bv].to_string(), k.map_or(String::new(), |k| rec[k].to_string())),
+                (num(est), num(se), rec[n].parse().unwrap()),
+            )
+        })
+        .collect()
+}
+
+/// Whether python3 with samplics, pandas and pyarrow is here; in CI they must be (.ci/run
+/// installs them).
+fn python_with_samplics() -> bool {
+    let found = Command::new("python3")
+        .args(["-c", "import samplics, pandas, pyarrow"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must have python3 with samplics, pandas and pyarrow (.ci/run installs them)"
+        );
+        eprintln!("SKIP: python3 with samplics, pandas and pyarrow is not installed");
+    }
+    found
+}
+
+#[test]
+fn estimates_and_standard_errors_equal_samplics() {
+    if !python_with_samplics() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let sample = root().join("data/sample");
+    ok(&["run", "--data", sample.to_str().unwrap(), "--out", out.path().to_str().unwrap(), "-q"]);
+    let py = Command::new("python3")
+        .arg(root().join("tests/survey/independent.py"))
+        .arg(&sample)
+        .output()
+        .unwrap();
+    assert!(py.status.success(), "{}", String::from_utf8_lossy(&py.stderr));
+    let mut tables = HashMap::new();
+    let mut checked = 0;
+    for line in String::from_utf8(py.stdout).unwrap().lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let id = v["indicator"].as_str().unwrap().to_string();
+        let key_col = (id == "mode_share_trips").then_some("mode");
+        let table = tables.entry(id.clone()).or_insert_with(|| {
+            read(&out.path().join(format!("indicators/{id}.csv")), key_col)
+        });
+        let bd = match v["breakdown"].as_str().unwrap() {
+            "home_zone_id" => "home_zone",
+            b => b,
+        };
+        let cell = (
+            bd.to_string(),
+            v["breakdown_value"].as_str().unwrap_or("").to_string(),
+            v["key"].as_str().unwrap_or("").to_string(),
+        );
+        let (est, se, _) = table.get(&cell).unwrap_or_else(|| panic!("{id}: no cell {cell:?}"));
+        let (want_est, want_se) = (v["estimate"].as_f64().unwrap(), v["se"].as_f64().unwrap());
+        assert!((est - want_est).abs() <= 1e-9, "{id} {cell:?}: estimate {est} vs samplics {want_est}");
+        assert!((se - want_se).abs() <= 1e-6, "{id} {cell:?}: se {se} vs samplics {want_se}");
+        checked += 1;
+    }
+    assert!(checked > 100, "only {checked} cells checked");
+}
+
+/// tests/fixtures/golden: four persons in two strata (weights 2, 1 | 1, 2), seven trips,
+/// worked by hand. Person 4 made no trips and still counts. Per person (trips; km; car-driver
+/// km): 1: 3; 21; 20 — 2: 2; 16; 0 — 3: 2; 5; 2 — 4: 0; 0; 0. Σw = 6, Σw·trips = 10.
+#[test]
+fn every_indicator_on_a_hand_checked_fixture() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = dir.path().join("out");
+    let (data_s, out_s) = (data.to_str().unwrap(), out.to_str().unwrap());
+    ok(&["ingest", "survey", root().join("tests/fixtures/golden").to_str().unwrap(), "--out", data_s, "--strict", "-q"]);
+    ok(&["ingest", "factors", root().join("data/factors").to_str().unwrap(), "--out", data_s, "--strict", "-q"]);
+    ok(&["run", "--data", data_s, "--out", out_s, "--scenario", "shift-short-car-trips=0.5", "-q"]);
+    let get = |id: &str, key: Option<&str>, cell: (&str, &str, &str)| -> (f64, f64, i64) {
+        let t = read(&out.join(format!("indicators/{id}.csv")), key);
+        *t.get(&(cell.0.to_string(), cell.1.to_string(), cell.2.to_string()))
+            .unwrap_or_else(|| panic!("{id}: no cell {cell:?} in {:?}", t.keys().collect::<Vec<_>>()))
+    };
+    let close = |id: &str, got: f64, want: f64| {
+        assert!((got - want).abs() < 1e-9, "{id}: {got} vs hand-worked {want}");
+    };
+    let all = ("all", "", "");
+
+    // Trips per person per day: 10/6, n = 4 persons, and the SE worked out in docs/methods.md:
+    // V = 2·98/1296 + 2·242/1296 = 680/1296.
+    let (e, se, n) = get("trips_per_person_day", None, all);
+    close("trips_per_person_day", e, 10.0 / 6.0);
+    close("trips_per_person_day se", se, 680f64.sqrt() / 36.0);
+    assert_eq!(n, 4);
+    // Weekend: person 3 alone (2 trips, w 1) over the whole sample's design.
+    close("trips weekend", get("trips_per_person_day", None, ("day_type", "weekend", "")).0, 2.0);
+    // By purpose: work trips of persons 1 and 2: (2·1 + 1·1)/6.
+    close("trips work", get("trips_per_person_day", None, ("purpose", "work", "")).0, 3.0 / 6.0);
+    close("km", get("km_per_person_day", None, all).0, (2.0 * 21.0 + 16.0 + 5.0) / 6.0);
+    // Mode shares of trips: Σw·trips = 10; car driver 2·2 + 1 = 5, walk 2, bus/passenger/bike 1.
+    for (mode, want) in [("car_driver", 0.5), ("walk", 0.2), ("bus", 0.1), ("car_passenger", 0.1), ("bike", 0.1)] {
+        close(mode, get("mode_share_trips", Some("mode"), ("all", "", mode)).0, want);
+    }
+    // Of km: Σw·km = 63; car driver 2·20 + 2 = 42.
+    close("mode_share_km", get("mode_share_km", Some("mode"), ("all", "", "car_driver")).0, 42.0 / 63.0);
+    close("car_vkm", get("car_vkm_per_person_day", None, all).0, 42.0 / 6.0);
+    close("car_vkm_year", get("car_vkm_year", None, all).0, 365.0 * 42.0);
+    // Occupancy: car person-km 2·20 + 1·10 + 2 = 52 over driver km 42.
+    close("car_occupancy", get("car_occupancy", None, all).0, 52.0 / 42.0);
+    // Short car trips: person 3's 2-km trip (w 1) of 2·2 + 1 = 5 weighted driver trips.
+    close("short 2.5", get("short_car_trip_share", Some("threshold"), ("all", "", "< 2.5 km")).0, 0.2);
+    close("short 5", get("short_car_trip_share", Some("threshold"), ("all", "", "< 5 km")).0, 0.2);
+    // Walk, bus, bike: 2 + 1 + 1 of 10.
+    close("sustainable", get("sustainable_share", None, all).0, 0.4);
+    // Car-driver trips are (2·20 + 2)/(2·2 + 1) km long.
+    close("trip_length", get("trip_length_by_mode", Some("mode"), ("all", "", "car_driver")).0, 8.4);
+    close("purpose", get("trips_by_purpose", Some("trip_purpose"), ("all", "", "work")).0, 0.3);
+    close("hour 16", get("departure_profile", Some("hour"), ("all", "", "16")).0, 0.3);
+    // CO₂e with the latest fleet (2021: 0.42·126 + 0.28·126 + 0.08·63 + 0.05·101 + 0.17·0 =
+    // 98.29 g/vkm) and the latest bus factor (2020: 90 g/pkm); walk, bike, passenger 0.
+    let g = |km_car: f64, km_bus: f64| km_car * 98.29 + km_bus * 90.0;
+    let day = [(2.0, g(20.0, 0.0)), (1.0, g(0.0, 6.0)), (1.0, g(2.0, 0.0)), (2.0, 0.0)];
+    let sum_wg: f64 = day.iter().map(|(w, g)| w * g).sum();
+    close("co2e", get("co2e_per_person_year", None, all).0, 365.0 * sum_wg / 1000.0 / 6.0);
+    close("co2e bus", get("co2e_by_mode", Some("mode"), ("all", "", "bus")).0, 365.0 * 540.0 / 1000.0 / 6.0);
+    close("co2e total", get("co2e_total_tonnes", Some("mode"), ("all", "", "car_driver")).0, 365.0 * (2.0 * g(20.0, 0.0) + g(2.0, 0.0)) / 1e6);
+    // Half of person 3's 2-km drive no longer driven: −0.5·2·1/6 vehicle-km per person-day.
+    close("scenario", get("scenario_shift_short_car_trips", Some("measure"), ("all", "", "vehicle_km_per_day_change")).0, -1.0 / 6.0);
+    close(
+        "scenario co2e",
+        get("scenario_shift_short_car_trips", Some("measure"), ("all", "", "co2e_kg_per_year_change")).0,
+        -0.5 * 2.0 * 98.29 * 365.0 / 1000.0 / 6.0,
+    );
+    // The target table sets 0.4 beside 0.6; with four persons the CI is wide enough to hold it.
+    let targets = std::fs::read_to_string(out.join("indicators/targets.csv")).unwrap();
+    let row = targets.lines().find(|l| l.starts_with("sustainable_share,")).unwrap();
+    assert!(row.contains(",2025,0.6,0.4,") && row.contains("the CI includes the target"), "{row}");
+}
