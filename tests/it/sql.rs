@@ -160,8 +160,9 @@ fn functions_lists_every_function_with_an_example() {
         "zone_of(",
         "nearest_stop_m(",
         "distance_band(",
+        "area_traffic_index(",
     ] {
         assert!(out.contains(f), "{f} missing from:\n{out}");
     }
-    assert_eq!(out.matches("    example: ").count(), 18, "{out}");
+    assert_eq!(out.matches("    example: ").count(), 19, "{out}");
 }

@@ -199,6 +199,9 @@ struct RunArgs {
     /// A scenario, <name>=<share>, e.g. shift-short-car-trips=0.3; repeatable.
     #[arg(long, value_name = "NAME=VALUE")]
     scenario: Vec<String>,
+    /// Only these indicators (comma-separated ids); the targets table is always written.
+    #[arg(long, value_name = "IDS")]
+    only: Option<String>,
     /// A targets file (TOML) instead of Bærum's built-in targets.
     #[arg(long, value_name = "FILE")]
     targets: Option<PathBuf>,
@@ -350,7 +353,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
             let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-            let manifest = rt.block_on(mobility_indicators::run::run(&opts))?;
+            let mut catalog = mobility_indicators::catalog::built_in();
+            if let Some(only) = &a.only {
+                let ids: Vec<&str> = only.split(',').map(str::trim).collect();
+                if let Some(bad) = ids.iter().find(|id| !catalog.iter().any(|i| i.id == **id)) {
+                    anyhow::bail!(
+                        "--only: no indicator '{bad}'; the indicators are {}",
+                        catalog.iter().map(|i| i.id.as_str()).collect::<Vec<_>>().join(", ")
+                    );
+                }
+                catalog.retain(|i| ids.contains(&i.id.as_str()));
+            }
+            let manifest = rt.block_on(mobility_indicators::run::run_catalog(&opts, &catalog))?;
             if !quiet {
                 let mut out = std::io::stdout().lock();
                 for i in &manifest.indicators {

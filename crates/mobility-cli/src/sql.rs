@@ -204,10 +204,16 @@ pub async fn shell(ctx: &SessionContext, out: &Output) -> anyhow::Result<()> {
 /// arguments and an example.
 pub fn print_functions(short: bool) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    let mut fs: Vec<_> = mobility_sql::functions::all(&Default::default());
-    fs.sort_by(|a, b| a.name().cmp(b.name()));
-    for f in &fs {
-        let Some(doc) = f.documentation() else {
+    let scalars = mobility_sql::functions::all(&Default::default());
+    let aggregates = mobility_sql::functions::aggregates();
+    let mut fs: Vec<(&str, Option<&datafusion::logical_expr::Documentation>)> = scalars
+        .iter()
+        .map(|f| (f.name(), f.documentation()))
+        .chain(aggregates.iter().map(|f| (f.name(), f.documentation())))
+        .collect();
+    fs.sort_by(|a, b| a.0.cmp(b.0));
+    for (_, doc) in &fs {
+        let Some(doc) = doc else {
             continue;
         };
         if short {

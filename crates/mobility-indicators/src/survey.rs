@@ -28,7 +28,10 @@
 //! the Rao–Wu bootstrap ([`mobility_stats::Strata::rao_wu`]) when the indicator asks for it
 //! (`variance: bootstrap`), with B replicates and a seed from the run's options.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+/// A hash map with a fast hasher: the keys are ids and short codes from our own files.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -129,54 +132,49 @@ impl Frame {
     /// FROM person_frame`.
     pub fn from_batches(batches: &[RecordBatch]) -> Result<Self> {
         let mut ids = Vec::new();
-        let mut strata_names: Vec<String> = Vec::new();
         let mut weight = Vec::new();
-        let mut raw: Vec<Vec<Option<String>>> = vec![Vec::new(); PERSON_BREAKDOWNS.len()];
+        // Column 1 is the stratum, 3.. the person-level breakdowns: interned as met.
+        let mut interners: Vec<Interner> = (0..=PERSON_BREAKDOWNS.len()).map(|_| Interner::default()).collect();
+        let mut coded: Vec<Vec<u32>> = vec![Vec::new(); PERSON_BREAKDOWNS.len() + 1];
         for b in batches {
             let id = arrow::compute::cast(b.column(0), &DataType::Int64)?;
-            let st = arrow::compute::cast(b.column(1), &DataType::Utf8)?;
             let w = arrow::compute::cast(b.column(2), &DataType::Float64)?;
-            let (id, st, w) = (
-                id.as_primitive::<Int64Type>(),
-                st.as_string::<i32>(),
-                w.as_primitive::<Float64Type>(),
-            );
-            for i in 0..b.num_rows() {
-                ids.push(id.value(i));
-                strata_names.push(st.value(i).to_string());
-                weight.push(if w.is_valid(i) { w.value(i) } else { 0.0 });
-            }
-            for (k, col) in raw.iter_mut().enumerate() {
-                let c = arrow::compute::cast(b.column(3 + k), &DataType::Utf8)?;
-                let c = c.as_string::<i32>();
-                col.extend((0..b.num_rows()).map(|i| c.is_valid(i).then(|| c.value(i).to_string())));
+            let (id, w) = (id.as_primitive::<Int64Type>(), w.as_primitive::<Float64Type>());
+            ids.extend(id.values().iter().copied());
+            weight.extend((0..b.num_rows()).map(|i| if w.is_valid(i) { w.value(i) } else { 0.0 }));
+            for (k, (interner, out)) in interners.iter_mut().zip(coded.iter_mut()).enumerate() {
+                let col = if k == 0 { 1 } else { 2 + k };
+                interner.code(b.column(col), out)?;
             }
         }
-        let mut names: Vec<String> = strata_names.clone();
-        names.sort();
-        names.dedup();
-        let stratum: Vec<u32> = strata_names
-            .iter()
-            .map(|s| names.binary_search(s).expect("present") as u32)
+        // Sorted value names, and codes renumbered to match.
+        let mut sorted: Vec<(Vec<String>, Vec<u32>)> = interners
+            .into_iter()
+            .zip(coded)
+            .map(|(i, codes)| {
+                let (names, remap) = i.sorted();
+                let codes = codes
+                    .into_iter()
+                    .map(|c| if c == NONE { NONE } else { remap[c as usize] })
+                    .collect();
+                (names, codes)
+            })
             .collect();
-        let mut n_h = vec![0u64; names.len()];
+        let (strata_names, stratum) = sorted.remove(0);
+        // A person without a stratum is in the stratum named ''.
+        let stratum: Vec<u32> = if stratum.contains(&NONE) {
+            let extra = strata_names.len() as u32;
+            stratum.into_iter().map(|h| if h == NONE { extra } else { h }).collect()
+        } else {
+            stratum
+        };
+        let n_strata = stratum.iter().map(|&h| h as usize + 1).max().unwrap_or(0);
+        let mut n_h = vec![0u64; n_strata];
         for &h in &stratum {
             n_h[h as usize] += 1;
         }
-        let mut values = Vec::new();
-        let mut value_of = Vec::new();
-        for col in raw {
-            let mut v: Vec<String> = col.iter().flatten().cloned().collect();
-            v.sort();
-            v.dedup();
-            value_of.push(
-                col.iter()
-                    .map(|x| x.as_ref().map_or(NONE, |x| v.binary_search(x).expect("present") as u32))
-                    .collect(),
-            );
-            values.push(v);
-        }
-        let index = ids.iter().enumerate().map(|(i, &id)| (id, i as u32)).collect();
+        let (values, value_of) = sorted.into_iter().unzip();
+        let index = ids.iter().enumerate().map(|(i, &id)| (id, i as u32)).collect::<HashMap<_, _>>();
         Ok(Self {
             index,
             weight,
@@ -196,6 +194,186 @@ impl Frame {
     /// Degrees of freedom of the CIs: persons − strata.
     pub fn df(&self) -> f64 {
         self.persons().saturating_sub(self.n_h.len()) as f64
+    }
+}
+
+/// Strings of a column coded as they are met (NULL → NONE), without a String per row.
+#[derive(Default)]
+struct Interner {
+    ids: HashMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Interner {
+    fn id(&mut self, v: &str) -> u32 {
+        if let Some(&i) = self.ids.get(v) {
+            return i;
+        }
+        self.names.push(v.to_string());
+        self.ids.insert(v.to_string(), self.names.len() as u32 - 1);
+        self.names.len() as u32 - 1
+    }
+
+    fn code(&mut self, col: &ArrayRef, out: &mut Vec<u32>) -> Result<()> {
+        let c = match col.data_type() {
+            DataType::Utf8View => Arc::clone(col),
+            _ => arrow::compute::cast(col, &DataType::Utf8View)?,
+        };
+        let c = c.as_string_view();
+        out.extend((0..c.len()).map(|i| if c.is_valid(i) { self.id(c.value(i)) } else { NONE }));
+        Ok(())
+    }
+
+    /// The names sorted, and each old code's new one.
+    fn sorted(self) -> (Vec<String>, Vec<u32>) {
+        let mut order: Vec<u32> = (0..self.names.len() as u32).collect();
+        order.sort_by(|&a, &b| self.names[a as usize].cmp(&self.names[b as usize]));
+        let mut remap = vec![0; order.len()];
+        for (new, &old) in order.iter().enumerate() {
+            remap[old as usize] = new as u32;
+        }
+        let mut names = self.names;
+        let sorted = order.iter().map(|&o| std::mem::take(&mut names[o as usize])).collect();
+        (sorted, remap)
+    }
+}
+
+/// The dimensions of an indicator's accumulators.
+struct Shape {
+    nd: usize,
+    nk: usize,
+    ns: usize,
+    estimator: Estimator,
+    bootstrap: bool,
+}
+
+/// Sums over persons: per (domain, key, stratum) the y terms (and for `ratio` the x terms);
+/// per (domain, stratum) the x terms of `share` (`mean` and `total` take them from the frame);
+/// and for the bootstrap the person-level contributions: per cell (person, y, x), per domain
+/// (person, x).
+struct Sums {
+    cells: Vec<StratumSums>,
+    dom: Vec<StratumSums>,
+    cell_contrib: Vec<Vec<(u32, f64, f64)>>,
+    dom_contrib: Vec<Vec<(u32, f64)>>,
+}
+
+fn add_sums(a: &mut StratumSums, b: &StratumSums) {
+    a.n_d += b.n_d;
+    a.sw += b.sw;
+    a.sw2 += b.sw2;
+    a.sw_y += b.sw_y;
+    a.sw_x += b.sw_x;
+    a.sw2_yy += b.sw2_yy;
+    a.sw2_xy += b.sw2_xy;
+    a.sw2_xx += b.sw2_xx;
+}
+
+impl Sums {
+    fn new(s: &Shape) -> Self {
+        Self {
+            cells: vec![StratumSums::default(); s.nd * s.nk * s.ns],
+            dom: vec![StratumSums::default(); s.nd * s.ns],
+            cell_contrib: if s.bootstrap { vec![Vec::new(); s.nd * s.nk] } else { Vec::new() },
+            dom_contrib: if s.bootstrap { vec![Vec::new(); s.nd] } else { Vec::new() },
+        }
+    }
+
+    fn merge(&mut self, o: Sums) {
+        for (a, b) in self.cells.iter_mut().zip(&o.cells) {
+            add_sums(a, b);
+        }
+        for (a, b) in self.dom.iter_mut().zip(&o.dom) {
+            add_sums(a, b);
+        }
+        for (a, b) in self.cell_contrib.iter_mut().zip(o.cell_contrib) {
+            a.extend(b);
+        }
+        for (a, b) in self.dom_contrib.iter_mut().zip(o.dom_contrib) {
+            a.extend(b);
+        }
+    }
+
+    /// Adds the persons of `rows` (sorted by person, whole persons only).
+    fn walk(&mut self, s: &Shape, frame: &Frame, rows: &[Row], domains_of: &(dyn Fn(usize, &mut Vec<u32>) + Sync)) {
+        let (nk, ns) = (s.nk, s.ns);
+        let mut pd = Vec::new();
+        let mut local: Vec<(u32, u32, f64, f64)> = Vec::new();
+        let mut totals: Vec<(u32, f64)> = Vec::new();
+        for person_rows in rows.chunk_by(|a, b| a.person == b.person) {
+            let p = person_rows[0].person as usize;
+            domains_of(p, &mut pd);
+            local.clear();
+            let mut add = |d: u32, k: u32, y: f64, x: f64| {
+                match local.iter_mut().find(|e| e.0 == d && e.1 == k) {
+                    Some(e) => {
+                        e.2 += y;
+                        e.3 += x;
+                    }
+                    None => local.push((d, k, y, x)),
+                }
+            };
+            for r in person_rows {
+                for &d in &pd {
+                    add(d, r.key, r.y, r.x);
+                }
+                for &d in &r.trip_domain {
+                    if d != NONE {
+                        add(d, r.key, r.y, r.x);
+                    }
+                }
+            }
+            let (w, h) = (frame.weight[p], frame.stratum[p] as usize);
+            totals.clear();
+            if s.estimator == Estimator::Share {
+                for &(d, _, y, _) in &local {
+                    match totals.iter_mut().find(|t| t.0 == d) {
+                        Some(t) => t.1 += y,
+                        None => totals.push((d, y)),
+                    }
+                }
+                for &(d, xd) in &totals {
+                    let a = &mut self.dom[d as usize * ns + h];
+                    if xd != 0.0 {
+                        a.n_d += 1;
+                        a.sw += w;
+                        a.sw2 += w * w;
+                    }
+                    a.sw_x += w * xd;
+                    a.sw2_xx += w * w * xd * xd;
+                    if s.bootstrap {
+                        self.dom_contrib[d as usize].push((p as u32, xd));
+                    }
+                }
+            }
+            for &(d, k, y, x) in &local {
+                let cell = d as usize * nk + k as usize;
+                let a = &mut self.cells[cell * ns + h];
+                a.sw_y += w * y;
+                a.sw2_yy += w * w * y * y;
+                match s.estimator {
+                    Estimator::Ratio => {
+                        a.sw_x += w * x;
+                        a.sw2_xx += w * w * x * x;
+                        a.sw2_xy += w * w * x * y;
+                        if x != 0.0 {
+                            a.n_d += 1;
+                            a.sw += w;
+                            a.sw2 += w * w;
+                        }
+                    }
+                    Estimator::Share => {
+                        let xd = totals.iter().find(|t| t.0 == d).map_or(0.0, |t| t.1);
+                        a.sw2_xy += w * w * xd * y;
+                    }
+                    Estimator::Mean => a.sw2_xy += w * w * y,
+                    Estimator::Total => {}
+                }
+                if s.bootstrap {
+                    self.cell_contrib[cell].push((p as u32, y, x));
+                }
+            }
+        }
     }
 }
 
@@ -296,11 +474,16 @@ pub fn estimate(frame: &Frame, spec: Spec, batches: &[RecordBatch]) -> Result<Re
                 .collect(),
         );
     }
-    let mut trip_domain_ids: Vec<HashMap<String, u32>> = vec![HashMap::new(); TRIP_BREAKDOWNS.len()];
-    let mut key_ids: HashMap<Vec<Option<String>>, u32> = HashMap::new();
-    let mut key_list: Vec<Vec<Option<String>>> = Vec::new();
+    // Keys and trip-level values are coded per column as they are met.
+    let mut key_interners: Vec<Interner> = keys.iter().map(|_| Interner::default()).collect();
+    let mut trip_interners: Vec<Interner> = TRIP_BREAKDOWNS.iter().map(|_| Interner::default()).collect();
+    let mut composite: HashMap<Vec<u32>, u32> = HashMap::default();
+    let mut key_codes: Vec<Vec<u32>> = Vec::new();
     let mut rows: Vec<Row> = Vec::new();
+    let mut codes: Vec<Vec<u32>> = vec![Vec::new(); keys.len()];
+    let mut tcodes: Vec<Vec<u32>> = vec![Vec::new(); TRIP_BREAKDOWNS.len()];
     for b in batches {
+        let n = b.num_rows();
         let pid = arrow::compute::cast(b.column_by_name("person_id").expect("checked"), &DataType::Int64)?;
         let pid = pid.as_primitive::<Int64Type>();
         let num = |n: &str| -> Result<Option<Float64Array>> {
@@ -310,52 +493,35 @@ pub fn estimate(frame: &Frame, spec: Spec, batches: &[RecordBatch]) -> Result<Re
             })
         };
         let (y, x) = (num("y")?.expect("checked"), num("x")?);
-        let text = |n: &str| -> Result<StringArray> {
-            let c = arrow::compute::cast(b.column_by_name(n).expect("named"), &DataType::Utf8)?;
-            Ok(c.as_string::<i32>().clone())
-        };
-        let kcols: Vec<StringArray> = keys.iter().map(|k| text(k)).collect::<Result<_>>()?;
-        let tcols: Vec<(usize, StringArray)> = trip_cols
-            .iter()
-            .map(|(i, t)| Ok((*i, text(t)?)))
-            .collect::<Result<_>>()?;
-        for i in 0..b.num_rows() {
+        for (k, name) in keys.iter().enumerate() {
+            codes[k].clear();
+            key_interners[k].code(b.column_by_name(name).expect("named"), &mut codes[k])?;
+        }
+        for (t, name) in &trip_cols {
+            tcodes[*t].clear();
+            trip_interners[*t].code(b.column_by_name(name).expect("named"), &mut tcodes[*t])?;
+        }
+        let mut composite_key = Vec::with_capacity(keys.len());
+        for i in 0..n {
             let Some(&person) = frame.index.get(&pid.value(i)) else {
-                return Err(shape(format!(
-                    "person_id {} is not in persons",
-                    pid.value(i)
-                )));
+                return Err(shape(format!("person_id {} is not in persons", pid.value(i))));
             };
-            let key: Vec<Option<String>> = kcols
-                .iter()
-                .map(|k| k.is_valid(i).then(|| k.value(i).to_string()))
-                .collect();
-            let key = match key_ids.get(&key) {
-                Some(&k) => k,
-                None => {
-                    key_list.push(key.clone());
-                    key_ids.insert(key, key_list.len() as u32 - 1);
-                    key_list.len() as u32 - 1
+            let key = match keys.len() {
+                0 => 0,
+                1 => codes[0][i],
+                _ => {
+                    composite_key.clear();
+                    composite_key.extend(codes.iter().map(|c| c[i]));
+                    let next = key_codes.len() as u32;
+                    *composite.entry(composite_key.clone()).or_insert_with(|| {
+                        key_codes.push(composite_key.clone());
+                        next
+                    })
                 }
             };
             let mut trip_domain = [NONE; TRIP_BREAKDOWNS.len()];
-            for (t, col) in &tcols {
-                if col.is_valid(i) {
-                    let v = col.value(i);
-                    trip_domain[*t] = match trip_domain_ids[*t].get(v) {
-                        Some(&d) => d,
-                        None => {
-                            domains.push(Domain {
-                                order: order(TRIP_BREAKDOWNS[*t]),
-                                breakdown: TRIP_BREAKDOWNS[*t].to_string(),
-                                value: Some(v.to_string()),
-                            });
-                            let d = domains.len() as u32 - 1;
-                            trip_domain_ids[*t].insert(v.to_string(), d);
-                            d
-                        }
-                    };
-                }
+            for (t, _) in &trip_cols {
+                trip_domain[*t] = tcodes[*t][i];
             }
             let val = |a: &Float64Array| if a.is_valid(i) { a.value(i) } else { 0.0 };
             rows.push(Row {
@@ -367,22 +533,48 @@ pub fn estimate(frame: &Frame, spec: Spec, batches: &[RecordBatch]) -> Result<Re
             });
         }
     }
-    if key_list.is_empty() {
-        key_list.push(vec![None; keys.len()]);
+    // The key list, one entry per key code; NONE (a NULL key) stays NULL.
+    let key_name = |k: usize, c: u32| (c != NONE).then(|| key_interners[k].names[c as usize].clone());
+    let key_list: Vec<Vec<Option<String>>> = match keys.len() {
+        0 => vec![vec![]],
+        1 => {
+            let mut l: Vec<Vec<Option<String>>> =
+                (0..key_interners[0].names.len() as u32).map(|c| vec![key_name(0, c)]).collect();
+            // A NULL key gets the code after the names.
+            let null = l.len() as u32;
+            if rows.iter().any(|r| r.key == NONE) {
+                l.push(vec![None]);
+                for r in rows.iter_mut().filter(|r| r.key == NONE) {
+                    r.key = null;
+                }
+            }
+            l
+        }
+        _ => key_codes
+            .iter()
+            .map(|cs| cs.iter().enumerate().map(|(k, &c)| key_name(k, c)).collect())
+            .collect(),
+    };
+    // Trip-level domains, after the person-level ones; rows' codes become domain ids.
+    for (t, name) in TRIP_BREAKDOWNS.iter().enumerate() {
+        let first = domains.len() as u32;
+        for v in &trip_interners[t].names {
+            domains.push(Domain {
+                order: order(name),
+                breakdown: name.to_string(),
+                value: Some(v.clone()),
+            });
+        }
+        for r in rows.iter_mut() {
+            if r.trip_domain[t] != NONE {
+                r.trip_domain[t] += first;
+            }
+        }
     }
     rows.par_sort_unstable_by_key(|r| r.person);
 
     let (nd, nk, ns) = (domains.len(), key_list.len(), frame.n_h.len());
     let bootstrap = matches!(spec.variance, Variance::Bootstrap { .. });
-    // Per (domain, key, stratum): the y terms, and for `ratio` the x terms too.
-    let mut cells = vec![StratumSums::default(); nd * nk * ns];
-    // Per (domain, stratum): the x terms of `mean`, `share` and `total`.
-    let mut dom = vec![StratumSums::default(); nd * ns];
-    // Person-level contributions, kept for the bootstrap: per cell (person, y, x), and per
-    // domain (person, x) for `share`.
-    let mut cell_contrib: Vec<Vec<(u32, f64, f64)>> = if bootstrap { vec![Vec::new(); nd * nk] } else { Vec::new() };
-    let mut dom_contrib: Vec<Vec<(u32, f64)>> = if bootstrap { vec![Vec::new(); nd] } else { Vec::new() };
-
     let domains_of = |p: usize, out: &mut Vec<u32>| {
         out.clear();
         out.push(0);
@@ -393,13 +585,37 @@ pub fn estimate(frame: &Frame, spec: Spec, batches: &[RecordBatch]) -> Result<Re
             }
         }
     };
-    let mut pd = Vec::new();
+    // The persons' rows in chunks that end at a person, summed in parallel, then merged in
+    // order. The chunk size is fixed, so the sums (and their rounding) do not depend on the
+    // number of threads.
+    let chunk = 65_536;
+    let mut bounds = vec![0];
+    while *bounds.last().expect("non-empty") < rows.len() {
+        let mut end = (bounds.last().expect("non-empty") + chunk).min(rows.len());
+        while end < rows.len() && rows[end].person == rows[end - 1].person {
+            end += 1;
+        }
+        bounds.push(end);
+    }
+    let shape_of = Shape { nd, nk, ns, estimator: spec.estimator, bootstrap };
+    let mut acc = bounds
+        .par_windows(2)
+        .map(|w| {
+            let mut acc = Sums::new(&shape_of);
+            acc.walk(&shape_of, frame, &rows[w[0]..w[1]], &domains_of);
+            acc
+        })
+        .reduce(|| Sums::new(&shape_of), |mut a, b| {
+            a.merge(b);
+            a
+        });
     if matches!(spec.estimator, Estimator::Mean | Estimator::Total) {
+        let mut pd = Vec::new();
         for p in 0..frame.persons() {
             domains_of(p, &mut pd);
             let (w, h) = (frame.weight[p], frame.stratum[p] as usize);
             for &d in &pd {
-                let s = &mut dom[d as usize * ns + h];
+                let s = &mut acc.dom[d as usize * ns + h];
                 s.n_d += 1;
                 s.sw += w;
                 s.sw2 += w * w;
@@ -408,82 +624,7 @@ pub fn estimate(frame: &Frame, spec: Spec, batches: &[RecordBatch]) -> Result<Re
             }
         }
     }
-    let mut local: Vec<(u32, u32, f64, f64)> = Vec::new();
-    let mut totals: Vec<(u32, f64)> = Vec::new();
-    for person_rows in rows.chunk_by(|a, b| a.person == b.person) {
-        let p = person_rows[0].person as usize;
-        domains_of(p, &mut pd);
-        local.clear();
-        let mut add = |d: u32, k: u32, y: f64, x: f64| {
-            match local.iter_mut().find(|e| e.0 == d && e.1 == k) {
-                Some(e) => {
-                    e.2 += y;
-                    e.3 += x;
-                }
-                None => local.push((d, k, y, x)),
-            }
-        };
-        for r in person_rows {
-            for &d in &pd {
-                add(d, r.key, r.y, r.x);
-            }
-            for &d in &r.trip_domain {
-                if d != NONE {
-                    add(d, r.key, r.y, r.x);
-                }
-            }
-        }
-        let (w, h) = (frame.weight[p], frame.stratum[p] as usize);
-        totals.clear();
-        if spec.estimator == Estimator::Share {
-            for &(d, _, y, _) in &local {
-                match totals.iter_mut().find(|t| t.0 == d) {
-                    Some(t) => t.1 += y,
-                    None => totals.push((d, y)),
-                }
-            }
-            for &(d, xd) in &totals {
-                let s = &mut dom[d as usize * ns + h];
-                if xd != 0.0 {
-                    s.n_d += 1;
-                    s.sw += w;
-                    s.sw2 += w * w;
-                }
-                s.sw_x += w * xd;
-                s.sw2_xx += w * w * xd * xd;
-                if bootstrap {
-                    dom_contrib[d as usize].push((p as u32, xd));
-                }
-            }
-        }
-        for &(d, k, y, x) in &local {
-            let cell = d as usize * nk + k as usize;
-            let s = &mut cells[cell * ns + h];
-            s.sw_y += w * y;
-            s.sw2_yy += w * w * y * y;
-            match spec.estimator {
-                Estimator::Ratio => {
-                    s.sw_x += w * x;
-                    s.sw2_xx += w * w * x * x;
-                    s.sw2_xy += w * w * x * y;
-                    if x != 0.0 {
-                        s.n_d += 1;
-                        s.sw += w;
-                        s.sw2 += w * w;
-                    }
-                }
-                Estimator::Share => {
-                    let xd = totals.iter().find(|t| t.0 == d).map_or(0.0, |t| t.1);
-                    s.sw2_xy += w * w * xd * y;
-                }
-                Estimator::Mean => s.sw2_xy += w * w * y,
-                Estimator::Total => {}
-            }
-            if bootstrap {
-                cell_contrib[cell].push((p as u32, y, x));
-            }
-        }
-    }
+    let Sums { cells, dom, cell_contrib, dom_contrib } = acc;
 
     // Which cells to report: every key in every domain that has persons, except for `ratio`,
     // whose cells exist only where x does.

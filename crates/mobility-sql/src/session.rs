@@ -99,6 +99,9 @@ pub async fn open(data: &Path) -> Result<Session> {
     for f in functions::all(&lookups) {
         ctx.register_udf(f);
     }
+    for f in functions::aggregates() {
+        ctx.register_udaf(f);
+    }
     for (name, needs, sql) in VIEWS {
         if needs.iter().all(|t| tables.contains(t)) {
             ctx.sql(sql)

@@ -8,10 +8,14 @@
 //! - [`replicate`]: the Rao–Wu bootstrap and replicate-weight variances, for quantities
 //!   without a closed form and for surveys that ship replicate weights.
 //!
+//! - [`traffic`]: Statens vegvesen's daily averages (MDT, ÅDT) with coverage and the
+//!   finite-population SE, and the traffic index: point, area, chained, rolling windows.
+//!
 //! To add an estimator: a file of its own with a test against an independent reference.
 
 pub mod ratio;
 pub mod replicate;
+pub mod traffic;
 
 pub use ratio::{Estimate, StratumSums, ratio_estimate, t_quantile, total_estimate};
 pub use replicate::{Strata, replicate_variance};

@@ -1,5 +1,6 @@
 //! Every SQL function of the project, one file each, and the one registry that lists them.
 
+mod area_traffic_index;
 mod distance_band;
 mod geodesic_km;
 mod haversine_km;
@@ -22,7 +23,7 @@ pub use nearest_stop_m::StopIndex;
 
 use std::sync::Arc;
 
-use datafusion::logical_expr::ScalarUDF;
+use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 
 /// What stateful functions look things up in: the session's zones and stops.
 #[derive(Clone, Default)]
@@ -57,4 +58,9 @@ pub fn all(lookups: &Lookups) -> Vec<ScalarUDF> {
         zone_of::udf(zones),
         nearest_stop_m::udf(lookups.stops.clone()),
     ]
+}
+
+/// The project's aggregate functions.
+pub fn aggregates() -> Vec<AggregateUDF> {
+    vec![area_traffic_index::udaf()]
 }

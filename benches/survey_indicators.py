@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""The survey indicators on a synthetic survey (default 1,000,000 persons) beside DuckDB
+computing the same point estimates (weighted sums per group) from the same Parquet files, in
+one run, interleaved. mobility also computes the standard errors, CIs, n, n_eff and writes
+Parquet and CSV; DuckDB only the estimates.
+
+    pip install "duckdb==1.5.5" pyarrow
+    cargo build --release
+    python3 benches/survey_indicators.py [--persons 1000000] [--runs 3]
+
+Prints one JSON line per engine (median seconds, ratio = engine / mobility) and the largest
+difference between the two engines' estimates over every cell DuckDB returns.
+"""
+import argparse, json, os, statistics, subprocess, tempfile, time
+
+import pyarrow.parquet as pq
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+IDS = ["trips_per_person_day", "km_per_person_day", "mode_share_trips", "mode_share_km",
+       "car_vkm_per_person_day", "sustainable_share"]
+
+# (id, estimator, y per trip, trip filter, key column or None)
+SPEC = [
+    ("trips_per_person_day", "mean", "1", "TRUE", None),
+    ("km_per_person_day", "mean", "distance_km", "TRUE", None),
+    ("mode_share_trips", "share", "1", "mode IS NOT NULL", "mode"),
+    ("mode_share_km", "share", "distance_km", "mode IS NOT NULL AND distance_km IS NOT NULL", "mode"),
+    ("car_vkm_per_person_day", "mean", "distance_km", "mode = 'car_driver'", None),
+    ("sustainable_share", "share", "1", "mode IS NOT NULL", "sust"),
+]
+PERSON = ["home_zone", "age_band", "gender", "employment", "day_type"]
+TRIP = ["purpose", "distance_band"]
+
+
+def duck_sql(data):
+    frame = f"""
+    CREATE OR REPLACE TEMP TABLE f AS
+    SELECT p.person_id, p.weight AS w, h.home_zone_id AS home_zone,
+      CASE WHEN p.age IS NULL THEN NULL WHEN p.age < 18 THEN '13-17' WHEN p.age < 30 THEN '18-29'
+           WHEN p.age < 45 THEN '30-44' WHEN p.age < 67 THEN '45-66' ELSE '67+' END AS age_band,
+      p.gender, p.employment,
+      CASE WHEN p.travel_date IS NULL THEN NULL WHEN dayofweek(p.travel_date) IN (0, 6) THEN 'weekend' ELSE 'weekday' END AS day_type
+    FROM read_parquet('{data}/persons/*.parquet') p
+    LEFT JOIN read_parquet('{data}/households/*.parquet') h USING (household_id);
+    CREATE OR REPLACE TEMP TABLE t AS
+    SELECT person_id, mode, purpose, distance_km,
+      CASE WHEN mode IN ('walk','bike','bus','tram','metro','rail','ferry') THEN 'sustainable' ELSE 'other' END AS sust,
+      CASE WHEN distance_km IS NULL THEN NULL WHEN distance_km < 1 THEN '0-1 km' WHEN distance_km < 2.5 THEN '1-2.5 km'
+           WHEN distance_km < 5 THEN '2.5-5 km' WHEN distance_km < 10 THEN '5-10 km' WHEN distance_km < 25 THEN '10-25 km'
+           WHEN distance_km < 50 THEN '25-50 km' ELSE '50+ km' END AS distance_band
+    FROM read_parquet('{data}/trips/*.parquet');
+    """
+    queries = []
+    for ind, est, y, where, key in SPEC:
+        k = f"{key}" if key else "NULL"
+        for b in ["all"] + PERSON + TRIP:
+            bcol = "NULL" if b == "all" else (f"t.{b}" if b in TRIP else f"f.{b}")
+            keysel = f"t.{key}" if key else "NULL"
+            if est == "mean":
+                denom = "(SELECT sum(w) FROM f)" if b in TRIP or b == "all" else f"(SELECT sum(w) FROM f f2 WHERE f2.{b} IS NOT DISTINCT FROM {bcol})"
+                if b in PERSON:
+                    # Domain totals per value of the breakdown.
+                    q = f"""SELECT '{ind}' AS id, '{b}' AS breakdown, CAST(d.v AS VARCHAR) AS value, NULL AS key, coalesce(n.s, 0) / d.sw AS estimate
+                    FROM (SELECT {b} AS v, sum(w) AS sw FROM f WHERE {b} IS NOT NULL GROUP BY 1) d
+                    LEFT JOIN (SELECT f.{b} AS v, sum(f.w * {y}) AS s FROM t JOIN f USING (person_id) WHERE {where} GROUP BY 1) n ON n.v = d.v"""
+                else:
+                    q = f"""SELECT '{ind}', '{b}', CAST({bcol} AS VARCHAR), NULL, sum(f.w * {y}) / {denom}
+                    FROM t JOIN f USING (person_id) WHERE {where} {'AND ' + bcol + ' IS NOT NULL' if b != 'all' else ''} GROUP BY {bcol}"""
+            else:
+                q = f"""SELECT '{ind}', '{b}', CAST(v AS VARCHAR), CAST(k AS VARCHAR), s / sum(s) OVER (PARTITION BY v) FROM (
+                    SELECT {bcol} AS v, {keysel} AS k, sum(f.w * {y}) AS s FROM t JOIN f USING (person_id)
+                    WHERE {where} {'AND ' + bcol + ' IS NOT NULL' if b != 'all' else ''} GROUP BY 1, 2)"""
+            queries.append(q)
+    return frame, " UNION ALL ".join(queries)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--persons", type=int, default=1_000_000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--mobility", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "mobility"))
+    a = ap.parse_args()
+    tmp = tempfile.mkdtemp()
+    data = os.path.join(tmp, "data")
+    t0 = time.perf_counter()
+    subprocess.run([a.mobility, "synth", "--persons", str(a.persons), "--seed", "1", "--traffic-points", "0", "--out", data, "-q"], check=True)
+    print(json.dumps({"synth_seconds": round(time.perf_counter() - t0, 2), "persons": a.persons}))
+    out = os.path.join(tmp, "out")
+
+    def mobility():
+        subprocess.run([a.mobility, "run", "--data", data, "--out", out, "--only", ",".join(IDS), "-q"], check=True)
+        res = {}
+        for ind, _, _, _, key in SPEC:
+            t = pq.read_table(os.path.join(out, "indicators", f"{ind}.parquet")).to_pydict()
+            keys = t[key] if key and key != "sust" else [None] * len(t["estimate"])
+            for i in range(len(t["estimate"])):
+                k = keys[i]
+                if key == "sust":
+                    k = "sustainable"
+                res[(ind, t["breakdown"][i], t["breakdown_value"][i], k)] = t["estimate"][i]
+        return res
+
+    import duckdb
+    frame, query = duck_sql(data)
+
+    def duck():
+        con = duckdb.connect()
+        con.execute(frame)
+        rows = con.execute(query).fetchall()
+        con.close()
+        return {(r[0], r[1], r[2], r[3]): r[4] for r in rows}
+
+    engines = {"mobility (estimates + SE, CI, n, n_eff; Parquet + CSV)": mobility, "duckdb (point estimates)": duck}
+    times = {k: [] for k in engines}
+    results = {}
+    for _ in range(a.runs):
+        for name, f in engines.items():
+            t = time.perf_counter()
+            results[name] = f()
+            times[name].append(time.perf_counter() - t)
+    names = list(engines)
+    ours, theirs = results[names[0]], results[names[1]]
+    diffs = [abs(ours[k] - v) for k, v in theirs.items() if k in ours and v is not None]
+    missing = [k for k in theirs if k not in ours and k[3] != "other"]
+    base = statistics.median(times[names[0]])
+    for name in names:
+        med = statistics.median(times[name])
+        print(json.dumps({"engine": name, "persons": a.persons, "indicators": len(IDS), "median_s": round(med, 3),
+                          "runs": [round(t, 3) for t in times[name]], "ratio_to_mobility": round(med / base, 2)}))
+    print(json.dumps({"cells_compared": len(diffs), "max_abs_difference": max(diffs) if diffs else None, "duckdb_cells_missing_in_mobility": len(missing)}))
+
+
+if __name__ == "__main__":
+    main()
