@@ -49,27 +49,29 @@ def duck_sql(data):
            WHEN distance_km < 5 THEN '2.5-5 km' WHEN distance_km < 10 THEN '5-10 km' WHEN distance_km < 25 THEN '10-25 km'
            WHEN distance_km < 50 THEN '25-50 km' ELSE '50+ km' END AS distance_band
     FROM read_parquet('{data}/trips/*.parquet');
+    CREATE OR REPLACE TEMP TABLE tf AS SELECT * FROM t JOIN f USING (person_id);
     """
     queries = []
     for ind, est, y, where, key in SPEC:
-        k = f"{key}" if key else "NULL"
         for b in ["all"] + PERSON + TRIP:
-            bcol = "NULL" if b == "all" else (f"t.{b}" if b in TRIP else f"f.{b}")
-            keysel = f"t.{key}" if key else "NULL"
             if est == "mean":
-                denom = "(SELECT sum(w) FROM f)" if b in TRIP or b == "all" else f"(SELECT sum(w) FROM f f2 WHERE f2.{b} IS NOT DISTINCT FROM {bcol})"
+                # A trip-level domain (or all) holds every person: Σw over the whole sample.
+                denom = "(SELECT sum(w) FROM f)"
                 if b in PERSON:
                     # Domain totals per value of the breakdown.
                     q = f"""SELECT '{ind}' AS id, '{b}' AS breakdown, CAST(d.v AS VARCHAR) AS value, NULL AS key, coalesce(n.s, 0) / d.sw AS estimate
                     FROM (SELECT {b} AS v, sum(w) AS sw FROM f WHERE {b} IS NOT NULL GROUP BY 1) d
-                    LEFT JOIN (SELECT f.{b} AS v, sum(f.w * {y}) AS s FROM t JOIN f USING (person_id) WHERE {where} GROUP BY 1) n ON n.v = d.v"""
+                    LEFT JOIN (SELECT f.{b} AS v, sum(f.w * {y}) AS s FROM tf f WHERE {where} GROUP BY 1) n ON n.v = d.v"""
                 else:
-                    q = f"""SELECT '{ind}', '{b}', CAST({bcol} AS VARCHAR), NULL, sum(f.w * {y}) / {denom}
-                    FROM t JOIN f USING (person_id) WHERE {where} {'AND ' + bcol + ' IS NOT NULL' if b != 'all' else ''} GROUP BY {bcol}"""
+                    xcol = "NULL" if b == "all" else f"x.{b}"
+                    q = f"""SELECT '{ind}', '{b}', CAST({xcol} AS VARCHAR), NULL, sum(x.w * {y}) / {denom}
+                    FROM tf x WHERE {where} {'AND ' + xcol + ' IS NOT NULL' if b != 'all' else ''} GROUP BY {xcol}"""
             else:
+                xcol = "NULL" if b == "all" else f"x.{b}"
+                xkey = f"x.{key}"
                 q = f"""SELECT '{ind}', '{b}', CAST(v AS VARCHAR), CAST(k AS VARCHAR), s / sum(s) OVER (PARTITION BY v) FROM (
-                    SELECT {bcol} AS v, {keysel} AS k, sum(f.w * {y}) AS s FROM t JOIN f USING (person_id)
-                    WHERE {where} {'AND ' + bcol + ' IS NOT NULL' if b != 'all' else ''} GROUP BY 1, 2)"""
+                    SELECT {xcol} AS v, {xkey} AS k, sum(x.w * {y}) AS s FROM tf x
+                    WHERE {where} {'AND ' + xcol + ' IS NOT NULL' if b != 'all' else ''} GROUP BY 1, 2)"""
             queries.append(q)
     return frame, " UNION ALL ".join(queries)
 

@@ -5,6 +5,7 @@ mod ingest_fixtures;
 mod real_data;
 mod sql;
 mod survey;
+mod traffic;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

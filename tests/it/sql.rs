@@ -161,8 +161,10 @@ fn functions_lists_every_function_with_an_example() {
         "nearest_stop_m(",
         "distance_band(",
         "area_traffic_index(",
+        "daily_average(",
+        "days_in(",
     ] {
         assert!(out.contains(f), "{f} missing from:\n{out}");
     }
-    assert_eq!(out.matches("    example: ").count(), 19, "{out}");
+    assert_eq!(out.matches("    example: ").count(), 21, "{out}");
 }

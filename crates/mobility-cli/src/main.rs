@@ -199,6 +199,10 @@ struct RunArgs {
     /// A scenario, <name>=<share>, e.g. shift-short-car-trips=0.3; repeatable.
     #[arg(long, value_name = "NAME=VALUE")]
     scenario: Vec<String>,
+    /// Reference year of the rolling traffic index (default: the first year in which a
+    /// counting point has ten months).
+    #[arg(long, value_name = "YEAR")]
+    reference_year: Option<i64>,
     /// Only these indicators (comma-separated ids); the targets table is always written.
     #[arg(long, value_name = "IDS")]
     only: Option<String>,
@@ -331,6 +335,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             };
             opts.bootstrap = a.bootstrap;
             opts.seed = a.seed;
+            opts.reference_year = a.reference_year;
             for s in &a.scenario {
                 let (name, value) = s.split_once('=').with_context(|| {
                     format!("--scenario {s}: expected <name>=<value>, e.g. shift-short-car-trips=0.3")

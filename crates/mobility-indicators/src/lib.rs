@@ -5,6 +5,8 @@
 //!   lines (title, estimator, unit, needs). Survey indicators return what each person
 //!   contributes; [`survey`] adds the design and estimates every cell with SE, CI, n, n_eff
 //!   and the suppression flag. Queries without an estimator are written as they come.
+//! - [`traffic`]: the traffic index (yearly, chained, rolling) and `nullvekst` from the
+//!   counting points.
 //! - [`targets`]: each target of the municipality beside its measured value.
 //! - [`run`]: runs the catalog into `<out>/indicators/<id>.parquet` and `.csv` and writes
 //!   `<out>/manifest.json`; outputs are staged and put in place only when all succeeded.
@@ -16,6 +18,7 @@ pub mod catalog;
 pub mod run;
 pub mod survey;
 pub mod targets;
+pub mod traffic;
 
 /// Errors of the batch run.
 #[derive(Debug, thiserror::Error)]

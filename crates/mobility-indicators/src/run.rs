@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::catalog::{Indicator, Kind};
 use crate::survey::{self, Frame, Rules, Spec, Variance};
-use crate::{Error, Result, io, targets};
+use crate::{Error, Result, io, targets, traffic};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -32,6 +32,9 @@ pub struct RunOptions {
     pub scenarios: std::collections::BTreeMap<String, f64>,
     /// The targets (TOML); `None`: Bærum's built-in ones.
     pub targets: Option<String>,
+    /// The reference year of the rolling traffic index; `None`: the first year with ten
+    /// months at some point.
+    pub reference_year: Option<i64>,
 }
 
 impl RunOptions {
@@ -45,6 +48,7 @@ impl RunOptions {
             seed: 2018,
             scenarios: Default::default(),
             targets: None,
+            reference_year: None,
         }
     }
 }
@@ -323,6 +327,32 @@ async fn run_into(
         });
         outputs.insert(ind.id.clone(), out);
     }
+    if present.contains(&Table::TrafficHourly) {
+        let t = Instant::now();
+        let yearly = traffic::index_yearly(ctx, present).await?;
+        let rolling = traffic::index_rolling(ctx, present, opts.reference_year).await?;
+        let null = traffic::nullvekst_table(&rolling)?;
+        let query_seconds = t.elapsed().as_secs_f64();
+        for (id, title, table) in [
+            ("traffic_index_yearly", "Traffic index between consecutive years, and chained (unofficial)", yearly),
+            ("traffic_index_rolling", "Rolling 12/24/36-month traffic index against the reference year (unofficial)", rolling),
+            ("nullvekst", "Zero growth in car traffic: the latest rolling index and its CI (unofficial)", null),
+        ] {
+            let t2 = Instant::now();
+            write_outputs(dir, id, &table)?;
+            reports.push(IndicatorReport {
+                id: id.into(),
+                title: title.into(),
+                rows: Some(table.num_rows()),
+                skipped: None,
+                seconds: t2.elapsed().as_secs_f64() + if id == "traffic_index_yearly" { query_seconds } else { 0.0 },
+                query_seconds: if id == "traffic_index_yearly" { query_seconds } else { 0.0 },
+                estimate_seconds: 0.0,
+                write_seconds: t2.elapsed().as_secs_f64(),
+            });
+            outputs.insert(id.to_string(), table);
+        }
+    }
     let t3 = Instant::now();
     let text = opts
         .targets
@@ -352,6 +382,7 @@ async fn run_into(
             "bootstrap_replicates": opts.bootstrap,
             "bootstrap_seed": opts.seed,
             "scenarios": opts.scenarios,
+            "traffic_reference_year": opts.reference_year,
             "person_frame_seconds": frame_seconds,
         }),
         indicators: reports,

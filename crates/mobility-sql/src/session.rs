@@ -31,6 +31,31 @@ pub const VIEWS: &[(&str, &[Table], &str)] = &[
         &[Table::EmissionFactors, Table::FleetMix, Table::Occupancy],
         include_str!("../../../queries/views/mode_factors.sql"),
     ),
+    (
+        "traffic_daily",
+        &[Table::TrafficHourly],
+        include_str!("../../../queries/views/traffic_daily.sql"),
+    ),
+    (
+        "traffic_mdt",
+        &[Table::TrafficHourly],
+        include_str!("../../../queries/views/traffic_mdt.sql"),
+    ),
+    (
+        "traffic_adt",
+        &[Table::TrafficHourly],
+        include_str!("../../../queries/views/traffic_adt.sql"),
+    ),
+    (
+        "traffic_point_index_monthly",
+        &[Table::TrafficHourly],
+        include_str!("../../../queries/views/traffic_point_index.sql"),
+    ),
+    (
+        "traffic_point_index",
+        &[Table::TrafficHourly],
+        include_str!("../../../queries/views/traffic_point_index_yearly.sql"),
+    ),
 ];
 
 /// A session and the tables it found.

@@ -1,6 +1,8 @@
 //! Every SQL function of the project, one file each, and the one registry that lists them.
 
 mod area_traffic_index;
+mod daily_average;
+mod days_in;
 mod distance_band;
 mod geodesic_km;
 mod haversine_km;
@@ -42,6 +44,7 @@ pub fn all(lookups: &Lookups) -> Vec<ScalarUDF> {
         haversine_km::udf(),
         geodesic_km::udf(),
         distance_band::udf(),
+        days_in::udf(),
         st_point::udf(),
         st_geomfromwkb::udf(),
         st_geomfromtext::udf(),
@@ -62,5 +65,5 @@ pub fn all(lookups: &Lookups) -> Vec<ScalarUDF> {
 
 /// The project's aggregate functions.
 pub fn aggregates() -> Vec<AggregateUDF> {
-    vec![area_traffic_index::udaf()]
+    vec![area_traffic_index::udaf(), daily_average::udaf()]
 }

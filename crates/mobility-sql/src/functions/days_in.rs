@@ -1,0 +1,91 @@
+//! `days_in(year, month, day_type)`: the days of a month (or of a year, month NULL) that are of
+//! a day type, the N of an average's coverage and finite-population correction.
+
+use arrow::array::{Array, ArrayRef, Int64Array};
+use arrow::datatypes::DataType;
+use chrono::{Datelike, NaiveDate, Weekday};
+use datafusion::common::{Result, exec_err};
+use datafusion::logical_expr::{Documentation, ScalarUDF};
+
+use crate::udf::{Arg, DOMAIN, arc, num, simple, text};
+
+pub fn udf() -> ScalarUDF {
+    let doc = Documentation::builder(DOMAIN, "The number of days of a month (or of a whole year when month is NULL) of a day type: 'all', 'weekday' (Monday to Friday) or 'weekend' (Saturday and Sunday; public holidays are not treated apart).", "days_in(year, month, day_type)")
+        .with_argument("year", "e.g. 2024")
+        .with_argument("month", "1-12, or NULL for the whole year")
+        .with_argument("day_type", "'all', 'weekday' or 'weekend'")
+        .with_sql_example("SELECT days_in(2024, 2, 'all'), days_in(2024, 2, 'weekend'), days_in(2024, NULL, 'weekday');")
+        .build();
+    simple(
+        "days_in",
+        vec![vec![Arg::Num, Arg::Num, Arg::Text]],
+        DataType::Int64,
+        doc,
+        kernel,
+    )
+}
+
+/// The days of `year` (and `month`) of `day_type`.
+pub fn days_in(year: i32, month: Option<u32>, day_type: &str) -> Option<i64> {
+    let (first, last) = match month {
+        Some(m) => {
+            let first = NaiveDate::from_ymd_opt(year, m, 1)?;
+            let next = if m == 12 {
+                NaiveDate::from_ymd_opt(year + 1, 1, 1)?
+            } else {
+                NaiveDate::from_ymd_opt(year, m + 1, 1)?
+            };
+            (first, next)
+        }
+        None => (NaiveDate::from_ymd_opt(year, 1, 1)?, NaiveDate::from_ymd_opt(year + 1, 1, 1)?),
+    };
+    let weekend = |d: NaiveDate| matches!(d.weekday(), Weekday::Sat | Weekday::Sun);
+    Some(
+        first
+            .iter_days()
+            .take_while(|d| *d < last)
+            .filter(|d| match day_type {
+                "weekday" => !weekend(*d),
+                "weekend" => weekend(*d),
+                _ => true,
+            })
+            .count() as i64,
+    )
+}
+
+fn kernel(a: &[ArrayRef]) -> Result<ArrayRef> {
+    let (y, m, t) = (num(&a[0])?, num(&a[1])?, text(&a[2])?);
+    let mut out = Vec::with_capacity(y.len());
+    for i in 0..y.len() {
+        if y.is_null(i) || t.is_null(i) {
+            out.push(None);
+            continue;
+        }
+        let kind = t.value(i);
+        if !matches!(kind, "all" | "weekday" | "weekend") {
+            return exec_err!("days_in: day_type '{kind}' is not one of 'all', 'weekday', 'weekend'");
+        }
+        let month = (!m.is_null(i)).then(|| m.value(i));
+        if let Some(mv) = month.filter(|v| !(1.0..=12.0).contains(v) || v.fract() != 0.0) {
+            return exec_err!("days_in: month {mv} is not 1-12 (or NULL for the year)");
+        }
+        out.push(days_in(y.value(i) as i32, month.map(|v| v as u32), kind));
+    }
+    Ok(arc(Int64Array::from(out)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::days_in;
+
+    #[test]
+    fn calendar() {
+        assert_eq!(days_in(2024, Some(2), "all"), Some(29));
+        assert_eq!(days_in(2023, Some(2), "all"), Some(28));
+        // May 2024: Wednesday the 1st; 23 weekdays, 8 weekend days.
+        assert_eq!(days_in(2024, Some(5), "weekday"), Some(23));
+        assert_eq!(days_in(2024, Some(5), "weekend"), Some(8));
+        assert_eq!(days_in(2024, None, "all"), Some(366));
+        assert_eq!(days_in(2024, Some(12), "all"), Some(31));
+    }
+}
