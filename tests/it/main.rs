@@ -2,7 +2,9 @@
 
 mod cli;
 mod ingest_fixtures;
+mod outputs;
 mod real_data;
+mod report;
 mod sql;
 mod survey;
 mod traffic;

@@ -203,6 +203,12 @@ struct RunArgs {
     /// counting point has ten months).
     #[arg(long, value_name = "YEAR")]
     reference_year: Option<i64>,
+    /// CSV flavour of the indicator files: utf8, or excel-nb (BOM, ';', decimal comma).
+    #[arg(long, default_value = "utf8", value_parser = ["utf8", "excel-nb"])]
+    csv_dialect: String,
+    /// Language of report.html: nb (Norwegian bokmål) or en.
+    #[arg(long, default_value = "nb", value_parser = ["nb", "en"])]
+    lang: String,
     /// Only these indicators (comma-separated ids); the targets table is always written.
     #[arg(long, value_name = "IDS")]
     only: Option<String>,
@@ -336,6 +342,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             opts.bootstrap = a.bootstrap;
             opts.seed = a.seed;
             opts.reference_year = a.reference_year;
+            opts.lang = mobility_indicators::report::Lang::parse(&a.lang).unwrap_or_default();
+            if a.csv_dialect == "excel-nb" {
+                opts.csv = mobility_indicators::run::CsvDialect::ExcelNb;
+            }
             for s in &a.scenario {
                 let (name, value) = s.split_once('=').with_context(|| {
                     format!("--scenario {s}: expected <name>=<value>, e.g. shift-short-car-trips=0.3")
@@ -383,8 +393,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 writeln!(
                     out,
-                    "wrote {}/indicators/ and {}/manifest.json in {:.2} s",
-                    a.out.display(),
+                    "wrote {0}/indicators/, {0}/report.html and {0}/manifest.json in {1:.2} s",
                     a.out.display(),
                     manifest.seconds_total
                 )?;

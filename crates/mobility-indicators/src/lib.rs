@@ -7,6 +7,8 @@
 //!   and the suppression flag. Queries without an estimator are written as they come.
 //! - [`traffic`]: the traffic index (yearly, chained, rolling) and `nullvekst` from the
 //!   counting points.
+//! - [`report`] and [`svg`]: `report.html`, self-contained, with charts and maps drawn as SVG.
+//! - [`geo_out`]: zone- and point-level indicators as GeoParquet and GeoJSON.
 //! - [`targets`]: each target of the municipality beside its measured value.
 //! - [`run`]: runs the catalog into `<out>/indicators/<id>.parquet` and `.csv` and writes
 //!   `<out>/manifest.json`; outputs are staged and put in place only when all succeeded.
@@ -15,8 +17,11 @@
 //! [`catalog::BUILT_IN`].
 
 pub mod catalog;
+pub mod geo_out;
+pub mod report;
 pub mod run;
 pub mod survey;
+pub mod svg;
 pub mod targets;
 pub mod traffic;
 

@@ -35,6 +35,20 @@ pub struct RunOptions {
     /// The reference year of the rolling traffic index; `None`: the first year with ten
     /// months at some point.
     pub reference_year: Option<i64>,
+    /// The language of `report.html`.
+    pub lang: crate::report::Lang,
+    /// The CSV flavour of the indicator files.
+    pub csv: CsvDialect,
+}
+
+/// How the indicator CSV files are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CsvDialect {
+    /// UTF-8, `,`, decimal point, a header line.
+    #[default]
+    Utf8,
+    /// For Norwegian Excel: a UTF-8 byte-order mark, `;` between fields, decimal comma.
+    ExcelNb,
 }
 
 impl RunOptions {
@@ -49,6 +63,8 @@ impl RunOptions {
             scenarios: Default::default(),
             targets: None,
             reference_year: None,
+            lang: crate::report::Lang::Nb,
+            csv: CsvDialect::Utf8,
         }
     }
 }
@@ -127,20 +143,69 @@ fn checksums(data: &Path, tables: &[Table]) -> Result<Vec<InputFile>> {
     Ok(out)
 }
 
-/// Writes a batch as Parquet and UTF-8 CSV with a header.
-pub fn write_outputs(dir: &Path, id: &str, batch: &RecordBatch) -> Result<()> {
+/// Writes a batch as Parquet and as CSV with a header (UTF-8, or `excel-nb`).
+pub fn write_outputs(dir: &Path, id: &str, batch: &RecordBatch, dialect: CsvDialect) -> Result<()> {
     let pq = dir.join(format!("{id}.parquet"));
     let file = std::fs::File::create(&pq).map_err(io(&pq))?;
     let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None)?;
     w.write(batch)?;
     w.close()?;
     let csv = dir.join(format!("{id}.csv"));
+    if dialect == CsvDialect::ExcelNb {
+        std::fs::write(&csv, excel_nb(batch)?).map_err(io(&csv))?;
+        return Ok(());
+    }
     let file = std::fs::File::create(&csv).map_err(io(&csv))?;
     let mut w = arrow::csv::WriterBuilder::new()
         .with_header(true)
         .build(file);
     w.write(batch)?;
     Ok(())
+}
+
+/// CSV for Norwegian Excel: BOM, `;`, decimal comma, fields with `;`, `"` or a line break
+/// quoted, CRLF line ends.
+pub fn excel_nb(batch: &RecordBatch) -> Result<String> {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::DataType;
+    let quote = |s: &str| {
+        if s.contains([';', '"', '\n', '\r']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_string()
+        }
+    };
+    let mut out = String::from("\u{feff}");
+    let names: Vec<String> = batch.schema().fields().iter().map(|f| quote(f.name())).collect();
+    out.push_str(&names.join(";"));
+    out.push_str("\r\n");
+    let cols: Vec<(bool, arrow::array::ArrayRef)> = batch
+        .columns()
+        .iter()
+        .map(|c| {
+            let float = matches!(c.data_type(), DataType::Float64 | DataType::Float32);
+            let s = arrow::compute::cast(c, &DataType::Utf8).map(|a| (float, a));
+            s
+        })
+        .collect::<std::result::Result<_, _>>()?;
+    for i in 0..batch.num_rows() {
+        let fields: Vec<String> = cols
+            .iter()
+            .map(|(float, c)| {
+                let c = c.as_string::<i32>();
+                if c.is_null(i) {
+                    String::new()
+                } else if *float {
+                    c.value(i).replace('.', ",")
+                } else {
+                    quote(c.value(i))
+                }
+            })
+            .collect();
+        out.push_str(&fields.join(";"));
+        out.push_str("\r\n");
+    }
+    Ok(out)
 }
 
 /// Runs the built-in catalog.
@@ -165,7 +230,7 @@ pub async fn run_catalog(opts: &RunOptions, catalog: &[Indicator]) -> Result<Man
     let ind_dir = staging.join("indicators");
     std::fs::create_dir_all(&ind_dir).map_err(io(&ind_dir))?;
     let result = run_into(&ctx, &present, opts, catalog, &ind_dir, started).await;
-    let manifest = match result {
+    let (manifest, outputs) = match result {
         Ok(m) => m,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&staging);
@@ -175,6 +240,20 @@ pub async fn run_catalog(opts: &RunOptions, catalog: &[Indicator]) -> Result<Man
     let text = serde_json::to_string_pretty(&manifest).expect("manifest serialises");
     let mpath = staging.join("manifest.json");
     std::fs::write(&mpath, text).map_err(io(&mpath))?;
+    let html = match crate::report::render(&ctx, &outputs, &manifest, opts.lang).await {
+        Ok(h) => h,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+    };
+    let rpath = staging.join("report.html");
+    std::fs::write(&rpath, html).map_err(io(&rpath))?;
+    let geo_dir = staging.join("geo");
+    if let Err(e) = crate::geo_out::write(&ctx, &outputs, &geo_dir).await {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(e);
+    }
     // Put the new outputs in place: the old folder aside, the new one in, the old one gone.
     let target = opts.out.join("indicators");
     let old = opts.out.join(format!(".old-{}", std::process::id()));
@@ -184,6 +263,13 @@ pub async fn run_catalog(opts: &RunOptions, catalog: &[Indicator]) -> Result<Man
     std::fs::rename(&ind_dir, &target).map_err(io(&target))?;
     let mtarget = opts.out.join("manifest.json");
     std::fs::rename(&mpath, &mtarget).map_err(io(&mtarget))?;
+    let rtarget = opts.out.join("report.html");
+    std::fs::rename(&rpath, &rtarget).map_err(io(&rtarget))?;
+    let gtarget = opts.out.join("geo");
+    let _ = std::fs::remove_dir_all(&gtarget);
+    if geo_dir.exists() {
+        std::fs::rename(&geo_dir, &gtarget).map_err(io(&gtarget))?;
+    }
     let _ = std::fs::remove_dir_all(&old);
     let _ = std::fs::remove_dir_all(&staging);
     Ok(manifest)
@@ -196,7 +282,7 @@ async fn run_into(
     catalog: &[Indicator],
     dir: &Path,
     started: Instant,
-) -> Result<Manifest> {
+) -> Result<(Manifest, std::collections::HashMap<String, RecordBatch>)> {
     let mut table_rows = std::collections::BTreeMap::new();
     for t in present {
         let b = collect(ctx, t.name(), &format!("SELECT count(*) FROM {}", t.name())).await?;
@@ -314,7 +400,7 @@ async fn run_into(
         };
         let estimate_seconds = t1.elapsed().as_secs_f64();
         let t2 = Instant::now();
-        write_outputs(dir, &ind.id, &out)?;
+        write_outputs(dir, &ind.id, &out, opts.csv)?;
         reports.push(IndicatorReport {
             id: ind.id.clone(),
             title: ind.title.clone(),
@@ -339,7 +425,7 @@ async fn run_into(
             ("nullvekst", "Zero growth in car traffic: the latest rolling index and its CI (unofficial)", null),
         ] {
             let t2 = Instant::now();
-            write_outputs(dir, id, &table)?;
+            write_outputs(dir, id, &table, opts.csv)?;
             reports.push(IndicatorReport {
                 id: id.into(),
                 title: title.into(),
@@ -359,18 +445,20 @@ async fn run_into(
         .clone()
         .unwrap_or_else(|| targets::BAERUM.to_string());
     let table = targets::evaluate(ctx, &targets::parse(&text)?, &outputs).await?;
-    write_outputs(dir, "targets", &table)?;
+    write_outputs(dir, "targets", &table, opts.csv)?;
+    let targets_rows = table.num_rows();
+    outputs.insert("targets".to_string(), table);
     reports.push(IndicatorReport {
         id: "targets".into(),
         title: "Targets beside the measured values".into(),
-        rows: Some(table.num_rows()),
+        rows: Some(targets_rows),
         skipped: None,
         seconds: t3.elapsed().as_secs_f64(),
         query_seconds: 0.0,
         estimate_seconds: t3.elapsed().as_secs_f64(),
         write_seconds: 0.0,
     });
-    Ok(Manifest {
+    let manifest = Manifest {
         version: env!("CARGO_PKG_VERSION").to_string(),
         data: opts.data.display().to_string(),
         inputs: checksums(&opts.data, present)?,
@@ -387,5 +475,6 @@ async fn run_into(
         }),
         indicators: reports,
         seconds_total: started.elapsed().as_secs_f64(),
-    })
+    };
+    Ok((manifest, outputs))
 }

@@ -25,6 +25,8 @@ pub const BAERUM: &str = include_str!("../../../data/targets/baerum.toml");
 pub struct Target {
     pub id: String,
     pub title: String,
+    /// The title in Norwegian (bokmål), for the report.
+    pub title_nb: Option<String>,
     pub value: f64,
     pub year: i64,
     /// `at_least` or `at_most`.
@@ -145,6 +147,7 @@ pub async fn evaluate(
     let schema = Schema::new(vec![
         Field::new("target", DataType::Utf8, false),
         Field::new("title", DataType::Utf8, false),
+        Field::new("title_nb", DataType::Utf8, true),
         Field::new("year", DataType::Int64, false),
         Field::new("target_value", DataType::Float64, false),
         Field::new("measured", DataType::Float64, true),
@@ -157,6 +160,7 @@ pub async fn evaluate(
     let cols: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from_iter_values(rows.iter().map(|(t, _)| t.id.as_str()))),
         Arc::new(StringArray::from_iter_values(rows.iter().map(|(t, _)| t.title.as_str()))),
+        Arc::new(StringArray::from_iter(rows.iter().map(|(t, _)| t.title_nb.as_deref()))),
         Arc::new(Int64Array::from_iter_values(rows.iter().map(|(t, _)| t.year))),
         Arc::new(Float64Array::from_iter_values(rows.iter().map(|(t, _)| t.value))),
         Arc::new(Float64Array::from_iter(rows.iter().map(|(_, m)| ok(m).map(|m| m.0)))),

@@ -1,0 +1,528 @@
+//! `report.html`: one self-contained page (inline CSS and SVG, no network) with the targets,
+//! charts, maps and methods of a run, in Norwegian (bokmål) or English.
+//!
+//! Every chart is a `<figure data-chart="…">` holding an SVG drawn by [`crate::svg`]; a chart
+//! whose data the run does not have says so instead. A small inline script counts the charts
+//! and flags empty ones on load (`body[data-charts]`, `body[data-empty]`), which the browser
+//! test reads.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, Float64Type};
+use datafusion::prelude::SessionContext;
+use geo::MultiPolygon;
+
+use crate::run::Manifest;
+use crate::svg::{self, Bar, Line, MapPoint, MapZone, esc, num};
+use crate::{Error, Result};
+
+/// The report's language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    /// Norwegian bokmål.
+    #[default]
+    Nb,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// From `nb` or `en`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "nb" | "no" => Some(Self::Nb),
+            "en" => Some(Self::En),
+            _ => None,
+        }
+    }
+
+    fn t(self, key: &str) -> &'static str {
+        let (nb, en) = match key {
+            "title" => ("Mobilitet og utslipp", "Mobility and emissions"),
+            "targets" => ("Mål", "Targets"),
+            "target" => ("Mål", "Target"),
+            "measured" => ("Målt", "Measured"),
+            "ci" => ("95 % KI", "95 % CI"),
+            "gap" => ("Avvik", "Gap"),
+            "status" => ("Status", "Status"),
+            "year" => ("År", "Year"),
+            "travel" => ("Reisevaner", "Travel behaviour"),
+            "mode_trips" => ("Transportmiddelfordeling, andel av reiser", "Mode share of trips"),
+            "mode_km" => ("Transportmiddelfordeling, andel av personkm", "Mode share of person-km"),
+            "bands" => ("Reiser etter lengde og transportmiddel", "Trips by distance band and mode"),
+            "emissions" => ("Utslipp", "Emissions"),
+            "co2_mode" => ("CO₂e per innbygger og år etter transportmiddel", "CO₂e per resident and year by mode"),
+            "scenario" => ("Scenario: korte bilturer til sykkel og gange", "Scenario: short car trips by bike and on foot"),
+            "traffic" => ("Trafikk", "Traffic"),
+            "index" => ("Trafikkindeks (glidende, mot referanseåret), alle punkter, uoffisiell", "Traffic index (rolling, against the reference year), all points, unofficial"),
+            "hourly" => ("Timeprofil på virkedager, gjennomsnittlig trafikk per time", "Hourly profile on weekdays, mean traffic per hour"),
+            "weekday" => ("Ukedagsprofil, gjennomsnittlig døgntrafikk", "Weekday profile, mean daily traffic"),
+            "map_zones" => ("Bærekraftig andel av reiser etter bostedssone", "Sustainable share of trips by home zone"),
+            "map_points" => ("Tellepunkter etter ÅDT", "Counting points by AADT"),
+            "methods" => ("Metode og kilder", "Methods and sources"),
+            "no_data" => ("Ingen data for denne figuren i kjøringen.", "This run has no data for this chart."),
+            "suppressed" => ("* usikkert anslag (n < 50 eller CV > 0,3), vist blekt eller skravert", "* uncertain estimate (n < 50 or CV > 0.3), shown pale or hatched"),
+            "inputs" => ("Inndata", "Inputs"),
+            "rows" => ("rader", "rows"),
+            "factors" => ("Utslippsfaktorer og kilder", "Emission factors and their sources"),
+            "generated" => ("Laget av mobility", "Made by mobility"),
+            "baseline" => ("i dag", "today"),
+            "after" => ("med scenario", "with the scenario"),
+            "vkm" => ("Bil-km per innbygger og dag", "Car vehicle-km per resident and day"),
+            "co2" => ("kg CO₂e per innbygger og år", "kg CO₂e per resident and year"),
+            "est_text" => (
+                "Alle reisevaneindikatorer er forholdstallsestimatorer over personer, R = Σ wᵢyᵢ / Σ wᵢxᵢ, der personer uten reiser teller med. Standardfeil er Taylor-lineariserte innenfor strata (personen er trekkenheten), konfidensintervall med t-fordeling; utslippene har standardfeil fra Rao–Wu-bootstrap. Celler med n < 50 eller CV > 0,3 er merket usikre.",
+                "Every travel-survey indicator is a ratio estimator over persons, R = Σ wᵢyᵢ / Σ wᵢxᵢ, with persons without trips included. Standard errors are Taylor-linearised within strata (the person is the sampling unit), CIs use Student's t; the emissions' standard errors come from the Rao–Wu bootstrap. Cells with n < 50 or CV > 0.3 are flagged uncertain.",
+            ),
+            "idx_text" => (
+                "Trafikkindeksen følger Statens vegvesens metode: lette kjøretøy, timer med dekningsgrad ≥ 99 % matchet time for time mellom årene, områdeindeks vektet med basisvolum, med n_eff, standardavvik og konfidensintervall som i byindeksen. Glidende indeks bruker månedsdøgntrafikk (MDT) mot referanseåret. Tallene her er beregnet av mobility fra datakatalogens punkter og er ikke offisielle.",
+                "The traffic index follows Statens vegvesen's method: light vehicles, hours with coverage ≥ 99 % matched hour for hour between the years, an area index weighted by base volume with n_eff, SD and CI as in the city index. The rolling index uses monthly daily traffic (MDT) against the reference year. The figures here are computed by mobility from the data directory's points and are not official.",
+            ),
+            _ => ("?", "?"),
+        };
+        match self {
+            Lang::Nb => nb,
+            Lang::En => en,
+        }
+    }
+}
+
+/// A mode code as people say it.
+fn mode_label(lang: Lang, code: &str) -> String {
+    let (nb, en) = match code {
+        "walk" => ("gange", "walk"),
+        "bike" => ("sykkel", "bike"),
+        "car_driver" => ("bilfører", "car driver"),
+        "car_passenger" => ("bilpassasjer", "car passenger"),
+        "bus" => ("buss", "bus"),
+        "tram" => ("trikk", "tram"),
+        "metro" => ("T-bane", "metro"),
+        "rail" => ("tog", "train"),
+        "ferry" => ("ferje/båt", "ferry"),
+        "taxi" => ("drosje", "taxi"),
+        "motorcycle" => ("MC", "motorcycle"),
+        "plane" => ("fly", "plane"),
+        "other" => ("annet", "other"),
+        c => (c, c),
+    };
+    (if lang == Lang::Nb { nb } else { en }).to_string()
+}
+
+/// One cell of an indicator table.
+struct Cell {
+    value: Option<String>,
+    key: Option<String>,
+    est: f64,
+    lo: Option<f64>,
+    hi: Option<f64>,
+    suppressed: bool,
+}
+
+fn string_col(b: &RecordBatch, name: &str) -> Option<arrow::array::StringArray> {
+    let c = b.column_by_name(name)?;
+    Some(arrow::compute::cast(c, &DataType::Utf8).ok()?.as_string::<i32>().clone())
+}
+
+fn f64_col(b: &RecordBatch, name: &str) -> Option<arrow::array::Float64Array> {
+    let c = b.column_by_name(name)?;
+    Some(arrow::compute::cast(c, &DataType::Float64).ok()?.as_primitive::<Float64Type>().clone())
+}
+
+/// The cells of `breakdown`, keyed by `key` (a column) when given.
+fn cells(outputs: &HashMap<String, RecordBatch>, id: &str, breakdown: &str, key: Option<&str>) -> Vec<Cell> {
+    let Some(b) = outputs.get(id) else { return vec![] };
+    let (Some(bd), Some(bv), Some(est)) = (string_col(b, "breakdown"), string_col(b, "breakdown_value"), f64_col(b, "estimate")) else {
+        return vec![];
+    };
+    let (lo, hi) = (f64_col(b, "ci_lower"), f64_col(b, "ci_upper"));
+    let k = key.and_then(|k| string_col(b, k));
+    let sup = b.column_by_name("suppressed").map(|c| c.as_boolean().clone());
+    (0..b.num_rows())
+        .filter(|&i| bd.value(i) == breakdown && est.is_valid(i))
+        .map(|i| Cell {
+            value: bv.is_valid(i).then(|| bv.value(i).to_string()),
+            key: k.as_ref().and_then(|k| k.is_valid(i).then(|| k.value(i).to_string())),
+            est: est.value(i),
+            lo: lo.as_ref().and_then(|a| a.is_valid(i).then(|| a.value(i))),
+            hi: hi.as_ref().and_then(|a| a.is_valid(i).then(|| a.value(i))),
+            suppressed: sup.as_ref().is_some_and(|s| s.value(i)),
+        })
+        .collect()
+}
+
+async fn query(ctx: &SessionContext, sql: &str) -> Vec<RecordBatch> {
+    match ctx.sql(sql).await {
+        Ok(df) => df.collect().await.unwrap_or_default(),
+        Err(_) => vec![],
+    }
+}
+
+fn figure(out: &mut String, id: &str, caption: &str, svg: Option<String>, lang: Lang) {
+    let _ = write!(out, r#"<figure data-chart="{id}"><figcaption>{}</figcaption>"#, esc(caption));
+    match svg.filter(|s| !s.is_empty()) {
+        Some(s) => out.push_str(&s),
+        None => {
+            let _ = write!(out, r#"<p class="none">{}</p>"#, lang.t("no_data"));
+        }
+    }
+    out.push_str("</figure>\n");
+}
+
+fn mode_bars(cells: Vec<Cell>, lang: Lang) -> Option<String> {
+    let mut c: Vec<Cell> = cells.into_iter().filter(|c| c.est > 0.0).collect();
+    if c.is_empty() {
+        return None;
+    }
+    c.sort_by(|a, b| b.est.total_cmp(&a.est));
+    let bars: Vec<Bar> = c
+        .into_iter()
+        .map(|c| Bar { label: mode_label(lang, &c.key.unwrap_or_default()), value: c.est, lo: c.lo, hi: c.hi, suppressed: c.suppressed })
+        .collect();
+    Some(svg::bars(&bars, 100.0, "%", 1))
+}
+
+/// Writes the report of a run.
+pub async fn render(
+    ctx: &SessionContext,
+    outputs: &HashMap<String, RecordBatch>,
+    manifest: &Manifest,
+    lang: Lang,
+) -> Result<String> {
+    let mut body = String::new();
+    // Targets.
+    let _ = write!(body, "<h2>{}</h2>", lang.t("targets"));
+    if let Some(t) = outputs.get("targets") {
+        let title_nb = string_col(t, "title_nb");
+        let (title, target, measured, lo, hi, gap, status, year) = (
+            string_col(t, "title"),
+            f64_col(t, "target_value"),
+            f64_col(t, "measured"),
+            f64_col(t, "ci_lower"),
+            f64_col(t, "ci_upper"),
+            f64_col(t, "gap"),
+            string_col(t, "status"),
+            string_col(t, "year"),
+        );
+        if let (Some(title), Some(target), Some(measured), Some(lo), Some(hi), Some(gap), Some(status), Some(year)) =
+            (title, target, measured, lo, hi, gap, status, year)
+        {
+            let _ = write!(
+                body,
+                "<table class=\"targets\"><tr><th></th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+                lang.t("year"), lang.t("target"), lang.t("measured"), lang.t("ci"), lang.t("gap"), lang.t("status")
+            );
+            for i in 0..t.num_rows() {
+                // Shares as percent; the traffic index is in percent already.
+                let pct = target.value(i).abs() <= 1.0 && !title.value(i).contains("byindeks");
+                let s = if pct { 100.0 } else { 1.0 };
+                let unit = if pct || title.value(i).contains("byindeks") { "\u{a0}%" } else { "" };
+                let v = |a: &arrow::array::Float64Array| if a.is_valid(i) { format!("{}{unit}", num(a.value(i) * s, 1)) } else { "–".into() };
+                let ci = if lo.is_valid(i) { format!("{} – {}", v(&lo), v(&hi)) } else { "–".into() };
+                let class = match status.value(i) {
+                    "met" => "met",
+                    "not met" => "notmet",
+                    _ => "open",
+                };
+                let shown_title = match (lang, &title_nb) {
+                    (Lang::Nb, Some(nb)) if nb.is_valid(i) => nb.value(i),
+                    _ => title.value(i),
+                };
+                let shown_status = match (lang, status.value(i)) {
+                    (Lang::Nb, "met") => "nådd".to_string(),
+                    (Lang::Nb, "not met") => "ikke nådd".to_string(),
+                    (Lang::Nb, "the CI includes the target") => "usikkert: KI omfatter målet".to_string(),
+                    (Lang::Nb, s) if s.starts_with("not measured") => format!("ikke målt ({})", s.trim_start_matches("not measured: ")),
+                    (_, s) => s.to_string(),
+                };
+                let _ = write!(
+                    body,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{ci}</td><td>{}</td><td class=\"{class}\">{}</td></tr>",
+                    esc(shown_title),
+                    esc(year.value(i)),
+                    v(&target),
+                    v(&measured),
+                    v(&gap),
+                    esc(&shown_status),
+                );
+            }
+            body.push_str("</table>");
+        }
+    }
+
+    // Travel behaviour.
+    let _ = write!(body, "<h2>{}</h2>", lang.t("travel"));
+    figure(&mut body, "mode_share_trips", lang.t("mode_trips"), mode_bars(cells(outputs, "mode_share_trips", "all", Some("mode")), lang), lang);
+    figure(&mut body, "mode_share_km", lang.t("mode_km"), mode_bars(cells(outputs, "mode_share_km", "all", Some("mode")), lang), lang);
+    let band_cells = cells(outputs, "mode_share_trips", "distance_band", Some("mode"));
+    let bands_svg = (!band_cells.is_empty()).then(|| {
+        let mut modes: BTreeMap<String, f64> = BTreeMap::new();
+        for c in &band_cells {
+            *modes.entry(c.key.clone().unwrap_or_default()).or_default() += c.est;
+        }
+        let mut series: Vec<String> = modes.keys().cloned().collect();
+        series.sort_by(|a, b| modes[b].total_cmp(&modes[a]));
+        // The six largest modes, the rest together (one colour each).
+        let rest: Vec<String> = series.split_off(series.len().min(6));
+        let rows: Vec<(String, Vec<f64>)> = mobility_sql::functions::BANDS
+            .iter()
+            .map(|(_, band)| {
+                let share = |m: &str| {
+                    band_cells
+                        .iter()
+                        .find(|c| c.value.as_deref() == Some(*band) && c.key.as_deref() == Some(m))
+                        .map_or(0.0, |c| c.est)
+                };
+                let mut shares: Vec<f64> = series.iter().map(|m| share(m)).collect();
+                if !rest.is_empty() {
+                    shares.push(rest.iter().map(|m| share(m)).sum());
+                }
+                (band.to_string(), shares)
+            })
+            .filter(|(_, s): &(String, Vec<f64>)| s.iter().sum::<f64>() > 0.0)
+            .collect();
+        let mut names: Vec<String> = series.iter().map(|m| mode_label(lang, m)).collect();
+        if !rest.is_empty() {
+            names.push(mode_label(lang, "other"));
+        }
+        svg::stacked(&rows, &names)
+    });
+    figure(&mut body, "distance_bands", lang.t("bands"), bands_svg, lang);
+    let zones = query(ctx, "SELECT zone_id, name, geometry FROM zones").await;
+    let mut zone_geoms: Vec<(String, String, MultiPolygon<f64>)> = Vec::new();
+    for b in &zones {
+        let (id, name) = (string_col(b, "zone_id"), string_col(b, "name"));
+        let g = arrow::compute::cast(b.column(2), &DataType::Binary).map_err(Error::from)?;
+        let g = g.as_binary::<i32>();
+        if let (Some(id), Some(name)) = (id, name) {
+            for i in 0..b.num_rows() {
+                if let Ok(Some(z)) = mobility_geo::Zone::from_wkb(id.value(i), "", g.value(i)) {
+                    let n = if name.is_valid(i) { name.value(i).to_string() } else { String::new() };
+                    zone_geoms.push((id.value(i).to_string(), n, z.geometry));
+                }
+            }
+        }
+    }
+    let home = cells(outputs, "sustainable_share", "home_zone", None);
+    let map_zones: Vec<MapZone> = home
+        .iter()
+        .filter_map(|c| {
+            let id = c.value.as_deref()?;
+            let (_, name, g) = zone_geoms.iter().find(|z| z.0 == id)?;
+            Some(MapZone {
+                label: if name.is_empty() { id.to_string() } else { format!("{id} {name}") },
+                geometry: g.clone(),
+                value: Some(c.est),
+                suppressed: c.suppressed,
+            })
+        })
+        .collect();
+    figure(
+        &mut body,
+        "map_zones",
+        lang.t("map_zones"),
+        (!map_zones.is_empty()).then(|| svg::map(&map_zones, &[], "%", 100.0, 0)),
+        lang,
+    );
+    let _ = write!(body, r#"<p class="note">{}</p>"#, lang.t("suppressed"));
+
+    // Emissions.
+    let _ = write!(body, "<h2>{}</h2>", lang.t("emissions"));
+    let co2 = cells(outputs, "co2e_by_mode", "all", Some("mode"));
+    let co2_svg = (!co2.is_empty()).then(|| {
+        let mut c: Vec<Cell> = co2.into_iter().filter(|c| c.est > 0.0).collect();
+        c.sort_by(|a, b| b.est.total_cmp(&a.est));
+        let bars: Vec<Bar> = c
+            .into_iter()
+            .map(|c| Bar { label: mode_label(lang, &c.key.unwrap_or_default()), value: c.est, lo: c.lo, hi: c.hi, suppressed: c.suppressed })
+            .collect();
+        svg::bars(&bars, 1.0, "kg", 0)
+    });
+    figure(&mut body, "co2e_by_mode", lang.t("co2_mode"), co2_svg, lang);
+    let sc = cells(outputs, "scenario_shift_short_car_trips", "all", Some("measure"));
+    let sc_svg = (!sc.is_empty()).then(|| {
+        let get = |m: &str| sc.iter().find(|c| c.key.as_deref() == Some(m)).map(|c| c.est);
+        let mut bars = Vec::new();
+        for (base, change, label, scale) in [
+            ("vehicle_km_per_day_baseline", "vehicle_km_per_day_change", lang.t("vkm"), 1.0),
+            ("co2e_kg_per_year_baseline", "co2e_kg_per_year_change", lang.t("co2"), 1.0),
+        ] {
+            if let (Some(b), Some(c)) = (get(base), get(change)) {
+                bars.push(Bar { label: format!("{label}, {}", lang.t("baseline")), value: b * scale, lo: None, hi: None, suppressed: false });
+                bars.push(Bar { label: format!("{label}, {}", lang.t("after")), value: (b + c) * scale, lo: None, hi: None, suppressed: false });
+            }
+        }
+        svg::bars(&bars, 1.0, "", 1)
+    });
+    figure(&mut body, "scenario", lang.t("scenario"), sc_svg, lang);
+
+    // Traffic.
+    let _ = write!(body, "<h2>{}</h2>", lang.t("traffic"));
+    let index_svg = outputs.get("traffic_index_rolling").and_then(|r| {
+        let (subset, window, last, ip, lo, hi) = (
+            string_col(r, "subset")?,
+            string_col(r, "window")?,
+            string_col(r, "last_month")?,
+            f64_col(r, "index_p")?,
+            f64_col(r, "ci_lower")?,
+            f64_col(r, "ci_upper")?,
+        );
+        let rows: Vec<usize> = (0..r.num_rows()).filter(|&i| subset.value(i) == "all points").collect();
+        let mut months: Vec<String> = rows.iter().map(|&i| last.value(i)[..7].to_string()).collect();
+        months.sort();
+        months.dedup();
+        let windows: std::collections::BTreeSet<String> = rows.iter().map(|&i| window.value(i).to_string()).collect();
+        let lines: Vec<Line> = windows
+            .iter()
+            .map(|w| {
+                let at = |m: &str| rows.iter().copied().find(|&i| window.value(i) == w && &last.value(i)[..7] == m);
+                Line {
+                    name: w.replace('_', " "),
+                    values: months.iter().map(|m| at(m).filter(|&i| ip.is_valid(i)).map(|i| ip.value(i))).collect(),
+                    band: Some(
+                        months
+                            .iter()
+                            .map(|m| at(m).filter(|&i| lo.is_valid(i) && hi.is_valid(i)).map(|i| (lo.value(i), hi.value(i))))
+                            .collect(),
+                    ),
+                }
+            })
+            .collect();
+        (!lines.is_empty()).then(|| svg::lines(&months, &lines, "%"))
+    });
+    figure(&mut body, "traffic_index", lang.t("index"), index_svg, lang);
+    let hourly = query(
+        ctx,
+        "SELECT COALESCE(p.name, h.trp_id) AS trp_id, CAST(date_part('hour', to_local_time(h.hour_start AT TIME ZONE 'Europe/Oslo')) AS BIGINT) AS hour, avg(h.volume) AS v \
+         FROM traffic_hourly h LEFT JOIN traffic_points p ON p.trp_id = h.trp_id WHERE h.scope = 'total' AND h.coverage_pct >= 99 \
+         AND date_part('dow', to_local_time(h.hour_start AT TIME ZONE 'Europe/Oslo')) BETWEEN 1 AND 5 GROUP BY 1, 2",
+    )
+    .await;
+    let profile = |batches: &[RecordBatch], n: usize, labels: Vec<String>| -> Option<String> {
+        let mut per: BTreeMap<String, Vec<Option<f64>>> = BTreeMap::new();
+        for b in batches {
+            let (p, x, v) = (string_col(b, "trp_id")?, f64_col(b, "x").or_else(|| f64_col(b, "hour"))?, f64_col(b, "v")?);
+            for i in 0..b.num_rows() {
+                let e = per.entry(p.value(i).to_string()).or_insert_with(|| vec![None; n]);
+                let k = x.value(i) as usize;
+                if k < n && v.is_valid(i) {
+                    e[k] = Some(v.value(i));
+                }
+            }
+        }
+        let lines: Vec<Line> = per.into_iter().take(8).map(|(name, values)| Line { name, values, band: None }).collect();
+        (!lines.is_empty()).then(|| svg::lines(&labels, &lines, ""))
+    };
+    figure(&mut body, "hourly_profile", lang.t("hourly"), profile(&hourly, 24, (0..24).map(|h| format!("{h:02}")).collect()), lang);
+    let weekly = query(
+        ctx,
+        "SELECT COALESCE(p.name, d.trp_id) AS trp_id, CAST((date_part('dow', d.date) + 6) % 7 AS DOUBLE) AS x, avg(d.volume) AS v \
+         FROM traffic_daily d LEFT JOIN traffic_points p ON p.trp_id = d.trp_id WHERE d.coverage_pct >= 95 GROUP BY 1, 2",
+    )
+    .await;
+    let days = match lang {
+        Lang::Nb => ["man", "tir", "ons", "tor", "fre", "lør", "søn"],
+        Lang::En => ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
+    };
+    figure(&mut body, "weekday_profile", lang.t("weekday"), profile(&weekly, 7, days.iter().map(|d| d.to_string()).collect()), lang);
+    let pts = query(
+        ctx,
+        "SELECT p.name, p.lon, p.lat, a.adt FROM traffic_points p JOIN traffic_adt a ON a.trp_id = p.trp_id \
+         WHERE a.day_type = 'all' AND a.adt IS NOT NULL AND p.lon IS NOT NULL \
+         AND a.year = (SELECT max(year) FROM traffic_adt WHERE adt IS NOT NULL)",
+    )
+    .await;
+    let mut points = Vec::new();
+    for b in &pts {
+        if let (Some(n), Some(x), Some(y), Some(v)) = (string_col(b, "name"), f64_col(b, "lon"), f64_col(b, "lat"), f64_col(b, "adt")) {
+            for i in 0..b.num_rows() {
+                points.push(MapPoint { label: n.value(i).to_string(), lon: x.value(i), lat: y.value(i), size: v.value(i) });
+            }
+        }
+    }
+    let outline: Vec<MapZone> = zone_geoms
+        .iter()
+        .map(|(id, name, g)| MapZone { label: format!("{id} {name}"), geometry: g.clone(), value: None, suppressed: false })
+        .collect();
+    figure(
+        &mut body,
+        "map_points",
+        lang.t("map_points"),
+        (!points.is_empty()).then(|| svg::map(&outline, &points, "", 1.0, 0)),
+        lang,
+    );
+
+    // Methods.
+    let _ = write!(body, "<h2>{}</h2><p>{}</p><p>{}</p>", lang.t("methods"), lang.t("est_text"), lang.t("idx_text"));
+    let _ = write!(body, "<h3>{}</h3><table><tr><th>table</th><th>{}</th></tr>", lang.t("inputs"), lang.t("rows"));
+    for (t, n) in &manifest.table_rows {
+        let _ = write!(body, "<tr><td>{}</td><td>{}</td></tr>", esc(t), num(*n as f64, 0));
+    }
+    body.push_str("</table>");
+    let factors = query(
+        ctx,
+        "SELECT year, mode, fuel, g_co2e_per_vkm, g_co2e_per_pkm, source FROM emission_factors ORDER BY mode, fuel, year",
+    )
+    .await;
+    if !factors.is_empty() {
+        let _ = write!(body, "<h3>{}</h3><table class=\"small\"><tr><th>year</th><th>mode</th><th>fuel</th><th>g/vkm</th><th>g/pkm</th><th>source</th></tr>", lang.t("factors"));
+        for b in &factors {
+            let cols: Vec<_> = ["year", "mode", "fuel", "g_co2e_per_vkm", "g_co2e_per_pkm", "source"]
+                .iter()
+                .filter_map(|c| string_col(b, c))
+                .collect();
+            if cols.len() < 6 {
+                continue;
+            }
+            for i in 0..b.num_rows() {
+                body.push_str("<tr>");
+                for c in &cols {
+                    let _ = write!(body, "<td>{}</td>", if c.is_valid(i) { esc(c.value(i)) } else { String::new() });
+                }
+                body.push_str("</tr>");
+            }
+        }
+        body.push_str("</table>");
+    }
+    let _ = write!(
+        body,
+        "<p class=\"note\">{} {} · data: {} · {} s</p>",
+        lang.t("generated"),
+        esc(&manifest.version),
+        esc(&manifest.data),
+        num(manifest.seconds_total, 1)
+    );
+    Ok(format!(
+        r#"<!DOCTYPE html>
+<html lang="{lang_attr}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+body {{ font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; line-height: 1.45; }}
+h1 {{ font-size: 1.8rem; margin-bottom: 0.2rem; }} h2 {{ border-bottom: 2px solid #0072B2; padding-bottom: 0.2rem; margin-top: 2.2rem; }}
+table {{ border-collapse: collapse; margin: 0.8rem 0; font-size: 0.92rem; }} th, td {{ border-bottom: 1px solid #ddd; padding: 0.3rem 0.6rem; text-align: left; vertical-align: top; }}
+table.small {{ font-size: 0.8rem; }} td.met {{ color: #007a4d; font-weight: 600; }} td.notmet {{ color: #b00020; font-weight: 600; }} td.open {{ color: #8a6d00; }}
+figure {{ margin: 1.2rem 0; break-inside: avoid; }} figcaption {{ font-weight: 600; margin-bottom: 0.3rem; }} p.none, p.note {{ color: #666; font-size: 0.85rem; }}
+@media print {{ body {{ margin: 0; max-width: none; }} h2 {{ break-after: avoid; }} }}
+</style></head>
+<body>
+<h1>{title}</h1>
+{body}
+<script>
+window.addEventListener("load", function () {{
+  var figs = document.querySelectorAll("figure[data-chart]"), empty = [];
+  figs.forEach(function (f) {{
+    var s = f.querySelector("svg");
+    if (!s || s.querySelectorAll("rect,path,circle,line,polyline").length === 0) empty.push(f.dataset.chart);
+  }});
+  document.body.dataset.charts = figs.length;
+  document.body.dataset.empty = empty.join(",");
+  if (empty.length) console.error("charts without marks: " + empty.join(", "));
+}});
+</script>
+</body></html>
+"#,
+        lang_attr = if lang == Lang::Nb { "nb" } else { "en" },
+        title = lang.t("title"),
+    ))
+}

@@ -1,0 +1,420 @@
+//! Charts and maps as SVG text, drawn by the project (no library, no script, no network):
+//! bars with CI whiskers, stacked bars, lines with a CI band and a zero line, and a map of
+//! zones coloured by a value with counting points sized by ÅDT.
+
+use std::fmt::Write;
+
+use geo::{BoundingRect, MultiPolygon};
+
+/// The palette (colour-blind safe, Okabe–Ito).
+pub const PALETTE: [&str; 8] = [
+    "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000",
+];
+
+/// Escapes text for SVG/HTML.
+pub fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// A number for people: `digits` decimals, with a thin space between thousands.
+pub fn num(v: f64, digits: usize) -> String {
+    if !v.is_finite() {
+        return "–".into();
+    }
+    let s = format!("{:.*}", digits, v.abs());
+    let (int, frac) = s.split_once('.').map_or((s.as_str(), None), |(i, f)| (i, Some(f)));
+    let mut out = String::new();
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            out.push('\u{2009}');
+        }
+        out.push(c);
+    }
+    if let Some(f) = frac {
+        out.push('.');
+        out.push_str(f);
+    }
+    if v < 0.0 { format!("−{out}") } else { out }
+}
+
+/// One bar: label, estimate, CI, and whether it is suppressed (drawn pale).
+pub struct Bar {
+    pub label: String,
+    pub value: f64,
+    pub lo: Option<f64>,
+    pub hi: Option<f64>,
+    pub suppressed: bool,
+}
+
+/// Horizontal bars with CI whiskers; `scale` turns values into shown numbers (100 for %).
+pub fn bars(bars: &[Bar], scale: f64, unit: &str, digits: usize) -> String {
+    let longest = bars.iter().map(|b| b.label.chars().count()).max().unwrap_or(0) as f64;
+    let (w, row, right) = (640.0, 26.0, 90.0);
+    let left = (longest * 7.0 + 12.0).clamp(80.0, 330.0);
+    let h = row * bars.len() as f64 + 30.0;
+    let max = bars
+        .iter()
+        .map(|b| b.hi.unwrap_or(b.value).max(b.value))
+        .fold(0.0f64, f64::max)
+        .max(1e-12);
+    let x = |v: f64| left + (w - left - right) * (v / max).clamp(0.0, 1.0);
+    let mut s = format!(r#"<svg viewBox="0 0 {w} {h}" width="100%" role="img" xmlns="http://www.w3.org/2000/svg">"#);
+    for (i, b) in bars.iter().enumerate() {
+        let y = 10.0 + row * i as f64;
+        let fill = if b.suppressed { "#bbbbbb" } else { PALETTE[0] };
+        let _ = write!(
+            s,
+            r#"<text x="{}" y="{}" text-anchor="end" font-size="12">{}</text><rect x="{left}" y="{y}" width="{:.1}" height="{}" fill="{fill}"><title>{}: {} {unit}</title></rect>"#,
+            left - 6.0,
+            y + 15.0,
+            esc(&b.label),
+            x(b.value) - left,
+            row - 8.0,
+            esc(&b.label),
+            num(b.value * scale, digits)
+        );
+        if let (Some(lo), Some(hi)) = (b.lo, b.hi) {
+            let ym = y + (row - 8.0) / 2.0;
+            let _ = write!(
+                s,
+                r##"<line x1="{:.1}" x2="{:.1}" y1="{ym}" y2="{ym}" stroke="#333" stroke-width="1.5"/><line x1="{:.1}" x2="{:.1}" y1="{}" y2="{}" stroke="#333"/><line x1="{:.1}" x2="{:.1}" y1="{}" y2="{}" stroke="#333"/>"##,
+                x(lo.max(0.0)), x(hi), x(lo.max(0.0)), x(lo.max(0.0)), ym - 5.0, ym + 5.0, x(hi), x(hi), ym - 5.0, ym + 5.0
+            );
+        }
+        let _ = write!(
+            s,
+            r#"<text x="{:.1}" y="{}" font-size="12">{}{}</text>"#,
+            x(b.hi.unwrap_or(b.value).max(b.value)) + 6.0,
+            y + 15.0,
+            num(b.value * scale, digits),
+            if b.suppressed { " *" } else { "" }
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
+/// Stacked horizontal bars of shares (each row sums to about 1), with a legend.
+pub fn stacked(rows: &[(String, Vec<f64>)], series: &[String]) -> String {
+    let (w, row, left) = (640.0, 24.0, 90.0);
+    let legend_rows = series.len().div_ceil(4);
+    let h = row * rows.len() as f64 + 20.0 + 18.0 * legend_rows as f64;
+    let mut s = format!(r#"<svg viewBox="0 0 {w} {h}" width="100%" role="img" xmlns="http://www.w3.org/2000/svg">"#);
+    for (i, (label, shares)) in rows.iter().enumerate() {
+        let y = 6.0 + row * i as f64;
+        let _ = write!(s, r#"<text x="{}" y="{}" text-anchor="end" font-size="12">{}</text>"#, left - 6.0, y + 14.0, esc(label));
+        let mut x0 = left;
+        for (k, v) in shares.iter().enumerate() {
+            let wd = (w - left - 10.0) * v.max(0.0);
+            let _ = write!(
+                s,
+                r#"<rect x="{x0:.1}" y="{y}" width="{wd:.1}" height="{}" fill="{}"><title>{}: {} %</title></rect>"#,
+                row - 6.0,
+                PALETTE[k % PALETTE.len()],
+                esc(&series[k]),
+                num(v * 100.0, 1)
+            );
+            x0 += wd;
+        }
+    }
+    let ly = 10.0 + row * rows.len() as f64;
+    for (k, name) in series.iter().enumerate() {
+        let (lx, lyy) = (left + 140.0 * (k % 4) as f64, ly + 18.0 * (k / 4) as f64);
+        let _ = write!(
+            s,
+            r#"<rect x="{lx}" y="{lyy}" width="12" height="12" fill="{}"/><text x="{}" y="{}" font-size="12">{}</text>"#,
+            PALETTE[k % PALETTE.len()],
+            lx + 16.0,
+            lyy + 11.0,
+            esc(name)
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
+/// A line series: name, values by x, and an optional CI band.
+pub struct Line {
+    pub name: String,
+    pub values: Vec<Option<f64>>,
+    pub band: Option<Vec<Option<(f64, f64)>>>,
+}
+
+/// Lines over labelled x positions, with a CI band, a zero line if zero is in range, and a
+/// legend.
+pub fn lines(x_labels: &[String], lines: &[Line], y_unit: &str) -> String {
+    let (w, h, left, bottom, top) = (640.0, 260.0, 56.0, 40.0, 12.0);
+    let legend = 18.0 * lines.len().div_ceil(3) as f64;
+    let mut lo = f64::INFINITY;
+    let mut hi = f64::NEG_INFINITY;
+    for l in lines {
+        for v in l.values.iter().flatten() {
+            lo = lo.min(*v);
+            hi = hi.max(*v);
+        }
+        for (a, b) in l.band.iter().flatten().flatten() {
+            lo = lo.min(*a);
+            hi = hi.max(*b);
+        }
+    }
+    if !lo.is_finite() {
+        lo = 0.0;
+        hi = 1.0;
+    }
+    if lo < 0.0 && hi < 0.0 {
+        hi = 0.0;
+    }
+    if lo > 0.0 && lo < hi * 0.5 {
+        // Volumes and other positive data start at zero.
+        lo = 0.0;
+    }
+    if (hi - lo).abs() < 1e-9 {
+        hi = lo + 1.0;
+    }
+    let step = nice_step((hi - lo) / 4.0);
+    let (lo, hi) = ((lo / step).floor() * step, (hi / step).ceil() * step);
+    let n = x_labels.len().max(2);
+    let px = |i: usize| left + (w - left - 10.0) * i as f64 / (n - 1) as f64;
+    let py = |v: f64| top + (h - top - bottom) * (1.0 - (v - lo) / (hi - lo));
+    let mut s = format!(
+        r#"<svg viewBox="0 0 {w} {}" width="100%" role="img" xmlns="http://www.w3.org/2000/svg">"#,
+        h + legend
+    );
+    let ticks = ((hi - lo) / step).round() as usize;
+    for k in 0..=ticks {
+        let v = lo + step * k as f64;
+        let _ = write!(
+            s,
+            r##"<line x1="{left}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#e5e5e5"/><text x="{}" y="{:.1}" text-anchor="end" font-size="11">{}</text>"##,
+            w - 10.0,
+            left - 4.0,
+            py(v) + 4.0,
+            num(v, if step < 1.0 { 1 } else { 0 }),
+            y = py(v)
+        );
+    }
+    if lo < 0.0 && hi > 0.0 {
+        let _ = write!(s, r##"<line x1="{left}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#000" stroke-width="1.2"/>"##, w - 10.0, y = py(0.0));
+    }
+    let every = x_labels.len().div_ceil(7).max(1);
+    for (i, l) in x_labels.iter().enumerate().step_by(every) {
+        let anchor = if i + 1 == x_labels.len() && i > 0 { "end" } else { "middle" };
+        let _ = write!(s, r#"<text x="{:.1}" y="{}" text-anchor="{anchor}" font-size="11">{}</text>"#, px(i), h - bottom + 16.0, esc(l));
+    }
+    let _ = write!(s, r#"<text x="4" y="{}" font-size="11">{}</text>"#, top + 2.0, esc(y_unit));
+    for (k, l) in lines.iter().enumerate() {
+        let colour = PALETTE[k % PALETTE.len()];
+        if let Some(band) = &l.band {
+            let pts: Vec<(usize, (f64, f64))> = band.iter().enumerate().filter_map(|(i, b)| b.map(|b| (i, b))).collect();
+            if !pts.is_empty() {
+                let mut d = String::new();
+                for (j, (i, (_, b))) in pts.iter().enumerate() {
+                    let _ = write!(d, "{}{:.1},{:.1} ", if j == 0 { "M" } else { "L" }, px(*i), py(*b));
+                }
+                for (i, (a, _)) in pts.iter().rev() {
+                    let _ = write!(d, "L{:.1},{:.1} ", px(*i), py(*a));
+                }
+                let _ = write!(s, r#"<path d="{d}Z" fill="{colour}" fill-opacity="0.18" stroke="none"/>"#);
+            }
+        }
+        let pts: Vec<String> = l
+            .values
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| v.map(|v| format!("{:.1},{:.1}", px(i), py(v))))
+            .collect();
+        if !pts.is_empty() {
+            let _ = write!(s, r#"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="2"/>"#, pts.join(" "));
+        }
+        if pts.len() < 16 {
+            for p in &pts {
+                let (cx, cy) = p.split_once(',').unwrap_or(("0", "0"));
+                let _ = write!(s, r#"<circle cx="{cx}" cy="{cy}" r="3" fill="{colour}"/>"#);
+            }
+        }
+        let (lx, ly) = (left + 190.0 * (k % 3) as f64, h + 4.0 + 18.0 * (k / 3) as f64);
+        let _ = write!(
+            s,
+            r#"<rect x="{lx}" y="{ly}" width="12" height="12" fill="{colour}"/><text x="{}" y="{}" font-size="12">{}</text>"#,
+            lx + 16.0,
+            ly + 11.0,
+            esc(&l.name)
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
+/// A round step (1, 2 or 5 × 10ᵏ) near `raw`.
+fn nice_step(raw: f64) -> f64 {
+    if !(raw > 0.0) || !raw.is_finite() {
+        return 1.0;
+    }
+    let p = 10f64.powf(raw.log10().floor());
+    let f = raw / p;
+    p * if f <= 1.0 { 1.0 } else if f <= 2.0 { 2.0 } else if f <= 5.0 { 5.0 } else { 10.0 }
+}
+
+/// A zone on the map: its outline, a value (or none) and whether the value is suppressed.
+pub struct MapZone {
+    pub label: String,
+    pub geometry: MultiPolygon<f64>,
+    pub value: Option<f64>,
+    pub suppressed: bool,
+}
+
+/// A point on the map, sized by `size` (e.g. ÅDT).
+pub struct MapPoint {
+    pub label: String,
+    pub lon: f64,
+    pub lat: f64,
+    pub size: f64,
+}
+
+/// A map in an equirectangular projection scaled by cos(latitude): zones coloured on a
+/// sequential scale with a legend, suppressed zones hatched, points as circles with area
+/// proportional to `size`.
+pub fn map(zones: &[MapZone], points: &[MapPoint], legend_title: &str, scale: f64, digits: usize) -> String {
+    let mut bbox: Option<geo::Rect<f64>> = None;
+    for z in zones.iter().filter(|_| points.is_empty()) {
+        if let Some(r) = z.geometry.bounding_rect() {
+            bbox = Some(match bbox {
+                None => r,
+                Some(b) => geo::Rect::new(
+                    geo::coord! { x: b.min().x.min(r.min().x), y: b.min().y.min(r.min().y) },
+                    geo::coord! { x: b.max().x.max(r.max().x), y: b.max().y.max(r.max().y) },
+                ),
+            });
+        }
+    }
+    for p in points {
+        let r = geo::Rect::new(geo::coord! { x: p.lon, y: p.lat }, geo::coord! { x: p.lon, y: p.lat });
+        bbox = Some(match bbox {
+            None => r,
+            Some(b) => geo::Rect::new(
+                geo::coord! { x: b.min().x.min(r.min().x), y: b.min().y.min(r.min().y) },
+                geo::coord! { x: b.max().x.max(r.max().x), y: b.max().y.max(r.max().y) },
+            ),
+        });
+    }
+    let Some(mut b) = bbox else {
+        return String::new();
+    };
+    if !points.is_empty() {
+        // Around the points, with a margin; zones beyond are clipped by the view box.
+        let (dx, dy) = (((b.max().x - b.min().x) * 0.15).max(0.02), ((b.max().y - b.min().y) * 0.15).max(0.01));
+        b = geo::Rect::new(
+            geo::coord! { x: b.min().x - dx, y: b.min().y - dy },
+            geo::coord! { x: b.max().x + dx, y: b.max().y + dy },
+        );
+    }
+    let k = ((b.min().y + b.max().y) / 2.0).to_radians().cos();
+    let (bw, bh) = (((b.max().x - b.min().x) * k).max(1e-9), (b.max().y - b.min().y).max(1e-9));
+    let w = 640.0;
+    let map_h = (w * bh / bw).clamp(200.0, 520.0);
+    let s_xy = (w / bw).min(map_h / bh);
+    let px = |x: f64| (x - b.min().x) * k * s_xy;
+    let py = |y: f64| (b.max().y - y) * s_xy;
+    let values: Vec<f64> = zones.iter().filter(|z| !z.suppressed).filter_map(|z| z.value).collect();
+    let (vmin, vmax) = values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, c), v| (a.min(*v), c.max(*v)));
+    let colour = |v: f64| {
+        let t = if vmax > vmin { (v - vmin) / (vmax - vmin) } else { 0.5 };
+        // White-ish to deep blue.
+        let lerp = |a: f64, c: f64| (a + (c - a) * t).round() as u8;
+        format!("#{:02x}{:02x}{:02x}", lerp(239.0, 8.0), lerp(243.0, 69.0), lerp(255.0, 148.0))
+    };
+    let h = map_h + 50.0;
+    let mut s = format!(
+        r##"<svg viewBox="0 0 {w} {h:.0}" width="100%" role="img" xmlns="http://www.w3.org/2000/svg"><clipPath id="mapclip"><rect width="{w}" height="{map_h:.0}"/></clipPath><defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#eeeeee"/><line x1="0" y1="0" x2="0" y2="6" stroke="#999" stroke-width="2"/></pattern></defs>"##
+    );
+    for z in zones {
+        let mut d = String::new();
+        for poly in &z.geometry.0 {
+            for ring in std::iter::once(poly.exterior()).chain(poly.interiors()) {
+                for (i, c) in ring.coords().enumerate() {
+                    let _ = write!(d, "{}{:.1},{:.1}", if i == 0 { "M" } else { "L" }, px(c.x), py(c.y));
+                }
+                d.push('Z');
+            }
+        }
+        let fill = match (z.value, z.suppressed) {
+            (_, true) => "url(#hatch)".to_string(),
+            (Some(v), false) => colour(v),
+            (None, false) => "#f7f7f7".into(),
+        };
+        let title = match z.value {
+            Some(v) => format!("{}: {}{}", z.label, num(v * scale, digits), if z.suppressed { " *" } else { "" }),
+            None => z.label.clone(),
+        };
+        let _ = write!(
+            s,
+            r##"<path d="{d}" fill="{fill}" fill-rule="evenodd" stroke="#666" stroke-width="0.6" clip-path="url(#mapclip)"><title>{}</title></path>"##,
+            esc(&title)
+        );
+    }
+    let max_size = points.iter().map(|p| p.size).fold(0.0f64, f64::max).max(1e-9);
+    for p in points {
+        let r = 3.0 + 14.0 * (p.size / max_size).sqrt();
+        let _ = write!(
+            s,
+            r##"<circle cx="{:.1}" cy="{:.1}" r="{r:.1}" fill="#D55E00" fill-opacity="0.75" stroke="#fff"><title>{}: {}</title></circle>"##,
+            px(p.lon),
+            py(p.lat),
+            esc(&p.label),
+            num(p.size, 0)
+        );
+    }
+    if !values.is_empty() {
+        let ly = map_h + 14.0;
+        let _ = write!(s, r#"<text x="0" y="{}" font-size="12">{}</text>"#, ly + 10.0, esc(legend_title));
+        for i in 0..5 {
+            let v = vmin + (vmax - vmin) * i as f64 / 4.0;
+            let lx = 200.0 + 70.0 * i as f64;
+            let _ = write!(
+                s,
+                r##"<rect x="{lx}" y="{ly}" width="20" height="12" fill="{}" stroke="#666" stroke-width="0.5"/><text x="{}" y="{}" font-size="11">{}</text>"##,
+                colour(v),
+                lx + 24.0,
+                ly + 10.0,
+                num(v * scale, digits)
+            );
+        }
+        let _ = write!(
+            s,
+            r##"<rect x="560" y="{ly}" width="20" height="12" fill="url(#hatch)" stroke="#666" stroke-width="0.5"/><text x="584" y="{}" font-size="11">*</text>"##,
+            ly + 10.0
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_for_people() {
+        assert_eq!(num(1234567.891, 1), "1\u{2009}234\u{2009}567.9");
+        assert_eq!(num(-0.5, 2), "−0.50");
+        assert_eq!(num(f64::NAN, 1), "–");
+        assert_eq!(esc("a<b & \"c\""), "a&lt;b &amp; &quot;c&quot;");
+    }
+
+    #[test]
+    fn charts_have_their_marks() {
+        let b = bars(
+            &[Bar { label: "car".into(), value: 0.5, lo: Some(0.45), hi: Some(0.55), suppressed: false }],
+            100.0,
+            "%",
+            1,
+        );
+        assert!(b.contains("<rect") && b.contains("<line") && b.contains("50.0"), "{b}");
+        let l = lines(
+            &["a".into(), "b".into()],
+            &[Line { name: "x".into(), values: vec![Some(-1.0), Some(1.0)], band: Some(vec![Some((-2.0, 0.0)), Some((0.0, 2.0))]) }],
+            "%",
+        );
+        assert!(l.contains("<polyline") && l.contains("<path") && l.contains(r##"stroke="#000""##), "zero line: {l}");
+    }
+}
