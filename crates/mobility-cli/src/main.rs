@@ -10,6 +10,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use mobility_ingest::store::DataDir;
 
+mod config;
 mod sql;
 use mobility_ingest::{Options, Summary};
 
@@ -50,13 +51,19 @@ enum Command {
     Sql(SqlArgs),
     /// List the project's SQL functions with signature, units, description and an example.
     Functions,
+    /// Print the resolved settings of `run` and `sql` and where each came from
+    /// (defaults < mobility.toml < MOBILITY_* environment < flags).
+    Config(RunArgs),
 }
 
 #[derive(Args)]
 struct SqlArgs {
-    /// The data directory.
-    #[arg(long, default_value = "data/sample")]
-    data: PathBuf,
+    /// The data directory [default: data/sample, or `data` of mobility.toml / MOBILITY_DATA].
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Settings file [default: $MOBILITY_CONFIG, else ./mobility.toml if present].
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Run these statements (separated by ';') and exit.
     #[arg(
         short = 'c',
@@ -173,29 +180,29 @@ struct SynthArgs {
     keep_raw: bool,
 }
 
-#[derive(Args)]
+#[derive(Args, Clone)]
 struct RunArgs {
-    /// The data directory.
-    #[arg(long, default_value = "data/sample")]
-    data: PathBuf,
-    /// The output directory.
-    #[arg(long, default_value = "out")]
-    out: PathBuf,
-    /// Confidence level of the intervals.
-    #[arg(long, default_value_t = 0.95)]
-    ci_level: f64,
-    /// Suppress cells with fewer persons than this.
-    #[arg(long, default_value_t = 50)]
-    min_n: u64,
-    /// Suppress cells with a coefficient of variation above this.
-    #[arg(long, default_value_t = 0.3)]
-    max_cv: f64,
-    /// Bootstrap replicates (Rao-Wu) for the indicators without a closed-form SE.
-    #[arg(long, default_value_t = 200)]
-    bootstrap: u32,
-    /// Seed of the bootstrap.
-    #[arg(long, default_value_t = 2018)]
-    seed: u64,
+    /// The data directory [default: data/sample].
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// The output directory [default: out].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Confidence level of the intervals [default: 0.95].
+    #[arg(long)]
+    ci_level: Option<f64>,
+    /// Suppress cells with fewer persons than this [default: 50].
+    #[arg(long)]
+    min_n: Option<u64>,
+    /// Suppress cells with a coefficient of variation above this [default: 0.3].
+    #[arg(long)]
+    max_cv: Option<f64>,
+    /// Bootstrap replicates (Rao-Wu) for the indicators without a closed-form SE [default: 200].
+    #[arg(long)]
+    bootstrap: Option<u32>,
+    /// Seed of the bootstrap [default: 2018].
+    #[arg(long)]
+    seed: Option<u64>,
     /// A scenario, <name>=<share>, e.g. shift-short-car-trips=0.3; repeatable.
     #[arg(long, value_name = "NAME=VALUE")]
     scenario: Vec<String>,
@@ -203,18 +210,43 @@ struct RunArgs {
     /// counting point has ten months).
     #[arg(long, value_name = "YEAR")]
     reference_year: Option<i64>,
-    /// CSV flavour of the indicator files: utf8, or excel-nb (BOM, ';', decimal comma).
-    #[arg(long, default_value = "utf8", value_parser = ["utf8", "excel-nb"])]
-    csv_dialect: String,
-    /// Language of report.html: nb (Norwegian bokmål) or en.
-    #[arg(long, default_value = "nb", value_parser = ["nb", "en"])]
-    lang: String,
+    /// CSV flavour of the indicator files: utf8, or excel-nb (BOM, ';', decimal comma) [default: utf8].
+    #[arg(long, value_parser = ["utf8", "excel-nb"])]
+    csv_dialect: Option<String>,
+    /// Language of report.html: nb (Norwegian bokmål) or en [default: nb].
+    #[arg(long, value_parser = ["nb", "en"])]
+    lang: Option<String>,
     /// Only these indicators (comma-separated ids); the targets table is always written.
     #[arg(long, value_name = "IDS")]
     only: Option<String>,
     /// A targets file (TOML) instead of Bærum's built-in targets.
     #[arg(long, value_name = "FILE")]
     targets: Option<PathBuf>,
+    /// Settings file [default: $MOBILITY_CONFIG, else ./mobility.toml if present].
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+impl RunArgs {
+    /// The settings with this command line's flags on top.
+    fn settings(&self) -> anyhow::Result<config::Settings> {
+        config::Settings::resolve(
+            self.config.as_deref(),
+            &[
+                ("data", self.data.as_ref().map(|p| p.display().to_string())),
+                ("out", self.out.as_ref().map(|p| p.display().to_string())),
+                ("targets", self.targets.as_ref().map(|p| p.display().to_string())),
+                ("ci_level", self.ci_level.map(|v| v.to_string())),
+                ("min_n", self.min_n.map(|v| v.to_string())),
+                ("max_cv", self.max_cv.map(|v| v.to_string())),
+                ("bootstrap", self.bootstrap.map(|v| v.to_string())),
+                ("seed", self.seed.map(|v| v.to_string())),
+                ("reference_year", self.reference_year.map(|v| v.to_string())),
+                ("lang", self.lang.clone()),
+                ("csv_dialect", self.csv_dialect.clone()),
+            ],
+        )
+    }
 }
 
 fn main() -> ExitCode {
@@ -234,11 +266,55 @@ fn main() -> ExitCode {
     }
 }
 
-fn options(c: &Common) -> Options {
+fn options(c: &Common, quiet: bool) -> Options {
     Options {
         strict: c.strict,
         zone_kind: c.zone_kind.clone(),
+        progress: file_progress(quiet),
     }
+}
+
+/// A spinner that counts files and rows as an ingest goes, on a terminal and unless quiet.
+fn file_progress(quiet: bool) -> Option<mobility_ingest::Progress> {
+    use std::io::IsTerminal;
+    if quiet || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {elapsed} {pos} files, {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    let rows = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let start = Instant::now();
+    Some(std::sync::Arc::new(move |f: &mobility_ingest::FileReport| {
+        let n = rows.fetch_add(f.rows_read as u64, std::sync::atomic::Ordering::Relaxed) + f.rows_read as u64;
+        bar.inc(1);
+        let rate = n as f64 / start.elapsed().as_secs_f64().max(1e-3);
+        bar.set_message(format!("{n} rows ({rate:.0} rows/s), last {}", f.file));
+    }))
+}
+
+/// A bar over the indicators of a run, on a terminal and unless quiet.
+fn run_progress(quiet: bool) -> Option<mobility_indicators::run::Progress> {
+    use std::io::IsTerminal;
+    if quiet || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    Some(mobility_indicators::run::Progress(std::sync::Arc::new(move |step, steps, what: &str| {
+        bar.set_length(steps as u64);
+        bar.set_position(step as u64);
+        bar.set_message(what.to_string());
+        if step + 1 == steps {
+            bar.finish_and_clear();
+        }
+    })))
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -250,7 +326,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Ingest::Traffic { inputs, common } => mobility_ingest::ingest_traffic(
                     &DataDir::new(&common.out),
                     &inputs,
-                    &options(&common),
+                    &options(&common, quiet),
                 )?,
                 Ingest::Zones {
                     inputs,
@@ -271,7 +347,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         &DataDir::new(&common.out),
                         &inputs,
                         &z,
-                        &options(&common),
+                        &options(&common, quiet),
                     )?
                 }
                 Ingest::Survey {
@@ -284,18 +360,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         &DataDir::new(&common.out),
                         &m,
                         &inputs,
-                        &options(&common),
+                        &options(&common, quiet),
                     )?
                 }
                 Ingest::Gtfs { inputs, common } => mobility_ingest::ingest_gtfs(
                     &DataDir::new(&common.out),
                     &inputs,
-                    &options(&common),
+                    &options(&common, quiet),
                 )?,
                 Ingest::Factors { inputs, common } => mobility_ingest::ingest_factors(
                     &DataDir::new(&common.out),
                     &inputs,
-                    &options(&common),
+                    &options(&common, quiet),
                 )?,
             };
             if !quiet {
@@ -304,16 +380,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Synth(a) => synth(a, quiet)?,
         Command::Functions => sql::print_functions(false)?,
+        Command::Config(a) => {
+            print!("{}", a.settings()?.describe());
+        }
         Command::Sql(a) => {
-            if !a.data.is_dir() {
+            let settings = config::Settings::resolve(
+                a.config.as_deref(),
+                &[("data", a.data.as_ref().map(|p| p.display().to_string()))],
+            )?;
+            let data = PathBuf::from(settings.get("data").unwrap_or("data/sample"));
+            if !data.is_dir() {
                 anyhow::bail!(
                     "data directory {} does not exist (make one with `mobility synth` or `mobility ingest`)",
-                    a.data.display()
+                    data.display()
                 );
             }
             let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             rt.block_on(async {
-                let session = mobility_sql::open(&a.data)
+                let session = mobility_sql::open(&data)
                     .await
                     .map_err(|e| anyhow::anyhow!("{}", e.strip_backtrace()))?;
                 let ctx = session.ctx.enable_url_table();
@@ -333,17 +417,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             })?;
         }
         Command::Run(a) => {
-            let mut opts = mobility_indicators::run::RunOptions::new(&a.data, &a.out);
+            let st = a.settings()?;
+            let data = PathBuf::from(st.get("data").unwrap_or("data/sample"));
+            let out_dir = PathBuf::from(st.get("out").unwrap_or("out"));
+            let mut opts = mobility_indicators::run::RunOptions::new(&data, &out_dir);
+            let defaults = mobility_indicators::survey::Rules::default();
             opts.rules = mobility_indicators::survey::Rules {
-                level: a.ci_level,
-                min_n: a.min_n,
-                max_cv: a.max_cv,
+                level: st.parse("ci_level").unwrap_or(defaults.level),
+                min_n: st.parse("min_n").unwrap_or(defaults.min_n),
+                max_cv: st.parse("max_cv").unwrap_or(defaults.max_cv),
             };
-            opts.bootstrap = a.bootstrap;
-            opts.seed = a.seed;
-            opts.reference_year = a.reference_year;
-            opts.lang = mobility_indicators::report::Lang::parse(&a.lang).unwrap_or_default();
-            if a.csv_dialect == "excel-nb" {
+            opts.bootstrap = st.parse("bootstrap").unwrap_or(opts.bootstrap);
+            opts.seed = st.parse("seed").unwrap_or(opts.seed);
+            opts.reference_year = st.parse("reference_year");
+            opts.lang = st.get("lang").and_then(mobility_indicators::report::Lang::parse).unwrap_or_default();
+            opts.progress = run_progress(quiet);
+            if st.get("csv_dialect") == Some("excel-nb") {
                 opts.csv = mobility_indicators::run::CsvDialect::ExcelNb;
             }
             for s in &a.scenario {
@@ -355,16 +444,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 })?;
                 opts.scenarios.insert(name.trim().to_string(), value);
             }
-            if let Some(t) = &a.targets {
+            if let Some(t) = st.get("targets") {
                 opts.targets = Some(
                     std::fs::read_to_string(t)
-                        .with_context(|| format!("reading the targets file {}", t.display()))?,
+                        .with_context(|| format!("reading the targets file {t}"))?,
                 );
             }
-            if !a.data.is_dir() {
+            if !data.is_dir() {
                 anyhow::bail!(
                     "data directory {} does not exist (make one with `mobility synth` or `mobility ingest`)",
-                    a.data.display()
+                    data.display()
                 );
             }
             let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
@@ -394,7 +483,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 writeln!(
                     out,
                     "wrote {0}/indicators/, {0}/report.html and {0}/manifest.json in {1:.2} s",
-                    a.out.display(),
+                    out_dir.display(),
                     manifest.seconds_total
                 )?;
             }
@@ -481,7 +570,10 @@ fn synth(a: SynthArgs, quiet: bool) -> anyhow::Result<()> {
     let g = mobility_synth::write_raw(&cfg, &raw)?;
     let t_gen = t0.elapsed().as_secs_f64();
     let dir = DataDir::new(&a.out);
-    let opts = Options::default();
+    let opts = Options {
+        progress: file_progress(quiet),
+        ..Options::default()
+    };
     let result = (|| -> anyhow::Result<Vec<Summary>> {
         let mut s = Vec::new();
         for (path, kind) in &g.zones {

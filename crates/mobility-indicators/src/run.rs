@@ -39,6 +39,18 @@ pub struct RunOptions {
     pub lang: crate::report::Lang,
     /// The CSV flavour of the indicator files.
     pub csv: CsvDialect,
+    /// Told (step, steps, what) as the run goes (for progress bars).
+    pub progress: Option<Progress>,
+}
+
+/// A progress hook: (step, steps, what).
+#[derive(Clone)]
+pub struct Progress(pub std::sync::Arc<dyn Fn(usize, usize, &str) + Send + Sync>);
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress")
+    }
 }
 
 /// How the indicator CSV files are written.
@@ -65,6 +77,7 @@ impl RunOptions {
             reference_year: None,
             lang: crate::report::Lang::Nb,
             csv: CsvDialect::Utf8,
+            progress: None,
         }
     }
 }
@@ -321,7 +334,14 @@ async fn run_into(
         estimate_seconds: 0.0,
         write_seconds: 0.0,
     };
-    for ind in catalog {
+    let steps = catalog.len() + 2;
+    let tell = |step: usize, what: &str| {
+        if let Some(p) = &opts.progress {
+            (p.0)(step, steps, what);
+        }
+    };
+    for (step, ind) in catalog.iter().enumerate() {
+        tell(step, &ind.id);
         let t0 = Instant::now();
         let missing: Vec<&str> = ind
             .needs
@@ -413,6 +433,7 @@ async fn run_into(
         });
         outputs.insert(ind.id.clone(), out);
     }
+    tell(catalog.len(), "traffic index");
     if present.contains(&Table::TrafficHourly) {
         let t = Instant::now();
         let yearly = traffic::index_yearly(ctx, present).await?;
@@ -439,6 +460,7 @@ async fn run_into(
             outputs.insert(id.to_string(), table);
         }
     }
+    tell(catalog.len() + 1, "targets");
     let t3 = Instant::now();
     let text = opts
         .targets

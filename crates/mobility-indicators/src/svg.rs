@@ -357,9 +357,13 @@ pub fn map(zones: &[MapZone], points: &[MapPoint], legend_title: &str, scale: f6
         let r = 3.0 + 14.0 * (p.size / max_size).sqrt();
         let _ = write!(
             s,
-            r##"<circle cx="{:.1}" cy="{:.1}" r="{r:.1}" fill="#D55E00" fill-opacity="0.75" stroke="#fff"><title>{}: {}</title></circle>"##,
+            r##"<circle cx="{:.1}" cy="{:.1}" r="{r:.1}" fill="#D55E00" fill-opacity="0.75" stroke="#fff"><title>{}: {}</title></circle><text x="{:.1}" y="{:.1}" font-size="11">{} {}</text>"##,
             px(p.lon),
             py(p.lat),
+            esc(&p.label),
+            num(p.size, 0),
+            px(p.lon) + r + 3.0,
+            py(p.lat) + 4.0,
             esc(&p.label),
             num(p.size, 0)
         );

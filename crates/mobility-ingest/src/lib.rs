@@ -38,13 +38,38 @@ use rejects::{Reject, Rejects};
 use source::TextFile;
 use store::{DataDir, Staging};
 
+/// Told about each input file as soon as it has been read: its report.
+pub type Progress = std::sync::Arc<dyn Fn(&FileReport) + Send + Sync>;
+
 /// Options common to every ingest.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Options {
     /// Any reject fails the run, and nothing is written.
     pub strict: bool,
     /// Fill zone ids from zones of this kind only (default: the smallest zone holding the point).
     pub zone_kind: Option<String>,
+    /// Called after each input file (for progress bars).
+    pub progress: Option<Progress>,
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("strict", &self.strict)
+            .field("zone_kind", &self.zone_kind)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
+impl Summary {
+    /// Adds a file's report and tells the progress hook.
+    fn push(&mut self, opts: &Options, report: FileReport) {
+        if let Some(p) = &opts.progress {
+            p(&report);
+        }
+        self.files.push(report);
+    }
 }
 
 /// What happened to one input file.
@@ -169,7 +194,7 @@ pub fn ingest_traffic(dir: &DataDir, inputs: &[PathBuf], opts: &Options) -> Resu
         if is_json {
             for f in source::read_text(&path, &[".json"])? {
                 let (pts, read, rej) = points::parse(&f)?;
-                summary.files.push(FileReport::new(
+                summary.push(opts, FileReport::new(
                     &f,
                     Table::TrafficPoints,
                     read,
@@ -185,7 +210,7 @@ pub fn ingest_traffic(dir: &DataDir, inputs: &[PathBuf], opts: &Options) -> Resu
             let mut p = traffic::parse(&f)?;
             let (batch, dups) = store::dedup(Table::TrafficHourly, &p.batch, &p.lines, &f.name)?;
             p.rejects.rows.extend(dups);
-            summary.files.push(FileReport::new(
+            summary.push(opts, FileReport::new(
                 &f,
                 Table::TrafficHourly,
                 p.rows_read,
@@ -415,7 +440,7 @@ pub fn ingest_zones(
             // across files the later file wins, as on a rerun.
             let (batch, dups) = store::dedup(Table::Zones, &batch, &p.lines, &f.name)?;
             p.rejects.rows.extend(dups);
-            summary.files.push(FileReport::new(
+            summary.push(opts, FileReport::new(
                 &f,
                 Table::Zones,
                 p.read,
@@ -499,7 +524,7 @@ pub fn ingest_gtfs(dir: &DataDir, inputs: &[PathBuf], opts: &Options) -> Result<
             )?;
             let (batch, dups) = store::dedup(Table::PtStops, &batch, &lines, &f.name)?;
             rejects.rows.extend(dups);
-            summary.files.push(FileReport::new(
+            summary.push(opts, FileReport::new(
                 &f,
                 Table::PtStops,
                 read,
@@ -532,7 +557,7 @@ pub fn ingest_factors(dir: &DataDir, inputs: &[PathBuf], opts: &Options) -> Resu
             let mut p = factors::parse(&f)?;
             let (batch, dups) = store::dedup(p.table, &p.batch, &p.lines, &f.name)?;
             p.rejects.rows.extend(dups);
-            summary.files.push(FileReport::new(
+            summary.push(opts, FileReport::new(
                 &f,
                 p.table,
                 p.rows_read,
