@@ -156,3 +156,30 @@ fn every_indicator_on_a_hand_checked_fixture() {
     let row = targets.lines().find(|l| l.starts_with("sustainable_share,")).unwrap();
     assert!(row.contains(",2025,0.6,0.4,") && row.contains("the CI includes the target"), "{row}");
 }
+
+/// The golden fixture with JK1 (drop-one) replicate weights, as a survey would ship them:
+/// replicate r leaves person r out and scales the others by 4/3. Trips per person per day,
+/// by hand: θ̂ = 10/6; θ_r = 4/4, 8/5, 8/5, 10/4; Σ(θ_r − θ̂)² = 4/9 + 2/225 + 25/36 =
+/// 1033/900; JK1 c = 3/4 gives V = 1033/1200; NHTS 2017's c = 6/7 gives 6/7 · 1033/900.
+#[test]
+fn replicate_weights_give_the_jackknife_variance_worked_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = dir.path().join("out");
+    let (data_s, out_s) = (data.to_str().unwrap(), out.to_str().unwrap());
+    ok(&["ingest", "survey", root().join("tests/fixtures/golden").to_str().unwrap(), "--out", data_s, "--strict", "-q"]);
+    let msg = ok(&["ingest", "replicate-weights", root().join("tests/fixtures/golden-replicates").to_str().unwrap(), "--out", data_s, "--strict"]);
+    assert!(msg.contains("replicate_weights"), "{msg}");
+    for (scale, want) in [("jk1", 1033.0f64 / 1200.0), ("6/7", 6.0 / 7.0 * 1033.0 / 900.0)] {
+        ok(&["run", "--data", data_s, "--out", out_s, "--only", "trips_per_person_day", "--replicate-scale", scale, "-q"]);
+        let (e, se, _) = read(&out.join("indicators/trips_per_person_day.csv"), None)[&("all".to_string(), String::new(), String::new())];
+        assert!((e - 10.0 / 6.0).abs() < 1e-12);
+        assert!((se - want.sqrt()).abs() < 1e-9, "{scale}: {se} vs {}", want.sqrt());
+        let csv = std::fs::read_to_string(out.join("indicators/trips_per_person_day.csv")).unwrap();
+        assert!(csv.contains(&format!("replicate weights (R=4, c={scale})")), "{csv}");
+    }
+    // A person without every replicate is refused with the reason.
+    std::fs::write(dir.path().join("bad.csv"), "person_id,repwt1,repwt2\n1,2.0,\n").unwrap();
+    let err = crate::fails(&["ingest", "replicate-weights", dir.path().join("bad.csv").to_str().unwrap(), "--out", data_s, "--strict"]);
+    assert!(err.contains("repwt2") && err.contains("missing"), "{err}");
+}

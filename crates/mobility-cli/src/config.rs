@@ -50,6 +50,7 @@ const KEYS: &[Key] = &[
     Key { name: "reference_year", help: "reference year of the rolling traffic index; none: the first year with ten months", default: None },
     Key { name: "lang", help: "language of report.html: nb or en", default: Some("nb") },
     Key { name: "csv_dialect", help: "CSV of the indicators: utf8 or excel-nb", default: Some("utf8") },
+    Key { name: "replicate_scale", help: "with replicate weights, c of c·Σ(θr − θ)²: jk1, bootstrap, or e.g. 6/7", default: Some("jk1") },
 ];
 
 /// The resolved settings: name → (value, source).

@@ -156,6 +156,21 @@ enum Ingest {
         #[command(flatten)]
         common: Common,
     },
+    /// Replicate weights of the survey's persons, one row per person (e.g. NHTS PERSONID,
+    /// WTPERFIN1..WTPERFIN98); `run` then takes every survey SE from them (--replicate-scale).
+    ReplicateWeights {
+        /// CSV files or folders of them.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// The column with the person id.
+        #[arg(long, default_value = "person_id")]
+        id_column: String,
+        /// The replicate columns: those whose name starts with this.
+        #[arg(long, default_value = "repwt")]
+        prefix: String,
+        #[command(flatten)]
+        common: Common,
+    },
 }
 
 #[derive(Args)]
@@ -222,6 +237,10 @@ struct RunArgs {
     /// A targets file (TOML) instead of Bærum's built-in targets.
     #[arg(long, value_name = "FILE")]
     targets: Option<PathBuf>,
+    /// With replicate weights: the scale c of V = c·Σ(θ_r − θ)²: jk1 ((R−1)/R), bootstrap
+    /// (1/R), or a number or fraction such as 6/7 (NHTS 2017) [default: jk1].
+    #[arg(long, value_name = "SCALE")]
+    replicate_scale: Option<String>,
     /// Settings file [default: $MOBILITY_CONFIG, else ./mobility.toml if present].
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -244,6 +263,7 @@ impl RunArgs {
                 ("reference_year", self.reference_year.map(|v| v.to_string())),
                 ("lang", self.lang.clone()),
                 ("csv_dialect", self.csv_dialect.clone()),
+                ("replicate_scale", self.replicate_scale.clone()),
             ],
         )
     }
@@ -373,6 +393,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     &inputs,
                     &options(&common, quiet),
                 )?,
+                Ingest::ReplicateWeights { inputs, id_column, prefix, common } => {
+                    mobility_ingest::ingest_replicate_weights(
+                        &DataDir::new(&common.out),
+                        &inputs,
+                        &id_column,
+                        &prefix,
+                        &options(&common, quiet),
+                    )?
+                }
             };
             if !quiet {
                 print_summary(&summary, t0.elapsed().as_secs_f64())?;
@@ -432,6 +461,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             opts.reference_year = st.parse("reference_year");
             opts.lang = st.get("lang").and_then(mobility_indicators::report::Lang::parse).unwrap_or_default();
             opts.progress = run_progress(quiet);
+            opts.replicate_scale = st.get("replicate_scale").unwrap_or("jk1").to_string();
             if st.get("csv_dialect") == Some("excel-nb") {
                 opts.csv = mobility_indicators::run::CsvDialect::ExcelNb;
             }

@@ -41,6 +41,9 @@ pub struct RunOptions {
     pub csv: CsvDialect,
     /// Told (step, steps, what) as the run goes (for progress bars).
     pub progress: Option<Progress>,
+    /// With replicate weights in the data: c of c·Σ(θ_r − θ̂)², `jk1` ((R − 1)/R),
+    /// `bootstrap` (1/R), or a number or fraction such as `6/7`.
+    pub replicate_scale: String,
 }
 
 /// A progress hook: (step, steps, what).
@@ -78,6 +81,7 @@ impl RunOptions {
             lang: crate::report::Lang::Nb,
             csv: CsvDialect::Utf8,
             progress: None,
+            replicate_scale: "jk1".into(),
         }
     }
 }
@@ -221,6 +225,60 @@ pub fn excel_nb(batch: &RecordBatch) -> Result<String> {
     Ok(out)
 }
 
+/// The survey's replicate weights in the frame's person order, and the scale.
+async fn replicate_weights(
+    ctx: &SessionContext,
+    frame: &Frame,
+    scale: &str,
+) -> Result<crate::survey::ReplicateWeights> {
+    use arrow::array::AsArray;
+    use arrow::datatypes::{DataType, Float64Type, Int64Type};
+    let batches = collect(ctx, "replicate_weights", "SELECT person_id, replicate, weight FROM replicate_weights").await?;
+    let shape = |message: String| Error::Shape { id: "replicate_weights".into(), message };
+    let mut weights: Vec<Vec<f64>> = Vec::new();
+    let mut seen: Vec<Vec<bool>> = Vec::new();
+    for b in &batches {
+        let p = arrow::compute::cast(b.column(0), &DataType::Int64)?;
+        let r = arrow::compute::cast(b.column(1), &DataType::Int64)?;
+        let w = arrow::compute::cast(b.column(2), &DataType::Float64)?;
+        let (p, r, w) = (p.as_primitive::<Int64Type>(), r.as_primitive::<Int64Type>(), w.as_primitive::<Float64Type>());
+        for i in 0..b.num_rows() {
+            let pos = frame
+                .position(p.value(i))
+                .ok_or_else(|| shape(format!("person_id {} has replicate weights but is not in persons", p.value(i))))?;
+            let k = r.value(i) as usize - 1;
+            while weights.len() <= k {
+                weights.push(vec![0.0; frame.persons()]);
+                seen.push(vec![false; frame.persons()]);
+            }
+            weights[k][pos] = w.value(i);
+            seen[k][pos] = true;
+        }
+    }
+    if let Some((k, p)) = seen.iter().enumerate().find_map(|(k, s)| s.iter().position(|x| !x).map(|p| (k, p))) {
+        return Err(shape(format!(
+            "replicate {} has no weight for the person at position {p} of persons: every person needs every replicate",
+            k + 1
+        )));
+    }
+    let n = weights.len() as f64;
+    let c = match scale.trim() {
+        "jk1" => (n - 1.0) / n,
+        "bootstrap" => 1.0 / n,
+        s => match s.split_once('/') {
+            Some((a, b)) => a.trim().parse::<f64>().ok().zip(b.trim().parse::<f64>().ok()).map(|(a, b)| a / b),
+            None => s.parse::<f64>().ok(),
+        }
+        .filter(|c| c.is_finite() && *c > 0.0)
+        .ok_or_else(|| shape(format!("replicate scale '{s}': expected jk1, bootstrap, a number or a fraction such as 6/7")))?,
+    };
+    Ok(crate::survey::ReplicateWeights {
+        weights,
+        scale: c,
+        scheme: scale.trim().to_string(),
+    })
+}
+
 /// Runs the built-in catalog.
 pub async fn run(opts: &RunOptions) -> Result<Manifest> {
     run_catalog(opts, &crate::catalog::built_in()).await
@@ -321,6 +379,10 @@ async fn run_into(
     } else {
         None
     };
+    let replicates = match (&frame, present.contains(&Table::ReplicateWeights)) {
+        (Some(frame), true) => Some(std::sync::Arc::new(replicate_weights(ctx, frame, &opts.replicate_scale).await?)),
+        _ => None,
+    };
     let frame_seconds = t_frame.elapsed().as_secs_f64();
     let mut reports = Vec::new();
     let mut outputs = std::collections::HashMap::new();
@@ -384,13 +446,14 @@ async fn run_into(
                     reports.push(skip(ind, "needs persons and households".into()));
                     continue;
                 };
-                let variance = if bootstrap {
-                    Variance::Bootstrap {
+                let variance = match (&replicates, bootstrap) {
+                    // The survey's own replicate weights take precedence for every indicator.
+                    (Some(r), _) => Variance::Replicates(r.clone()),
+                    (None, true) => Variance::Bootstrap {
                         replicates: opts.bootstrap,
                         seed: opts.seed,
-                    }
-                } else {
-                    Variance::Linearisation
+                    },
+                    (None, false) => Variance::Linearisation,
                 };
                 let spec = Spec {
                     id: &ind.id,
@@ -493,6 +556,7 @@ async fn run_into(
             "bootstrap_seed": opts.seed,
             "scenarios": opts.scenarios,
             "traffic_reference_year": opts.reference_year,
+            "replicate_weights": replicates.as_ref().map(|r| serde_json::json!({"replicates": r.weights.len(), "scale": r.scale, "scheme": r.scheme})),
             "person_frame_seconds": frame_seconds,
         }),
         indicators: reports,

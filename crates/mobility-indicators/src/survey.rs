@@ -79,8 +79,20 @@ impl Estimator {
     }
 }
 
+/// Replicate weights a survey ships, one vector per replicate over the frame's persons, and
+/// the scale c of V = c · Σ_r (θ_r − θ̂)².
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplicateWeights {
+    /// Replicate r's weight of each person (the frame's order).
+    pub weights: Vec<Vec<f64>>,
+    /// c.
+    pub scale: f64,
+    /// How c was given (`jk1`, `6/7`, ...), for the output.
+    pub scheme: String,
+}
+
 /// The variance method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Variance {
     /// Taylor linearisation.
     Linearisation,
@@ -91,6 +103,8 @@ pub enum Variance {
         /// The seed of replicate streams.
         seed: u64,
     },
+    /// The survey's replicate weights.
+    Replicates(std::sync::Arc<ReplicateWeights>),
 }
 
 /// Suppression rule and CI level.
@@ -184,6 +198,11 @@ impl Frame {
             value_of,
             values,
         })
+    }
+
+    /// The position of a person in the frame.
+    pub fn position(&self, person_id: i64) -> Option<usize> {
+        self.index.get(&person_id).map(|&i| i as usize)
     }
 
     /// Persons in the sample.
@@ -405,7 +424,7 @@ struct Row {
 }
 
 /// What an indicator's estimation needs besides its rows.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Spec<'a> {
     /// The indicator id, for messages.
     pub id: &'a str,
@@ -574,7 +593,8 @@ pub fn estimate(frame: &Frame, spec: Spec, batches: &[RecordBatch]) -> Result<Re
     rows.par_sort_unstable_by_key(|r| r.person);
 
     let (nd, nk, ns) = (domains.len(), key_list.len(), frame.n_h.len());
-    let bootstrap = matches!(spec.variance, Variance::Bootstrap { .. });
+    // Replicate methods need the person-level contributions.
+    let bootstrap = !matches!(spec.variance, Variance::Linearisation);
     let domains_of = |p: usize, out: &mut Vec<u32>| {
         out.clear();
         out.push(0);
@@ -675,15 +695,38 @@ pub fn estimate(frame: &Frame, spec: Spec, batches: &[RecordBatch]) -> Result<Re
         })
         .collect();
 
-    let (estimates, method) = match spec.variance {
+    let (estimates, method) = match &spec.variance {
         Variance::Linearisation => (estimates, "linearisation".to_string()),
-        Variance::Bootstrap { replicates, seed } => {
+        variance => {
+            // The replicate weights of replicate b, its count, c, and the method's name.
+            let (count, scale, method) = match variance {
+                Variance::Bootstrap { replicates, seed } => (
+                    u64::from(*replicates),
+                    1.0 / f64::from(*replicates),
+                    format!("bootstrap (Rao-Wu, B={replicates}, seed={seed})"),
+                ),
+                Variance::Replicates(r) => (
+                    r.weights.len() as u64,
+                    r.scale,
+                    format!("replicate weights (R={}, c={})", r.weights.len(), r.scheme),
+                ),
+                Variance::Linearisation => unreachable!("handled above"),
+            };
+            let weights_of = |b: u64| -> Vec<f64> {
+                match variance {
+                    Variance::Bootstrap { seed, .. } => {
+                        let a = frame.strata.rao_wu(*seed, b);
+                        a.iter().zip(&frame.weight).map(|(a, w)| a * w).collect()
+                    }
+                    Variance::Replicates(r) => r.weights[b as usize].clone(),
+                    Variance::Linearisation => unreachable!("handled above"),
+                }
+            };
             // θ_b for every reported cell, replicate by replicate.
-            let thetas: Vec<Vec<f64>> = (0..u64::from(replicates))
+            let thetas: Vec<Vec<f64>> = (0..count)
                 .into_par_iter()
                 .map(|b| {
-                    let a = frame.strata.rao_wu(seed, b);
-                    let aw: Vec<f64> = a.iter().zip(&frame.weight).map(|(a, w)| a * w).collect();
+                    let aw = weights_of(b);
                     // Denominators of `mean`: Σ a w over each domain's persons.
                     let mut dsum = vec![0.0; nd];
                     if spec.estimator == Estimator::Mean {
@@ -720,7 +763,7 @@ pub fn estimate(frame: &Frame, spec: Spec, batches: &[RecordBatch]) -> Result<Re
                 .enumerate()
                 .map(|(j, e)| {
                     let reps: Vec<f64> = thetas.iter().map(|r| r[j]).collect();
-                    let se = replicate_variance(e.estimate, &reps, 1.0 / f64::from(replicates)).sqrt();
+                    let se = replicate_variance(e.estimate, &reps, scale).sqrt();
                     Estimate {
                         se,
                         ci_lower: e.estimate - t * se,
@@ -730,7 +773,7 @@ pub fn estimate(frame: &Frame, spec: Spec, batches: &[RecordBatch]) -> Result<Re
                     }
                 })
                 .collect();
-            (out, format!("bootstrap (Rao-Wu, B={replicates}, seed={seed})"))
+            (out, method)
         }
     };
 

@@ -18,6 +18,7 @@ pub mod json;
 pub mod parse;
 pub mod points;
 pub mod rejects;
+pub mod replicates;
 pub mod source;
 pub mod store;
 pub mod survey;
@@ -548,6 +549,56 @@ pub fn ingest_gtfs(dir: &DataDir, inputs: &[PathBuf], opts: &Options) -> Result<
 }
 
 /// Ingests emission factors, fleet mix and occupancy CSV files (or a folder of them).
+/// Replicate weights (wide CSV: `id_column` and `<prefix>1…<prefix>R`) into
+/// `replicate_weights`, replacing the table whole (they belong to one survey's persons).
+pub fn ingest_replicate_weights(
+    dir: &DataDir,
+    inputs: &[PathBuf],
+    id_column: &str,
+    prefix: &str,
+    opts: &Options,
+) -> Result<Summary> {
+    let mut summary = Summary::default();
+    let mut all_rejects = Vec::new();
+    let mut acc: Option<RecordBatch> = None;
+    let mut replicates = None;
+    for path in source::expand(inputs)? {
+        for f in source::read_text(&path, &[".csv"])? {
+            let mut p = replicates::parse(&f, id_column, prefix)?;
+            if let Some(r) = replicates.filter(|r| *r != p.replicates) {
+                return Err(Error::format(
+                    &f.name,
+                    1,
+                    format!("{} replicate columns, but an earlier file had {r}", p.replicates),
+                ));
+            }
+            replicates = Some(p.replicates);
+            let (batch, dups) = store::dedup(Table::ReplicateWeights, &p.batch, &p.lines, &f.name)?;
+            p.rejects.rows.extend(dups);
+            summary.push(opts, FileReport::new(
+                &f,
+                Table::ReplicateWeights,
+                p.rows_read,
+                batch.num_rows() as u64 / p.replicates.max(1) as u64,
+                p.rejects.rows.len() as u64,
+            ));
+            acc = Some(match acc {
+                None => batch,
+                Some(a) => store::merge(Table::ReplicateWeights, &[a], &batch)?,
+            });
+            all_rejects.push(p.rejects);
+        }
+    }
+    let mut staging = Staging::default();
+    finish_rejects(dir, &mut staging, "replicate_weights", &all_rejects, opts)?;
+    if let Some(batch) = acc {
+        staging.table(dir, Table::ReplicateWeights, "data", &batch)?;
+        summary.tables.insert("replicate_weights".into(), batch.num_rows() as u64);
+    }
+    staging.commit()?;
+    Ok(summary)
+}
+
 pub fn ingest_factors(dir: &DataDir, inputs: &[PathBuf], opts: &Options) -> Result<Summary> {
     let mut summary = Summary::default();
     let mut all_rejects = Vec::new();

@@ -31,6 +31,7 @@ pub enum Table {
     FleetMix,
     /// Persons per vehicle.
     Occupancy,
+    ReplicateWeights,
 }
 
 impl Table {
@@ -46,6 +47,7 @@ impl Table {
         Table::EmissionFactors,
         Table::FleetMix,
         Table::Occupancy,
+        Table::ReplicateWeights,
     ];
 
     /// The SQL name, also the folder name in a data directory.
@@ -61,6 +63,7 @@ impl Table {
             Table::EmissionFactors => "emission_factors",
             Table::FleetMix => "fleet_mix",
             Table::Occupancy => "occupancy",
+            Table::ReplicateWeights => "replicate_weights",
         }
     }
 
@@ -82,6 +85,7 @@ impl Table {
             Table::EmissionFactors => &["year", "mode", "fuel"],
             Table::FleetMix => &["year", "mode", "fuel"],
             Table::Occupancy => &["year", "mode"],
+            Table::ReplicateWeights => &["person_id", "replicate"],
         }
     }
 
@@ -191,6 +195,11 @@ impl Table {
                 f("mode", text(), false),
                 f("persons_per_vehicle", num(), false),
                 f("source", text(), false),
+            ],
+            Table::ReplicateWeights => vec![
+                f("person_id", id(), false),
+                f("replicate", small(), false),
+                f("weight", num(), false),
             ],
         };
         Arc::new(Schema::new(fields))
