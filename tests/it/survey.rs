@@ -183,3 +183,55 @@ fn replicate_weights_give_the_jackknife_variance_worked_by_hand() {
     let err = crate::fails(&["ingest", "replicate-weights", dir.path().join("bad.csv").to_str().unwrap(), "--out", data_s, "--strict"]);
     assert!(err.contains("repwt2") && err.contains("missing"), "{err}");
 }
+
+/// The Rao–Wu bootstrap gives the linearised SE on a ratio within Monte-Carlo error: CO₂e per
+/// person-year by bootstrap (B = 1000) against the same quantity linearised (the scenario's
+/// baseline row), overall and by gender, on the shipped sample. The Monte-Carlo error of an
+/// SE from 1000 replicates is about 2.2 %; the test allows 10 %.
+#[test]
+fn bootstrap_matches_linearisation_within_monte_carlo_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    ok(&[
+        "run", "--data", root().join("data/sample").to_str().unwrap(), "--out", out.to_str().unwrap(),
+        "--only", "co2e_per_person_year,scenario_shift_short_car_trips",
+        "--scenario", "shift-short-car-trips=0.3", "--bootstrap", "1000", "-q",
+    ]);
+    let boot = read(&out.join("indicators/co2e_per_person_year.csv"), None);
+    let lin = read(&out.join("indicators/scenario_shift_short_car_trips.csv"), Some("measure"));
+    let mut compared = 0;
+    for (cell, (e, se, _)) in &boot {
+        if !(cell.0 == "all" || cell.0 == "gender") {
+            continue;
+        }
+        let (e2, se2, _) = lin[&(cell.0.clone(), cell.1.clone(), "co2e_kg_per_year_baseline".to_string())];
+        assert!((e - e2).abs() < 1e-9, "{cell:?}: the same estimate");
+        assert!((se / se2 - 1.0).abs() < 0.10, "{cell:?}: bootstrap SE {se} vs linearised {se2}");
+        compared += 1;
+    }
+    assert_eq!(compared, 3);
+}
+
+/// `--factors` (or `factors` in mobility.toml) takes the factor tables from files for the run:
+/// the golden fixture without ingested factors gets the hand-worked CO₂e from data/factors,
+/// and a bad factor row stops the run naming file, line, column and value.
+#[test]
+fn factors_from_files_replace_the_data_directorys() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = dir.path().join("out");
+    let (data_s, out_s) = (data.to_str().unwrap(), out.to_str().unwrap());
+    ok(&["ingest", "survey", root().join("tests/fixtures/golden").to_str().unwrap(), "--out", data_s, "--strict", "-q"]);
+    let skipped = ok(&["run", "--data", data_s, "--out", out_s, "--only", "co2e_per_person_year"]);
+    assert!(skipped.contains("co2e_per_person_year") && skipped.contains("skipped"), "{skipped}");
+    ok(&["run", "--data", data_s, "--out", out_s, "--only", "co2e_per_person_year", "--factors", root().join("data/factors").to_str().unwrap(), "-q"]);
+    let (e, _, _) = read(&out.join("indicators/co2e_per_person_year.csv"), None)[&("all".to_string(), String::new(), String::new())];
+    let g = |km_car: f64, km_bus: f64| km_car * 98.29 + km_bus * 90.0;
+    let want = 365.0 * (2.0 * g(20.0, 0.0) + g(0.0, 6.0) + g(2.0, 0.0)) / 1000.0 / 6.0;
+    assert!((e - want).abs() < 1e-9, "{e} vs {want}");
+    let bad = dir.path().join("factors");
+    std::fs::create_dir_all(&bad).unwrap();
+    std::fs::write(bad.join("occupancy.csv"), "year,mode,persons_per_vehicle,source\n2019,car,-1,x\n").unwrap();
+    let err = crate::fails(&["run", "--data", data_s, "--out", out_s, "--factors", bad.to_str().unwrap()]);
+    assert!(err.contains("occupancy.csv line 2, column persons_per_vehicle: '-1'"), "{err}");
+}

@@ -42,6 +42,7 @@ const KEYS: &[Key] = &[
     Key { name: "data", help: "the data directory", default: Some("data/sample") },
     Key { name: "out", help: "the output directory of `run`", default: Some("out") },
     Key { name: "targets", help: "a targets file (TOML); none: Bærum's built-in targets", default: None },
+    Key { name: "factors", help: "factor CSV files or a folder of them for `run`; none: the data directory's", default: None },
     Key { name: "ci_level", help: "confidence level of the intervals", default: Some("0.95") },
     Key { name: "min_n", help: "suppress cells with fewer persons", default: Some("50") },
     Key { name: "max_cv", help: "suppress cells with a larger coefficient of variation", default: Some("0.3") },

@@ -237,6 +237,10 @@ struct RunArgs {
     /// A targets file (TOML) instead of Bærum's built-in targets.
     #[arg(long, value_name = "FILE")]
     targets: Option<PathBuf>,
+    /// Factor CSV files, or a folder of them, instead of the data directory's emission
+    /// factors, fleet mix and occupancy (e.g. data/factors).
+    #[arg(long, value_name = "PATH")]
+    factors: Option<PathBuf>,
     /// With replicate weights: the scale c of V = c·Σ(θ_r − θ)²: jk1 ((R−1)/R), bootstrap
     /// (1/R), or a number or fraction such as 6/7 (NHTS 2017) [default: jk1].
     #[arg(long, value_name = "SCALE")]
@@ -255,6 +259,7 @@ impl RunArgs {
                 ("data", self.data.as_ref().map(|p| p.display().to_string())),
                 ("out", self.out.as_ref().map(|p| p.display().to_string())),
                 ("targets", self.targets.as_ref().map(|p| p.display().to_string())),
+                ("factors", self.factors.as_ref().map(|p| p.display().to_string())),
                 ("ci_level", self.ci_level.map(|v| v.to_string())),
                 ("min_n", self.min_n.map(|v| v.to_string())),
                 ("max_cv", self.max_cv.map(|v| v.to_string())),
@@ -462,6 +467,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             opts.lang = st.get("lang").and_then(mobility_indicators::report::Lang::parse).unwrap_or_default();
             opts.progress = run_progress(quiet);
             opts.replicate_scale = st.get("replicate_scale").unwrap_or("jk1").to_string();
+            opts.factors = st.get("factors").map(PathBuf::from);
             if st.get("csv_dialect") == Some("excel-nb") {
                 opts.csv = mobility_indicators::run::CsvDialect::ExcelNb;
             }

@@ -44,6 +44,9 @@ pub struct RunOptions {
     /// With replicate weights in the data: c of c·Σ(θ_r − θ̂)², `jk1` ((R − 1)/R),
     /// `bootstrap` (1/R), or a number or fraction such as `6/7`.
     pub replicate_scale: String,
+    /// Factor files (or folders of them) to use instead of the data directory's
+    /// emission_factors, fleet_mix and occupancy; a rejected row is an error.
+    pub factors: Option<PathBuf>,
 }
 
 /// A progress hook: (step, steps, what).
@@ -82,6 +85,7 @@ impl RunOptions {
             csv: CsvDialect::Utf8,
             progress: None,
             replicate_scale: "jk1".into(),
+            factors: None,
         }
     }
 }
@@ -138,6 +142,10 @@ fn checksums(data: &Path, tables: &[Table]) -> Result<Vec<InputFile>> {
     let mut out = Vec::new();
     for t in tables {
         let dir = data.join(t.name());
+        if !dir.is_dir() {
+            // A table given from elsewhere (--factors), whose files are listed apart.
+            continue;
+        }
         let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
             .map_err(io(&dir))?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -225,6 +233,62 @@ pub fn excel_nb(batch: &RecordBatch) -> Result<String> {
     Ok(out)
 }
 
+/// The factor files of `--factors` with their checksums.
+fn factor_checksums(path: &Path) -> Result<Vec<InputFile>> {
+    use sha2::Digest;
+    let files = if path.is_dir() {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(io(path))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "csv"))
+            .collect();
+        v.sort();
+        v
+    } else {
+        vec![path.to_path_buf()]
+    };
+    files
+        .into_iter()
+        .map(|f| {
+            let bytes = std::fs::read(&f).map_err(io(&f))?;
+            Ok(InputFile {
+                path: f.display().to_string(),
+                bytes: bytes.len() as u64,
+                sha256: sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect(),
+            })
+        })
+        .collect()
+}
+
+/// The factor tables of `--factors`: every file parsed as `mobility ingest factors` does, and
+/// any rejected row an error naming file, line, column, value and reason.
+fn factor_tables(path: &Path) -> Result<Vec<(Table, Vec<RecordBatch>)>> {
+    let bad = |e: mobility_ingest::Error| Error::Shape {
+        id: "factors".into(),
+        message: e.to_string(),
+    };
+    let mut by_table: std::collections::BTreeMap<&'static str, (Table, Vec<RecordBatch>)> = Default::default();
+    for p in mobility_ingest::source::expand(&[path.to_path_buf()]).map_err(bad)? {
+        for f in mobility_ingest::source::read_text(&p, &[".csv"]).map_err(bad)? {
+            let parsed = mobility_ingest::factors::parse(&f).map_err(bad)?;
+            if let Some(r) = parsed.rejects.rows.first() {
+                return Err(Error::Shape {
+                    id: "factors".into(),
+                    message: format!("{} line {}, column {}: '{}': {}", r.file, r.line, r.column, r.value, r.reason),
+                });
+            }
+            by_table.entry(parsed.table.name()).or_insert((parsed.table, Vec::new())).1.push(parsed.batch);
+        }
+    }
+    if by_table.is_empty() {
+        return Err(Error::Shape {
+            id: "factors".into(),
+            message: format!("{}: no emission_factors*.csv, fleet_mix*.csv or occupancy*.csv", path.display()),
+        });
+    }
+    Ok(by_table.into_values().collect())
+}
+
 /// The survey's replicate weights in the frame's person order, and the scale.
 async fn replicate_weights(
     ctx: &SessionContext,
@@ -287,10 +351,14 @@ pub async fn run(opts: &RunOptions) -> Result<Manifest> {
 /// Runs the given indicators.
 pub async fn run_catalog(opts: &RunOptions, catalog: &[Indicator]) -> Result<Manifest> {
     let started = Instant::now();
+    let given = match &opts.factors {
+        Some(path) => factor_tables(path)?,
+        None => Vec::new(),
+    };
     let mobility_sql::Session {
         ctx,
         tables: present,
-    } = mobility_sql::open(&opts.data)
+    } = mobility_sql::open_with(&opts.data, given)
         .await
         .map_err(|source| Error::DataFusion {
             context: format!("opening {}", opts.data.display()),
@@ -546,7 +614,13 @@ async fn run_into(
     let manifest = Manifest {
         version: env!("CARGO_PKG_VERSION").to_string(),
         data: opts.data.display().to_string(),
-        inputs: checksums(&opts.data, present)?,
+        inputs: {
+            let mut inputs = checksums(&opts.data, present)?;
+            if let Some(f) = &opts.factors {
+                inputs.extend(factor_checksums(f)?);
+            }
+            inputs
+        },
         table_rows,
         parameters: serde_json::json!({
             "ci_level": opts.rules.level,
@@ -556,6 +630,7 @@ async fn run_into(
             "bootstrap_seed": opts.seed,
             "scenarios": opts.scenarios,
             "traffic_reference_year": opts.reference_year,
+            "factors": opts.factors.as_ref().map(|p| p.display().to_string()),
             "replicate_weights": replicates.as_ref().map(|r| serde_json::json!({"replicates": r.weights.len(), "scale": r.scale, "scheme": r.scheme})),
             "person_frame_seconds": frame_seconds,
         }),

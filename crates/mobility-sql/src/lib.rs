@@ -19,4 +19,4 @@ pub mod session;
 pub mod spatial_join;
 pub mod udf;
 
-pub use session::{Session, open};
+pub use session::{Session, open, open_with};

@@ -83,9 +83,23 @@ pub fn context() -> SessionContext {
 /// A session with every table present under `data` registered under its SQL name, the shared
 /// views, and the project's functions with the zones and stops of `data` as their look-ups.
 pub async fn open(data: &Path) -> Result<Session> {
+    open_with(data, Vec::new()).await
+}
+
+/// [`open`], with some tables given in memory instead of read from `data` (e.g. the factor
+/// tables of `mobility run --factors`): views and look-ups are built on them.
+pub async fn open_with(data: &Path, given: Vec<(Table, Vec<RecordBatch>)>) -> Result<Session> {
     let ctx = context();
     let mut tables = Vec::new();
+    for (t, batches) in given {
+        let mem = datafusion::datasource::MemTable::try_new(t.schema(), vec![batches])?;
+        ctx.register_table(t.name(), Arc::new(mem))?;
+        tables.push(t);
+    }
     for t in Table::ALL {
+        if tables.contains(t) {
+            continue;
+        }
         let dir = data.join(t.name());
         let has_parts = std::fs::read_dir(&dir)
             .map(|rd| {
