@@ -78,41 +78,32 @@ pub fn t_quantile(level: f64, df: f64) -> f64 {
 pub fn ratio_estimate(strata: &[StratumSums], level: f64, df: f64) -> Estimate {
     let y: f64 = strata.iter().map(|s| s.sw_y).sum();
     let x: f64 = strata.iter().map(|s| s.sw_x).sum();
-    let n: u64 = strata.iter().map(|s| s.n_d).sum();
-    let sw: f64 = strata.iter().map(|s| s.sw).sum();
-    let sw2: f64 = strata.iter().map(|s| s.sw2).sum();
     let r = if x != 0.0 { y / x } else { f64::NAN };
-    let mut var = 0.0;
-    let mut lonely = 0;
-    for s in strata {
-        if s.n_h < 2 {
-            lonely += 1;
-            continue;
-        }
-        let nh = s.n_h as f64;
-        let sum_wz = (s.sw_y - r * s.sw_x) / x;
-        let sum_wz2 = (s.sw2_yy - 2.0 * r * s.sw2_xy + r * r * s.sw2_xx) / (x * x);
-        // Σ (wz − z̄)² = Σ (wz)² − (Σ wz)²/n_h; clamp rounding below zero.
-        var += nh / (nh - 1.0) * (sum_wz2 - sum_wz * sum_wz / nh).max(0.0);
-    }
-    let se = var.sqrt();
-    let t = t_quantile(level, df);
-    Estimate {
-        estimate: r,
-        se,
-        ci_lower: r - t * se,
-        ci_upper: r + t * se,
-        n,
-        n_eff: if sw2 > 0.0 { sw * sw / sw2 } else { 0.0 },
-        cv: se / r.abs(),
-        lonely_strata: lonely,
-    }
+    // Σ wz and Σ (wz)² of a stratum with z = (y − R x)/X.
+    linearised(strata, r, level, df, |s| {
+        (
+            (s.sw_y - r * s.sw_x) / x,
+            (s.sw2_yy - 2.0 * r * s.sw2_xy + r * r * s.sw2_xx) / (x * x),
+        )
+    })
 }
 
 /// The total Ŷ = Σ wᵢyᵢ over the domain with its linearised SE (zᵢ = yᵢ), e.g. annual tonnes
 /// of CO₂e for the population the weights sum to. `n` and `n_eff` as in [`ratio_estimate`].
 pub fn total_estimate(strata: &[StratumSums], level: f64, df: f64) -> Estimate {
     let y: f64 = strata.iter().map(|s| s.sw_y).sum();
+    linearised(strata, y, level, df, |s| (s.sw_y, s.sw2_yy))
+}
+
+/// An estimate with the with-replacement variance Σ_h n_h/(n_h − 1) Σ_{i∈h} (wᵢzᵢ − z̄_h)²,
+/// from each stratum's Σ wz and Σ (wz)² (`wz_sums`).
+fn linearised(
+    strata: &[StratumSums],
+    estimate: f64,
+    level: f64,
+    df: f64,
+    wz_sums: impl Fn(&StratumSums) -> (f64, f64),
+) -> Estimate {
     let n: u64 = strata.iter().map(|s| s.n_d).sum();
     let sw: f64 = strata.iter().map(|s| s.sw).sum();
     let sw2: f64 = strata.iter().map(|s| s.sw2).sum();
@@ -124,18 +115,20 @@ pub fn total_estimate(strata: &[StratumSums], level: f64, df: f64) -> Estimate {
             continue;
         }
         let nh = s.n_h as f64;
-        var += nh / (nh - 1.0) * (s.sw2_yy - s.sw_y * s.sw_y / nh).max(0.0);
+        let (sum_wz, sum_wz2) = wz_sums(s);
+        // Σ (wz − z̄)² = Σ (wz)² − (Σ wz)²/n_h; clamp rounding below zero.
+        var += nh / (nh - 1.0) * (sum_wz2 - sum_wz * sum_wz / nh).max(0.0);
     }
     let se = var.sqrt();
     let t = t_quantile(level, df);
     Estimate {
-        estimate: y,
+        estimate,
         se,
-        ci_lower: y - t * se,
-        ci_upper: y + t * se,
+        ci_lower: estimate - t * se,
+        ci_upper: estimate + t * se,
         n,
         n_eff: if sw2 > 0.0 { sw * sw / sw2 } else { 0.0 },
-        cv: se / y.abs(),
+        cv: se / estimate.abs(),
         lonely_strata: lonely,
     }
 }
