@@ -191,15 +191,39 @@ fn config_resolves_defaults_file_environment_and_flags_in_that_order() {
         .env("MOBILITY_MAX_CV", "0.2")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
-    let line = |k: &str| text.lines().find(|l| l.starts_with(&format!("{k} "))).unwrap_or_else(|| panic!("{k}: {text}")).to_string();
-    assert!(line("min_n").contains("= 30") && line("min_n").ends_with("from mobility.toml"), "{text}");
-    assert!(line("max_cv").contains("= 0.2 ") && line("max_cv").ends_with("from environment"), "{text}");
-    assert!(line("lang").contains("\"nb\"") && line("lang").ends_with("from flag"), "{text}");
-    assert!(line("bootstrap").contains("= 200") && line("bootstrap").ends_with("from default"), "{text}");
+    let line = |k: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{k} ")))
+            .unwrap_or_else(|| panic!("{k}: {text}"))
+            .to_string()
+    };
+    assert!(
+        line("min_n").contains("= 30") && line("min_n").ends_with("from mobility.toml"),
+        "{text}"
+    );
+    assert!(
+        line("max_cv").contains("= 0.2 ") && line("max_cv").ends_with("from environment"),
+        "{text}"
+    );
+    assert!(
+        line("lang").contains("\"nb\"") && line("lang").ends_with("from flag"),
+        "{text}"
+    );
+    assert!(
+        line("bootstrap").contains("= 200") && line("bootstrap").ends_with("from default"),
+        "{text}"
+    );
     // A bad value names the setting, the value and where it came from.
     std::fs::write(&file, "max_cv = 3\n").unwrap();
     let err = fails(&["config", "--config", file.to_str().unwrap()]);
-    assert!(err.contains("max_cv = 3 (from mobility.toml) must lie between 0 and 1"), "{err}");
+    assert!(
+        err.contains("max_cv = 3 (from mobility.toml) must lie between 0 and 1"),
+        "{err}"
+    );
 }

@@ -11,7 +11,10 @@ fn python_with(modules: &str) -> bool {
         .output()
         .is_ok_and(|o| o.status.success());
     if !found {
-        assert!(std::env::var("CI").is_err(), "CI must have python3 with {modules} (.ci/run installs them)");
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must have python3 with {modules} (.ci/run installs them)"
+        );
         eprintln!("SKIP: python3 with {modules} is not installed");
     }
     found
@@ -65,10 +68,25 @@ fn geoparquet_and_geojson_round_trip_through_pyarrow_and_shapely() {
     }
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    ok(&["run", "--data", root().join("data/sample").to_str().unwrap(), "--out", out.to_str().unwrap(), "-q"]);
-    let py = Command::new("python3").args(["-c", CHECK]).arg(&out).output().unwrap();
+    ok(&[
+        "run",
+        "--data",
+        root().join("data/sample").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
+    let py = Command::new("python3")
+        .args(["-c", CHECK])
+        .arg(&out)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&py.stdout);
-    assert!(py.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&py.stderr));
+    assert!(
+        py.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&py.stderr)
+    );
     let n: usize = stdout.trim().trim_start_matches("ok ").parse().unwrap();
     // 48 home zones of the sample and 4 counting points × 3 years.
     assert_eq!(n, 48 + 12, "{stdout}");
@@ -79,13 +97,23 @@ fn excel_nb_csv_has_a_bom_semicolons_and_decimal_commas() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     ok(&[
-        "run", "--data", root().join("data/sample").to_str().unwrap(), "--out", out.to_str().unwrap(),
-        "--csv-dialect", "excel-nb", "--only", "trips_per_person_day", "-q",
+        "run",
+        "--data",
+        root().join("data/sample").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--csv-dialect",
+        "excel-nb",
+        "--only",
+        "trips_per_person_day",
+        "-q",
     ]);
     let text = std::fs::read_to_string(out.join("indicators/trips_per_person_day.csv")).unwrap();
     assert!(text.starts_with('\u{feff}'), "BOM");
     let mut lines = text.trim_start_matches('\u{feff}').split("\r\n");
-    assert!(lines.next().unwrap().starts_with("breakdown;breakdown_value;estimate;se;ci_lower;ci_upper;n;n_eff;cv;suppressed;unit"));
+    assert!(lines.next().unwrap().starts_with(
+        "breakdown;breakdown_value;estimate;se;ci_lower;ci_upper;n;n_eff;cv;suppressed;unit"
+    ));
     let all: Vec<&str> = lines.next().unwrap().split(';').collect();
     assert_eq!(all[0], "all");
     assert_eq!(all[1], "");

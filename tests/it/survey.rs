@@ -8,18 +8,35 @@ use std::process::Command;
 use crate::{ok, root};
 
 /// Every row of an indicator CSV, by (breakdown, breakdown_value, key) → (estimate, se, n).
-fn read(path: &std::path::Path, key: Option<&str>) -> HashMap<(String, String, String), (f64, f64, i64)> {
+fn read(
+    path: &std::path::Path,
+    key: Option<&str>,
+) -> HashMap<(String, String, String), (f64, f64, i64)> {
     let mut r = csv::Reader::from_path(path).unwrap();
     let h = r.headers().unwrap().clone();
-    let col = |n: &str| h.iter().position(|c| c == n).unwrap_or_else(|| panic!("{n} in {path:?}"));
-    let (bd, bv, est, se, n) = (col("breakdown"), col("breakdown_value"), col("estimate"), col("se"), col("n"));
+    let col = |n: &str| {
+        h.iter()
+            .position(|c| c == n)
+            .unwrap_or_else(|| panic!("{n} in {path:?}"))
+    };
+    let (bd, bv, est, se, n) = (
+        col("breakdown"),
+        col("breakdown_value"),
+        col("estimate"),
+        col("se"),
+        col("n"),
+    );
     let k = key.map(col);
     r.records()
         .map(|rec| {
             let rec = rec.unwrap();
             let num = |i: usize| rec[i].parse::<f64>().unwrap_or(f64::NAN);
             (
-                (rec[bd].to_string(), rec[bv].to_string(), k.map_or(String::new(), |k| rec[k].to_string())),
+                (
+                    rec[bd].to_string(),
+                    rec[bv].to_string(),
+                    k.map_or(String::new(), |k| rec[k].to_string()),
+                ),
                 (num(est), num(se), rec[n].parse().unwrap()),
             )
         })
@@ -50,22 +67,33 @@ fn estimates_and_standard_errors_equal_samplics() {
     }
     let out = tempfile::tempdir().unwrap();
     let sample = root().join("data/sample");
-    ok(&["run", "--data", sample.to_str().unwrap(), "--out", out.path().to_str().unwrap(), "-q"]);
+    ok(&[
+        "run",
+        "--data",
+        sample.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+        "-q",
+    ]);
     let py = Command::new("python3")
         .arg(root().join("tests/survey/independent.py"))
         .arg(&sample)
         .output()
         .unwrap();
-    assert!(py.status.success(), "{}", String::from_utf8_lossy(&py.stderr));
+    assert!(
+        py.status.success(),
+        "{}",
+        String::from_utf8_lossy(&py.stderr)
+    );
     let mut tables = HashMap::new();
     let mut checked = 0;
     for line in String::from_utf8(py.stdout).unwrap().lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         let id = v["indicator"].as_str().unwrap().to_string();
         let key_col = (id == "mode_share_trips").then_some("mode");
-        let table = tables.entry(id.clone()).or_insert_with(|| {
-            read(&out.path().join(format!("indicators/{id}.csv")), key_col)
-        });
+        let table = tables
+            .entry(id.clone())
+            .or_insert_with(|| read(&out.path().join(format!("indicators/{id}.csv")), key_col));
         let bd = match v["breakdown"].as_str().unwrap() {
             "home_zone_id" => "home_zone",
             b => b,
@@ -75,10 +103,18 @@ fn estimates_and_standard_errors_equal_samplics() {
             v["breakdown_value"].as_str().unwrap_or("").to_string(),
             v["key"].as_str().unwrap_or("").to_string(),
         );
-        let (est, se, _) = table.get(&cell).unwrap_or_else(|| panic!("{id}: no cell {cell:?}"));
+        let (est, se, _) = table
+            .get(&cell)
+            .unwrap_or_else(|| panic!("{id}: no cell {cell:?}"));
         let (want_est, want_se) = (v["estimate"].as_f64().unwrap(), v["se"].as_f64().unwrap());
-        assert!((est - want_est).abs() <= 1e-9, "{id} {cell:?}: estimate {est} vs samplics {want_est}");
-        assert!((se - want_se).abs() <= 1e-6, "{id} {cell:?}: se {se} vs samplics {want_se}");
+        assert!(
+            (est - want_est).abs() <= 1e-9,
+            "{id} {cell:?}: estimate {est} vs samplics {want_est}"
+        );
+        assert!(
+            (se - want_se).abs() <= 1e-6,
+            "{id} {cell:?}: se {se} vs samplics {want_se}"
+        );
         checked += 1;
     }
     assert!(checked > 100, "only {checked} cells checked");
@@ -93,16 +129,49 @@ fn every_indicator_on_a_hand_checked_fixture() {
     let data = dir.path().join("data");
     let out = dir.path().join("out");
     let (data_s, out_s) = (data.to_str().unwrap(), out.to_str().unwrap());
-    ok(&["ingest", "survey", root().join("tests/fixtures/golden").to_str().unwrap(), "--out", data_s, "--strict", "-q"]);
-    ok(&["ingest", "factors", root().join("data/factors").to_str().unwrap(), "--out", data_s, "--strict", "-q"]);
-    ok(&["run", "--data", data_s, "--out", out_s, "--scenario", "shift-short-car-trips=0.5", "-q"]);
+    ok(&[
+        "ingest",
+        "survey",
+        root().join("tests/fixtures/golden").to_str().unwrap(),
+        "--out",
+        data_s,
+        "--strict",
+        "-q",
+    ]);
+    ok(&[
+        "ingest",
+        "factors",
+        root().join("data/factors").to_str().unwrap(),
+        "--out",
+        data_s,
+        "--strict",
+        "-q",
+    ]);
+    ok(&[
+        "run",
+        "--data",
+        data_s,
+        "--out",
+        out_s,
+        "--scenario",
+        "shift-short-car-trips=0.5",
+        "-q",
+    ]);
     let get = |id: &str, key: Option<&str>, cell: (&str, &str, &str)| -> (f64, f64, i64) {
         let t = read(&out.join(format!("indicators/{id}.csv")), key);
         *t.get(&(cell.0.to_string(), cell.1.to_string(), cell.2.to_string()))
-            .unwrap_or_else(|| panic!("{id}: no cell {cell:?} in {:?}", t.keys().collect::<Vec<_>>()))
+            .unwrap_or_else(|| {
+                panic!(
+                    "{id}: no cell {cell:?} in {:?}",
+                    t.keys().collect::<Vec<_>>()
+                )
+            })
     };
     let close = |id: &str, got: f64, want: f64| {
-        assert!((got - want).abs() < 1e-9, "{id}: {got} vs hand-worked {want}");
+        assert!(
+            (got - want).abs() < 1e-9,
+            "{id}: {got} vs hand-worked {want}"
+        );
     };
     let all = ("all", "", "");
 
@@ -113,48 +182,163 @@ fn every_indicator_on_a_hand_checked_fixture() {
     close("trips_per_person_day se", se, 680f64.sqrt() / 36.0);
     assert_eq!(n, 4);
     // Weekend: person 3 alone (2 trips, w 1) over the whole sample's design.
-    close("trips weekend", get("trips_per_person_day", None, ("day_type", "weekend", "")).0, 2.0);
+    close(
+        "trips weekend",
+        get("trips_per_person_day", None, ("day_type", "weekend", "")).0,
+        2.0,
+    );
     // By purpose: work trips of persons 1 and 2: (2·1 + 1·1)/6.
-    close("trips work", get("trips_per_person_day", None, ("purpose", "work", "")).0, 3.0 / 6.0);
-    close("km", get("km_per_person_day", None, all).0, (2.0 * 21.0 + 16.0 + 5.0) / 6.0);
+    close(
+        "trips work",
+        get("trips_per_person_day", None, ("purpose", "work", "")).0,
+        3.0 / 6.0,
+    );
+    close(
+        "km",
+        get("km_per_person_day", None, all).0,
+        (2.0 * 21.0 + 16.0 + 5.0) / 6.0,
+    );
     // Mode shares of trips: Σw·trips = 10; car driver 2·2 + 1 = 5, walk 2, bus/passenger/bike 1.
-    for (mode, want) in [("car_driver", 0.5), ("walk", 0.2), ("bus", 0.1), ("car_passenger", 0.1), ("bike", 0.1)] {
-        close(mode, get("mode_share_trips", Some("mode"), ("all", "", mode)).0, want);
+    for (mode, want) in [
+        ("car_driver", 0.5),
+        ("walk", 0.2),
+        ("bus", 0.1),
+        ("car_passenger", 0.1),
+        ("bike", 0.1),
+    ] {
+        close(
+            mode,
+            get("mode_share_trips", Some("mode"), ("all", "", mode)).0,
+            want,
+        );
     }
     // Of km: Σw·km = 63; car driver 2·20 + 2 = 42.
-    close("mode_share_km", get("mode_share_km", Some("mode"), ("all", "", "car_driver")).0, 42.0 / 63.0);
-    close("car_vkm", get("car_vkm_per_person_day", None, all).0, 42.0 / 6.0);
-    close("car_vkm_year", get("car_vkm_year", None, all).0, 365.0 * 42.0);
+    close(
+        "mode_share_km",
+        get("mode_share_km", Some("mode"), ("all", "", "car_driver")).0,
+        42.0 / 63.0,
+    );
+    close(
+        "car_vkm",
+        get("car_vkm_per_person_day", None, all).0,
+        42.0 / 6.0,
+    );
+    close(
+        "car_vkm_year",
+        get("car_vkm_year", None, all).0,
+        365.0 * 42.0,
+    );
     // Occupancy: car person-km 2·20 + 1·10 + 2 = 52 over driver km 42.
-    close("car_occupancy", get("car_occupancy", None, all).0, 52.0 / 42.0);
+    close(
+        "car_occupancy",
+        get("car_occupancy", None, all).0,
+        52.0 / 42.0,
+    );
     // Short car trips: person 3's 2-km trip (w 1) of 2·2 + 1 = 5 weighted driver trips.
-    close("short 2.5", get("short_car_trip_share", Some("threshold"), ("all", "", "< 2.5 km")).0, 0.2);
-    close("short 5", get("short_car_trip_share", Some("threshold"), ("all", "", "< 5 km")).0, 0.2);
+    close(
+        "short 2.5",
+        get(
+            "short_car_trip_share",
+            Some("threshold"),
+            ("all", "", "< 2.5 km"),
+        )
+        .0,
+        0.2,
+    );
+    close(
+        "short 5",
+        get(
+            "short_car_trip_share",
+            Some("threshold"),
+            ("all", "", "< 5 km"),
+        )
+        .0,
+        0.2,
+    );
     // Walk, bus, bike: 2 + 1 + 1 of 10.
     close("sustainable", get("sustainable_share", None, all).0, 0.4);
     // Car-driver trips are (2·20 + 2)/(2·2 + 1) km long.
-    close("trip_length", get("trip_length_by_mode", Some("mode"), ("all", "", "car_driver")).0, 8.4);
-    close("purpose", get("trips_by_purpose", Some("trip_purpose"), ("all", "", "work")).0, 0.3);
-    close("hour 16", get("departure_profile", Some("hour"), ("all", "", "16")).0, 0.3);
+    close(
+        "trip_length",
+        get(
+            "trip_length_by_mode",
+            Some("mode"),
+            ("all", "", "car_driver"),
+        )
+        .0,
+        8.4,
+    );
+    close(
+        "purpose",
+        get(
+            "trips_by_purpose",
+            Some("trip_purpose"),
+            ("all", "", "work"),
+        )
+        .0,
+        0.3,
+    );
+    close(
+        "hour 16",
+        get("departure_profile", Some("hour"), ("all", "", "16")).0,
+        0.3,
+    );
     // CO₂e with the latest fleet (2021: 0.42·126 + 0.28·126 + 0.08·63 + 0.05·101 + 0.17·0 =
     // 98.29 g/vkm) and the latest bus factor (2020: 90 g/pkm); walk, bike, passenger 0.
     let g = |km_car: f64, km_bus: f64| km_car * 98.29 + km_bus * 90.0;
-    let day = [(2.0, g(20.0, 0.0)), (1.0, g(0.0, 6.0)), (1.0, g(2.0, 0.0)), (2.0, 0.0)];
+    let day = [
+        (2.0, g(20.0, 0.0)),
+        (1.0, g(0.0, 6.0)),
+        (1.0, g(2.0, 0.0)),
+        (2.0, 0.0),
+    ];
     let sum_wg: f64 = day.iter().map(|(w, g)| w * g).sum();
-    close("co2e", get("co2e_per_person_year", None, all).0, 365.0 * sum_wg / 1000.0 / 6.0);
-    close("co2e bus", get("co2e_by_mode", Some("mode"), ("all", "", "bus")).0, 365.0 * 540.0 / 1000.0 / 6.0);
-    close("co2e total", get("co2e_total_tonnes", Some("mode"), ("all", "", "car_driver")).0, 365.0 * (2.0 * g(20.0, 0.0) + g(2.0, 0.0)) / 1e6);
+    close(
+        "co2e",
+        get("co2e_per_person_year", None, all).0,
+        365.0 * sum_wg / 1000.0 / 6.0,
+    );
+    close(
+        "co2e bus",
+        get("co2e_by_mode", Some("mode"), ("all", "", "bus")).0,
+        365.0 * 540.0 / 1000.0 / 6.0,
+    );
+    close(
+        "co2e total",
+        get("co2e_total_tonnes", Some("mode"), ("all", "", "car_driver")).0,
+        365.0 * (2.0 * g(20.0, 0.0) + g(2.0, 0.0)) / 1e6,
+    );
     // Half of person 3's 2-km drive no longer driven: −0.5·2·1/6 vehicle-km per person-day.
-    close("scenario", get("scenario_shift_short_car_trips", Some("measure"), ("all", "", "vehicle_km_per_day_change")).0, -1.0 / 6.0);
+    close(
+        "scenario",
+        get(
+            "scenario_shift_short_car_trips",
+            Some("measure"),
+            ("all", "", "vehicle_km_per_day_change"),
+        )
+        .0,
+        -1.0 / 6.0,
+    );
     close(
         "scenario co2e",
-        get("scenario_shift_short_car_trips", Some("measure"), ("all", "", "co2e_kg_per_year_change")).0,
+        get(
+            "scenario_shift_short_car_trips",
+            Some("measure"),
+            ("all", "", "co2e_kg_per_year_change"),
+        )
+        .0,
         -0.5 * 2.0 * 98.29 * 365.0 / 1000.0 / 6.0,
     );
     // The target table sets 0.4 beside 0.6; with four persons the CI is wide enough to hold it.
     let targets = std::fs::read_to_string(out.join("indicators/targets.csv")).unwrap();
-    let row = targets.lines().find(|l| l.starts_with("sustainable_share,")).unwrap();
-    assert!(row.contains(",2025,0.6,0.4,") && row.contains("the CI includes the target"), "{row}");
+    let row = targets
+        .lines()
+        .find(|l| l.starts_with("sustainable_share,"))
+        .unwrap();
+    assert!(
+        row.contains(",2025,0.6,0.4,") && row.contains("the CI includes the target"),
+        "{row}"
+    );
 }
 
 /// The golden fixture with JK1 (drop-one) replicate weights, as a survey would ship them:
@@ -167,20 +351,71 @@ fn replicate_weights_give_the_jackknife_variance_worked_by_hand() {
     let data = dir.path().join("data");
     let out = dir.path().join("out");
     let (data_s, out_s) = (data.to_str().unwrap(), out.to_str().unwrap());
-    ok(&["ingest", "survey", root().join("tests/fixtures/golden").to_str().unwrap(), "--out", data_s, "--strict", "-q"]);
-    let msg = ok(&["ingest", "replicate-weights", root().join("tests/fixtures/golden-replicates").to_str().unwrap(), "--out", data_s, "--strict"]);
+    ok(&[
+        "ingest",
+        "survey",
+        root().join("tests/fixtures/golden").to_str().unwrap(),
+        "--out",
+        data_s,
+        "--strict",
+        "-q",
+    ]);
+    let msg = ok(&[
+        "ingest",
+        "replicate-weights",
+        root()
+            .join("tests/fixtures/golden-replicates")
+            .to_str()
+            .unwrap(),
+        "--out",
+        data_s,
+        "--strict",
+    ]);
     assert!(msg.contains("replicate_weights"), "{msg}");
-    for (scale, want) in [("jk1", 1033.0f64 / 1200.0), ("6/7", 6.0 / 7.0 * 1033.0 / 900.0)] {
-        ok(&["run", "--data", data_s, "--out", out_s, "--only", "trips_per_person_day", "--replicate-scale", scale, "-q"]);
-        let (e, se, _) = read(&out.join("indicators/trips_per_person_day.csv"), None)[&("all".to_string(), String::new(), String::new())];
+    for (scale, want) in [
+        ("jk1", 1033.0f64 / 1200.0),
+        ("6/7", 6.0 / 7.0 * 1033.0 / 900.0),
+    ] {
+        ok(&[
+            "run",
+            "--data",
+            data_s,
+            "--out",
+            out_s,
+            "--only",
+            "trips_per_person_day",
+            "--replicate-scale",
+            scale,
+            "-q",
+        ]);
+        let (e, se, _) = read(&out.join("indicators/trips_per_person_day.csv"), None)
+            [&("all".to_string(), String::new(), String::new())];
         assert!((e - 10.0 / 6.0).abs() < 1e-12);
-        assert!((se - want.sqrt()).abs() < 1e-9, "{scale}: {se} vs {}", want.sqrt());
+        assert!(
+            (se - want.sqrt()).abs() < 1e-9,
+            "{scale}: {se} vs {}",
+            want.sqrt()
+        );
         let csv = std::fs::read_to_string(out.join("indicators/trips_per_person_day.csv")).unwrap();
-        assert!(csv.contains(&format!("replicate weights (R=4, c={scale})")), "{csv}");
+        assert!(
+            csv.contains(&format!("replicate weights (R=4, c={scale})")),
+            "{csv}"
+        );
     }
     // A person without every replicate is refused with the reason.
-    std::fs::write(dir.path().join("bad.csv"), "person_id,repwt1,repwt2\n1,2.0,\n").unwrap();
-    let err = crate::fails(&["ingest", "replicate-weights", dir.path().join("bad.csv").to_str().unwrap(), "--out", data_s, "--strict"]);
+    std::fs::write(
+        dir.path().join("bad.csv"),
+        "person_id,repwt1,repwt2\n1,2.0,\n",
+    )
+    .unwrap();
+    let err = crate::fails(&[
+        "ingest",
+        "replicate-weights",
+        dir.path().join("bad.csv").to_str().unwrap(),
+        "--out",
+        data_s,
+        "--strict",
+    ]);
     assert!(err.contains("repwt2") && err.contains("missing"), "{err}");
 }
 
@@ -193,20 +428,39 @@ fn bootstrap_matches_linearisation_within_monte_carlo_error() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     ok(&[
-        "run", "--data", root().join("data/sample").to_str().unwrap(), "--out", out.to_str().unwrap(),
-        "--only", "co2e_per_person_year,scenario_shift_short_car_trips",
-        "--scenario", "shift-short-car-trips=0.3", "--bootstrap", "1000", "-q",
+        "run",
+        "--data",
+        root().join("data/sample").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--only",
+        "co2e_per_person_year,scenario_shift_short_car_trips",
+        "--scenario",
+        "shift-short-car-trips=0.3",
+        "--bootstrap",
+        "1000",
+        "-q",
     ]);
     let boot = read(&out.join("indicators/co2e_per_person_year.csv"), None);
-    let lin = read(&out.join("indicators/scenario_shift_short_car_trips.csv"), Some("measure"));
+    let lin = read(
+        &out.join("indicators/scenario_shift_short_car_trips.csv"),
+        Some("measure"),
+    );
     let mut compared = 0;
     for (cell, (e, se, _)) in &boot {
         if !(cell.0 == "all" || cell.0 == "gender") {
             continue;
         }
-        let (e2, se2, _) = lin[&(cell.0.clone(), cell.1.clone(), "co2e_kg_per_year_baseline".to_string())];
+        let (e2, se2, _) = lin[&(
+            cell.0.clone(),
+            cell.1.clone(),
+            "co2e_kg_per_year_baseline".to_string(),
+        )];
         assert!((e - e2).abs() < 1e-9, "{cell:?}: the same estimate");
-        assert!((se / se2 - 1.0).abs() < 0.10, "{cell:?}: bootstrap SE {se} vs linearised {se2}");
+        assert!(
+            (se / se2 - 1.0).abs() < 0.10,
+            "{cell:?}: bootstrap SE {se} vs linearised {se2}"
+        );
         compared += 1;
     }
     assert_eq!(compared, 3);
@@ -221,17 +475,63 @@ fn factors_from_files_replace_the_data_directorys() {
     let data = dir.path().join("data");
     let out = dir.path().join("out");
     let (data_s, out_s) = (data.to_str().unwrap(), out.to_str().unwrap());
-    ok(&["ingest", "survey", root().join("tests/fixtures/golden").to_str().unwrap(), "--out", data_s, "--strict", "-q"]);
-    let skipped = ok(&["run", "--data", data_s, "--out", out_s, "--only", "co2e_per_person_year"]);
-    assert!(skipped.contains("co2e_per_person_year") && skipped.contains("skipped"), "{skipped}");
-    ok(&["run", "--data", data_s, "--out", out_s, "--only", "co2e_per_person_year", "--factors", root().join("data/factors").to_str().unwrap(), "-q"]);
-    let (e, _, _) = read(&out.join("indicators/co2e_per_person_year.csv"), None)[&("all".to_string(), String::new(), String::new())];
+    ok(&[
+        "ingest",
+        "survey",
+        root().join("tests/fixtures/golden").to_str().unwrap(),
+        "--out",
+        data_s,
+        "--strict",
+        "-q",
+    ]);
+    let skipped = ok(&[
+        "run",
+        "--data",
+        data_s,
+        "--out",
+        out_s,
+        "--only",
+        "co2e_per_person_year",
+    ]);
+    assert!(
+        skipped.contains("co2e_per_person_year") && skipped.contains("skipped"),
+        "{skipped}"
+    );
+    ok(&[
+        "run",
+        "--data",
+        data_s,
+        "--out",
+        out_s,
+        "--only",
+        "co2e_per_person_year",
+        "--factors",
+        root().join("data/factors").to_str().unwrap(),
+        "-q",
+    ]);
+    let (e, _, _) = read(&out.join("indicators/co2e_per_person_year.csv"), None)
+        [&("all".to_string(), String::new(), String::new())];
     let g = |km_car: f64, km_bus: f64| km_car * 98.29 + km_bus * 90.0;
     let want = 365.0 * (2.0 * g(20.0, 0.0) + g(0.0, 6.0) + g(2.0, 0.0)) / 1000.0 / 6.0;
     assert!((e - want).abs() < 1e-9, "{e} vs {want}");
     let bad = dir.path().join("factors");
     std::fs::create_dir_all(&bad).unwrap();
-    std::fs::write(bad.join("occupancy.csv"), "year,mode,persons_per_vehicle,source\n2019,car,-1,x\n").unwrap();
-    let err = crate::fails(&["run", "--data", data_s, "--out", out_s, "--factors", bad.to_str().unwrap()]);
-    assert!(err.contains("occupancy.csv line 2, column persons_per_vehicle: '-1'"), "{err}");
+    std::fs::write(
+        bad.join("occupancy.csv"),
+        "year,mode,persons_per_vehicle,source\n2019,car,-1,x\n",
+    )
+    .unwrap();
+    let err = crate::fails(&[
+        "run",
+        "--data",
+        data_s,
+        "--out",
+        out_s,
+        "--factors",
+        bad.to_str().unwrap(),
+    ]);
+    assert!(
+        err.contains("occupancy.csv line 2, column persons_per_vehicle: '-1'"),
+        "{err}"
+    );
 }

@@ -24,7 +24,15 @@ fn published_rolling_area_indices_are_reproduced_from_the_point_figures() {
              FROM '{}' GROUP BY 1, 2)",
             points.display()
         );
-        let out = ok(&["sql", "--data", data.to_str().unwrap(), "--format", "csv", "-c", &sql]);
+        let out = ok(&[
+            "sql",
+            "--data",
+            data.to_str().unwrap(),
+            "--format",
+            "csv",
+            "-c",
+            &sql,
+        ]);
         let mut ours: HashMap<(String, String), Vec<f64>> = HashMap::new();
         let mut r = csv::Reader::from_reader(out.as_bytes());
         for rec in r.records() {
@@ -32,13 +40,17 @@ fn published_rolling_area_indices_are_reproduced_from_the_point_figures() {
             let v: Vec<f64> = (2..8).map(|i| rec[i].parse().unwrap()).collect();
             ours.insert((rec[0].to_string(), rec[1].to_string()), v);
         }
-        let mut published = csv::Reader::from_path(dir.join(format!("{area}-by_glid_indeks.csv"))).unwrap();
+        let mut published =
+            csv::Reader::from_path(dir.join(format!("{area}-by_glid_indeks.csv"))).unwrap();
         let h = published.headers().unwrap().clone();
         let col = |n: &str| h.iter().position(|c| c == n).unwrap();
         let (mut checked, mut without_points) = (0, 0);
         for rec in published.records() {
             let rec = rec.unwrap();
-            let key = (rec[col("window")].to_string(), rec[col("index_period")].to_string());
+            let key = (
+                rec[col("window")].to_string(),
+                rec[col("index_period")].to_string(),
+            );
             let Some(v) = ours.get(&key) else {
                 assert_eq!(key.0, "24_months", "{area}: no point figures for {key:?}");
                 without_points += 1;
@@ -46,7 +58,10 @@ fn published_rolling_area_indices_are_reproduced_from_the_point_figures() {
             };
             let p = |n: &str| rec[col(n)].parse::<f64>().unwrap();
             let near = |what: &str, got: f64, want: f64, tol: f64| {
-                assert!((got - want).abs() <= tol + 1e-9, "{area} {key:?} {what}: {got} vs published {want}");
+                assert!(
+                    (got - want).abs() <= tol + 1e-9,
+                    "{area} {key:?} {what}: {got} vs published {want}"
+                );
             };
             near("index", v[0], p("index_p"), 0.01);
             assert_eq!(v[1], p("n_trp"), "{area} {key:?} n_trp");
@@ -57,7 +72,9 @@ fn published_rolling_area_indices_are_reproduced_from_the_point_figures() {
             checked += 1;
         }
         assert_eq!(checked, rows_12_36, "{area}");
-        eprintln!("{area}: {checked} rolling indices reproduced, {without_points} 24-month rows without point figures");
+        eprintln!(
+            "{area}: {checked} rolling indices reproduced, {without_points} 24-month rows without point figures"
+        );
     }
 }
 
@@ -71,14 +88,25 @@ fn mdt_of_the_real_baerum_export_equals_the_raw_sums() {
     let file = real.join("trafikkdata-baerum-hour-2024-05.csv");
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
-    ok(&["ingest", "traffic", file.to_str().unwrap(), "--out", data, "-q"]);
+    ok(&[
+        "ingest",
+        "traffic",
+        file.to_str().unwrap(),
+        "--out",
+        data,
+        "-q",
+    ]);
     let sql = "SELECT trp_id, mdt, n_days, coverage_pct, mdt_lt_5_6m FROM traffic_mdt \
                WHERE year = 2024 AND month = 5 AND day_type = 'all' ORDER BY trp_id";
     let out = ok(&["sql", "--data", data, "--format", "csv", "-c", sql]);
     eprintln!("{out}");
 
     // ISO-8859-1 maps byte for byte onto the first 256 code points.
-    let text: String = std::fs::read(&file).unwrap().iter().map(|&b| b as char).collect();
+    let text: String = std::fs::read(&file)
+        .unwrap()
+        .iter()
+        .map(|&b| b as char)
+        .collect();
     // (point, date) → (Σ volume, Σ coverage)
     let mut days: HashMap<(String, String), (f64, f64)> = HashMap::new();
     for line in text.lines().skip(1) {
@@ -87,7 +115,9 @@ fn mdt_of_the_real_baerum_export_equals_the_raw_sums() {
             continue;
         }
         let num = |s: &str| s.replace(',', ".").parse::<f64>().ok();
-        let e = days.entry((f[0].to_string(), f[5].to_string())).or_default();
+        let e = days
+            .entry((f[0].to_string(), f[5].to_string()))
+            .or_default();
         e.0 += num(f[9]).unwrap_or(0.0);
         e.1 += num(f[10]).unwrap_or(0.0);
     }
@@ -109,8 +139,17 @@ fn mdt_of_the_real_baerum_export_equals_the_raw_sums() {
         }
         let mdt = kept.iter().map(|d| d.0).sum::<f64>() / n;
         let coverage = kept.iter().map(|d| d.1).sum::<f64>() / n * n / 31.0;
-        assert!((rec[1].parse::<f64>().unwrap() - mdt).abs() < 1e-9, "{}: {} vs raw {mdt}", &rec[0], &rec[1]);
-        assert!((rec[3].parse::<f64>().unwrap() - coverage).abs() < 1e-9, "{}: coverage", &rec[0]);
+        assert!(
+            (rec[1].parse::<f64>().unwrap() - mdt).abs() < 1e-9,
+            "{}: {} vs raw {mdt}",
+            &rec[0],
+            &rec[1]
+        );
+        assert!(
+            (rec[3].parse::<f64>().unwrap() - coverage).abs() < 1e-9,
+            "{}: coverage",
+            &rec[0]
+        );
         checked += 1;
     }
     // 16 points; one (33438V444232) has no day with 95 % coverage in May.
@@ -133,13 +172,21 @@ fn hand_made_export_gives_the_hand_worked_mdt_and_point_index() {
         let light = if year == 2023 { 100 } else { 110 };
         for day in 1..=20 {
             for hour in 0..24 {
-                let missing = year == 2024 && ((day == 5 && hour == 3) || (day == 6 && (hour == 3 || hour == 4)));
+                let missing = year == 2024
+                    && ((day == 5 && hour == 3) || (day == 6 && (hour == 3 || hour == 4)));
                 if missing {
                     continue;
                 }
                 let date = format!("{year}-03-{day:02}");
-                let (h1, h2) = (format!("{hour:02}:00"), format!("{:02}:00", (hour + 1) % 24));
-                let to_date = if hour == 23 { format!("{year}-03-{:02}", day + 1) } else { date.clone() };
+                let (h1, h2) = (
+                    format!("{hour:02}:00"),
+                    format!("{:02}:00", (hour + 1) % 24),
+                );
+                let to_date = if hour == 23 {
+                    format!("{year}-03-{:02}", day + 1)
+                } else {
+                    date.clone()
+                };
                 text.push_str(&format!(
                     "00001V1;Test;FV1 S1D1 m1;{date}T{h1}+01:00;{to_date}T{h2}+01:00;{date};{h1};{h2};Totalt;{};100,0;1;1;0;0;100,00;{light};10;10;0;0;0;0;0\n",
                     light + 10
@@ -151,23 +198,45 @@ fn hand_made_export_gives_the_hand_worked_mdt_and_point_index() {
     std::fs::write(&file, text).unwrap();
     let data = dir.path().join("data");
     let data = data.to_str().unwrap();
-    ok(&["ingest", "traffic", file.to_str().unwrap(), "--out", data, "--strict", "-q"]);
+    ok(&[
+        "ingest",
+        "traffic",
+        file.to_str().unwrap(),
+        "--out",
+        data,
+        "--strict",
+        "-q",
+    ]);
     let q = |sql: &str| -> Vec<String> {
-        ok(&["sql", "--data", data, "--format", "csv", "-c", sql]).lines().skip(1).map(String::from).collect()
+        ok(&["sql", "--data", data, "--format", "csv", "-c", sql])
+            .lines()
+            .skip(1)
+            .map(String::from)
+            .collect()
     };
     // Days of March 2024: 18 full days (24·120), March 5 with 23 hours (coverage 95.83 %);
     // March 6 (22 hours, 91.67 %) is left out. MDT = (18·2880 + 2760)/19, coverage =
     // (18·100 + 95.8333)/19 · 19/31.
-    let row = q("SELECT mdt, n_days, coverage_pct, mdt_lt_5_6m, heavy_share FROM traffic_mdt WHERE year = 2024 AND month = 3 AND day_type = 'all'");
+    let row = q(
+        "SELECT mdt, n_days, coverage_pct, mdt_lt_5_6m, heavy_share FROM traffic_mdt WHERE year = 2024 AND month = 3 AND day_type = 'all'",
+    );
     let v: Vec<f64> = row[0].split(',').map(|x| x.parse().unwrap()).collect();
     let mdt = (18.0 * 2880.0 + 2760.0) / 19.0;
     assert!((v[0] - mdt).abs() < 1e-9, "{row:?}");
     assert_eq!(v[1], 19.0);
-    assert!((v[2] - (18.0 * 100.0 + 100.0 * 23.0 / 24.0) / 31.0).abs() < 1e-9, "{row:?}");
-    assert!((v[3] - (18.0 * 2640.0 + 2530.0) / 19.0).abs() < 1e-9, "{row:?}");
+    assert!(
+        (v[2] - (18.0 * 100.0 + 100.0 * 23.0 / 24.0) / 31.0).abs() < 1e-9,
+        "{row:?}"
+    );
+    assert!(
+        (v[3] - (18.0 * 2640.0 + 2530.0) / 19.0).abs() < 1e-9,
+        "{row:?}"
+    );
     assert!((v[4] - 10.0 / 120.0).abs() < 1e-9, "{row:?}");
     // ÅDT of 2023: 20 full days of 24·110 in a 365-day year.
-    let row = q("SELECT adt, n_days, coverage_pct, days_in_period FROM traffic_adt WHERE year = 2023 AND day_type = 'all'");
+    let row = q(
+        "SELECT adt, n_days, coverage_pct, days_in_period FROM traffic_adt WHERE year = 2023 AND day_type = 'all'",
+    );
     assert_eq!(row, vec![format!("2640.0,20,{},365", 2000.0 / 365.0)]);
     // The point index: 20 days matched hour for hour (the missing hours drop from both years),
     // one month with ≥ 16 days: 10 %.

@@ -39,19 +39,71 @@ struct Key {
 }
 
 const KEYS: &[Key] = &[
-    Key { name: "data", help: "the data directory", default: Some("data/sample") },
-    Key { name: "out", help: "the output directory of `run`", default: Some("out") },
-    Key { name: "targets", help: "a targets file (TOML); none: Bærum's built-in targets", default: None },
-    Key { name: "factors", help: "factor CSV files or a folder of them for `run`; none: the data directory's", default: None },
-    Key { name: "ci_level", help: "confidence level of the intervals", default: Some("0.95") },
-    Key { name: "min_n", help: "suppress cells with fewer persons", default: Some("50") },
-    Key { name: "max_cv", help: "suppress cells with a larger coefficient of variation", default: Some("0.3") },
-    Key { name: "bootstrap", help: "Rao–Wu bootstrap replicates", default: Some("200") },
-    Key { name: "seed", help: "seed of the bootstrap", default: Some("2018") },
-    Key { name: "reference_year", help: "reference year of the rolling traffic index; none: the first year with ten months", default: None },
-    Key { name: "lang", help: "language of report.html: nb or en", default: Some("nb") },
-    Key { name: "csv_dialect", help: "CSV of the indicators: utf8 or excel-nb", default: Some("utf8") },
-    Key { name: "replicate_scale", help: "with replicate weights, c of c·Σ(θr − θ)²: jk1, bootstrap, or e.g. 6/7", default: Some("jk1") },
+    Key {
+        name: "data",
+        help: "the data directory",
+        default: Some("data/sample"),
+    },
+    Key {
+        name: "out",
+        help: "the output directory of `run`",
+        default: Some("out"),
+    },
+    Key {
+        name: "targets",
+        help: "a targets file (TOML); none: Bærum's built-in targets",
+        default: None,
+    },
+    Key {
+        name: "factors",
+        help: "factor CSV files or a folder of them for `run`; none: the data directory's",
+        default: None,
+    },
+    Key {
+        name: "ci_level",
+        help: "confidence level of the intervals",
+        default: Some("0.95"),
+    },
+    Key {
+        name: "min_n",
+        help: "suppress cells with fewer persons",
+        default: Some("50"),
+    },
+    Key {
+        name: "max_cv",
+        help: "suppress cells with a larger coefficient of variation",
+        default: Some("0.3"),
+    },
+    Key {
+        name: "bootstrap",
+        help: "Rao–Wu bootstrap replicates",
+        default: Some("200"),
+    },
+    Key {
+        name: "seed",
+        help: "seed of the bootstrap",
+        default: Some("2018"),
+    },
+    Key {
+        name: "reference_year",
+        help: "reference year of the rolling traffic index; none: the first year with ten months",
+        default: None,
+    },
+    Key {
+        name: "lang",
+        help: "language of report.html: nb or en",
+        default: Some("nb"),
+    },
+    Key {
+        name: "csv_dialect",
+        help: "CSV of the indicators: utf8 or excel-nb",
+        default: Some("utf8"),
+    },
+    Key {
+        name: "replicate_scale",
+        help: "with replicate weights, c of c·Σ(θr − θ)²: jk1, bootstrap, or e.g. 6/7",
+        default: Some("jk1"),
+    },
 ];
 
 /// The resolved settings: name → (value, source).
@@ -65,9 +117,14 @@ pub struct Settings {
 impl Settings {
     /// Resolves the settings: defaults, then the file, then the environment, then `flags`
     /// (name → value given on the command line).
-    pub fn resolve(config: Option<&Path>, flags: &[(&'static str, Option<String>)]) -> anyhow::Result<Self> {
-        let mut values: BTreeMap<&'static str, (Option<String>, Source)> =
-            KEYS.iter().map(|k| (k.name, (k.default.map(str::to_string), Source::Default))).collect();
+    pub fn resolve(
+        config: Option<&Path>,
+        flags: &[(&'static str, Option<String>)],
+    ) -> anyhow::Result<Self> {
+        let mut values: BTreeMap<&'static str, (Option<String>, Source)> = KEYS
+            .iter()
+            .map(|k| (k.name, (k.default.map(str::to_string), Source::Default)))
+            .collect();
         let file = match config {
             Some(p) => Some(p.to_path_buf()),
             None => match std::env::var_os("MOBILITY_CONFIG") {
@@ -76,8 +133,10 @@ impl Settings {
             },
         };
         if let Some(path) = &file {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-            let table: toml::Table = toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let table: toml::Table = toml::from_str(&text)
+                .with_context(|| format!("{} is not valid TOML", path.display()))?;
             for (k, v) in table {
                 let Some(key) = KEYS.iter().find(|x| x.name == k) else {
                     bail!(
@@ -90,7 +149,10 @@ impl Settings {
                     toml::Value::String(s) => s,
                     toml::Value::Integer(i) => i.to_string(),
                     toml::Value::Float(f) => f.to_string(),
-                    other => bail!("{}: setting {k} is {other}, expected a string or a number", path.display()),
+                    other => bail!(
+                        "{}: setting {k} is {other}, expected a string or a number",
+                        path.display()
+                    ),
                 };
                 values.insert(key.name, (Some(v), Source::File));
             }
@@ -114,7 +176,9 @@ impl Settings {
         let source = |k: &str| self.values[k].1.name();
         for k in ["ci_level", "max_cv"] {
             if let Some(v) = self.get(k) {
-                let x: f64 = v.parse().with_context(|| format!("{k} = '{v}' (from {}) is not a number", source(k)))?;
+                let x: f64 = v
+                    .parse()
+                    .with_context(|| format!("{k} = '{v}' (from {}) is not a number", source(k)))?;
                 if !(0.0..=1.0).contains(&x) || (k == "ci_level" && x == 0.0) {
                     bail!("{k} = {v} (from {}) must lie between 0 and 1", source(k));
                 }
@@ -122,17 +186,30 @@ impl Settings {
         }
         for k in ["min_n", "bootstrap", "seed"] {
             if let Some(v) = self.get(k) {
-                v.parse::<u64>().with_context(|| format!("{k} = '{v}' (from {}) is not a whole number", source(k)))?;
+                v.parse::<u64>().with_context(|| {
+                    format!("{k} = '{v}' (from {}) is not a whole number", source(k))
+                })?;
             }
         }
         if let Some(v) = self.get("reference_year") {
-            v.parse::<i64>().with_context(|| format!("reference_year = '{v}' (from {}) is not a year", source("reference_year")))?;
+            v.parse::<i64>().with_context(|| {
+                format!(
+                    "reference_year = '{v}' (from {}) is not a year",
+                    source("reference_year")
+                )
+            })?;
         }
         if let Some(v) = self.get("lang").filter(|v| !matches!(*v, "nb" | "en")) {
             bail!("lang = '{v}' (from {}) must be nb or en", source("lang"));
         }
-        if let Some(v) = self.get("csv_dialect").filter(|v| !matches!(*v, "utf8" | "excel-nb")) {
-            bail!("csv_dialect = '{v}' (from {}) must be utf8 or excel-nb", source("csv_dialect"));
+        if let Some(v) = self
+            .get("csv_dialect")
+            .filter(|v| !matches!(*v, "utf8" | "excel-nb"))
+        {
+            bail!(
+                "csv_dialect = '{v}' (from {}) must be utf8 or excel-nb",
+                source("csv_dialect")
+            );
         }
         Ok(())
     }
@@ -151,16 +228,33 @@ impl Settings {
     pub fn describe(&self) -> String {
         let mut out = format!(
             "# mobility settings: defaults < {} < MOBILITY_* < flags\n",
-            self.file.as_ref().map_or("mobility.toml (none found)".to_string(), |f| f.display().to_string())
+            self.file
+                .as_ref()
+                .map_or("mobility.toml (none found)".to_string(), |f| f
+                    .display()
+                    .to_string())
         );
         for k in KEYS {
             let (v, src) = &self.values[k.name];
             match v {
                 Some(v) => {
-                    let shown = if v.parse::<f64>().is_ok() { v.clone() } else { format!("\"{}\"", v.replace('"', "\\\"")) };
-                    out.push_str(&format!("{:<15} = {:<24} # {}; from {}\n", k.name, shown, k.help, src.name()));
+                    let shown = if v.parse::<f64>().is_ok() {
+                        v.clone()
+                    } else {
+                        format!("\"{}\"", v.replace('"', "\\\""))
+                    };
+                    out.push_str(&format!(
+                        "{:<15} = {:<24} # {}; from {}\n",
+                        k.name,
+                        shown,
+                        k.help,
+                        src.name()
+                    ));
                 }
-                None => out.push_str(&format!("# {:<13} (not set)                 # {}\n", k.name, k.help)),
+                None => out.push_str(&format!(
+                    "# {:<13} (not set)                 # {}\n",
+                    k.name, k.help
+                )),
             }
         }
         out
@@ -187,13 +281,22 @@ mod tests {
         assert_eq!(s.get("lang"), Some("nb"), "flag over file");
         assert_eq!(s.get("bootstrap"), Some("200"), "default");
         let d = s.describe();
-        assert!(d.contains("min_n") && d.contains("from mobility.toml") && d.contains("from environment") && d.contains("from flag"), "{d}");
+        assert!(
+            d.contains("min_n")
+                && d.contains("from mobility.toml")
+                && d.contains("from environment")
+                && d.contains("from flag"),
+            "{d}"
+        );
         std::fs::write(&file, "min_m = 30\n").unwrap();
         let err = Settings::resolve(Some(&file), &[]).unwrap_err().to_string();
         assert!(err.contains("unknown setting 'min_m'"), "{err}");
         std::fs::write(&file, "max_cv = 3\n").unwrap();
         let err = Settings::resolve(Some(&file), &[]).unwrap_err().to_string();
-        assert!(err.contains("max_cv = 3 (from mobility.toml) must lie between 0 and 1"), "{err}");
+        assert!(
+            err.contains("max_cv = 3 (from mobility.toml) must lie between 0 and 1"),
+            "{err}"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -258,8 +258,14 @@ impl RunArgs {
             &[
                 ("data", self.data.as_ref().map(|p| p.display().to_string())),
                 ("out", self.out.as_ref().map(|p| p.display().to_string())),
-                ("targets", self.targets.as_ref().map(|p| p.display().to_string())),
-                ("factors", self.factors.as_ref().map(|p| p.display().to_string())),
+                (
+                    "targets",
+                    self.targets.as_ref().map(|p| p.display().to_string()),
+                ),
+                (
+                    "factors",
+                    self.factors.as_ref().map(|p| p.display().to_string()),
+                ),
                 ("ci_level", self.ci_level.map(|v| v.to_string())),
                 ("min_n", self.min_n.map(|v| v.to_string())),
                 ("max_cv", self.max_cv.map(|v| v.to_string())),
@@ -313,12 +319,14 @@ fn file_progress(quiet: bool) -> Option<mobility_ingest::Progress> {
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     let rows = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let start = Instant::now();
-    Some(std::sync::Arc::new(move |f: &mobility_ingest::FileReport| {
-        let n = rows.fetch_add(f.rows_read as u64, std::sync::atomic::Ordering::Relaxed) + f.rows_read as u64;
-        bar.inc(1);
-        let rate = n as f64 / start.elapsed().as_secs_f64().max(1e-3);
-        bar.set_message(format!("{n} rows ({rate:.0} rows/s), last {}", f.file));
-    }))
+    Some(std::sync::Arc::new(
+        move |f: &mobility_ingest::FileReport| {
+            let n = rows.fetch_add(f.rows_read, std::sync::atomic::Ordering::Relaxed) + f.rows_read;
+            bar.inc(1);
+            let rate = n as f64 / start.elapsed().as_secs_f64().max(1e-3);
+            bar.set_message(format!("{n} rows ({rate:.0} rows/s), last {}", f.file));
+        },
+    ))
 }
 
 /// A bar over the indicators of a run, on a terminal and unless quiet.
@@ -332,14 +340,16 @@ fn run_progress(quiet: bool) -> Option<mobility_indicators::run::Progress> {
         indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {msg}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    Some(mobility_indicators::run::Progress(std::sync::Arc::new(move |step, steps, what: &str| {
-        bar.set_length(steps as u64);
-        bar.set_position(step as u64);
-        bar.set_message(what.to_string());
-        if step + 1 == steps {
-            bar.finish_and_clear();
-        }
-    })))
+    Some(mobility_indicators::run::Progress(std::sync::Arc::new(
+        move |step, steps, what: &str| {
+            bar.set_length(steps as u64);
+            bar.set_position(step as u64);
+            bar.set_message(what.to_string());
+            if step + 1 == steps {
+                bar.finish_and_clear();
+            }
+        },
+    )))
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -398,15 +408,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     &inputs,
                     &options(&common, quiet),
                 )?,
-                Ingest::ReplicateWeights { inputs, id_column, prefix, common } => {
-                    mobility_ingest::ingest_replicate_weights(
-                        &DataDir::new(&common.out),
-                        &inputs,
-                        &id_column,
-                        &prefix,
-                        &options(&common, quiet),
-                    )?
-                }
+                Ingest::ReplicateWeights {
+                    inputs,
+                    id_column,
+                    prefix,
+                    common,
+                } => mobility_ingest::ingest_replicate_weights(
+                    &DataDir::new(&common.out),
+                    &inputs,
+                    &id_column,
+                    &prefix,
+                    &options(&common, quiet),
+                )?,
             };
             if !quiet {
                 print_summary(&summary, t0.elapsed().as_secs_f64())?;
@@ -464,7 +477,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             opts.bootstrap = st.parse("bootstrap").unwrap_or(opts.bootstrap);
             opts.seed = st.parse("seed").unwrap_or(opts.seed);
             opts.reference_year = st.parse("reference_year");
-            opts.lang = st.get("lang").and_then(mobility_indicators::report::Lang::parse).unwrap_or_default();
+            opts.lang = st
+                .get("lang")
+                .and_then(mobility_indicators::report::Lang::parse)
+                .unwrap_or_default();
             opts.progress = run_progress(quiet);
             opts.replicate_scale = st.get("replicate_scale").unwrap_or("jk1").to_string();
             opts.factors = st.get("factors").map(PathBuf::from);
@@ -473,11 +489,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             for s in &a.scenario {
                 let (name, value) = s.split_once('=').with_context(|| {
-                    format!("--scenario {s}: expected <name>=<value>, e.g. shift-short-car-trips=0.3")
+                    format!(
+                        "--scenario {s}: expected <name>=<value>, e.g. shift-short-car-trips=0.3"
+                    )
                 })?;
-                let value: f64 = value.trim().parse().ok().filter(|v: &f64| (0.0..=1.0).contains(v)).with_context(|| {
-                    format!("--scenario {s}: the value '{value}' is not a share between 0 and 1")
-                })?;
+                let value: f64 = value
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|v: &f64| (0.0..=1.0).contains(v))
+                    .with_context(|| {
+                        format!(
+                            "--scenario {s}: the value '{value}' is not a share between 0 and 1"
+                        )
+                    })?;
                 opts.scenarios.insert(name.trim().to_string(), value);
             }
             if let Some(t) = st.get("targets") {
@@ -499,7 +524,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 if let Some(bad) = ids.iter().find(|id| !catalog.iter().any(|i| i.id == **id)) {
                     anyhow::bail!(
                         "--only: no indicator '{bad}'; the indicators are {}",
-                        catalog.iter().map(|i| i.id.as_str()).collect::<Vec<_>>().join(", ")
+                        catalog
+                            .iter()
+                            .map(|i| i.id.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     );
                 }
                 catalog.retain(|i| ids.contains(&i.id.as_str()));

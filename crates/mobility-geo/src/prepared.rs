@@ -135,10 +135,11 @@ mod tests {
             let c = Coord { x, y };
             assert_eq!(p.contains_closed(c), want, "{c:?}");
             assert_eq!(mp.intersects(&c), want, "geo disagrees at {c:?}");
-            let interior = want && !matches!(
-                (x, y),
-                (0.0, 0.0) | (5.0, 6.0) | (10.0, 5.0) | (3.0, 2.0) | (22.5, 2.5)
-            );
+            let interior = want
+                && !matches!(
+                    (x, y),
+                    (0.0, 0.0) | (5.0, 6.0) | (10.0, 5.0) | (3.0, 2.0) | (22.5, 2.5)
+                );
             assert_eq!(p.position(c) == Position::Inside, interior, "{c:?}");
             assert_eq!(mp.contains(&c), interior, "geo disagrees at {c:?}");
         }

@@ -163,7 +163,11 @@ mod tests {
             assert_ne!(i.title, i.id, "{} has no title", i.id);
             assert!(!i.unit.is_empty(), "{} has no unit", i.id);
             assert!(!i.needs.is_empty(), "{} needs no table", i.id);
-            assert!(matches!(i.kind, Kind::Survey { .. }), "{} has no estimator", i.id);
+            assert!(
+                matches!(i.kind, Kind::Survey { .. }),
+                "{} has no estimator",
+                i.id
+            );
         }
     }
 }

@@ -25,7 +25,11 @@ async fn batches(ctx: &SessionContext, sql: &str) -> Vec<RecordBatch> {
 }
 
 /// Writes the geo outputs into `dir`; returns the files written.
-pub async fn write(ctx: &SessionContext, outputs: &HashMap<String, RecordBatch>, dir: &Path) -> Result<Vec<String>> {
+pub async fn write(
+    ctx: &SessionContext,
+    outputs: &HashMap<String, RecordBatch>,
+    dir: &Path,
+) -> Result<Vec<String>> {
     let mut written = Vec::new();
     let mut geom: HashMap<String, Vec<u8>> = HashMap::new();
     for b in batches(ctx, "SELECT zone_id, geometry FROM zones").await {
@@ -40,14 +44,19 @@ pub async fn write(ctx: &SessionContext, outputs: &HashMap<String, RecordBatch>,
     ids.sort();
     for id in ids {
         let b = &outputs[id];
-        let (Some(bd), Some(bv)) = (b.column_by_name("breakdown"), b.column_by_name("breakdown_value")) else {
+        let (Some(bd), Some(bv)) = (
+            b.column_by_name("breakdown"),
+            b.column_by_name("breakdown_value"),
+        ) else {
             continue;
         };
         let bd = arrow::compute::cast(bd, &DataType::Utf8)?;
         let bv = arrow::compute::cast(bv, &DataType::Utf8)?;
         let (bd, bv) = (bd.as_string::<i32>(), bv.as_string::<i32>());
         let rows: Vec<u32> = (0..b.num_rows())
-            .filter(|&i| bd.value(i) == "home_zone" && bv.is_valid(i) && geom.contains_key(bv.value(i)))
+            .filter(|&i| {
+                bd.value(i) == "home_zone" && bv.is_valid(i) && geom.contains_key(bv.value(i))
+            })
             .map(|i| i as u32)
             .collect();
         if rows.is_empty() {
@@ -55,7 +64,9 @@ pub async fn write(ctx: &SessionContext, outputs: &HashMap<String, RecordBatch>,
         }
         let take = UInt32Array::from(rows.clone());
         let mut fields = vec![Field::new("zone_id", DataType::Utf8, false)];
-        let mut cols: Vec<ArrayRef> = vec![Arc::new(StringArray::from_iter_values(rows.iter().map(|&i| bv.value(i as usize))))];
+        let mut cols: Vec<ArrayRef> = vec![Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|&i| bv.value(i as usize)),
+        ))];
         for (f, c) in b.schema().fields().iter().zip(b.columns()) {
             if f.name() == "breakdown" || f.name() == "breakdown_value" {
                 continue;
@@ -64,7 +75,9 @@ pub async fn write(ctx: &SessionContext, outputs: &HashMap<String, RecordBatch>,
             cols.push(arrow::compute::take(c, &take, None)?);
         }
         fields.push(Field::new("geometry", DataType::Binary, false));
-        cols.push(Arc::new(BinaryArray::from_iter_values(rows.iter().map(|&i| geom[bv.value(i as usize)].as_slice()))));
+        cols.push(Arc::new(BinaryArray::from_iter_values(
+            rows.iter().map(|&i| geom[bv.value(i as usize)].as_slice()),
+        )));
         let out = RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?;
         written.extend(write_both(dir, &format!("{id}_home_zone"), &out)?);
     }
@@ -101,12 +114,19 @@ fn write_both(dir: &Path, name: &str, batch: &RecordBatch) -> Result<Vec<String>
     w.close()?;
     let gj = dir.join(format!("{name}.geojson"));
     std::fs::write(&gj, geojson(batch)?).map_err(io(&gj))?;
-    Ok(vec![format!("geo/{name}.parquet"), format!("geo/{name}.geojson")])
+    Ok(vec![
+        format!("geo/{name}.parquet"),
+        format!("geo/{name}.geojson"),
+    ])
 }
 
 /// A FeatureCollection: `geometry` as GeoJSON, every other column a property.
 fn geojson(batch: &RecordBatch) -> Result<String> {
-    let g = batch.column_by_name("geometry").expect("geometry column").as_binary::<i32>().clone();
+    let g = batch
+        .column_by_name("geometry")
+        .expect("geometry column")
+        .as_binary::<i32>()
+        .clone();
     let props: Vec<(String, ArrayRef)> = batch
         .schema()
         .fields()
@@ -130,9 +150,15 @@ fn geojson(batch: &RecordBatch) -> Result<String> {
                 serde_json::Value::Null
             } else {
                 match c.data_type() {
-                    DataType::Float64 => serde_json::json!(c.as_primitive::<arrow::datatypes::Float64Type>().value(i)),
-                    DataType::Int64 => serde_json::json!(c.as_primitive::<arrow::datatypes::Int64Type>().value(i)),
-                    DataType::UInt64 => serde_json::json!(c.as_primitive::<arrow::datatypes::UInt64Type>().value(i)),
+                    DataType::Float64 => serde_json::json!(
+                        c.as_primitive::<arrow::datatypes::Float64Type>().value(i)
+                    ),
+                    DataType::Int64 => {
+                        serde_json::json!(c.as_primitive::<arrow::datatypes::Int64Type>().value(i))
+                    }
+                    DataType::UInt64 => {
+                        serde_json::json!(c.as_primitive::<arrow::datatypes::UInt64Type>().value(i))
+                    }
                     DataType::Boolean => serde_json::json!(c.as_boolean().value(i)),
                     _ => {
                         let s = arrow::compute::cast(c, &DataType::Utf8)?;
@@ -159,19 +185,31 @@ fn ring(ls: &geo::LineString<f64>) -> String {
 }
 
 fn polygon(p: &geo::Polygon<f64>) -> String {
-    let rings: Vec<String> = std::iter::once(p.exterior()).chain(p.interiors()).map(ring).collect();
+    let rings: Vec<String> = std::iter::once(p.exterior())
+        .chain(p.interiors())
+        .map(ring)
+        .collect();
     format!("[{}]", rings.join(","))
 }
 
 fn geometry_json(g: &geo::Geometry<f64>) -> String {
     match g {
-        geo::Geometry::Point(p) => format!(r#"{{"type":"Point","coordinates":[{},{}]}}"#, p.x(), p.y()),
-        geo::Geometry::Polygon(p) => format!(r#"{{"type":"Polygon","coordinates":{}}}"#, polygon(p)),
+        geo::Geometry::Point(p) => {
+            format!(r#"{{"type":"Point","coordinates":[{},{}]}}"#, p.x(), p.y())
+        }
+        geo::Geometry::Polygon(p) => {
+            format!(r#"{{"type":"Polygon","coordinates":{}}}"#, polygon(p))
+        }
         geo::Geometry::MultiPolygon(mp) => {
             let ps: Vec<String> = mp.0.iter().map(polygon).collect();
-            format!(r#"{{"type":"MultiPolygon","coordinates":[{}]}}"#, ps.join(","))
+            format!(
+                r#"{{"type":"MultiPolygon","coordinates":[{}]}}"#,
+                ps.join(",")
+            )
         }
-        geo::Geometry::LineString(l) => format!(r#"{{"type":"LineString","coordinates":{}}}"#, ring(l)),
+        geo::Geometry::LineString(l) => {
+            format!(r#"{{"type":"LineString","coordinates":{}}}"#, ring(l))
+        }
         _ => "null".to_string(),
     }
 }

@@ -49,29 +49,71 @@ impl Lang {
             "status" => ("Status", "Status"),
             "year" => ("År", "Year"),
             "travel" => ("Reisevaner", "Travel behaviour"),
-            "mode_trips" => ("Transportmiddelfordeling, andel av reiser", "Mode share of trips"),
-            "mode_km" => ("Transportmiddelfordeling, andel av personkm", "Mode share of person-km"),
-            "bands" => ("Reiser etter lengde og transportmiddel", "Trips by distance band and mode"),
+            "mode_trips" => (
+                "Transportmiddelfordeling, andel av reiser",
+                "Mode share of trips",
+            ),
+            "mode_km" => (
+                "Transportmiddelfordeling, andel av personkm",
+                "Mode share of person-km",
+            ),
+            "bands" => (
+                "Reiser etter lengde og transportmiddel",
+                "Trips by distance band and mode",
+            ),
             "emissions" => ("Utslipp", "Emissions"),
-            "co2_mode" => ("CO₂e per innbygger og år etter transportmiddel", "CO₂e per resident and year by mode"),
-            "scenario" => ("Scenario: korte bilturer til sykkel og gange", "Scenario: short car trips by bike and on foot"),
+            "co2_mode" => (
+                "CO₂e per innbygger og år etter transportmiddel",
+                "CO₂e per resident and year by mode",
+            ),
+            "scenario" => (
+                "Scenario: korte bilturer til sykkel og gange",
+                "Scenario: short car trips by bike and on foot",
+            ),
             "traffic" => ("Trafikk", "Traffic"),
-            "index" => ("Trafikkindeks (glidende, mot referanseåret), alle punkter, uoffisiell", "Traffic index (rolling, against the reference year), all points, unofficial"),
-            "hourly" => ("Timeprofil på virkedager, gjennomsnittlig trafikk per time", "Hourly profile on weekdays, mean traffic per hour"),
-            "weekday" => ("Ukedagsprofil, gjennomsnittlig døgntrafikk", "Weekday profile, mean daily traffic"),
-            "map_zones" => ("Bærekraftig andel av reiser etter bostedssone", "Sustainable share of trips by home zone"),
+            "index" => (
+                "Trafikkindeks (glidende, mot referanseåret), alle punkter, uoffisiell",
+                "Traffic index (rolling, against the reference year), all points, unofficial",
+            ),
+            "hourly" => (
+                "Timeprofil på virkedager, gjennomsnittlig trafikk per time",
+                "Hourly profile on weekdays, mean traffic per hour",
+            ),
+            "weekday" => (
+                "Ukedagsprofil, gjennomsnittlig døgntrafikk",
+                "Weekday profile, mean daily traffic",
+            ),
+            "map_zones" => (
+                "Bærekraftig andel av reiser etter bostedssone",
+                "Sustainable share of trips by home zone",
+            ),
             "map_points" => ("Tellepunkter etter ÅDT", "Counting points by AADT"),
             "methods" => ("Metode og kilder", "Methods and sources"),
-            "no_data" => ("Ingen data for denne figuren i kjøringen.", "This run has no data for this chart."),
-            "suppressed" => ("* usikkert anslag (n < 50 eller CV > 0,3), vist blekt eller skravert", "* uncertain estimate (n < 50 or CV > 0.3), shown pale or hatched"),
+            "no_data" => (
+                "Ingen data for denne figuren i kjøringen.",
+                "This run has no data for this chart.",
+            ),
+            "suppressed" => (
+                "* usikkert anslag (n < 50 eller CV > 0,3), vist blekt eller skravert",
+                "* uncertain estimate (n < 50 or CV > 0.3), shown pale or hatched",
+            ),
             "inputs" => ("Inndata", "Inputs"),
             "rows" => ("rader", "rows"),
-            "factors" => ("Utslippsfaktorer og kilder", "Emission factors and their sources"),
+            "factors" => (
+                "Utslippsfaktorer og kilder",
+                "Emission factors and their sources",
+            ),
             "generated" => ("Laget av mobility", "Made by mobility"),
             "baseline" => ("i dag", "today"),
             "after" => ("med scenario", "with the scenario"),
-            "vkm" => ("Bil-km per innbygger og dag", "Car vehicle-km per resident and day"),
-            "co2" => ("kg CO₂e per innbygger og år", "kg CO₂e per resident and year"),
+            "vkm" => (
+                "Bil-km per innbygger og dag",
+                "Car vehicle-km per resident and day",
+            ),
+            "co2" => (
+                "kg CO₂e per innbygger og år",
+                "kg CO₂e per resident and year",
+            ),
             "est_text" => (
                 "Alle reisevaneindikatorer er forholdstallsestimatorer over personer, R = Σ wᵢyᵢ / Σ wᵢxᵢ, der personer uten reiser teller med. Standardfeil er Taylor-lineariserte innenfor strata (personen er trekkenheten), konfidensintervall med t-fordeling; utslippene har standardfeil fra Rao–Wu-bootstrap. Celler med n < 50 eller CV > 0,3 er merket usikre.",
                 "Every travel-survey indicator is a ratio estimator over persons, R = Σ wᵢyᵢ / Σ wᵢxᵢ, with persons without trips included. Standard errors are Taylor-linearised within strata (the person is the sampling unit), CIs use Student's t; the emissions' standard errors come from the Rao–Wu bootstrap. Cells with n < 50 or CV > 0.3 are flagged uncertain.",
@@ -122,28 +164,53 @@ struct Cell {
 
 fn string_col(b: &RecordBatch, name: &str) -> Option<arrow::array::StringArray> {
     let c = b.column_by_name(name)?;
-    Some(arrow::compute::cast(c, &DataType::Utf8).ok()?.as_string::<i32>().clone())
+    Some(
+        arrow::compute::cast(c, &DataType::Utf8)
+            .ok()?
+            .as_string::<i32>()
+            .clone(),
+    )
 }
 
 fn f64_col(b: &RecordBatch, name: &str) -> Option<arrow::array::Float64Array> {
     let c = b.column_by_name(name)?;
-    Some(arrow::compute::cast(c, &DataType::Float64).ok()?.as_primitive::<Float64Type>().clone())
+    Some(
+        arrow::compute::cast(c, &DataType::Float64)
+            .ok()?
+            .as_primitive::<Float64Type>()
+            .clone(),
+    )
 }
 
 /// The cells of `breakdown`, keyed by `key` (a column) when given.
-fn cells(outputs: &HashMap<String, RecordBatch>, id: &str, breakdown: &str, key: Option<&str>) -> Vec<Cell> {
-    let Some(b) = outputs.get(id) else { return vec![] };
-    let (Some(bd), Some(bv), Some(est)) = (string_col(b, "breakdown"), string_col(b, "breakdown_value"), f64_col(b, "estimate")) else {
+fn cells(
+    outputs: &HashMap<String, RecordBatch>,
+    id: &str,
+    breakdown: &str,
+    key: Option<&str>,
+) -> Vec<Cell> {
+    let Some(b) = outputs.get(id) else {
+        return vec![];
+    };
+    let (Some(bd), Some(bv), Some(est)) = (
+        string_col(b, "breakdown"),
+        string_col(b, "breakdown_value"),
+        f64_col(b, "estimate"),
+    ) else {
         return vec![];
     };
     let (lo, hi) = (f64_col(b, "ci_lower"), f64_col(b, "ci_upper"));
     let k = key.and_then(|k| string_col(b, k));
-    let sup = b.column_by_name("suppressed").map(|c| c.as_boolean().clone());
+    let sup = b
+        .column_by_name("suppressed")
+        .map(|c| c.as_boolean().clone());
     (0..b.num_rows())
         .filter(|&i| bd.value(i) == breakdown && est.is_valid(i))
         .map(|i| Cell {
             value: bv.is_valid(i).then(|| bv.value(i).to_string()),
-            key: k.as_ref().and_then(|k| k.is_valid(i).then(|| k.value(i).to_string())),
+            key: k
+                .as_ref()
+                .and_then(|k| k.is_valid(i).then(|| k.value(i).to_string())),
             est: est.value(i),
             lo: lo.as_ref().and_then(|a| a.is_valid(i).then(|| a.value(i))),
             hi: hi.as_ref().and_then(|a| a.is_valid(i).then(|| a.value(i))),
@@ -160,7 +227,11 @@ async fn query(ctx: &SessionContext, sql: &str) -> Vec<RecordBatch> {
 }
 
 fn figure(out: &mut String, id: &str, caption: &str, svg: Option<String>, lang: Lang) {
-    let _ = write!(out, r#"<figure data-chart="{id}"><figcaption>{}</figcaption>"#, esc(caption));
+    let _ = write!(
+        out,
+        r#"<figure data-chart="{id}"><figcaption>{}</figcaption>"#,
+        esc(caption)
+    );
     match svg.filter(|s| !s.is_empty()) {
         Some(s) => out.push_str(&s),
         None => {
@@ -178,7 +249,13 @@ fn mode_bars(cells: Vec<Cell>, lang: Lang) -> Option<String> {
     c.sort_by(|a, b| b.est.total_cmp(&a.est));
     let bars: Vec<Bar> = c
         .into_iter()
-        .map(|c| Bar { label: mode_label(lang, &c.key.unwrap_or_default()), value: c.est, lo: c.lo, hi: c.hi, suppressed: c.suppressed })
+        .map(|c| Bar {
+            label: mode_label(lang, &c.key.unwrap_or_default()),
+            value: c.est,
+            lo: c.lo,
+            hi: c.hi,
+            suppressed: c.suppressed,
+        })
         .collect();
     Some(svg::bars(&bars, 100.0, "%", 1))
 }
@@ -205,21 +282,48 @@ pub async fn render(
             string_col(t, "status"),
             string_col(t, "year"),
         );
-        if let (Some(title), Some(target), Some(measured), Some(lo), Some(hi), Some(gap), Some(status), Some(year)) =
-            (title, target, measured, lo, hi, gap, status, year)
+        if let (
+            Some(title),
+            Some(target),
+            Some(measured),
+            Some(lo),
+            Some(hi),
+            Some(gap),
+            Some(status),
+            Some(year),
+        ) = (title, target, measured, lo, hi, gap, status, year)
         {
             let _ = write!(
                 body,
                 "<table class=\"targets\"><tr><th></th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
-                lang.t("year"), lang.t("target"), lang.t("measured"), lang.t("ci"), lang.t("gap"), lang.t("status")
+                lang.t("year"),
+                lang.t("target"),
+                lang.t("measured"),
+                lang.t("ci"),
+                lang.t("gap"),
+                lang.t("status")
             );
             for i in 0..t.num_rows() {
                 // Shares as percent; the traffic index is in percent already.
                 let pct = target.value(i).abs() <= 1.0 && !title.value(i).contains("byindeks");
                 let s = if pct { 100.0 } else { 1.0 };
-                let unit = if pct || title.value(i).contains("byindeks") { "\u{a0}%" } else { "" };
-                let v = |a: &arrow::array::Float64Array| if a.is_valid(i) { format!("{}{unit}", num(a.value(i) * s, 1)) } else { "–".into() };
-                let ci = if lo.is_valid(i) { format!("{} – {}", v(&lo), v(&hi)) } else { "–".into() };
+                let unit = if pct || title.value(i).contains("byindeks") {
+                    "\u{a0}%"
+                } else {
+                    ""
+                };
+                let v = |a: &arrow::array::Float64Array| {
+                    if a.is_valid(i) {
+                        format!("{}{unit}", num(a.value(i) * s, 1))
+                    } else {
+                        "–".into()
+                    }
+                };
+                let ci = if lo.is_valid(i) {
+                    format!("{} – {}", v(&lo), v(&hi))
+                } else {
+                    "–".into()
+                };
                 let class = match status.value(i) {
                     "met" => "met",
                     "not met" => "notmet",
@@ -232,8 +336,12 @@ pub async fn render(
                 let shown_status = match (lang, status.value(i)) {
                     (Lang::Nb, "met") => "nådd".to_string(),
                     (Lang::Nb, "not met") => "ikke nådd".to_string(),
-                    (Lang::Nb, "the CI includes the target") => "usikkert: KI omfatter målet".to_string(),
-                    (Lang::Nb, s) if s.starts_with("not measured") => format!("ikke målt ({})", s.trim_start_matches("not measured: ")),
+                    (Lang::Nb, "the CI includes the target") => {
+                        "usikkert: KI omfatter målet".to_string()
+                    }
+                    (Lang::Nb, s) if s.starts_with("not measured") => {
+                        format!("ikke målt ({})", s.trim_start_matches("not measured: "))
+                    }
                     (_, s) => s.to_string(),
                 };
                 let _ = write!(
@@ -253,8 +361,23 @@ pub async fn render(
 
     // Travel behaviour.
     let _ = write!(body, "<h2>{}</h2>", lang.t("travel"));
-    figure(&mut body, "mode_share_trips", lang.t("mode_trips"), mode_bars(cells(outputs, "mode_share_trips", "all", Some("mode")), lang), lang);
-    figure(&mut body, "mode_share_km", lang.t("mode_km"), mode_bars(cells(outputs, "mode_share_km", "all", Some("mode")), lang), lang);
+    figure(
+        &mut body,
+        "mode_share_trips",
+        lang.t("mode_trips"),
+        mode_bars(
+            cells(outputs, "mode_share_trips", "all", Some("mode")),
+            lang,
+        ),
+        lang,
+    );
+    figure(
+        &mut body,
+        "mode_share_km",
+        lang.t("mode_km"),
+        mode_bars(cells(outputs, "mode_share_km", "all", Some("mode")), lang),
+        lang,
+    );
     let band_cells = cells(outputs, "mode_share_trips", "distance_band", Some("mode"));
     let bands_svg = (!band_cells.is_empty()).then(|| {
         let mut modes: BTreeMap<String, f64> = BTreeMap::new();
@@ -288,7 +411,13 @@ pub async fn render(
         }
         svg::stacked(&rows, &names)
     });
-    figure(&mut body, "distance_bands", lang.t("bands"), bands_svg, lang);
+    figure(
+        &mut body,
+        "distance_bands",
+        lang.t("bands"),
+        bands_svg,
+        lang,
+    );
     let zones = query(ctx, "SELECT zone_id, name, geometry FROM zones").await;
     let mut zone_geoms: Vec<(String, String, MultiPolygon<f64>)> = Vec::new();
     for b in &zones {
@@ -298,7 +427,11 @@ pub async fn render(
         if let (Some(id), Some(name)) = (id, name) {
             for i in 0..b.num_rows() {
                 if let Ok(Some(z)) = mobility_geo::Zone::from_wkb(id.value(i), "", g.value(i)) {
-                    let n = if name.is_valid(i) { name.value(i).to_string() } else { String::new() };
+                    let n = if name.is_valid(i) {
+                        name.value(i).to_string()
+                    } else {
+                        String::new()
+                    };
                     zone_geoms.push((id.value(i).to_string(), n, z.geometry));
                 }
             }
@@ -311,7 +444,11 @@ pub async fn render(
             let id = c.value.as_deref()?;
             let (_, name, g) = zone_geoms.iter().find(|z| z.0 == id)?;
             Some(MapZone {
-                label: if name.is_empty() { id.to_string() } else { format!("{id} {name}") },
+                label: if name.is_empty() {
+                    id.to_string()
+                } else {
+                    format!("{id} {name}")
+                },
                 geometry: g.clone(),
                 value: Some(c.est),
                 suppressed: c.suppressed,
@@ -335,22 +472,59 @@ pub async fn render(
         c.sort_by(|a, b| b.est.total_cmp(&a.est));
         let bars: Vec<Bar> = c
             .into_iter()
-            .map(|c| Bar { label: mode_label(lang, &c.key.unwrap_or_default()), value: c.est, lo: c.lo, hi: c.hi, suppressed: c.suppressed })
+            .map(|c| Bar {
+                label: mode_label(lang, &c.key.unwrap_or_default()),
+                value: c.est,
+                lo: c.lo,
+                hi: c.hi,
+                suppressed: c.suppressed,
+            })
             .collect();
         svg::bars(&bars, 1.0, "kg", 0)
     });
     figure(&mut body, "co2e_by_mode", lang.t("co2_mode"), co2_svg, lang);
-    let sc = cells(outputs, "scenario_shift_short_car_trips", "all", Some("measure"));
+    let sc = cells(
+        outputs,
+        "scenario_shift_short_car_trips",
+        "all",
+        Some("measure"),
+    );
     let sc_svg = (!sc.is_empty()).then(|| {
-        let get = |m: &str| sc.iter().find(|c| c.key.as_deref() == Some(m)).map(|c| c.est);
+        let get = |m: &str| {
+            sc.iter()
+                .find(|c| c.key.as_deref() == Some(m))
+                .map(|c| c.est)
+        };
         let mut bars = Vec::new();
         for (base, change, label, scale) in [
-            ("vehicle_km_per_day_baseline", "vehicle_km_per_day_change", lang.t("vkm"), 1.0),
-            ("co2e_kg_per_year_baseline", "co2e_kg_per_year_change", lang.t("co2"), 1.0),
+            (
+                "vehicle_km_per_day_baseline",
+                "vehicle_km_per_day_change",
+                lang.t("vkm"),
+                1.0,
+            ),
+            (
+                "co2e_kg_per_year_baseline",
+                "co2e_kg_per_year_change",
+                lang.t("co2"),
+                1.0,
+            ),
         ] {
             if let (Some(b), Some(c)) = (get(base), get(change)) {
-                bars.push(Bar { label: format!("{label}, {}", lang.t("baseline")), value: b * scale, lo: None, hi: None, suppressed: false });
-                bars.push(Bar { label: format!("{label}, {}", lang.t("after")), value: (b + c) * scale, lo: None, hi: None, suppressed: false });
+                bars.push(Bar {
+                    label: format!("{label}, {}", lang.t("baseline")),
+                    value: b * scale,
+                    lo: None,
+                    hi: None,
+                    suppressed: false,
+                });
+                bars.push(Bar {
+                    label: format!("{label}, {}", lang.t("after")),
+                    value: (b + c) * scale,
+                    lo: None,
+                    hi: None,
+                    suppressed: false,
+                });
             }
         }
         svg::bars(&bars, 1.0, "", 1)
@@ -368,22 +542,39 @@ pub async fn render(
             f64_col(r, "ci_lower")?,
             f64_col(r, "ci_upper")?,
         );
-        let rows: Vec<usize> = (0..r.num_rows()).filter(|&i| subset.value(i) == "all points").collect();
-        let mut months: Vec<String> = rows.iter().map(|&i| last.value(i)[..7].to_string()).collect();
+        let rows: Vec<usize> = (0..r.num_rows())
+            .filter(|&i| subset.value(i) == "all points")
+            .collect();
+        let mut months: Vec<String> = rows
+            .iter()
+            .map(|&i| last.value(i)[..7].to_string())
+            .collect();
         months.sort();
         months.dedup();
-        let windows: std::collections::BTreeSet<String> = rows.iter().map(|&i| window.value(i).to_string()).collect();
+        let windows: std::collections::BTreeSet<String> =
+            rows.iter().map(|&i| window.value(i).to_string()).collect();
         let lines: Vec<Line> = windows
             .iter()
             .map(|w| {
-                let at = |m: &str| rows.iter().copied().find(|&i| window.value(i) == w && &last.value(i)[..7] == m);
+                let at = |m: &str| {
+                    rows.iter()
+                        .copied()
+                        .find(|&i| window.value(i) == w && &last.value(i)[..7] == m)
+                };
                 Line {
                     name: w.replace('_', " "),
-                    values: months.iter().map(|m| at(m).filter(|&i| ip.is_valid(i)).map(|i| ip.value(i))).collect(),
+                    values: months
+                        .iter()
+                        .map(|m| at(m).filter(|&i| ip.is_valid(i)).map(|i| ip.value(i)))
+                        .collect(),
                     band: Some(
                         months
                             .iter()
-                            .map(|m| at(m).filter(|&i| lo.is_valid(i) && hi.is_valid(i)).map(|i| (lo.value(i), hi.value(i))))
+                            .map(|m| {
+                                at(m)
+                                    .filter(|&i| lo.is_valid(i) && hi.is_valid(i))
+                                    .map(|i| (lo.value(i), hi.value(i)))
+                            })
                             .collect(),
                     ),
                 }
@@ -402,19 +593,39 @@ pub async fn render(
     let profile = |batches: &[RecordBatch], n: usize, labels: Vec<String>| -> Option<String> {
         let mut per: BTreeMap<String, Vec<Option<f64>>> = BTreeMap::new();
         for b in batches {
-            let (p, x, v) = (string_col(b, "trp_id")?, f64_col(b, "x").or_else(|| f64_col(b, "hour"))?, f64_col(b, "v")?);
+            let (p, x, v) = (
+                string_col(b, "trp_id")?,
+                f64_col(b, "x").or_else(|| f64_col(b, "hour"))?,
+                f64_col(b, "v")?,
+            );
             for i in 0..b.num_rows() {
-                let e = per.entry(p.value(i).to_string()).or_insert_with(|| vec![None; n]);
+                let e = per
+                    .entry(p.value(i).to_string())
+                    .or_insert_with(|| vec![None; n]);
                 let k = x.value(i) as usize;
                 if k < n && v.is_valid(i) {
                     e[k] = Some(v.value(i));
                 }
             }
         }
-        let lines: Vec<Line> = per.into_iter().take(8).map(|(name, values)| Line { name, values, band: None }).collect();
+        let lines: Vec<Line> = per
+            .into_iter()
+            .take(8)
+            .map(|(name, values)| Line {
+                name,
+                values,
+                band: None,
+            })
+            .collect();
         (!lines.is_empty()).then(|| svg::lines(&labels, &lines, ""))
     };
-    figure(&mut body, "hourly_profile", lang.t("hourly"), profile(&hourly, 24, (0..24).map(|h| format!("{h:02}")).collect()), lang);
+    figure(
+        &mut body,
+        "hourly_profile",
+        lang.t("hourly"),
+        profile(&hourly, 24, (0..24).map(|h| format!("{h:02}")).collect()),
+        lang,
+    );
     let weekly = query(
         ctx,
         "SELECT COALESCE(p.name, d.trp_id) AS trp_id, CAST((date_part('dow', d.date) + 6) % 7 AS DOUBLE) AS x, avg(d.volume) AS v \
@@ -425,7 +636,13 @@ pub async fn render(
         Lang::Nb => ["man", "tir", "ons", "tor", "fre", "lør", "søn"],
         Lang::En => ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
     };
-    figure(&mut body, "weekday_profile", lang.t("weekday"), profile(&weekly, 7, days.iter().map(|d| d.to_string()).collect()), lang);
+    figure(
+        &mut body,
+        "weekday_profile",
+        lang.t("weekday"),
+        profile(&weekly, 7, days.iter().map(|d| d.to_string()).collect()),
+        lang,
+    );
     let pts = query(
         ctx,
         "SELECT p.name, p.lon, p.lat, a.adt FROM traffic_points p JOIN traffic_adt a ON a.trp_id = p.trp_id \
@@ -435,15 +652,30 @@ pub async fn render(
     .await;
     let mut points = Vec::new();
     for b in &pts {
-        if let (Some(n), Some(x), Some(y), Some(v)) = (string_col(b, "name"), f64_col(b, "lon"), f64_col(b, "lat"), f64_col(b, "adt")) {
+        if let (Some(n), Some(x), Some(y), Some(v)) = (
+            string_col(b, "name"),
+            f64_col(b, "lon"),
+            f64_col(b, "lat"),
+            f64_col(b, "adt"),
+        ) {
             for i in 0..b.num_rows() {
-                points.push(MapPoint { label: n.value(i).to_string(), lon: x.value(i), lat: y.value(i), size: v.value(i) });
+                points.push(MapPoint {
+                    label: n.value(i).to_string(),
+                    lon: x.value(i),
+                    lat: y.value(i),
+                    size: v.value(i),
+                });
             }
         }
     }
     let outline: Vec<MapZone> = zone_geoms
         .iter()
-        .map(|(id, name, g)| MapZone { label: format!("{id} {name}"), geometry: g.clone(), value: None, suppressed: false })
+        .map(|(id, name, g)| MapZone {
+            label: format!("{id} {name}"),
+            geometry: g.clone(),
+            value: None,
+            suppressed: false,
+        })
         .collect();
     figure(
         &mut body,
@@ -454,10 +686,26 @@ pub async fn render(
     );
 
     // Methods.
-    let _ = write!(body, "<h2>{}</h2><p>{}</p><p>{}</p>", lang.t("methods"), lang.t("est_text"), lang.t("idx_text"));
-    let _ = write!(body, "<h3>{}</h3><table><tr><th>table</th><th>{}</th></tr>", lang.t("inputs"), lang.t("rows"));
+    let _ = write!(
+        body,
+        "<h2>{}</h2><p>{}</p><p>{}</p>",
+        lang.t("methods"),
+        lang.t("est_text"),
+        lang.t("idx_text")
+    );
+    let _ = write!(
+        body,
+        "<h3>{}</h3><table><tr><th>table</th><th>{}</th></tr>",
+        lang.t("inputs"),
+        lang.t("rows")
+    );
     for (t, n) in &manifest.table_rows {
-        let _ = write!(body, "<tr><td>{}</td><td>{}</td></tr>", esc(t), num(*n as f64, 0));
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td>{}</td></tr>",
+            esc(t),
+            num(*n as f64, 0)
+        );
     }
     body.push_str("</table>");
     let factors = query(
@@ -466,19 +714,38 @@ pub async fn render(
     )
     .await;
     if !factors.is_empty() {
-        let _ = write!(body, "<h3>{}</h3><table class=\"small\"><tr><th>year</th><th>mode</th><th>fuel</th><th>g/vkm</th><th>g/pkm</th><th>source</th></tr>", lang.t("factors"));
+        let _ = write!(
+            body,
+            "<h3>{}</h3><table class=\"small\"><tr><th>year</th><th>mode</th><th>fuel</th><th>g/vkm</th><th>g/pkm</th><th>source</th></tr>",
+            lang.t("factors")
+        );
         for b in &factors {
-            let cols: Vec<_> = ["year", "mode", "fuel", "g_co2e_per_vkm", "g_co2e_per_pkm", "source"]
-                .iter()
-                .filter_map(|c| string_col(b, c))
-                .collect();
+            let cols: Vec<_> = [
+                "year",
+                "mode",
+                "fuel",
+                "g_co2e_per_vkm",
+                "g_co2e_per_pkm",
+                "source",
+            ]
+            .iter()
+            .filter_map(|c| string_col(b, c))
+            .collect();
             if cols.len() < 6 {
                 continue;
             }
             for i in 0..b.num_rows() {
                 body.push_str("<tr>");
                 for c in &cols {
-                    let _ = write!(body, "<td>{}</td>", if c.is_valid(i) { esc(c.value(i)) } else { String::new() });
+                    let _ = write!(
+                        body,
+                        "<td>{}</td>",
+                        if c.is_valid(i) {
+                            esc(c.value(i))
+                        } else {
+                            String::new()
+                        }
+                    );
                 }
                 body.push_str("</tr>");
             }

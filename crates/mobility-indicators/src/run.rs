@@ -49,9 +49,12 @@ pub struct RunOptions {
     pub factors: Option<PathBuf>,
 }
 
-/// A progress hook: (step, steps, what).
+/// A progress callback: (step, steps, what).
+pub type ProgressFn = dyn Fn(usize, usize, &str) + Send + Sync;
+
+/// A progress hook.
 #[derive(Clone)]
-pub struct Progress(pub std::sync::Arc<dyn Fn(usize, usize, &str) + Send + Sync>);
+pub struct Progress(pub std::sync::Arc<ProgressFn>);
 
 impl std::fmt::Debug for Progress {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -201,7 +204,12 @@ pub fn excel_nb(batch: &RecordBatch) -> Result<String> {
         }
     };
     let mut out = String::from("\u{feff}");
-    let names: Vec<String> = batch.schema().fields().iter().map(|f| quote(f.name())).collect();
+    let names: Vec<String> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| quote(f.name()))
+        .collect();
     out.push_str(&names.join(";"));
     out.push_str("\r\n");
     let cols: Vec<(bool, arrow::array::ArrayRef)> = batch
@@ -209,8 +217,7 @@ pub fn excel_nb(batch: &RecordBatch) -> Result<String> {
         .iter()
         .map(|c| {
             let float = matches!(c.data_type(), DataType::Float64 | DataType::Float32);
-            let s = arrow::compute::cast(c, &DataType::Utf8).map(|a| (float, a));
-            s
+            arrow::compute::cast(c, &DataType::Utf8).map(|a| (float, a))
         })
         .collect::<std::result::Result<_, _>>()?;
     for i in 0..batch.num_rows() {
@@ -254,7 +261,10 @@ fn factor_checksums(path: &Path) -> Result<Vec<InputFile>> {
             Ok(InputFile {
                 path: f.display().to_string(),
                 bytes: bytes.len() as u64,
-                sha256: sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect(),
+                sha256: sha2::Sha256::digest(&bytes)
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect(),
             })
         })
         .collect()
@@ -267,23 +277,34 @@ fn factor_tables(path: &Path) -> Result<Vec<(Table, Vec<RecordBatch>)>> {
         id: "factors".into(),
         message: e.to_string(),
     };
-    let mut by_table: std::collections::BTreeMap<&'static str, (Table, Vec<RecordBatch>)> = Default::default();
+    let mut by_table: std::collections::BTreeMap<&'static str, (Table, Vec<RecordBatch>)> =
+        Default::default();
     for p in mobility_ingest::source::expand(&[path.to_path_buf()]).map_err(bad)? {
         for f in mobility_ingest::source::read_text(&p, &[".csv"]).map_err(bad)? {
             let parsed = mobility_ingest::factors::parse(&f).map_err(bad)?;
             if let Some(r) = parsed.rejects.rows.first() {
                 return Err(Error::Shape {
                     id: "factors".into(),
-                    message: format!("{} line {}, column {}: '{}': {}", r.file, r.line, r.column, r.value, r.reason),
+                    message: format!(
+                        "{} line {}, column {}: '{}': {}",
+                        r.file, r.line, r.column, r.value, r.reason
+                    ),
                 });
             }
-            by_table.entry(parsed.table.name()).or_insert((parsed.table, Vec::new())).1.push(parsed.batch);
+            by_table
+                .entry(parsed.table.name())
+                .or_insert((parsed.table, Vec::new()))
+                .1
+                .push(parsed.batch);
         }
     }
     if by_table.is_empty() {
         return Err(Error::Shape {
             id: "factors".into(),
-            message: format!("{}: no emission_factors*.csv, fleet_mix*.csv or occupancy*.csv", path.display()),
+            message: format!(
+                "{}: no emission_factors*.csv, fleet_mix*.csv or occupancy*.csv",
+                path.display()
+            ),
         });
     }
     Ok(by_table.into_values().collect())
@@ -297,19 +318,34 @@ async fn replicate_weights(
 ) -> Result<crate::survey::ReplicateWeights> {
     use arrow::array::AsArray;
     use arrow::datatypes::{DataType, Float64Type, Int64Type};
-    let batches = collect(ctx, "replicate_weights", "SELECT person_id, replicate, weight FROM replicate_weights").await?;
-    let shape = |message: String| Error::Shape { id: "replicate_weights".into(), message };
+    let batches = collect(
+        ctx,
+        "replicate_weights",
+        "SELECT person_id, replicate, weight FROM replicate_weights",
+    )
+    .await?;
+    let shape = |message: String| Error::Shape {
+        id: "replicate_weights".into(),
+        message,
+    };
     let mut weights: Vec<Vec<f64>> = Vec::new();
     let mut seen: Vec<Vec<bool>> = Vec::new();
     for b in &batches {
         let p = arrow::compute::cast(b.column(0), &DataType::Int64)?;
         let r = arrow::compute::cast(b.column(1), &DataType::Int64)?;
         let w = arrow::compute::cast(b.column(2), &DataType::Float64)?;
-        let (p, r, w) = (p.as_primitive::<Int64Type>(), r.as_primitive::<Int64Type>(), w.as_primitive::<Float64Type>());
+        let (p, r, w) = (
+            p.as_primitive::<Int64Type>(),
+            r.as_primitive::<Int64Type>(),
+            w.as_primitive::<Float64Type>(),
+        );
         for i in 0..b.num_rows() {
-            let pos = frame
-                .position(p.value(i))
-                .ok_or_else(|| shape(format!("person_id {} has replicate weights but is not in persons", p.value(i))))?;
+            let pos = frame.position(p.value(i)).ok_or_else(|| {
+                shape(format!(
+                    "person_id {} has replicate weights but is not in persons",
+                    p.value(i)
+                ))
+            })?;
             let k = r.value(i) as usize - 1;
             while weights.len() <= k {
                 weights.push(vec![0.0; frame.persons()]);
@@ -319,7 +355,11 @@ async fn replicate_weights(
             seen[k][pos] = true;
         }
     }
-    if let Some((k, p)) = seen.iter().enumerate().find_map(|(k, s)| s.iter().position(|x| !x).map(|p| (k, p))) {
+    if let Some((k, p)) = seen
+        .iter()
+        .enumerate()
+        .find_map(|(k, s)| s.iter().position(|x| !x).map(|p| (k, p)))
+    {
         return Err(shape(format!(
             "replicate {} has no weight for the person at position {p} of persons: every person needs every replicate",
             k + 1
@@ -330,11 +370,20 @@ async fn replicate_weights(
         "jk1" => (n - 1.0) / n,
         "bootstrap" => 1.0 / n,
         s => match s.split_once('/') {
-            Some((a, b)) => a.trim().parse::<f64>().ok().zip(b.trim().parse::<f64>().ok()).map(|(a, b)| a / b),
+            Some((a, b)) => a
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .zip(b.trim().parse::<f64>().ok())
+                .map(|(a, b)| a / b),
             None => s.parse::<f64>().ok(),
         }
         .filter(|c| c.is_finite() && *c > 0.0)
-        .ok_or_else(|| shape(format!("replicate scale '{s}': expected jk1, bootstrap, a number or a fraction such as 6/7")))?,
+        .ok_or_else(|| {
+            shape(format!(
+                "replicate scale '{s}': expected jk1, bootstrap, a number or a fraction such as 6/7"
+            ))
+        })?,
     };
     Ok(crate::survey::ReplicateWeights {
         weights,
@@ -448,7 +497,9 @@ async fn run_into(
         None
     };
     let replicates = match (&frame, present.contains(&Table::ReplicateWeights)) {
-        (Some(frame), true) => Some(std::sync::Arc::new(replicate_weights(ctx, frame, &opts.replicate_scale).await?)),
+        (Some(frame), true) => Some(std::sync::Arc::new(
+            replicate_weights(ctx, frame, &opts.replicate_scale).await?,
+        )),
         _ => None,
     };
     let frame_seconds = t_frame.elapsed().as_secs_f64();
@@ -572,9 +623,21 @@ async fn run_into(
         let null = traffic::nullvekst_table(&rolling)?;
         let query_seconds = t.elapsed().as_secs_f64();
         for (id, title, table) in [
-            ("traffic_index_yearly", "Traffic index between consecutive years, and chained (unofficial)", yearly),
-            ("traffic_index_rolling", "Rolling 12/24/36-month traffic index against the reference year (unofficial)", rolling),
-            ("nullvekst", "Zero growth in car traffic: the latest rolling index and its CI (unofficial)", null),
+            (
+                "traffic_index_yearly",
+                "Traffic index between consecutive years, and chained (unofficial)",
+                yearly,
+            ),
+            (
+                "traffic_index_rolling",
+                "Rolling 12/24/36-month traffic index against the reference year (unofficial)",
+                rolling,
+            ),
+            (
+                "nullvekst",
+                "Zero growth in car traffic: the latest rolling index and its CI (unofficial)",
+                null,
+            ),
         ] {
             let t2 = Instant::now();
             write_outputs(dir, id, &table, opts.csv)?;
@@ -583,8 +646,17 @@ async fn run_into(
                 title: title.into(),
                 rows: Some(table.num_rows()),
                 skipped: None,
-                seconds: t2.elapsed().as_secs_f64() + if id == "traffic_index_yearly" { query_seconds } else { 0.0 },
-                query_seconds: if id == "traffic_index_yearly" { query_seconds } else { 0.0 },
+                seconds: t2.elapsed().as_secs_f64()
+                    + if id == "traffic_index_yearly" {
+                        query_seconds
+                    } else {
+                        0.0
+                    },
+                query_seconds: if id == "traffic_index_yearly" {
+                    query_seconds
+                } else {
+                    0.0
+                },
                 estimate_seconds: 0.0,
                 write_seconds: t2.elapsed().as_secs_f64(),
             });

@@ -39,15 +39,15 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema};
 use mobility_stats::{
-    Estimate, Strata, StratumSums, ratio_estimate, replicate_variance, t_quantile,
-    total_estimate,
+    Estimate, Strata, StratumSums, ratio_estimate, replicate_variance, t_quantile, total_estimate,
 };
 use rayon::prelude::*;
 
 use crate::{Error, Result};
 
 /// Person-level breakdowns, columns of `person_frame`.
-pub const PERSON_BREAKDOWNS: [&str; 5] = ["home_zone", "age_band", "gender", "employment", "day_type"];
+pub const PERSON_BREAKDOWNS: [&str; 5] =
+    ["home_zone", "age_band", "gender", "employment", "day_type"];
 /// Trip-level breakdowns, taken from the query's columns of these names.
 pub const TRIP_BREAKDOWNS: [&str; 2] = ["purpose", "distance_band"];
 
@@ -148,12 +148,17 @@ impl Frame {
         let mut ids = Vec::new();
         let mut weight = Vec::new();
         // Column 1 is the stratum, 3.. the person-level breakdowns: interned as met.
-        let mut interners: Vec<Interner> = (0..=PERSON_BREAKDOWNS.len()).map(|_| Interner::default()).collect();
+        let mut interners: Vec<Interner> = (0..=PERSON_BREAKDOWNS.len())
+            .map(|_| Interner::default())
+            .collect();
         let mut coded: Vec<Vec<u32>> = vec![Vec::new(); PERSON_BREAKDOWNS.len() + 1];
         for b in batches {
             let id = arrow::compute::cast(b.column(0), &DataType::Int64)?;
             let w = arrow::compute::cast(b.column(2), &DataType::Float64)?;
-            let (id, w) = (id.as_primitive::<Int64Type>(), w.as_primitive::<Float64Type>());
+            let (id, w) = (
+                id.as_primitive::<Int64Type>(),
+                w.as_primitive::<Float64Type>(),
+            );
             ids.extend(id.values().iter().copied());
             weight.extend((0..b.num_rows()).map(|i| if w.is_valid(i) { w.value(i) } else { 0.0 }));
             for (k, (interner, out)) in interners.iter_mut().zip(coded.iter_mut()).enumerate() {
@@ -178,7 +183,10 @@ impl Frame {
         // A person without a stratum is in the stratum named ''.
         let stratum: Vec<u32> = if stratum.contains(&NONE) {
             let extra = strata_names.len() as u32;
-            stratum.into_iter().map(|h| if h == NONE { extra } else { h }).collect()
+            stratum
+                .into_iter()
+                .map(|h| if h == NONE { extra } else { h })
+                .collect()
         } else {
             stratum
         };
@@ -188,7 +196,11 @@ impl Frame {
             n_h[h as usize] += 1;
         }
         let (values, value_of) = sorted.into_iter().unzip();
-        let index = ids.iter().enumerate().map(|(i, &id)| (id, i as u32)).collect::<HashMap<_, _>>();
+        let index = ids
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| (id, i as u32))
+            .collect::<HashMap<_, _>>();
         Ok(Self {
             index,
             weight,
@@ -239,7 +251,13 @@ impl Interner {
             _ => arrow::compute::cast(col, &DataType::Utf8View)?,
         };
         let c = c.as_string_view();
-        out.extend((0..c.len()).map(|i| if c.is_valid(i) { self.id(c.value(i)) } else { NONE }));
+        out.extend((0..c.len()).map(|i| {
+            if c.is_valid(i) {
+                self.id(c.value(i))
+            } else {
+                NONE
+            }
+        }));
         Ok(())
     }
 
@@ -252,7 +270,10 @@ impl Interner {
             remap[old as usize] = new as u32;
         }
         let mut names = self.names;
-        let sorted = order.iter().map(|&o| std::mem::take(&mut names[o as usize])).collect();
+        let sorted = order
+            .iter()
+            .map(|&o| std::mem::take(&mut names[o as usize]))
+            .collect();
         (sorted, remap)
     }
 }
@@ -293,8 +314,16 @@ impl Sums {
         Self {
             cells: vec![StratumSums::default(); s.nd * s.nk * s.ns],
             dom: vec![StratumSums::default(); s.nd * s.ns],
-            cell_contrib: if s.bootstrap { vec![Vec::new(); s.nd * s.nk] } else { Vec::new() },
-            dom_contrib: if s.bootstrap { vec![Vec::new(); s.nd] } else { Vec::new() },
+            cell_contrib: if s.bootstrap {
+                vec![Vec::new(); s.nd * s.nk]
+            } else {
+                Vec::new()
+            },
+            dom_contrib: if s.bootstrap {
+                vec![Vec::new(); s.nd]
+            } else {
+                Vec::new()
+            },
         }
     }
 
@@ -314,7 +343,13 @@ impl Sums {
     }
 
     /// Adds the persons of `rows` (sorted by person, whole persons only).
-    fn walk(&mut self, s: &Shape, frame: &Frame, rows: &[Row], domains_of: &(dyn Fn(usize, &mut Vec<u32>) + Sync)) {
+    fn walk(
+        &mut self,
+        s: &Shape,
+        frame: &Frame,
+        rows: &[Row],
+        domains_of: &(dyn Fn(usize, &mut Vec<u32>) + Sync),
+    ) {
         let (nk, ns) = (s.nk, s.ns);
         let mut pd = Vec::new();
         let mut local: Vec<(u32, u32, f64, f64)> = Vec::new();
@@ -323,14 +358,15 @@ impl Sums {
             let p = person_rows[0].person as usize;
             domains_of(p, &mut pd);
             local.clear();
-            let mut add = |d: u32, k: u32, y: f64, x: f64| {
-                match local.iter_mut().find(|e| e.0 == d && e.1 == k) {
-                    Some(e) => {
-                        e.2 += y;
-                        e.3 += x;
-                    }
-                    None => local.push((d, k, y, x)),
+            let mut add = |d: u32, k: u32, y: f64, x: f64| match local
+                .iter_mut()
+                .find(|e| e.0 == d && e.1 == k)
+            {
+                Some(e) => {
+                    e.2 += y;
+                    e.3 += x;
                 }
+                None => local.push((d, k, y, x)),
             };
             for r in person_rows {
                 for &d in &pd {
@@ -468,7 +504,9 @@ pub fn estimate(frame: &Frame, spec: Spec, batches: &[RecordBatch]) -> Result<Re
         .fields()
         .iter()
         .map(|f| f.name().clone())
-        .filter(|n| !["person_id", "y", "x"].contains(&n.as_str()) && !TRIP_BREAKDOWNS.contains(&n.as_str()))
+        .filter(|n| {
+            !["person_id", "y", "x"].contains(&n.as_str()) && !TRIP_BREAKDOWNS.contains(&n.as_str())
+        })
         .collect();
 
     // Domains: `all`, the person-level values, then trip-level values as met.
@@ -495,7 +533,10 @@ pub fn estimate(frame: &Frame, spec: Spec, batches: &[RecordBatch]) -> Result<Re
     }
     // Keys and trip-level values are coded per column as they are met.
     let mut key_interners: Vec<Interner> = keys.iter().map(|_| Interner::default()).collect();
-    let mut trip_interners: Vec<Interner> = TRIP_BREAKDOWNS.iter().map(|_| Interner::default()).collect();
+    let mut trip_interners: Vec<Interner> = TRIP_BREAKDOWNS
+        .iter()
+        .map(|_| Interner::default())
+        .collect();
     let mut composite: HashMap<Vec<u32>, u32> = HashMap::default();
     let mut key_codes: Vec<Vec<u32>> = Vec::new();
     let mut rows: Vec<Row> = Vec::new();
@@ -503,11 +544,18 @@ pub fn estimate(frame: &Frame, spec: Spec, batches: &[RecordBatch]) -> Result<Re
     let mut tcodes: Vec<Vec<u32>> = vec![Vec::new(); TRIP_BREAKDOWNS.len()];
     for b in batches {
         let n = b.num_rows();
-        let pid = arrow::compute::cast(b.column_by_name("person_id").expect("checked"), &DataType::Int64)?;
+        let pid = arrow::compute::cast(
+            b.column_by_name("person_id").expect("checked"),
+            &DataType::Int64,
+        )?;
         let pid = pid.as_primitive::<Int64Type>();
         let num = |n: &str| -> Result<Option<Float64Array>> {
             Ok(match b.column_by_name(n) {
-                Some(c) => Some(arrow::compute::cast(c, &DataType::Float64)?.as_primitive::<Float64Type>().clone()),
+                Some(c) => Some(
+                    arrow::compute::cast(c, &DataType::Float64)?
+                        .as_primitive::<Float64Type>()
+                        .clone(),
+                ),
                 None => None,
             })
         };
@@ -523,7 +571,10 @@ pub fn estimate(frame: &Frame, spec: Spec, batches: &[RecordBatch]) -> Result<Re
         let mut composite_key = Vec::with_capacity(keys.len());
         for i in 0..n {
             let Some(&person) = frame.index.get(&pid.value(i)) else {
-                return Err(shape(format!("person_id {} is not in persons", pid.value(i))));
+                return Err(shape(format!(
+                    "person_id {} is not in persons",
+                    pid.value(i)
+                )));
             };
             let key = match keys.len() {
                 0 => 0,
@@ -553,12 +604,14 @@ pub fn estimate(frame: &Frame, spec: Spec, batches: &[RecordBatch]) -> Result<Re
         }
     }
     // The key list, one entry per key code; NONE (a NULL key) stays NULL.
-    let key_name = |k: usize, c: u32| (c != NONE).then(|| key_interners[k].names[c as usize].clone());
+    let key_name =
+        |k: usize, c: u32| (c != NONE).then(|| key_interners[k].names[c as usize].clone());
     let key_list: Vec<Vec<Option<String>>> = match keys.len() {
         0 => vec![vec![]],
         1 => {
-            let mut l: Vec<Vec<Option<String>>> =
-                (0..key_interners[0].names.len() as u32).map(|c| vec![key_name(0, c)]).collect();
+            let mut l: Vec<Vec<Option<String>>> = (0..key_interners[0].names.len() as u32)
+                .map(|c| vec![key_name(0, c)])
+                .collect();
             // A NULL key gets the code after the names.
             let null = l.len() as u32;
             if rows.iter().any(|r| r.key == NONE) {
@@ -571,7 +624,12 @@ pub fn estimate(frame: &Frame, spec: Spec, batches: &[RecordBatch]) -> Result<Re
         }
         _ => key_codes
             .iter()
-            .map(|cs| cs.iter().enumerate().map(|(k, &c)| key_name(k, c)).collect())
+            .map(|cs| {
+                cs.iter()
+                    .enumerate()
+                    .map(|(k, &c)| key_name(k, c))
+                    .collect()
+            })
             .collect(),
     };
     // Trip-level domains, after the person-level ones; rows' codes become domain ids.
@@ -617,7 +675,13 @@ pub fn estimate(frame: &Frame, spec: Spec, batches: &[RecordBatch]) -> Result<Re
         }
         bounds.push(end);
     }
-    let shape_of = Shape { nd, nk, ns, estimator: spec.estimator, bootstrap };
+    let shape_of = Shape {
+        nd,
+        nk,
+        ns,
+        estimator: spec.estimator,
+        bootstrap,
+    };
     let mut acc = bounds
         .par_windows(2)
         .map(|w| {
@@ -625,10 +689,13 @@ pub fn estimate(frame: &Frame, spec: Spec, batches: &[RecordBatch]) -> Result<Re
             acc.walk(&shape_of, frame, &rows[w[0]..w[1]], &domains_of);
             acc
         })
-        .reduce(|| Sums::new(&shape_of), |mut a, b| {
-            a.merge(b);
-            a
-        });
+        .reduce(
+            || Sums::new(&shape_of),
+            |mut a, b| {
+                a.merge(b);
+                a
+            },
+        );
     if matches!(spec.estimator, Estimator::Mean | Estimator::Total) {
         let mut pd = Vec::new();
         for p in 0..frame.persons() {
@@ -644,14 +711,23 @@ pub fn estimate(frame: &Frame, spec: Spec, batches: &[RecordBatch]) -> Result<Re
             }
         }
     }
-    let Sums { cells, dom, cell_contrib, dom_contrib } = acc;
+    let Sums {
+        cells,
+        dom,
+        cell_contrib,
+        dom_contrib,
+    } = acc;
 
     // Which cells to report: every key in every domain that has persons, except for `ratio`,
     // whose cells exist only where x does.
     let trip_domain = |d: usize| domains[d].order > PERSON_BREAKDOWNS.len();
     let dom_row = |d: usize| -> usize {
         // `mean` and `total` over a trip-level domain: every person is in it.
-        if trip_domain(d) && matches!(spec.estimator, Estimator::Mean | Estimator::Total) { 0 } else { d }
+        if trip_domain(d) && matches!(spec.estimator, Estimator::Mean | Estimator::Total) {
+            0
+        } else {
+            d
+        }
     };
     let mut report: Vec<(usize, usize)> = Vec::new();
     for d in 0..nd {
@@ -674,7 +750,11 @@ pub fn estimate(frame: &Frame, spec: Spec, batches: &[RecordBatch]) -> Result<Re
             let strata: Vec<StratumSums> = (0..ns)
                 .map(|h| {
                     let c = cells[cell * ns + h];
-                    let x = if spec.estimator == Estimator::Ratio { c } else { dom[dom_row(d) * ns + h] };
+                    let x = if spec.estimator == Estimator::Ratio {
+                        c
+                    } else {
+                        dom[dom_row(d) * ns + h]
+                    };
                     StratumSums {
                         n_h: frame.n_h[h],
                         n_d: x.n_d,
@@ -750,7 +830,9 @@ pub fn estimate(frame: &Frame, spec: Spec, batches: &[RecordBatch]) -> Result<Re
                             let y: f64 = c.iter().map(|&(p, y, _)| aw[p as usize] * y).sum();
                             match spec.estimator {
                                 Estimator::Total => y,
-                                Estimator::Ratio => y / c.iter().map(|&(p, _, x)| aw[p as usize] * x).sum::<f64>(),
+                                Estimator::Ratio => {
+                                    y / c.iter().map(|&(p, _, x)| aw[p as usize] * x).sum::<f64>()
+                                }
                                 _ => y / dsum[dom_row(d)],
                             }
                         })
@@ -811,20 +893,35 @@ pub fn estimate(frame: &Frame, spec: Spec, batches: &[RecordBatch]) -> Result<Re
     }
     let es: Vec<&Estimate> = ordered.values().copied().collect();
     let mut cols: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from_iter_values(ordered.keys().map(|(d, _)| d.breakdown.as_str()))),
-        Arc::new(StringArray::from_iter(ordered.keys().map(|(d, _)| d.value.as_deref()))),
+        Arc::new(StringArray::from_iter_values(
+            ordered.keys().map(|(d, _)| d.breakdown.as_str()),
+        )),
+        Arc::new(StringArray::from_iter(
+            ordered.keys().map(|(d, _)| d.value.as_deref()),
+        )),
     ];
-    cols.extend(kv.into_iter().map(|c| Arc::new(StringArray::from(c)) as ArrayRef));
+    cols.extend(
+        kv.into_iter()
+            .map(|c| Arc::new(StringArray::from(c)) as ArrayRef),
+    );
     cols.extend([
-        Arc::new(Float64Array::from_iter(es.iter().map(|e| finite(e.estimate)))) as ArrayRef,
-        Arc::new(Float64Array::from_iter(es.iter().map(|e| finite(e.estimate).and(finite(e.se))))),
-        Arc::new(Float64Array::from_iter(es.iter().map(|e| finite(e.ci_lower)))),
-        Arc::new(Float64Array::from_iter(es.iter().map(|e| finite(e.ci_upper)))),
+        Arc::new(Float64Array::from_iter(
+            es.iter().map(|e| finite(e.estimate)),
+        )) as ArrayRef,
+        Arc::new(Float64Array::from_iter(
+            es.iter().map(|e| finite(e.estimate).and(finite(e.se))),
+        )),
+        Arc::new(Float64Array::from_iter(
+            es.iter().map(|e| finite(e.ci_lower)),
+        )),
+        Arc::new(Float64Array::from_iter(
+            es.iter().map(|e| finite(e.ci_upper)),
+        )),
         Arc::new(Int64Array::from_iter_values(es.iter().map(|e| e.n as i64))),
         Arc::new(Float64Array::from_iter_values(es.iter().map(|e| e.n_eff))),
         Arc::new(Float64Array::from_iter(es.iter().map(|e| finite(e.cv)))),
         Arc::new(BooleanArray::from_iter(es.iter().map(|e| {
-            Some(e.n < spec.rules.min_n || !(e.cv <= spec.rules.max_cv))
+            Some(e.n < spec.rules.min_n || e.cv.is_nan() || e.cv > spec.rules.max_cv)
         }))),
         Arc::new(StringArray::from(vec![spec.unit; rows])),
         Arc::new(StringArray::from(vec![method.as_str(); rows])),

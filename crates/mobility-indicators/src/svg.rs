@@ -13,7 +13,10 @@ pub const PALETTE: [&str; 8] = [
 
 /// Escapes text for SVG/HTML.
 pub fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// A number for people: `digits` decimals, with a thin space between thousands.
@@ -22,7 +25,9 @@ pub fn num(v: f64, digits: usize) -> String {
         return "–".into();
     }
     let s = format!("{:.*}", digits, v.abs());
-    let (int, frac) = s.split_once('.').map_or((s.as_str(), None), |(i, f)| (i, Some(f)));
+    let (int, frac) = s
+        .split_once('.')
+        .map_or((s.as_str(), None), |(i, f)| (i, Some(f)));
     let mut out = String::new();
     for (i, c) in int.chars().enumerate() {
         if i > 0 && (int.len() - i) % 3 == 0 {
@@ -48,7 +53,11 @@ pub struct Bar {
 
 /// Horizontal bars with CI whiskers; `scale` turns values into shown numbers (100 for %).
 pub fn bars(bars: &[Bar], scale: f64, unit: &str, digits: usize) -> String {
-    let longest = bars.iter().map(|b| b.label.chars().count()).max().unwrap_or(0) as f64;
+    let longest = bars
+        .iter()
+        .map(|b| b.label.chars().count())
+        .max()
+        .unwrap_or(0) as f64;
     let (w, row, right) = (640.0, 26.0, 90.0);
     let left = (longest * 7.0 + 12.0).clamp(80.0, 330.0);
     let h = row * bars.len() as f64 + 30.0;
@@ -58,7 +67,9 @@ pub fn bars(bars: &[Bar], scale: f64, unit: &str, digits: usize) -> String {
         .fold(0.0f64, f64::max)
         .max(1e-12);
     let x = |v: f64| left + (w - left - right) * (v / max).clamp(0.0, 1.0);
-    let mut s = format!(r#"<svg viewBox="0 0 {w} {h}" width="100%" role="img" xmlns="http://www.w3.org/2000/svg">"#);
+    let mut s = format!(
+        r#"<svg viewBox="0 0 {w} {h}" width="100%" role="img" xmlns="http://www.w3.org/2000/svg">"#
+    );
     for (i, b) in bars.iter().enumerate() {
         let y = 10.0 + row * i as f64;
         let fill = if b.suppressed { "#bbbbbb" } else { PALETTE[0] };
@@ -78,7 +89,16 @@ pub fn bars(bars: &[Bar], scale: f64, unit: &str, digits: usize) -> String {
             let _ = write!(
                 s,
                 r##"<line x1="{:.1}" x2="{:.1}" y1="{ym}" y2="{ym}" stroke="#333" stroke-width="1.5"/><line x1="{:.1}" x2="{:.1}" y1="{}" y2="{}" stroke="#333"/><line x1="{:.1}" x2="{:.1}" y1="{}" y2="{}" stroke="#333"/>"##,
-                x(lo.max(0.0)), x(hi), x(lo.max(0.0)), x(lo.max(0.0)), ym - 5.0, ym + 5.0, x(hi), x(hi), ym - 5.0, ym + 5.0
+                x(lo.max(0.0)),
+                x(hi),
+                x(lo.max(0.0)),
+                x(lo.max(0.0)),
+                ym - 5.0,
+                ym + 5.0,
+                x(hi),
+                x(hi),
+                ym - 5.0,
+                ym + 5.0
             );
         }
         let _ = write!(
@@ -99,10 +119,18 @@ pub fn stacked(rows: &[(String, Vec<f64>)], series: &[String]) -> String {
     let (w, row, left) = (640.0, 24.0, 90.0);
     let legend_rows = series.len().div_ceil(4);
     let h = row * rows.len() as f64 + 20.0 + 18.0 * legend_rows as f64;
-    let mut s = format!(r#"<svg viewBox="0 0 {w} {h}" width="100%" role="img" xmlns="http://www.w3.org/2000/svg">"#);
+    let mut s = format!(
+        r#"<svg viewBox="0 0 {w} {h}" width="100%" role="img" xmlns="http://www.w3.org/2000/svg">"#
+    );
     for (i, (label, shares)) in rows.iter().enumerate() {
         let y = 6.0 + row * i as f64;
-        let _ = write!(s, r#"<text x="{}" y="{}" text-anchor="end" font-size="12">{}</text>"#, left - 6.0, y + 14.0, esc(label));
+        let _ = write!(
+            s,
+            r#"<text x="{}" y="{}" text-anchor="end" font-size="12">{}</text>"#,
+            left - 6.0,
+            y + 14.0,
+            esc(label)
+        );
         let mut x0 = left;
         for (k, v) in shares.iter().enumerate() {
             let wd = (w - left - 10.0) * v.max(0.0);
@@ -194,27 +222,60 @@ pub fn lines(x_labels: &[String], lines: &[Line], y_unit: &str) -> String {
         );
     }
     if lo < 0.0 && hi > 0.0 {
-        let _ = write!(s, r##"<line x1="{left}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#000" stroke-width="1.2"/>"##, w - 10.0, y = py(0.0));
+        let _ = write!(
+            s,
+            r##"<line x1="{left}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#000" stroke-width="1.2"/>"##,
+            w - 10.0,
+            y = py(0.0)
+        );
     }
     let every = x_labels.len().div_ceil(7).max(1);
     for (i, l) in x_labels.iter().enumerate().step_by(every) {
-        let anchor = if i + 1 == x_labels.len() && i > 0 { "end" } else { "middle" };
-        let _ = write!(s, r#"<text x="{:.1}" y="{}" text-anchor="{anchor}" font-size="11">{}</text>"#, px(i), h - bottom + 16.0, esc(l));
+        let anchor = if i + 1 == x_labels.len() && i > 0 {
+            "end"
+        } else {
+            "middle"
+        };
+        let _ = write!(
+            s,
+            r#"<text x="{:.1}" y="{}" text-anchor="{anchor}" font-size="11">{}</text>"#,
+            px(i),
+            h - bottom + 16.0,
+            esc(l)
+        );
     }
-    let _ = write!(s, r#"<text x="4" y="{}" font-size="11">{}</text>"#, top + 2.0, esc(y_unit));
+    let _ = write!(
+        s,
+        r#"<text x="4" y="{}" font-size="11">{}</text>"#,
+        top + 2.0,
+        esc(y_unit)
+    );
     for (k, l) in lines.iter().enumerate() {
         let colour = PALETTE[k % PALETTE.len()];
         if let Some(band) = &l.band {
-            let pts: Vec<(usize, (f64, f64))> = band.iter().enumerate().filter_map(|(i, b)| b.map(|b| (i, b))).collect();
+            let pts: Vec<(usize, (f64, f64))> = band
+                .iter()
+                .enumerate()
+                .filter_map(|(i, b)| b.map(|b| (i, b)))
+                .collect();
             if !pts.is_empty() {
                 let mut d = String::new();
                 for (j, (i, (_, b))) in pts.iter().enumerate() {
-                    let _ = write!(d, "{}{:.1},{:.1} ", if j == 0 { "M" } else { "L" }, px(*i), py(*b));
+                    let _ = write!(
+                        d,
+                        "{}{:.1},{:.1} ",
+                        if j == 0 { "M" } else { "L" },
+                        px(*i),
+                        py(*b)
+                    );
                 }
                 for (i, (a, _)) in pts.iter().rev() {
                     let _ = write!(d, "L{:.1},{:.1} ", px(*i), py(*a));
                 }
-                let _ = write!(s, r#"<path d="{d}Z" fill="{colour}" fill-opacity="0.18" stroke="none"/>"#);
+                let _ = write!(
+                    s,
+                    r#"<path d="{d}Z" fill="{colour}" fill-opacity="0.18" stroke="none"/>"#
+                );
             }
         }
         let pts: Vec<String> = l
@@ -224,7 +285,11 @@ pub fn lines(x_labels: &[String], lines: &[Line], y_unit: &str) -> String {
             .filter_map(|(i, v)| v.map(|v| format!("{:.1},{:.1}", px(i), py(v))))
             .collect();
         if !pts.is_empty() {
-            let _ = write!(s, r#"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="2"/>"#, pts.join(" "));
+            let _ = write!(
+                s,
+                r#"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="2"/>"#,
+                pts.join(" ")
+            );
         }
         if pts.len() < 16 {
             for p in &pts {
@@ -232,7 +297,10 @@ pub fn lines(x_labels: &[String], lines: &[Line], y_unit: &str) -> String {
                 let _ = write!(s, r#"<circle cx="{cx}" cy="{cy}" r="3" fill="{colour}"/>"#);
             }
         }
-        let (lx, ly) = (left + 190.0 * (k % 3) as f64, h + 4.0 + 18.0 * (k / 3) as f64);
+        let (lx, ly) = (
+            left + 190.0 * (k % 3) as f64,
+            h + 4.0 + 18.0 * (k / 3) as f64,
+        );
         let _ = write!(
             s,
             r#"<rect x="{lx}" y="{ly}" width="12" height="12" fill="{colour}"/><text x="{}" y="{}" font-size="12">{}</text>"#,
@@ -247,12 +315,20 @@ pub fn lines(x_labels: &[String], lines: &[Line], y_unit: &str) -> String {
 
 /// A round step (1, 2 or 5 × 10ᵏ) near `raw`.
 fn nice_step(raw: f64) -> f64 {
-    if !(raw > 0.0) || !raw.is_finite() {
+    if raw.is_nan() || raw <= 0.0 || !raw.is_finite() {
         return 1.0;
     }
     let p = 10f64.powf(raw.log10().floor());
     let f = raw / p;
-    p * if f <= 1.0 { 1.0 } else if f <= 2.0 { 2.0 } else if f <= 5.0 { 5.0 } else { 10.0 }
+    p * if f <= 1.0 {
+        1.0
+    } else if f <= 2.0 {
+        2.0
+    } else if f <= 5.0 {
+        5.0
+    } else {
+        10.0
+    }
 }
 
 /// A zone on the map: its outline, a value (or none) and whether the value is suppressed.
@@ -274,7 +350,13 @@ pub struct MapPoint {
 /// A map in an equirectangular projection scaled by cos(latitude): zones coloured on a
 /// sequential scale with a legend, suppressed zones hatched, points as circles with area
 /// proportional to `size`.
-pub fn map(zones: &[MapZone], points: &[MapPoint], legend_title: &str, scale: f64, digits: usize) -> String {
+pub fn map(
+    zones: &[MapZone],
+    points: &[MapPoint],
+    legend_title: &str,
+    scale: f64,
+    digits: usize,
+) -> String {
     let mut bbox: Option<geo::Rect<f64>> = None;
     for z in zones.iter().filter(|_| points.is_empty()) {
         if let Some(r) = z.geometry.bounding_rect() {
@@ -288,7 +370,10 @@ pub fn map(zones: &[MapZone], points: &[MapPoint], legend_title: &str, scale: f6
         }
     }
     for p in points {
-        let r = geo::Rect::new(geo::coord! { x: p.lon, y: p.lat }, geo::coord! { x: p.lon, y: p.lat });
+        let r = geo::Rect::new(
+            geo::coord! { x: p.lon, y: p.lat },
+            geo::coord! { x: p.lon, y: p.lat },
+        );
         bbox = Some(match bbox {
             None => r,
             Some(b) => geo::Rect::new(
@@ -302,26 +387,49 @@ pub fn map(zones: &[MapZone], points: &[MapPoint], legend_title: &str, scale: f6
     };
     if !points.is_empty() {
         // Around the points, with a margin; zones beyond are clipped by the view box.
-        let (dx, dy) = (((b.max().x - b.min().x) * 0.15).max(0.02), ((b.max().y - b.min().y) * 0.15).max(0.01));
+        let (dx, dy) = (
+            ((b.max().x - b.min().x) * 0.15).max(0.02),
+            ((b.max().y - b.min().y) * 0.15).max(0.01),
+        );
         b = geo::Rect::new(
             geo::coord! { x: b.min().x - dx, y: b.min().y - dy },
             geo::coord! { x: b.max().x + dx, y: b.max().y + dy },
         );
     }
     let k = ((b.min().y + b.max().y) / 2.0).to_radians().cos();
-    let (bw, bh) = (((b.max().x - b.min().x) * k).max(1e-9), (b.max().y - b.min().y).max(1e-9));
+    let (bw, bh) = (
+        ((b.max().x - b.min().x) * k).max(1e-9),
+        (b.max().y - b.min().y).max(1e-9),
+    );
     let w = 640.0;
     let map_h = (w * bh / bw).clamp(200.0, 520.0);
     let s_xy = (w / bw).min(map_h / bh);
     let px = |x: f64| (x - b.min().x) * k * s_xy;
     let py = |y: f64| (b.max().y - y) * s_xy;
-    let values: Vec<f64> = zones.iter().filter(|z| !z.suppressed).filter_map(|z| z.value).collect();
-    let (vmin, vmax) = values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, c), v| (a.min(*v), c.max(*v)));
+    let values: Vec<f64> = zones
+        .iter()
+        .filter(|z| !z.suppressed)
+        .filter_map(|z| z.value)
+        .collect();
+    let (vmin, vmax) = values
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, c), v| {
+            (a.min(*v), c.max(*v))
+        });
     let colour = |v: f64| {
-        let t = if vmax > vmin { (v - vmin) / (vmax - vmin) } else { 0.5 };
+        let t = if vmax > vmin {
+            (v - vmin) / (vmax - vmin)
+        } else {
+            0.5
+        };
         // White-ish to deep blue.
         let lerp = |a: f64, c: f64| (a + (c - a) * t).round() as u8;
-        format!("#{:02x}{:02x}{:02x}", lerp(239.0, 8.0), lerp(243.0, 69.0), lerp(255.0, 148.0))
+        format!(
+            "#{:02x}{:02x}{:02x}",
+            lerp(239.0, 8.0),
+            lerp(243.0, 69.0),
+            lerp(255.0, 148.0)
+        )
     };
     let h = map_h + 50.0;
     let mut s = format!(
@@ -332,7 +440,13 @@ pub fn map(zones: &[MapZone], points: &[MapPoint], legend_title: &str, scale: f6
         for poly in &z.geometry.0 {
             for ring in std::iter::once(poly.exterior()).chain(poly.interiors()) {
                 for (i, c) in ring.coords().enumerate() {
-                    let _ = write!(d, "{}{:.1},{:.1}", if i == 0 { "M" } else { "L" }, px(c.x), py(c.y));
+                    let _ = write!(
+                        d,
+                        "{}{:.1},{:.1}",
+                        if i == 0 { "M" } else { "L" },
+                        px(c.x),
+                        py(c.y)
+                    );
                 }
                 d.push('Z');
             }
@@ -343,7 +457,12 @@ pub fn map(zones: &[MapZone], points: &[MapPoint], legend_title: &str, scale: f6
             (None, false) => "#f7f7f7".into(),
         };
         let title = match z.value {
-            Some(v) => format!("{}: {}{}", z.label, num(v * scale, digits), if z.suppressed { " *" } else { "" }),
+            Some(v) => format!(
+                "{}: {}{}",
+                z.label,
+                num(v * scale, digits),
+                if z.suppressed { " *" } else { "" }
+            ),
             None => z.label.clone(),
         };
         let _ = write!(
@@ -352,7 +471,11 @@ pub fn map(zones: &[MapZone], points: &[MapPoint], legend_title: &str, scale: f6
             esc(&title)
         );
     }
-    let max_size = points.iter().map(|p| p.size).fold(0.0f64, f64::max).max(1e-9);
+    let max_size = points
+        .iter()
+        .map(|p| p.size)
+        .fold(0.0f64, f64::max)
+        .max(1e-9);
     for p in points {
         let r = 3.0 + 14.0 * (p.size / max_size).sqrt();
         let _ = write!(
@@ -370,7 +493,12 @@ pub fn map(zones: &[MapZone], points: &[MapPoint], legend_title: &str, scale: f6
     }
     if !values.is_empty() {
         let ly = map_h + 14.0;
-        let _ = write!(s, r#"<text x="0" y="{}" font-size="12">{}</text>"#, ly + 10.0, esc(legend_title));
+        let _ = write!(
+            s,
+            r#"<text x="0" y="{}" font-size="12">{}</text>"#,
+            ly + 10.0,
+            esc(legend_title)
+        );
         for i in 0..5 {
             let v = vmin + (vmax - vmin) * i as f64 / 4.0;
             let lx = 200.0 + 70.0 * i as f64;
@@ -408,17 +536,33 @@ mod tests {
     #[test]
     fn charts_have_their_marks() {
         let b = bars(
-            &[Bar { label: "car".into(), value: 0.5, lo: Some(0.45), hi: Some(0.55), suppressed: false }],
+            &[Bar {
+                label: "car".into(),
+                value: 0.5,
+                lo: Some(0.45),
+                hi: Some(0.55),
+                suppressed: false,
+            }],
             100.0,
             "%",
             1,
         );
-        assert!(b.contains("<rect") && b.contains("<line") && b.contains("50.0"), "{b}");
+        assert!(
+            b.contains("<rect") && b.contains("<line") && b.contains("50.0"),
+            "{b}"
+        );
         let l = lines(
             &["a".into(), "b".into()],
-            &[Line { name: "x".into(), values: vec![Some(-1.0), Some(1.0)], band: Some(vec![Some((-2.0, 0.0)), Some((0.0, 2.0))]) }],
+            &[Line {
+                name: "x".into(),
+                values: vec![Some(-1.0), Some(1.0)],
+                band: Some(vec![Some((-2.0, 0.0)), Some((0.0, 2.0))]),
+            }],
             "%",
         );
-        assert!(l.contains("<polyline") && l.contains("<path") && l.contains(r##"stroke="#000""##), "zero line: {l}");
+        assert!(
+            l.contains("<polyline") && l.contains("<path") && l.contains(r##"stroke="#000""##),
+            "zero line: {l}"
+        );
     }
 }

@@ -59,37 +59,58 @@ pub fn parse(text: &str) -> Result<Vec<Target>> {
     Ok(f.target)
 }
 
+/// A measured value with its CI, or why there is none.
+type Measured = std::result::Result<(f64, Option<(f64, f64)>), String>;
+
 /// The measured value of a target: estimate and CI, or the reason there is none.
-fn measured(
-    t: &Target,
-    outputs: &HashMap<String, RecordBatch>,
-) -> std::result::Result<(f64, Option<(f64, f64)>), String> {
+fn measured(t: &Target, outputs: &HashMap<String, RecordBatch>) -> Measured {
     let Some(id) = &t.indicator else {
-        return Err(t.note.clone().unwrap_or_else(|| "no source of the measured value".into()));
+        return Err(t
+            .note
+            .clone()
+            .unwrap_or_else(|| "no source of the measured value".into()));
     };
     let Some(b) = outputs.get(id) else {
         return Err(format!("indicator {id} did not run"));
     };
     let text = |n: &str| -> Option<arrow::array::StringArray> {
         let c = b.column_by_name(n)?;
-        Some(arrow::compute::cast(c, &DataType::Utf8).ok()?.as_string::<i32>().clone())
+        Some(
+            arrow::compute::cast(c, &DataType::Utf8)
+                .ok()?
+                .as_string::<i32>()
+                .clone(),
+        )
     };
     let num = |n: &str| -> Option<Float64Array> {
-        Some(b.column_by_name(n)?.as_primitive_opt::<Float64Type>()?.clone())
+        Some(
+            b.column_by_name(n)?
+                .as_primitive_opt::<Float64Type>()?
+                .clone(),
+        )
     };
-    let (Some(bd), Some(est), Some(lo), Some(hi)) =
-        (text("breakdown"), num("estimate"), num("ci_lower"), num("ci_upper"))
-    else {
+    let (Some(bd), Some(est), Some(lo), Some(hi)) = (
+        text("breakdown"),
+        num("estimate"),
+        num("ci_lower"),
+        num("ci_upper"),
+    ) else {
         return Err(format!("indicator {id} has no estimate column"));
     };
     let keys: Vec<(arrow::array::StringArray, &String)> = t
         .key
         .iter()
-        .map(|(k, v)| text(k).map(|c| (c, v)).ok_or(format!("indicator {id} has no column {k}")))
+        .map(|(k, v)| {
+            text(k)
+                .map(|c| (c, v))
+                .ok_or(format!("indicator {id} has no column {k}"))
+        })
         .collect::<std::result::Result<_, _>>()?;
     for i in 0..b.num_rows() {
         if bd.value(i) == "all"
-            && keys.iter().all(|(c, v)| c.is_valid(i) && c.value(i) == v.as_str())
+            && keys
+                .iter()
+                .all(|(c, v)| c.is_valid(i) && c.value(i) == v.as_str())
             && est.is_valid(i)
         {
             let ci = (lo.is_valid(i) && hi.is_valid(i)).then(|| (lo.value(i), hi.value(i)));
@@ -127,7 +148,7 @@ pub async fn evaluate(
         };
         rows.push((t, m));
     }
-    let status = |t: &Target, m: &std::result::Result<(f64, Option<(f64, f64)>), String>| match m {
+    let status = |t: &Target, m: &Measured| match m {
         Err(why) => format!("not measured: {why}"),
         Ok((v, ci)) => {
             let (lo, hi) = ci.unwrap_or((*v, *v));
@@ -143,7 +164,7 @@ pub async fn evaluate(
             }
         }
     };
-    let ok = |m: &std::result::Result<(f64, Option<(f64, f64)>), String>| m.as_ref().ok().copied();
+    let ok = |m: &Measured| m.as_ref().ok().copied();
     let schema = Schema::new(vec![
         Field::new("target", DataType::Utf8, false),
         Field::new("title", DataType::Utf8, false),
@@ -158,17 +179,41 @@ pub async fn evaluate(
         Field::new("source", DataType::Utf8, false),
     ]);
     let cols: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|(t, _)| t.id.as_str()))),
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|(t, _)| t.title.as_str()))),
-        Arc::new(StringArray::from_iter(rows.iter().map(|(t, _)| t.title_nb.as_deref()))),
-        Arc::new(Int64Array::from_iter_values(rows.iter().map(|(t, _)| t.year))),
-        Arc::new(Float64Array::from_iter_values(rows.iter().map(|(t, _)| t.value))),
-        Arc::new(Float64Array::from_iter(rows.iter().map(|(_, m)| ok(m).map(|m| m.0)))),
-        Arc::new(Float64Array::from_iter(rows.iter().map(|(_, m)| ok(m).and_then(|m| m.1).map(|c| c.0)))),
-        Arc::new(Float64Array::from_iter(rows.iter().map(|(_, m)| ok(m).and_then(|m| m.1).map(|c| c.1)))),
-        Arc::new(Float64Array::from_iter(rows.iter().map(|(t, m)| ok(m).map(|m| m.0 - t.value)))),
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|(t, m)| status(t, m)))),
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|(t, _)| t.source.as_str()))),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|(t, _)| t.id.as_str()),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|(t, _)| t.title.as_str()),
+        )),
+        Arc::new(StringArray::from_iter(
+            rows.iter().map(|(t, _)| t.title_nb.as_deref()),
+        )),
+        Arc::new(Int64Array::from_iter_values(
+            rows.iter().map(|(t, _)| t.year),
+        )),
+        Arc::new(Float64Array::from_iter_values(
+            rows.iter().map(|(t, _)| t.value),
+        )),
+        Arc::new(Float64Array::from_iter(
+            rows.iter().map(|(_, m)| ok(m).map(|m| m.0)),
+        )),
+        Arc::new(Float64Array::from_iter(
+            rows.iter()
+                .map(|(_, m)| ok(m).and_then(|m| m.1).map(|c| c.0)),
+        )),
+        Arc::new(Float64Array::from_iter(
+            rows.iter()
+                .map(|(_, m)| ok(m).and_then(|m| m.1).map(|c| c.1)),
+        )),
+        Arc::new(Float64Array::from_iter(
+            rows.iter().map(|(t, m)| ok(m).map(|m| m.0 - t.value)),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|(t, m)| status(t, m)),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|(t, _)| t.source.as_str()),
+        )),
     ];
     Ok(RecordBatch::try_new(Arc::new(schema), cols)?)
 }
@@ -180,9 +225,18 @@ mod tests {
     #[test]
     fn the_built_in_targets_parse() {
         let t = parse(BAERUM).unwrap();
-        assert!(t.iter().any(|t| t.id == "sustainable_share" && t.value == 0.60));
-        assert!(t.iter().any(|t| t.id == "bike_share" && t.key.get("mode").map(String::as_str) == Some("bike")));
-        let err = parse("[[target]]\nid='x'\ntitle='x'\nvalue=1\nyear=2030\ndirection='up'\nsource='s'").unwrap_err();
+        assert!(
+            t.iter()
+                .any(|t| t.id == "sustainable_share" && t.value == 0.60)
+        );
+        assert!(
+            t.iter()
+                .any(|t| t.id == "bike_share"
+                    && t.key.get("mode").map(String::as_str) == Some("bike"))
+        );
+        let err =
+            parse("[[target]]\nid='x'\ntitle='x'\nvalue=1\nyear=2030\ndirection='up'\nsource='s'")
+                .unwrap_err();
         assert!(err.to_string().contains("direction is 'up'"), "{err}");
     }
 }

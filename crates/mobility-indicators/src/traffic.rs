@@ -46,15 +46,21 @@ async fn collect(ctx: &SessionContext, what: &str, sql: &str) -> Result<Vec<Reco
 }
 
 fn text(b: &RecordBatch, i: usize) -> Result<StringArray> {
-    Ok(arrow::compute::cast(b.column(i), &DataType::Utf8)?.as_string::<i32>().clone())
+    Ok(arrow::compute::cast(b.column(i), &DataType::Utf8)?
+        .as_string::<i32>()
+        .clone())
 }
 
 fn int(b: &RecordBatch, i: usize) -> Result<Int64Array> {
-    Ok(arrow::compute::cast(b.column(i), &DataType::Int64)?.as_primitive::<Int64Type>().clone())
+    Ok(arrow::compute::cast(b.column(i), &DataType::Int64)?
+        .as_primitive::<Int64Type>()
+        .clone())
 }
 
 fn float(b: &RecordBatch, i: usize) -> Result<Float64Array> {
-    Ok(arrow::compute::cast(b.column(i), &DataType::Float64)?.as_primitive::<Float64Type>().clone())
+    Ok(arrow::compute::cast(b.column(i), &DataType::Float64)?
+        .as_primitive::<Float64Type>()
+        .clone())
 }
 
 fn f(v: f64) -> Option<f64> {
@@ -75,17 +81,23 @@ fn table(rows: &[IndexRow]) -> Result<RecordBatch> {
         Field::new("official", DataType::Boolean, false),
     ];
     let mut cols: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.subset.as_str()))),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.subset.as_str()),
+        )),
         Arc::new(BooleanArray::from(vec![false; rows.len()])),
     ];
     if let Some(first) = rows.first() {
         for (k, (name, _)) in first.cols.iter().enumerate() {
             fields.push(Field::new(*name, DataType::Utf8, true));
-            cols.push(Arc::new(StringArray::from_iter(rows.iter().map(|r| r.cols[k].1.clone()))));
+            cols.push(Arc::new(StringArray::from_iter(
+                rows.iter().map(|r| r.cols[k].1.clone()),
+            )));
         }
     }
     let idx = |g: fn(&mobility_stats::traffic::AreaIndex) -> f64| -> ArrayRef {
-        Arc::new(Float64Array::from_iter(rows.iter().map(|r| r.index.as_ref().and_then(|a| f(g(a))))))
+        Arc::new(Float64Array::from_iter(
+            rows.iter().map(|r| r.index.as_ref().and_then(|a| f(g(a)))),
+        ))
     };
     for (name, a) in [
         ("index_p", idx(|a| a.index_p)),
@@ -100,12 +112,15 @@ fn table(rows: &[IndexRow]) -> Result<RecordBatch> {
     }
     fields.push(Field::new("n_trp", DataType::Int64, false));
     cols.push(Arc::new(Int64Array::from_iter_values(
-        rows.iter().map(|r| r.index.map_or(0, |a| i64::from(a.n_trp))),
+        rows.iter()
+            .map(|r| r.index.map_or(0, |a| i64::from(a.n_trp))),
     )));
     if let Some(first) = rows.first() {
         for (k, (name, _)) in first.extra.iter().enumerate() {
             fields.push(Field::new(*name, DataType::Float64, true));
-            cols.push(Arc::new(Float64Array::from_iter(rows.iter().map(|r| r.extra[k].1))));
+            cols.push(Arc::new(Float64Array::from_iter(
+                rows.iter().map(|r| r.extra[k].1),
+            )));
         }
     }
     Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?)
@@ -122,11 +137,23 @@ pub async fn index_yearly(ctx: &SessionContext, present: &[Table]) -> Result<Rec
          FROM traffic_point_index i JOIN ({}) s ON s.trp_id = i.trp_id",
         subsets_sql(present)
     );
-    let batches = collect(ctx, "traffic_index_yearly", &format!("{sql} GROUP BY 1, 2, 3, 5, 6")).await?;
+    let batches = collect(
+        ctx,
+        "traffic_index_yearly",
+        &format!("{sql} GROUP BY 1, 2, 3, 5, 6"),
+    )
+    .await?;
     // (subset, base, calc) → sums and the last month.
     let mut groups: BTreeMap<(String, i64, i64), (AreaSums, i64)> = BTreeMap::new();
     for b in &batches {
-        let (s, by, cy, lm, bv, cv) = (text(b, 0)?, int(b, 1)?, int(b, 2)?, int(b, 3)?, float(b, 4)?, float(b, 5)?);
+        let (s, by, cy, lm, bv, cv) = (
+            text(b, 0)?,
+            int(b, 1)?,
+            int(b, 2)?,
+            int(b, 3)?,
+            float(b, 4)?,
+            float(b, 5)?,
+        );
         for i in 0..b.num_rows() {
             let e = groups
                 .entry((s.value(i).to_string(), by.value(i), cy.value(i)))
@@ -190,7 +217,13 @@ pub async fn index_rolling(
     // subset → point → month number (year·12 + month − 1) → MDT.
     let mut mdt: BTreeMap<String, BTreeMap<String, BTreeMap<i64, f64>>> = BTreeMap::new();
     for b in &batches {
-        let (s, p, y, m, v) = (text(b, 0)?, text(b, 1)?, int(b, 2)?, int(b, 3)?, float(b, 4)?);
+        let (s, p, y, m, v) = (
+            text(b, 0)?,
+            text(b, 1)?,
+            int(b, 2)?,
+            int(b, 3)?,
+            float(b, 4)?,
+        );
         for i in 0..b.num_rows() {
             mdt.entry(s.value(i).to_string())
                 .or_default()
@@ -208,7 +241,11 @@ pub async fn index_rolling(
                 }
             }
         }
-        counts.iter().filter(|(_, n)| **n >= 10).map(|((_, y), _)| *y).min()
+        counts
+            .iter()
+            .filter(|(_, n)| **n >= 10)
+            .map(|((_, y), _)| *y)
+            .min()
     });
     let mut rows = Vec::new();
     let Some(reference) = reference else {
@@ -229,7 +266,9 @@ pub async fn index_rolling(
                     let ref_values: Vec<f64> = (reference * 12..reference * 12 + 12)
                         .filter_map(|k| months.get(&k).copied())
                         .collect();
-                    let Some(base) = reference_mean(&ref_values) else { continue };
+                    let Some(base) = reference_mean(&ref_values) else {
+                        continue;
+                    };
                     let values: Vec<(u32, f64)> = (end - window + 1..=end)
                         .filter_map(|k| months.get(&k).map(|v| ((k.rem_euclid(12) + 1) as u32, *v)))
                         .collect();
@@ -238,7 +277,8 @@ pub async fn index_rolling(
                     }
                 }
                 let start = end - window + 1;
-                let label = |k: i64| format!("{} {}", MONTHS[k.rem_euclid(12) as usize], k.div_euclid(12));
+                let label =
+                    |k: i64| format!("{} {}", MONTHS[k.rem_euclid(12) as usize], k.div_euclid(12));
                 rows.push(IndexRow {
                     subset: subset.clone(),
                     cols: vec![
@@ -246,9 +286,16 @@ pub async fn index_rolling(
                         ("reference_year", Some(reference.to_string())),
                         (
                             "last_month",
-                            Some(format!("{}-{:02}-01", end.div_euclid(12), end.rem_euclid(12) + 1)),
+                            Some(format!(
+                                "{}-{:02}-01",
+                                end.div_euclid(12),
+                                end.rem_euclid(12) + 1
+                            )),
                         ),
-                        ("index_period", Some(format!("{reference} - ({} - {})", label(start), label(end)))),
+                        (
+                            "index_period",
+                            Some(format!("{reference} - ({} - {})", label(start), label(end))),
+                        ),
                     ],
                     index: sums.finish(),
                     extra: vec![],
@@ -273,23 +320,45 @@ pub fn nullvekst_table(rolling: &RecordBatch) -> Result<RecordBatch> {
         let i = rolling.schema().index_of(n)?;
         float(rolling, i)
     };
-    let (subset, window, last, period) = (col("subset")?, col("window")?, col("last_month")?, col("index_period")?);
-    let (ip, lo, hi, se) = (num("index_p")?, num("ci_lower")?, num("ci_upper")?, num("se_p")?);
+    let (subset, window, last, period) = (
+        col("subset")?,
+        col("window")?,
+        col("last_month")?,
+        col("index_period")?,
+    );
+    let (ip, lo, hi, se) = (
+        num("index_p")?,
+        num("ci_lower")?,
+        num("ci_upper")?,
+        num("se_p")?,
+    );
     let n = int(rolling, rolling.schema().index_of("n_trp")?)?;
     // subset → (window months, last month, row)
     let mut best: BTreeMap<String, (u32, String, usize)> = BTreeMap::new();
     for i in 0..rolling.num_rows() {
-        let w: u32 = window.value(i).trim_end_matches("_months").parse().unwrap_or(0);
+        let w: u32 = window
+            .value(i)
+            .trim_end_matches("_months")
+            .parse()
+            .unwrap_or(0);
         let cand = (w, last.value(i).to_string(), i);
-        let e = best.entry(subset.value(i).to_string()).or_insert(cand.clone());
+        let e = best
+            .entry(subset.value(i).to_string())
+            .or_insert(cand.clone());
         if (cand.0, &cand.1) > (e.0, &e.1) {
             *e = cand;
         }
     }
     let rows: Vec<usize> = best.values().map(|b| b.2).collect();
-    let s = |a: &StringArray| -> ArrayRef { Arc::new(StringArray::from_iter(rows.iter().map(|&i| Some(a.value(i))))) };
+    let s = |a: &StringArray| -> ArrayRef {
+        Arc::new(StringArray::from_iter(
+            rows.iter().map(|&i| Some(a.value(i))),
+        ))
+    };
     let x = |a: &Float64Array| -> ArrayRef {
-        Arc::new(Float64Array::from_iter(rows.iter().map(|&i| a.is_valid(i).then(|| a.value(i)))))
+        Arc::new(Float64Array::from_iter(
+            rows.iter().map(|&i| a.is_valid(i).then(|| a.value(i))),
+        ))
     };
     let schema = Schema::new(vec![
         Field::new("breakdown", DataType::Utf8, false),
@@ -309,10 +378,15 @@ pub fn nullvekst_table(rolling: &RecordBatch) -> Result<RecordBatch> {
     ]);
     let cols: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from_iter_values(rows.iter().map(|&i| {
-            if subset.value(i) == "all points" { "all" } else { "kommune" }
+            if subset.value(i) == "all points" {
+                "all"
+            } else {
+                "kommune"
+            }
         }))),
         Arc::new(StringArray::from_iter(rows.iter().map(|&i| {
-            (subset.value(i) != "all points").then(|| subset.value(i).trim_start_matches("kommune ").to_string())
+            (subset.value(i) != "all points")
+                .then(|| subset.value(i).trim_start_matches("kommune ").to_string())
         }))),
         s(&subset),
         Arc::new(BooleanArray::from(vec![false; rows.len()])),
@@ -323,7 +397,9 @@ pub fn nullvekst_table(rolling: &RecordBatch) -> Result<RecordBatch> {
         x(&se),
         x(&lo),
         x(&hi),
-        Arc::new(Int64Array::from_iter_values(rows.iter().map(|&i| n.value(i)))),
+        Arc::new(Int64Array::from_iter_values(
+            rows.iter().map(|&i| n.value(i)),
+        )),
         Arc::new(StringArray::from_iter_values(rows.iter().map(|&i| {
             if lo.is_valid(i) && hi.is_valid(i) {
                 nullvekst(lo.value(i), hi.value(i))

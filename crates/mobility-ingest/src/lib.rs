@@ -195,13 +195,16 @@ pub fn ingest_traffic(dir: &DataDir, inputs: &[PathBuf], opts: &Options) -> Resu
         if is_json {
             for f in source::read_text(&path, &[".json"])? {
                 let (pts, read, rej) = points::parse(&f)?;
-                summary.push(opts, FileReport::new(
-                    &f,
-                    Table::TrafficPoints,
-                    read,
-                    pts.len() as u64,
-                    rej.rows.len() as u64,
-                ));
+                summary.push(
+                    opts,
+                    FileReport::new(
+                        &f,
+                        Table::TrafficPoints,
+                        read,
+                        pts.len() as u64,
+                        rej.rows.len() as u64,
+                    ),
+                );
                 located.extend(pts);
                 all_rejects.push(rej);
             }
@@ -211,13 +214,16 @@ pub fn ingest_traffic(dir: &DataDir, inputs: &[PathBuf], opts: &Options) -> Resu
             let mut p = traffic::parse(&f)?;
             let (batch, dups) = store::dedup(Table::TrafficHourly, &p.batch, &p.lines, &f.name)?;
             p.rejects.rows.extend(dups);
-            summary.push(opts, FileReport::new(
-                &f,
-                Table::TrafficHourly,
-                p.rows_read,
-                batch.num_rows() as u64,
-                p.rejects.rows.len() as u64,
-            ));
+            summary.push(
+                opts,
+                FileReport::new(
+                    &f,
+                    Table::TrafficHourly,
+                    p.rows_read,
+                    batch.num_rows() as u64,
+                    p.rejects.rows.len() as u64,
+                ),
+            );
             for (month, part) in split_by_month(&batch)? {
                 let acc = months.remove(&month);
                 let merged = dir.merge_into_part(Table::TrafficHourly, &month, acc, &part)?;
@@ -441,13 +447,16 @@ pub fn ingest_zones(
             // across files the later file wins, as on a rerun.
             let (batch, dups) = store::dedup(Table::Zones, &batch, &p.lines, &f.name)?;
             p.rejects.rows.extend(dups);
-            summary.push(opts, FileReport::new(
-                &f,
-                Table::Zones,
-                p.read,
-                batch.num_rows() as u64,
-                p.rejects.rows.len() as u64,
-            ));
+            summary.push(
+                opts,
+                FileReport::new(
+                    &f,
+                    Table::Zones,
+                    p.read,
+                    batch.num_rows() as u64,
+                    p.rejects.rows.len() as u64,
+                ),
+            );
             merged = Some(dir.merge_into_part(Table::Zones, "data", merged.take(), &batch)?);
             all_rejects.push(p.rejects);
         }
@@ -525,13 +534,16 @@ pub fn ingest_gtfs(dir: &DataDir, inputs: &[PathBuf], opts: &Options) -> Result<
             )?;
             let (batch, dups) = store::dedup(Table::PtStops, &batch, &lines, &f.name)?;
             rejects.rows.extend(dups);
-            summary.push(opts, FileReport::new(
-                &f,
-                Table::PtStops,
-                read,
-                batch.num_rows() as u64,
-                rejects.rows.len() as u64,
-            ));
+            summary.push(
+                opts,
+                FileReport::new(
+                    &f,
+                    Table::PtStops,
+                    read,
+                    batch.num_rows() as u64,
+                    rejects.rows.len() as u64,
+                ),
+            );
             merged = Some(dir.merge_into_part(Table::PtStops, "data", merged.take(), &batch)?);
             all_rejects.push(rejects);
         }
@@ -569,19 +581,25 @@ pub fn ingest_replicate_weights(
                 return Err(Error::format(
                     &f.name,
                     1,
-                    format!("{} replicate columns, but an earlier file had {r}", p.replicates),
+                    format!(
+                        "{} replicate columns, but an earlier file had {r}",
+                        p.replicates
+                    ),
                 ));
             }
             replicates = Some(p.replicates);
             let (batch, dups) = store::dedup(Table::ReplicateWeights, &p.batch, &p.lines, &f.name)?;
             p.rejects.rows.extend(dups);
-            summary.push(opts, FileReport::new(
-                &f,
-                Table::ReplicateWeights,
-                p.rows_read,
-                batch.num_rows() as u64 / p.replicates.max(1) as u64,
-                p.rejects.rows.len() as u64,
-            ));
+            summary.push(
+                opts,
+                FileReport::new(
+                    &f,
+                    Table::ReplicateWeights,
+                    p.rows_read,
+                    batch.num_rows() as u64 / p.replicates.max(1) as u64,
+                    p.rejects.rows.len() as u64,
+                ),
+            );
             acc = Some(match acc {
                 None => batch,
                 Some(a) => store::merge(Table::ReplicateWeights, &[a], &batch)?,
@@ -593,7 +611,9 @@ pub fn ingest_replicate_weights(
     finish_rejects(dir, &mut staging, "replicate_weights", &all_rejects, opts)?;
     if let Some(batch) = acc {
         staging.table(dir, Table::ReplicateWeights, "data", &batch)?;
-        summary.tables.insert("replicate_weights".into(), batch.num_rows() as u64);
+        summary
+            .tables
+            .insert("replicate_weights".into(), batch.num_rows() as u64);
     }
     staging.commit()?;
     Ok(summary)
@@ -608,13 +628,16 @@ pub fn ingest_factors(dir: &DataDir, inputs: &[PathBuf], opts: &Options) -> Resu
             let mut p = factors::parse(&f)?;
             let (batch, dups) = store::dedup(p.table, &p.batch, &p.lines, &f.name)?;
             p.rejects.rows.extend(dups);
-            summary.push(opts, FileReport::new(
-                &f,
-                p.table,
-                p.rows_read,
-                batch.num_rows() as u64,
-                p.rejects.rows.len() as u64,
-            ));
+            summary.push(
+                opts,
+                FileReport::new(
+                    &f,
+                    p.table,
+                    p.rows_read,
+                    batch.num_rows() as u64,
+                    p.rejects.rows.len() as u64,
+                ),
+            );
             let acc = merged.remove(p.table.name()).map(|(_, b)| b);
             let table_rows = dir.merge_into_part(p.table, "data", acc, &batch)?;
             merged.insert(p.table.name(), (p.table, table_rows));

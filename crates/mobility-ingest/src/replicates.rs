@@ -49,7 +49,11 @@ pub fn parse(file: &TextFile, id_column: &str, prefix: &str) -> Result<Parsed> {
     if reps.len() > i16::MAX as usize {
         return Err(Error::format(&file.name, 1, "more than 32767 replicates"));
     }
-    let (mut pid, mut rep, mut w) = (Int64Builder::new(), Int16Builder::new(), Float64Builder::new());
+    let (mut pid, mut rep, mut w) = (
+        Int64Builder::new(),
+        Int16Builder::new(),
+        Float64Builder::new(),
+    );
     let mut lines = Vec::new();
     let mut rejects = Rejects::new(&file.name);
     let mut read = 0;
@@ -60,7 +64,12 @@ pub fn parse(file: &TextFile, id_column: &str, prefix: &str) -> Result<Parsed> {
         let person = match int(get(id)) {
             Ok(Some(v)) => v,
             _ => {
-                rejects.push(row.line, id_column, get(id), "expected a whole-number person id");
+                rejects.push(
+                    row.line,
+                    id_column,
+                    get(id),
+                    "expected a whole-number person id",
+                );
                 continue;
             }
         };
@@ -89,7 +98,11 @@ pub fn parse(file: &TextFile, id_column: &str, prefix: &str) -> Result<Parsed> {
             lines.push(row.line);
         }
     }
-    let cols: Vec<ArrayRef> = vec![Arc::new(pid.finish()), Arc::new(rep.finish()), Arc::new(w.finish())];
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(pid.finish()),
+        Arc::new(rep.finish()),
+        Arc::new(w.finish()),
+    ];
     Ok(Parsed {
         batch: RecordBatch::try_new(Table::ReplicateWeights.schema(), cols)?,
         lines,

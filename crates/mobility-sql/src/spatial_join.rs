@@ -174,7 +174,8 @@ impl SpatialJoinExec {
             return Ok(None);
         }
         let side = |e: &Arc<dyn PhysicalExpr>| side_of(filter, e);
-        let is_point = |e: &Arc<dyn PhysicalExpr>| as_function(e).is_some_and(|g| g.name() == "st_point");
+        let is_point =
+            |e: &Arc<dyn PhysicalExpr>| as_function(e).is_some_and(|g| g.name() == "st_point");
         let (build, probe, predicate) = match f.name() {
             "st_contains" => (0, 1, Predicate::Contains),
             "st_within" => (1, 0, Predicate::Contains),
@@ -196,14 +197,21 @@ impl SpatialJoinExec {
         }
         let build_geom = to_child(filter, &args[build])?;
         let (mut left, mut right) = (nlj.left().clone(), nlj.right().clone());
-        let probe_child = if build_side == JoinSide::Left { &mut right } else { &mut left };
+        let probe_child = if build_side == JoinSide::Left {
+            &mut right
+        } else {
+            &mut left
+        };
         let side = ProbeSide {
             schema: probe_child.schema(),
             exprs: None,
         };
         let (probe_geom, side) = match as_function(&args[probe]) {
             Some(p) if p.name() == "st_point" && p.args().len() == 2 => (
-                ProbeGeom::Point(to_child(filter, &p.args()[0])?, to_child(filter, &p.args()[1])?),
+                ProbeGeom::Point(
+                    to_child(filter, &p.args()[0])?,
+                    to_child(filter, &p.args()[1])?,
+                ),
                 side,
             ),
             _ => {
@@ -211,7 +219,13 @@ impl SpatialJoinExec {
                 match absorb_point_projection(probe_child, &g) {
                     Some((x, y, input, exprs)) => {
                         *probe_child = input;
-                        (ProbeGeom::Point(x, y), ProbeSide { exprs: Some(exprs), ..side })
+                        (
+                            ProbeGeom::Point(x, y),
+                            ProbeSide {
+                                exprs: Some(exprs),
+                                ..side
+                            },
+                        )
                     }
                     None => (ProbeGeom::Wkb(g), side),
                 }
@@ -248,13 +262,22 @@ impl SpatialJoinExec {
         } else {
             (Arc::clone(&probe_side.schema), right.schema())
         };
-        let fields: Vec<_> = l.fields().iter().chain(r.fields().iter()).cloned().collect();
+        let fields: Vec<_> = l
+            .fields()
+            .iter()
+            .chain(r.fields().iter())
+            .cloned()
+            .collect();
         let fields = match &projection {
             Some(p) => p.iter().map(|&i| fields[i].clone()).collect(),
             None => fields,
         };
         let schema: SchemaRef = Arc::new(arrow::datatypes::Schema::new(fields));
-        let probe = if build_side == JoinSide::Left { &right } else { &left };
+        let probe = if build_side == JoinSide::Left {
+            &right
+        } else {
+            &left
+        };
         let cache = Arc::new(PlanProperties::new(
             EquivalenceProperties::new(schema),
             Partitioning::UnknownPartitioning(probe.output_partitioning().partition_count()),
@@ -278,11 +301,19 @@ impl SpatialJoinExec {
     }
 
     fn build_child(&self) -> &Arc<dyn ExecutionPlan> {
-        if self.build_side == JoinSide::Left { &self.left } else { &self.right }
+        if self.build_side == JoinSide::Left {
+            &self.left
+        } else {
+            &self.right
+        }
     }
 
     fn probe_child(&self) -> &Arc<dyn ExecutionPlan> {
-        if self.build_side == JoinSide::Left { &self.right } else { &self.left }
+        if self.build_side == JoinSide::Left {
+            &self.right
+        } else {
+            &self.left
+        }
     }
 }
 
@@ -361,7 +392,11 @@ fn to_child(filter: &JoinFilter, e: &Arc<dyn PhysicalExpr>) -> Result<Arc<dyn Ph
 
 impl DisplayAs for SpatialJoinExec {
     fn fmt_as(&self, _: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        let side = if self.build_side == JoinSide::Left { "left" } else { "right" };
+        let side = if self.build_side == JoinSide::Left {
+            "left"
+        } else {
+            "right"
+        };
         write!(
             f,
             "SpatialJoinExec: {}, build={side} {}, probe=",
@@ -434,7 +469,9 @@ impl ExecutionPlan for SpatialJoinExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
-        let probe_stream = self.probe_child().execute(partition, Arc::clone(&context))?;
+        let probe_stream = self
+            .probe_child()
+            .execute(partition, Arc::clone(&context))?;
         let cell = Arc::clone(&self.index);
         let build = Arc::clone(self.build_child());
         let build_geom = Arc::clone(&self.build_geom);
@@ -469,7 +506,10 @@ impl ExecutionPlan for SpatialJoinExec {
             }))
         };
         let stream = futures::stream::once(joined).try_flatten();
-        Ok(Box::pin(RecordBatchStreamAdapter::new(self.schema(), stream)))
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            self.schema(),
+            stream,
+        )))
     }
 
     /// Takes over a parent projection of plain columns, so that columns nobody reads (a zone's
@@ -543,7 +583,9 @@ impl BuildIndex {
         let prepared = geoms
             .par_iter()
             .map(|g| match g {
-                Some(Geometry::Polygon(p)) => Some(PreparedPolygon::new(&MultiPolygon(vec![p.clone()]))),
+                Some(Geometry::Polygon(p)) => {
+                    Some(PreparedPolygon::new(&MultiPolygon(vec![p.clone()])))
+                }
                 Some(Geometry::MultiPolygon(mp)) => Some(PreparedPolygon::new(mp)),
                 _ => None,
             })
@@ -570,7 +612,10 @@ impl BuildIndex {
     /// The build rows whose geometry satisfies `predicate` with the point `c`, in row order.
     fn match_point(&self, c: Coord<f64>, predicate: Predicate, out: &mut Vec<u32>) {
         let start = out.len();
-        for e in self.tree.locate_in_envelope_intersecting(&AABB::from_point([c.x, c.y])) {
+        for e in self
+            .tree
+            .locate_in_envelope_intersecting(&AABB::from_point([c.x, c.y]))
+        {
             let i = e.data as usize;
             let hit = match (&self.prepared[i], predicate) {
                 (Some(p), Predicate::Contains) => p.position(c) == Position::Inside,
@@ -612,7 +657,11 @@ fn exact(build: Option<&Geometry<f64>>, probe: &Geometry<f64>, predicate: Predic
 /// Evaluates `e` on `batch` as an array of `to`.
 fn evaluate(e: &Arc<dyn PhysicalExpr>, batch: &RecordBatch, to: &DataType) -> Result<ArrayRef> {
     let a = e.evaluate(batch)?.into_array(batch.num_rows())?;
-    Ok(if a.data_type() == to { a } else { cast(&a, to)? })
+    Ok(if a.data_type() == to {
+        a
+    } else {
+        cast(&a, to)?
+    })
 }
 
 /// What each probe stream needs.
@@ -636,14 +685,20 @@ impl Prober {
                     evaluate(x, batch, &DataType::Float64)?,
                     evaluate(y, batch, &DataType::Float64)?,
                 );
-                let (x, y) = (x.as_primitive::<Float64Type>(), y.as_primitive::<Float64Type>());
+                let (x, y) = (
+                    x.as_primitive::<Float64Type>(),
+                    y.as_primitive::<Float64Type>(),
+                );
                 (0..n)
                     .into_par_iter()
                     .with_min_len(1024)
                     .fold(Vec::new, |mut acc, i| {
                         if x.is_valid(i) && y.is_valid(i) {
                             let mut hits = Vec::new();
-                            let c = Coord { x: x.value(i), y: y.value(i) };
+                            let c = Coord {
+                                x: x.value(i),
+                                y: y.value(i),
+                            };
                             index.match_point(c, self.predicate, &mut hits);
                             acc.extend(hits.into_iter().map(|b| (i as u32, b)));
                         }
@@ -826,7 +881,9 @@ mod tests {
             RecordBatch::try_new(
                 Arc::clone(&poly_schema),
                 vec![
-                    Arc::new(Int64Array::from_iter_values(range.clone().map(|i| i as i64))),
+                    Arc::new(Int64Array::from_iter_values(
+                        range.clone().map(|i| i as i64),
+                    )),
                     Arc::new(BinaryArray::from_iter_values(wkb[range].iter())),
                 ],
             )
@@ -895,12 +952,30 @@ mod tests {
         let pts = points(&mut r);
         let ctx = context(&polys, &pts).await;
         let queries = [
-            ("SELECT p.pt_id, z.poly_id FROM pts p JOIN polys z ON ST_Contains(z.geometry, ST_Point(p.lon, p.lat))", Predicate::Contains),
-            ("SELECT p.pt_id, z.poly_id FROM polys z JOIN pts p ON ST_Contains(z.geometry, ST_Point(p.lon, p.lat))", Predicate::Contains),
-            ("SELECT p.pt_id, z.poly_id FROM pts p, polys z WHERE ST_Within(ST_Point(p.lon, p.lat), z.geometry)", Predicate::Contains),
-            ("SELECT p.pt_id, z.poly_id FROM pts p JOIN polys z ON ST_Intersects(ST_Point(p.lon, p.lat), z.geometry)", Predicate::Intersects),
-            ("SELECT p.pt_id, z.poly_id FROM pts p JOIN polys z ON ST_Intersects(z.geometry, p.geom)", Predicate::Intersects),
-            ("SELECT p.pt_id, z.poly_id FROM pts p JOIN polys z ON ST_Contains(z.geometry, p.geom)", Predicate::Contains),
+            (
+                "SELECT p.pt_id, z.poly_id FROM pts p JOIN polys z ON ST_Contains(z.geometry, ST_Point(p.lon, p.lat))",
+                Predicate::Contains,
+            ),
+            (
+                "SELECT p.pt_id, z.poly_id FROM polys z JOIN pts p ON ST_Contains(z.geometry, ST_Point(p.lon, p.lat))",
+                Predicate::Contains,
+            ),
+            (
+                "SELECT p.pt_id, z.poly_id FROM pts p, polys z WHERE ST_Within(ST_Point(p.lon, p.lat), z.geometry)",
+                Predicate::Contains,
+            ),
+            (
+                "SELECT p.pt_id, z.poly_id FROM pts p JOIN polys z ON ST_Intersects(ST_Point(p.lon, p.lat), z.geometry)",
+                Predicate::Intersects,
+            ),
+            (
+                "SELECT p.pt_id, z.poly_id FROM pts p JOIN polys z ON ST_Intersects(z.geometry, p.geom)",
+                Predicate::Intersects,
+            ),
+            (
+                "SELECT p.pt_id, z.poly_id FROM pts p JOIN polys z ON ST_Contains(z.geometry, p.geom)",
+                Predicate::Contains,
+            ),
         ];
         for (sql, predicate) in queries {
             let brute: BTreeSet<(i64, i64)> = pts
@@ -929,7 +1004,12 @@ mod tests {
         let contains = pairs(&ctx, queries[0].0).await.0;
         let intersects = pairs(&ctx, queries[3].0).await.0;
         assert!(contains.is_subset(&intersects));
-        assert!(intersects.len() > contains.len() + 50, "{} vs {}", intersects.len(), contains.len());
+        assert!(
+            intersects.len() > contains.len() + 50,
+            "{} vs {}",
+            intersects.len(),
+            contains.len()
+        );
     }
 
     #[tokio::test]
@@ -944,7 +1024,13 @@ mod tests {
             let plan = format!(
                 "{}",
                 datafusion::physical_plan::displayable(
-                    ctx.sql(sql).await.unwrap().create_physical_plan().await.unwrap().as_ref()
+                    ctx.sql(sql)
+                        .await
+                        .unwrap()
+                        .create_physical_plan()
+                        .await
+                        .unwrap()
+                        .as_ref()
                 )
                 .indent(false)
             );
@@ -958,6 +1044,9 @@ mod tests {
             .await
             .unwrap_err()
             .to_string();
-        assert!(err.contains("st_contains: argument 1 is not a valid geometry"), "{err}");
+        assert!(
+            err.contains("st_contains: argument 1 is not a valid geometry"),
+            "{err}"
+        );
     }
 }

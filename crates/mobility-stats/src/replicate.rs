@@ -23,7 +23,11 @@ pub struct Strata {
 impl Strata {
     /// From each person's stratum (0-based, dense).
     pub fn new(stratum_of: &[u32]) -> Self {
-        let n = stratum_of.iter().map(|&h| h as usize + 1).max().unwrap_or(0);
+        let n = stratum_of
+            .iter()
+            .map(|&h| h as usize + 1)
+            .max()
+            .unwrap_or(0);
         let mut members = vec![Vec::new(); n];
         for (i, &h) in stratum_of.iter().enumerate() {
             members[h as usize].push(i as u32);

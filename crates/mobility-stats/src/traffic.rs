@@ -69,11 +69,17 @@ impl DailySums {
         let big_n = f64::from(days_in_period).max(nf);
         let mean = self.sum / nf;
         let sd = if self.n > 1 {
-            ((self.sum2 - self.sum * self.sum / nf) / (nf - 1.0)).max(0.0).sqrt()
+            ((self.sum2 - self.sum * self.sum / nf) / (nf - 1.0))
+                .max(0.0)
+                .sqrt()
         } else {
             f64::NAN
         };
-        let fpc = if big_n > 1.0 { ((big_n - nf) / (big_n - 1.0)).max(0.0).sqrt() } else { 0.0 };
+        let fpc = if big_n > 1.0 {
+            ((big_n - nf) / (big_n - 1.0)).max(0.0).sqrt()
+        } else {
+            0.0
+        };
         let se = sd / nf.sqrt() * fpc;
         let t = t_quantile(0.95, nf - 1.0);
         Some(DailyAverage {
@@ -262,7 +268,13 @@ mod tests {
     #[test]
     fn coverage_of_an_average_follows_the_documented_example() {
         let days: Vec<(f64, f64)> = (0..28)
-            .map(|d| if d < 14 { (1000.0 + d as f64, 96.0) } else { (500.0, 50.0) })
+            .map(|d| {
+                if d < 14 {
+                    (1000.0 + d as f64, 96.0)
+                } else {
+                    (500.0, 50.0)
+                }
+            })
             .collect();
         let a = daily_average(&days, 28).unwrap();
         assert_eq!(a.n_days, 14);
@@ -274,7 +286,17 @@ mod tests {
     /// se = sd/2 · √(6/9).
     #[test]
     fn mdt_standard_error_has_the_finite_population_correction() {
-        let a = daily_average(&[(100.0, 100.0), (110.0, 99.0), (120.0, 95.0), (130.0, 97.0), (999.0, 94.9)], 10).unwrap();
+        let a = daily_average(
+            &[
+                (100.0, 100.0),
+                (110.0, 99.0),
+                (120.0, 95.0),
+                (130.0, 97.0),
+                (999.0, 94.9),
+            ],
+            10,
+        )
+        .unwrap();
         assert_eq!(a.n_days, 4);
         assert_eq!(a.mean, 115.0);
         let sd = (500.0f64 / 3.0).sqrt();

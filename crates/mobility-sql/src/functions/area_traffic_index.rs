@@ -69,7 +69,11 @@ impl AggregateUDFImpl for AreaTrafficIndex {
         Ok(["n", "sb", "sc", "sbb", "sccb"]
             .iter()
             .map(|n| {
-                let t = if *n == "n" { DataType::UInt64 } else { DataType::Float64 };
+                let t = if *n == "n" {
+                    DataType::UInt64
+                } else {
+                    DataType::Float64
+                };
                 Arc::new(Field::new(format_state_name(args.name, n), t, true))
             })
             .collect())
@@ -84,7 +88,10 @@ struct Acc(AreaSums);
 
 impl Accumulator for Acc {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let (b, c) = (values[0].as_primitive::<Float64Type>(), values[1].as_primitive::<Float64Type>());
+        let (b, c) = (
+            values[0].as_primitive::<Float64Type>(),
+            values[1].as_primitive::<Float64Type>(),
+        );
         for i in 0..b.len() {
             if b.is_valid(i) && c.is_valid(i) {
                 self.0.add(b.value(i), c.value(i));
@@ -95,7 +102,10 @@ impl Accumulator for Acc {
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
         if states.len() != 5 {
-            return exec_err!("area_traffic_index: expected 5 state columns, got {}", states.len());
+            return exec_err!(
+                "area_traffic_index: expected 5 state columns, got {}",
+                states.len()
+            );
         }
         let n = states[0].as_primitive::<UInt64Type>();
         let f = |k: usize| states[k].as_primitive::<Float64Type>();
@@ -128,7 +138,7 @@ impl Accumulator for Acc {
     fn evaluate(&mut self) -> Result<ScalarValue> {
         let a = self.0.finish();
         let f = |v: Option<f64>| ScalarValue::Float64(v.filter(|x| x.is_finite()));
-        let values = vec![
+        let values = [
             f(a.map(|a| a.index_p)),
             ScalarValue::UInt64(Some(self.0.n)),
             f(a.map(|a| a.n_eff)),
@@ -141,11 +151,9 @@ impl Accumulator for Acc {
             .iter()
             .map(|v| v.to_array())
             .collect::<Result<Vec<_>>>()?;
-        Ok(ScalarValue::Struct(Arc::new(arrow::array::StructArray::try_new(
-            fields(),
-            arrays,
-            None,
-        )?)))
+        Ok(ScalarValue::Struct(Arc::new(
+            arrow::array::StructArray::try_new(fields(), arrays, None)?,
+        )))
     }
 
     fn size(&self) -> usize {

@@ -75,7 +75,11 @@ impl AggregateUDFImpl for DailyAverage {
         Ok(["n", "sum", "sum2", "coverage", "days"]
             .iter()
             .map(|n| {
-                let t = if matches!(*n, "n" | "days") { DataType::UInt64 } else { DataType::Float64 };
+                let t = if matches!(*n, "n" | "days") {
+                    DataType::UInt64
+                } else {
+                    DataType::Float64
+                };
                 Arc::new(Field::new(format_state_name(args.name, n), t, true))
             })
             .collect())
@@ -109,9 +113,15 @@ impl Accumulator for Acc {
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
         if states.len() != 5 {
-            return exec_err!("daily_average: expected 5 state columns, got {}", states.len());
+            return exec_err!(
+                "daily_average: expected 5 state columns, got {}",
+                states.len()
+            );
         }
-        let (n, days) = (states[0].as_primitive::<UInt64Type>(), states[4].as_primitive::<UInt64Type>());
+        let (n, days) = (
+            states[0].as_primitive::<UInt64Type>(),
+            states[4].as_primitive::<UInt64Type>(),
+        );
         let f = |k: usize| states[k].as_primitive::<Float64Type>();
         let (sum, sum2, cov) = (f(1), f(2), f(3));
         for i in 0..n.len() {
@@ -153,8 +163,15 @@ impl Accumulator for Acc {
             f(a.map(|a| a.ci_lower)),
             f(a.map(|a| a.ci_upper)),
         ];
-        let arrays = values.iter().map(|v| v.to_array()).collect::<Result<Vec<_>>>()?;
-        Ok(ScalarValue::Struct(Arc::new(StructArray::try_new(fields(), arrays, None)?)))
+        let arrays = values
+            .iter()
+            .map(|v| v.to_array())
+            .collect::<Result<Vec<_>>>()?;
+        Ok(ScalarValue::Struct(Arc::new(StructArray::try_new(
+            fields(),
+            arrays,
+            None,
+        )?)))
     }
 
     fn size(&self) -> usize {

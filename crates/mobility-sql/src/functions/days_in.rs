@@ -37,7 +37,10 @@ pub fn days_in(year: i32, month: Option<u32>, day_type: &str) -> Option<i64> {
             };
             (first, next)
         }
-        None => (NaiveDate::from_ymd_opt(year, 1, 1)?, NaiveDate::from_ymd_opt(year + 1, 1, 1)?),
+        None => (
+            NaiveDate::from_ymd_opt(year, 1, 1)?,
+            NaiveDate::from_ymd_opt(year + 1, 1, 1)?,
+        ),
     };
     let weekend = |d: NaiveDate| matches!(d.weekday(), Weekday::Sat | Weekday::Sun);
     Some(
@@ -63,7 +66,9 @@ fn kernel(a: &[ArrayRef]) -> Result<ArrayRef> {
         }
         let kind = t.value(i);
         if !matches!(kind, "all" | "weekday" | "weekend") {
-            return exec_err!("days_in: day_type '{kind}' is not one of 'all', 'weekday', 'weekend'");
+            return exec_err!(
+                "days_in: day_type '{kind}' is not one of 'all', 'weekday', 'weekend'"
+            );
         }
         let month = (!m.is_null(i)).then(|| m.value(i));
         if let Some(mv) = month.filter(|v| !(1.0..=12.0).contains(v) || v.fract() != 0.0) {
