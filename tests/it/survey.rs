@@ -283,6 +283,17 @@ fn every_indicator_on_a_hand_checked_fixture() {
         get("departure_profile", Some("hour"), ("all", "", "16")).0,
         0.3,
     );
+    // Median car-driver trip: 2 km (w 1), 10 km (w 2), 10 km (w 2): half of 5 is reached at 10.
+    let median = |mode: &str| {
+        get(
+            "median_trip_length_by_mode",
+            Some("mode"),
+            ("all", "", mode),
+        )
+        .0
+    };
+    close("median car", median("car_driver"), 10.0);
+    close("median bike", median("bike"), 3.0);
     // CO₂e with the latest fleet (2021: 0.42·126 + 0.28·126 + 0.08·63 + 0.05·101 + 0.17·0 =
     // 98.29 g/vkm) and the latest bus factor (2020: 90 g/pkm); walk, bike, passenger 0.
     let g = |km_car: f64, km_bus: f64| km_car * 98.29 + km_bus * 90.0;

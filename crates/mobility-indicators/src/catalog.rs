@@ -56,6 +56,10 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../../queries/departure_profile.sql"),
     ),
     (
+        "median_trip_length_by_mode",
+        include_str!("../../../queries/median_trip_length_by_mode.sql"),
+    ),
+    (
         "co2e_per_person_year",
         include_str!("../../../queries/co2e_per_person_year.sql"),
     ),

@@ -64,6 +64,9 @@ pub enum Estimator {
     Ratio,
     /// Σ w y.
     Total,
+    /// The weighted median of `y` over the query's rows (one per trip), each weighted by its
+    /// person's weight; SE always from replicates (the bootstrap, or the survey's weights).
+    Median,
 }
 
 impl Estimator {
@@ -74,6 +77,7 @@ impl Estimator {
             "share" => Self::Share,
             "ratio" => Self::Ratio,
             "total" => Self::Total,
+            "median" => Self::Median,
             _ => return None,
         })
     }
@@ -422,7 +426,8 @@ impl Sums {
                         a.sw2_xy += w * w * xd * y;
                     }
                     Estimator::Mean => a.sw2_xy += w * w * y,
-                    Estimator::Total => {}
+                    // Medians take their own path (`medians`).
+                    Estimator::Total | Estimator::Median => {}
                 }
                 if s.bootstrap {
                     self.cell_contrib[cell].push((p as u32, y, x));
@@ -430,6 +435,123 @@ impl Sums {
             }
         }
     }
+}
+
+/// The weighted median of `values` (sorted by value) with weights `w`: the smallest value at
+/// which the cumulative weight reaches half the total. NaN without weight.
+fn weighted_median(values: &[(f64, u32)], w: &[f64]) -> f64 {
+    let total: f64 = values.iter().map(|&(_, p)| w[p as usize]).sum();
+    if !(total > 0.0) {
+        return f64::NAN;
+    }
+    let mut acc = 0.0;
+    for &(v, p) in values {
+        acc += w[p as usize];
+        if acc >= 0.5 * total {
+            return v;
+        }
+    }
+    values.last().map_or(f64::NAN, |v| v.0)
+}
+
+/// The cells of a median indicator: each row is one observation (a trip) of its person, in
+/// the person's domains and its own trip-level domains; the estimate is the weighted median,
+/// the SE comes from the replicates (c · Σ (m_r − m̂)²), the CI is m̂ ± t·SE.
+fn medians(
+    frame: &Frame,
+    spec: &Spec,
+    rows: &[Row],
+    nd: usize,
+    nk: usize,
+    domains_of: &(dyn Fn(usize, &mut Vec<u32>) + Sync),
+    df: f64,
+) -> (Vec<(usize, usize)>, Vec<Estimate>, String) {
+    // Per cell: (value, person), sorted by value.
+    let mut cells: Vec<Vec<(f64, u32)>> = vec![Vec::new(); nd * nk];
+    let mut pd = Vec::new();
+    for person_rows in rows.chunk_by(|a, b| a.person == b.person) {
+        domains_of(person_rows[0].person as usize, &mut pd);
+        for r in person_rows.iter().filter(|r| r.y.is_finite()) {
+            for &d in pd
+                .iter()
+                .chain(r.trip_domain.iter().filter(|&&d| d != NONE))
+            {
+                cells[d as usize * nk + r.key as usize].push((r.y, r.person));
+            }
+        }
+    }
+    cells
+        .par_iter_mut()
+        .for_each(|c| c.sort_by(|a, b| a.0.total_cmp(&b.0)));
+    let report: Vec<(usize, usize)> = (0..nd * nk)
+        .filter(|&c| !cells[c].is_empty())
+        .map(|c| (c / nk, c % nk))
+        .collect();
+    let (count, scale, method, seed) = match &spec.variance {
+        Variance::Replicates(r) => (
+            r.weights.len() as u64,
+            r.scale,
+            format!("replicate weights (R={}, c={})", r.weights.len(), r.scheme),
+            0,
+        ),
+        Variance::Bootstrap { replicates, seed } => (
+            u64::from(*replicates),
+            1.0 / f64::from(*replicates),
+            format!("bootstrap (Rao-Wu, B={replicates}, seed={seed})"),
+            *seed,
+        ),
+        Variance::Linearisation => (
+            200,
+            1.0 / 200.0,
+            "bootstrap (Rao-Wu, B=200, seed=2018)".into(),
+            2018,
+        ),
+    };
+    let thetas: Vec<Vec<f64>> = (0..count)
+        .into_par_iter()
+        .map(|b| {
+            let aw: Vec<f64> = match &spec.variance {
+                Variance::Replicates(r) => r.weights[b as usize].clone(),
+                _ => {
+                    let a = frame.strata.rao_wu(seed, b);
+                    a.iter().zip(&frame.weight).map(|(a, w)| a * w).collect()
+                }
+            };
+            report
+                .iter()
+                .map(|&(d, k)| weighted_median(&cells[d * nk + k], &aw))
+                .collect()
+        })
+        .collect();
+    let t = t_quantile(spec.rules.level, df);
+    let estimates = report
+        .iter()
+        .enumerate()
+        .map(|(j, &(d, k))| {
+            let c = &cells[d * nk + k];
+            let m = weighted_median(c, &frame.weight);
+            let reps: Vec<f64> = thetas.iter().map(|r| r[j]).collect();
+            let se = replicate_variance(m, &reps, scale).sqrt();
+            let mut persons: Vec<u32> = c.iter().map(|&(_, p)| p).collect();
+            persons.sort_unstable();
+            persons.dedup();
+            let (sw, sw2) = persons.iter().fold((0.0, 0.0), |(a, b), &p| {
+                let w = frame.weight[p as usize];
+                (a + w, b + w * w)
+            });
+            Estimate {
+                estimate: m,
+                se,
+                ci_lower: m - t * se,
+                ci_upper: m + t * se,
+                n: persons.len() as u64,
+                n_eff: if sw2 > 0.0 { sw * sw / sw2 } else { 0.0 },
+                cv: se / m.abs(),
+                lonely_strata: 0,
+            }
+        })
+        .collect();
+    (report, estimates, method)
 }
 
 /// A domain: a breakdown and its value (`all` has none).
@@ -663,200 +785,208 @@ pub fn estimate(frame: &Frame, spec: Spec, batches: &[RecordBatch]) -> Result<Re
             }
         }
     };
-    // The persons' rows in chunks that end at a person, summed in parallel, then merged in
-    // order. The chunk size is fixed, so the sums (and their rounding) do not depend on the
-    // number of threads.
-    let chunk = 65_536;
-    let mut bounds = vec![0];
-    while *bounds.last().expect("non-empty") < rows.len() {
-        let mut end = (bounds.last().expect("non-empty") + chunk).min(rows.len());
-        while end < rows.len() && rows[end].person == rows[end - 1].person {
-            end += 1;
-        }
-        bounds.push(end);
-    }
-    let shape_of = Shape {
-        nd,
-        nk,
-        ns,
-        estimator: spec.estimator,
-        bootstrap,
-    };
-    let mut acc = bounds
-        .par_windows(2)
-        .map(|w| {
-            let mut acc = Sums::new(&shape_of);
-            acc.walk(&shape_of, frame, &rows[w[0]..w[1]], &domains_of);
-            acc
-        })
-        .reduce(
-            || Sums::new(&shape_of),
-            |mut a, b| {
-                a.merge(b);
-                a
-            },
-        );
-    if matches!(spec.estimator, Estimator::Mean | Estimator::Total) {
-        let mut pd = Vec::new();
-        for p in 0..frame.persons() {
-            domains_of(p, &mut pd);
-            let (w, h) = (frame.weight[p], frame.stratum[p] as usize);
-            for &d in &pd {
-                let s = &mut acc.dom[d as usize * ns + h];
-                s.n_d += 1;
-                s.sw += w;
-                s.sw2 += w * w;
-                s.sw_x += w;
-                s.sw2_xx += w * w;
-            }
-        }
-    }
-    let Sums {
-        cells,
-        dom,
-        cell_contrib,
-        dom_contrib,
-    } = acc;
-
-    // Which cells to report: every key in every domain that has persons, except for `ratio`,
-    // whose cells exist only where x does.
-    let trip_domain = |d: usize| domains[d].order > PERSON_BREAKDOWNS.len();
-    let dom_row = |d: usize| -> usize {
-        // `mean` and `total` over a trip-level domain: every person is in it.
-        if trip_domain(d) && matches!(spec.estimator, Estimator::Mean | Estimator::Total) {
-            0
-        } else {
-            d
-        }
-    };
-    let mut report: Vec<(usize, usize)> = Vec::new();
-    for d in 0..nd {
-        for k in 0..nk {
-            let cell = d * nk + k;
-            let has = match spec.estimator {
-                Estimator::Ratio => (0..ns).any(|h| cells[cell * ns + h].sw_x != 0.0),
-                _ => (0..ns).any(|h| dom[dom_row(d) * ns + h].n_d > 0),
-            };
-            if has {
-                report.push((d, k));
-            }
-        }
-    }
     let df = frame.df();
-    let estimates: Vec<Estimate> = report
-        .par_iter()
-        .map(|&(d, k)| {
-            let cell = d * nk + k;
-            let strata: Vec<StratumSums> = (0..ns)
-                .map(|h| {
-                    let c = cells[cell * ns + h];
-                    let x = if spec.estimator == Estimator::Ratio {
-                        c
-                    } else {
-                        dom[dom_row(d) * ns + h]
-                    };
-                    StratumSums {
-                        n_h: frame.n_h[h],
-                        n_d: x.n_d,
-                        sw: x.sw,
-                        sw2: x.sw2,
-                        sw_y: c.sw_y,
-                        sw_x: x.sw_x,
-                        sw2_yy: c.sw2_yy,
-                        sw2_xy: c.sw2_xy,
-                        sw2_xx: x.sw2_xx,
-                    }
-                })
-                .collect();
-            match spec.estimator {
-                Estimator::Total => total_estimate(&strata, spec.rules.level, df),
-                _ => ratio_estimate(&strata, spec.rules.level, df),
+    let (report, estimates, method) = if spec.estimator == Estimator::Median {
+        medians(frame, &spec, &rows, nd, nk, &domains_of, df)
+    } else {
+        // The persons' rows in chunks that end at a person, summed in parallel, then merged in
+        // order. The chunk size is fixed, so the sums (and their rounding) do not depend on the
+        // number of threads.
+        let chunk = 65_536;
+        let mut bounds = vec![0];
+        while *bounds.last().expect("non-empty") < rows.len() {
+            let mut end = (bounds.last().expect("non-empty") + chunk).min(rows.len());
+            while end < rows.len() && rows[end].person == rows[end - 1].person {
+                end += 1;
             }
-        })
-        .collect();
-
-    let (estimates, method) = match &spec.variance {
-        Variance::Linearisation => (estimates, "linearisation".to_string()),
-        variance => {
-            // The replicate weights of replicate b, its count, c, and the method's name.
-            let (count, scale, method) = match variance {
-                Variance::Bootstrap { replicates, seed } => (
-                    u64::from(*replicates),
-                    1.0 / f64::from(*replicates),
-                    format!("bootstrap (Rao-Wu, B={replicates}, seed={seed})"),
-                ),
-                Variance::Replicates(r) => (
-                    r.weights.len() as u64,
-                    r.scale,
-                    format!("replicate weights (R={}, c={})", r.weights.len(), r.scheme),
-                ),
-                Variance::Linearisation => unreachable!("handled above"),
-            };
-            let weights_of = |b: u64| -> Vec<f64> {
-                match variance {
-                    Variance::Bootstrap { seed, .. } => {
-                        let a = frame.strata.rao_wu(*seed, b);
-                        a.iter().zip(&frame.weight).map(|(a, w)| a * w).collect()
-                    }
-                    Variance::Replicates(r) => r.weights[b as usize].clone(),
-                    Variance::Linearisation => unreachable!("handled above"),
-                }
-            };
-            // θ_b for every reported cell, replicate by replicate.
-            let thetas: Vec<Vec<f64>> = (0..count)
-                .into_par_iter()
-                .map(|b| {
-                    let aw = weights_of(b);
-                    // Denominators of `mean`: Σ a w over each domain's persons.
-                    let mut dsum = vec![0.0; nd];
-                    if spec.estimator == Estimator::Mean {
-                        let mut pd = Vec::new();
-                        for (p, &v) in aw.iter().enumerate() {
-                            domains_of(p, &mut pd);
-                            for &d in &pd {
-                                dsum[d as usize] += v;
-                            }
-                        }
-                    }
-                    if spec.estimator == Estimator::Share {
-                        for (d, c) in dom_contrib.iter().enumerate() {
-                            dsum[d] = c.iter().map(|&(p, x)| aw[p as usize] * x).sum();
-                        }
-                    }
-                    report
-                        .iter()
-                        .map(|&(d, k)| {
-                            let c = &cell_contrib[d * nk + k];
-                            let y: f64 = c.iter().map(|&(p, y, _)| aw[p as usize] * y).sum();
-                            match spec.estimator {
-                                Estimator::Total => y,
-                                Estimator::Ratio => {
-                                    y / c.iter().map(|&(p, _, x)| aw[p as usize] * x).sum::<f64>()
-                                }
-                                _ => y / dsum[dom_row(d)],
-                            }
-                        })
-                        .collect()
-                })
-                .collect();
-            let t = t_quantile(spec.rules.level, df);
-            let out = estimates
-                .iter()
-                .enumerate()
-                .map(|(j, e)| {
-                    let reps: Vec<f64> = thetas.iter().map(|r| r[j]).collect();
-                    let se = replicate_variance(e.estimate, &reps, scale).sqrt();
-                    Estimate {
-                        se,
-                        ci_lower: e.estimate - t * se,
-                        ci_upper: e.estimate + t * se,
-                        cv: se / e.estimate.abs(),
-                        ..*e
-                    }
-                })
-                .collect();
-            (out, method)
+            bounds.push(end);
         }
+        let shape_of = Shape {
+            nd,
+            nk,
+            ns,
+            estimator: spec.estimator,
+            bootstrap,
+        };
+        let mut acc = bounds
+            .par_windows(2)
+            .map(|w| {
+                let mut acc = Sums::new(&shape_of);
+                acc.walk(&shape_of, frame, &rows[w[0]..w[1]], &domains_of);
+                acc
+            })
+            .reduce(
+                || Sums::new(&shape_of),
+                |mut a, b| {
+                    a.merge(b);
+                    a
+                },
+            );
+        if matches!(spec.estimator, Estimator::Mean | Estimator::Total) {
+            let mut pd = Vec::new();
+            for p in 0..frame.persons() {
+                domains_of(p, &mut pd);
+                let (w, h) = (frame.weight[p], frame.stratum[p] as usize);
+                for &d in &pd {
+                    let s = &mut acc.dom[d as usize * ns + h];
+                    s.n_d += 1;
+                    s.sw += w;
+                    s.sw2 += w * w;
+                    s.sw_x += w;
+                    s.sw2_xx += w * w;
+                }
+            }
+        }
+        let Sums {
+            cells,
+            dom,
+            cell_contrib,
+            dom_contrib,
+        } = acc;
+
+        // Which cells to report: every key in every domain that has persons, except for `ratio`,
+        // whose cells exist only where x does.
+        let trip_domain = |d: usize| domains[d].order > PERSON_BREAKDOWNS.len();
+        let dom_row = |d: usize| -> usize {
+            // `mean` and `total` over a trip-level domain: every person is in it.
+            if trip_domain(d) && matches!(spec.estimator, Estimator::Mean | Estimator::Total) {
+                0
+            } else {
+                d
+            }
+        };
+        let mut report: Vec<(usize, usize)> = Vec::new();
+        for d in 0..nd {
+            for k in 0..nk {
+                let cell = d * nk + k;
+                let has = match spec.estimator {
+                    Estimator::Ratio => (0..ns).any(|h| cells[cell * ns + h].sw_x != 0.0),
+                    _ => (0..ns).any(|h| dom[dom_row(d) * ns + h].n_d > 0),
+                };
+                if has {
+                    report.push((d, k));
+                }
+            }
+        }
+        let estimates: Vec<Estimate> = report
+            .par_iter()
+            .map(|&(d, k)| {
+                let cell = d * nk + k;
+                let strata: Vec<StratumSums> = (0..ns)
+                    .map(|h| {
+                        let c = cells[cell * ns + h];
+                        let x = if spec.estimator == Estimator::Ratio {
+                            c
+                        } else {
+                            dom[dom_row(d) * ns + h]
+                        };
+                        StratumSums {
+                            n_h: frame.n_h[h],
+                            n_d: x.n_d,
+                            sw: x.sw,
+                            sw2: x.sw2,
+                            sw_y: c.sw_y,
+                            sw_x: x.sw_x,
+                            sw2_yy: c.sw2_yy,
+                            sw2_xy: c.sw2_xy,
+                            sw2_xx: x.sw2_xx,
+                        }
+                    })
+                    .collect();
+                match spec.estimator {
+                    Estimator::Total => total_estimate(&strata, spec.rules.level, df),
+                    _ => ratio_estimate(&strata, spec.rules.level, df),
+                }
+            })
+            .collect();
+
+        let (estimates, method) = match &spec.variance {
+            Variance::Linearisation => (estimates, "linearisation".to_string()),
+            variance => {
+                // The replicate weights of replicate b, its count, c, and the method's name.
+                let (count, scale, method) = match variance {
+                    Variance::Bootstrap { replicates, seed } => (
+                        u64::from(*replicates),
+                        1.0 / f64::from(*replicates),
+                        format!("bootstrap (Rao-Wu, B={replicates}, seed={seed})"),
+                    ),
+                    Variance::Replicates(r) => (
+                        r.weights.len() as u64,
+                        r.scale,
+                        format!("replicate weights (R={}, c={})", r.weights.len(), r.scheme),
+                    ),
+                    Variance::Linearisation => unreachable!("handled above"),
+                };
+                let weights_of = |b: u64| -> Vec<f64> {
+                    match variance {
+                        Variance::Bootstrap { seed, .. } => {
+                            let a = frame.strata.rao_wu(*seed, b);
+                            a.iter().zip(&frame.weight).map(|(a, w)| a * w).collect()
+                        }
+                        Variance::Replicates(r) => r.weights[b as usize].clone(),
+                        Variance::Linearisation => unreachable!("handled above"),
+                    }
+                };
+                // θ_b for every reported cell, replicate by replicate.
+                let thetas: Vec<Vec<f64>> = (0..count)
+                    .into_par_iter()
+                    .map(|b| {
+                        let aw = weights_of(b);
+                        // Denominators of `mean`: Σ a w over each domain's persons.
+                        let mut dsum = vec![0.0; nd];
+                        if spec.estimator == Estimator::Mean {
+                            let mut pd = Vec::new();
+                            for (p, &v) in aw.iter().enumerate() {
+                                domains_of(p, &mut pd);
+                                for &d in &pd {
+                                    dsum[d as usize] += v;
+                                }
+                            }
+                        }
+                        if spec.estimator == Estimator::Share {
+                            for (d, c) in dom_contrib.iter().enumerate() {
+                                dsum[d] = c.iter().map(|&(p, x)| aw[p as usize] * x).sum();
+                            }
+                        }
+                        report
+                            .iter()
+                            .map(|&(d, k)| {
+                                let c = &cell_contrib[d * nk + k];
+                                let y: f64 = c.iter().map(|&(p, y, _)| aw[p as usize] * y).sum();
+                                match spec.estimator {
+                                    Estimator::Total => y,
+                                    Estimator::Ratio => {
+                                        y / c
+                                            .iter()
+                                            .map(|&(p, _, x)| aw[p as usize] * x)
+                                            .sum::<f64>()
+                                    }
+                                    _ => y / dsum[dom_row(d)],
+                                }
+                            })
+                            .collect()
+                    })
+                    .collect();
+                let t = t_quantile(spec.rules.level, df);
+                let out = estimates
+                    .iter()
+                    .enumerate()
+                    .map(|(j, e)| {
+                        let reps: Vec<f64> = thetas.iter().map(|r| r[j]).collect();
+                        let se = replicate_variance(e.estimate, &reps, scale).sqrt();
+                        Estimate {
+                            se,
+                            ci_lower: e.estimate - t * se,
+                            ci_upper: e.estimate + t * se,
+                            cv: se / e.estimate.abs(),
+                            ..*e
+                        }
+                    })
+                    .collect();
+                (out, method)
+            }
+        };
+        (report, estimates, method)
     };
 
     // Rows in breakdown order, then value, then key.
