@@ -632,7 +632,22 @@ fn synth(a: SynthArgs, quiet: bool) -> anyhow::Result<()> {
         a.out.join(format!(".synth-raw-{}", std::process::id()))
     };
     let t0 = Instant::now();
+    let spinner = {
+        use std::io::IsTerminal;
+        (!quiet && std::io::stderr().is_terminal()).then(|| {
+            let b = indicatif::ProgressBar::new_spinner();
+            b.set_message(format!(
+                "generating {} persons and {} counting points in the real file formats",
+                a.persons, a.traffic_points
+            ));
+            b.enable_steady_tick(std::time::Duration::from_millis(120));
+            b
+        })
+    };
     let g = mobility_synth::write_raw(&cfg, &raw)?;
+    if let Some(b) = spinner {
+        b.finish_and_clear();
+    }
     let t_gen = t0.elapsed().as_secs_f64();
     let dir = DataDir::new(&a.out);
     let opts = Options {
