@@ -9,7 +9,8 @@
 //!   plain WKB `BINARY` in EPSG:4326, never depending on Arrow field metadata.
 //!
 //! - [`spatial_join`] plans `JOIN … ON ST_Contains(polygon, ST_Point(lon, lat))` (and
-//!   `ST_Within`, `ST_Intersects`) as an R-tree join instead of a nested loop.
+//!   `ST_Within`, `ST_Intersects`) as an R-tree join instead of a nested loop, and
+//!   `SpatialJoinCodec` sends that plan node over DataFusion's protobuf (Ballista).
 //!
 //! To add a function: a file in `functions/` with its documentation, kernel and tests, listed
 //! in `functions::all`, and a `.slt` file in `tests/sql/`.

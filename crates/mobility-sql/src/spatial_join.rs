@@ -780,6 +780,158 @@ impl Prober {
     }
 }
 
+/// Serialises [`SpatialJoinExec`] for a remote executor (Ballista): its expressions as
+/// DataFusion's protobuf, the rest as fields of a small protobuf message of its own. Register
+/// it as the physical extension codec of the scheduler and the executors; the functions
+/// inside the expressions are found by name in the executor's registry.
+#[derive(Debug, Default)]
+pub struct SpatialJoinCodec;
+
+/// The wire form of a [`SpatialJoinExec`] (its two children travel as the plan's inputs).
+#[derive(Clone, PartialEq, prost::Message)]
+struct SpatialJoinProto {
+    #[prost(bool, tag = "1")]
+    build_left: bool,
+    #[prost(bool, tag = "2")]
+    contains: bool,
+    #[prost(string, tag = "3")]
+    function: String,
+    #[prost(bool, tag = "4")]
+    has_projection: bool,
+    #[prost(uint64, repeated, tag = "5")]
+    projection: Vec<u64>,
+    #[prost(message, optional, tag = "6")]
+    build_geom: Option<datafusion_proto::protobuf::PhysicalExprNode>,
+    /// Two expressions (x, y) for a point, one for WKB.
+    #[prost(message, repeated, tag = "7")]
+    probe_geom: Vec<datafusion_proto::protobuf::PhysicalExprNode>,
+    #[prost(message, optional, tag = "8")]
+    probe_schema: Option<datafusion_proto::protobuf::Schema>,
+    #[prost(bool, tag = "9")]
+    has_probe_exprs: bool,
+    #[prost(message, repeated, tag = "10")]
+    probe_exprs: Vec<datafusion_proto::protobuf::PhysicalExprNode>,
+}
+
+impl datafusion_proto::physical_plan::PhysicalExtensionCodec for SpatialJoinCodec {
+    fn try_decode(
+        &self,
+        buf: &[u8],
+        inputs: &[Arc<dyn ExecutionPlan>],
+        ctx: &TaskContext,
+        _: &dyn datafusion_proto::physical_plan::PhysicalProtoConverterExtension,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        use datafusion_proto::physical_plan::from_proto::parse_physical_expr;
+        use prost::Message;
+        let m = SpatialJoinProto::decode(buf)
+            .map_err(|e| DataFusionError::Internal(format!("SpatialJoinExec: {e}")))?;
+        let [left, right]: [Arc<dyn ExecutionPlan>; 2] = match inputs.to_vec().try_into() {
+            Ok(c) => c,
+            Err(_) => return internal_err!("SpatialJoinExec has two inputs"),
+        };
+        let (build, probe) = if m.build_left {
+            (&left, &right)
+        } else {
+            (&right, &left)
+        };
+        let expr = |node: &datafusion_proto::protobuf::PhysicalExprNode,
+                    schema: &arrow::datatypes::Schema| {
+            parse_physical_expr(node, ctx, schema, self)
+        };
+        let Some(bg) = &m.build_geom else {
+            return internal_err!("SpatialJoinExec without its build geometry");
+        };
+        let build_geom = expr(bg, &build.schema())?;
+        let probe_schema = probe.schema();
+        let probe_geom = match m.probe_geom.as_slice() {
+            [x, y] => ProbeGeom::Point(expr(x, &probe_schema)?, expr(y, &probe_schema)?),
+            [g] => ProbeGeom::Wkb(expr(g, &probe_schema)?),
+            _ => {
+                return internal_err!("SpatialJoinExec: a probe geometry of one or two expressions");
+            }
+        };
+        let schema: SchemaRef = match &m.probe_schema {
+            Some(s) => Arc::new(arrow::datatypes::Schema::try_from(s).map_err(|e| {
+                DataFusionError::Internal(format!("SpatialJoinExec: probe schema: {e}"))
+            })?),
+            None => probe.schema(),
+        };
+        let exprs = if m.has_probe_exprs {
+            Some(
+                m.probe_exprs
+                    .iter()
+                    .map(|e| expr(e, &probe_schema))
+                    .collect::<Result<Vec<_>>>()?,
+            )
+        } else {
+            None
+        };
+        Ok(Arc::new(SpatialJoinExec::new(
+            left.clone(),
+            right.clone(),
+            if m.build_left {
+                JoinSide::Left
+            } else {
+                JoinSide::Right
+            },
+            build_geom,
+            probe_geom,
+            ProbeSide { schema, exprs },
+            if m.contains {
+                Predicate::Contains
+            } else {
+                Predicate::Intersects
+            },
+            m.function,
+            m.has_projection
+                .then(|| m.projection.iter().map(|&i| i as usize).collect()),
+        )))
+    }
+
+    fn try_encode(
+        &self,
+        node: Arc<dyn ExecutionPlan>,
+        buf: &mut Vec<u8>,
+        _: &dyn datafusion_proto::physical_plan::PhysicalProtoConverterExtension,
+    ) -> Result<()> {
+        use datafusion_proto::physical_plan::to_proto::serialize_physical_expr;
+        use prost::Message;
+        let Some(j) = node.downcast_ref::<SpatialJoinExec>() else {
+            return datafusion::common::not_impl_err!(
+                "SpatialJoinCodec encodes SpatialJoinExec only, not {}",
+                node.name()
+            );
+        };
+        let ser = |e: &Arc<dyn PhysicalExpr>| serialize_physical_expr(e, self);
+        let m = SpatialJoinProto {
+            build_left: j.build_side == JoinSide::Left,
+            contains: j.predicate == Predicate::Contains,
+            function: j.function.clone(),
+            has_projection: j.projection.is_some(),
+            projection: j.projection.iter().flatten().map(|&i| i as u64).collect(),
+            build_geom: Some(ser(&j.build_geom)?),
+            probe_geom: match &j.probe_geom {
+                ProbeGeom::Point(x, y) => vec![ser(x)?, ser(y)?],
+                ProbeGeom::Wkb(g) => vec![ser(g)?],
+            },
+            probe_schema: Some(
+                datafusion_proto::protobuf::Schema::try_from(j.probe_side.schema.as_ref())
+                    .map_err(|e| DataFusionError::Internal(format!("SpatialJoinExec: {e}")))?,
+            ),
+            has_probe_exprs: j.probe_side.exprs.is_some(),
+            probe_exprs: j
+                .probe_side
+                .exprs
+                .iter()
+                .flatten()
+                .map(ser)
+                .collect::<Result<_>>()?,
+        };
+        m.encode(buf)
+            .map_err(|e| DataFusionError::Internal(format!("SpatialJoinExec: {e}")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
@@ -1010,6 +1162,151 @@ mod tests {
             intersects.len(),
             contains.len()
         );
+    }
+
+    /// The plan with a SpatialJoinExec goes through DataFusion's protobuf with
+    /// [`SpatialJoinCodec`], as it would to a Ballista executor, into a fresh session that only
+    /// has the functions registered, and gives the same pairs there.
+    #[tokio::test]
+    async fn the_join_survives_serialisation_to_a_remote_executor() {
+        use datafusion::parquet::arrow::ArrowWriter;
+        use datafusion_proto::bytes::{
+            physical_plan_from_bytes_with_extension_codec,
+            physical_plan_to_bytes_with_extension_codec,
+        };
+        let mut r = Lcg(11);
+        let (polys, pts) = (polygons(&mut r), points(&mut r));
+        let mem = context(&polys, &pts).await;
+        let dir = std::env::temp_dir().join(format!("mobility-sj-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ctx = crate::session::context();
+        for f in functions::all(&Lookups::default()) {
+            ctx.register_udf(f);
+        }
+        for t in ["polys", "pts"] {
+            let batches = mem
+                .sql(&format!("SELECT * FROM {t}"))
+                .await
+                .unwrap()
+                .collect()
+                .await
+                .unwrap();
+            let path = dir.join(format!("{t}.parquet"));
+            let mut w = ArrowWriter::try_new(
+                std::fs::File::create(&path).unwrap(),
+                batches[0].schema(),
+                None,
+            )
+            .unwrap();
+            for b in &batches {
+                w.write(b).unwrap();
+            }
+            w.close().unwrap();
+            ctx.register_parquet(t, path.to_str().unwrap(), Default::default())
+                .await
+                .unwrap();
+        }
+        for sql in [
+            "SELECT p.pt_id, z.poly_id FROM pts p JOIN polys z ON ST_Contains(z.geometry, ST_Point(p.lon, p.lat))",
+            "SELECT p.pt_id, z.poly_id FROM polys z JOIN pts p ON ST_Intersects(z.geometry, p.geom)",
+        ] {
+            let plan = ctx
+                .sql(sql)
+                .await
+                .unwrap()
+                .create_physical_plan()
+                .await
+                .unwrap();
+            let shown = datafusion::physical_plan::displayable(plan.as_ref())
+                .indent(false)
+                .to_string();
+            assert!(shown.contains("SpatialJoinExec"), "{shown}");
+            let bytes =
+                physical_plan_to_bytes_with_extension_codec(plan.clone(), &SpatialJoinCodec)
+                    .unwrap();
+            let remote = crate::session::context();
+            for f in functions::all(&Lookups::default()) {
+                remote.register_udf(f);
+            }
+            let back = physical_plan_from_bytes_with_extension_codec(
+                &bytes,
+                &remote.task_ctx(),
+                &SpatialJoinCodec,
+            )
+            .unwrap();
+            let back_shown = datafusion::physical_plan::displayable(back.as_ref())
+                .indent(false)
+                .to_string();
+            assert_eq!(shown, back_shown);
+            let pairs = |batches: Vec<RecordBatch>| -> BTreeSet<(i64, i64)> {
+                let mut out = BTreeSet::new();
+                for b in batches {
+                    let (p, z) = (
+                        b.column(0).as_primitive::<arrow::datatypes::Int64Type>(),
+                        b.column(1).as_primitive::<arrow::datatypes::Int64Type>(),
+                    );
+                    for i in 0..b.num_rows() {
+                        out.insert((p.value(i), z.value(i)));
+                    }
+                }
+                out
+            };
+            let here = pairs(
+                datafusion::physical_plan::collect(plan, ctx.task_ctx())
+                    .await
+                    .unwrap(),
+            );
+            let there = pairs(
+                datafusion::physical_plan::collect(back, remote.task_ctx())
+                    .await
+                    .unwrap(),
+            );
+            assert!(here.len() > 2000, "{sql}: {} pairs", here.len());
+            assert_eq!(here, there, "{sql}");
+        }
+        // The geo functions alone: their results do not depend on field metadata, so a plan
+        // that crossed the wire computes the same.
+        let sql = "SELECT pt_id, ST_AsText(ST_Transform(ST_Point(lon, lat), 4326, 25833)) AS utm, \
+                   geodesic_km(lon, lat, 10.5, 59.9) AS g, distance_band(haversine_km(lon, lat, 1.0, 1.0)) AS band, \
+                   ST_Area(ST_Buffer(geom, 100)) AS area, ST_Contains(ST_GeomFromText('POLYGON((0 0, 5 0, 5 5, 0 5, 0 0))'), geom) AS inside \
+                   FROM pts WHERE lon IS NOT NULL AND lon > -1 AND lat > -1 ORDER BY pt_id";
+        let plan = ctx
+            .sql(sql)
+            .await
+            .unwrap()
+            .create_physical_plan()
+            .await
+            .unwrap();
+        let bytes =
+            physical_plan_to_bytes_with_extension_codec(plan.clone(), &SpatialJoinCodec).unwrap();
+        let remote = crate::session::context();
+        for f in functions::all(&Lookups::default()) {
+            remote.register_udf(f);
+        }
+        let back = physical_plan_from_bytes_with_extension_codec(
+            &bytes,
+            &remote.task_ctx(),
+            &SpatialJoinCodec,
+        )
+        .unwrap();
+        let show = |b: Vec<RecordBatch>| {
+            arrow::util::pretty::pretty_format_batches(&b)
+                .unwrap()
+                .to_string()
+        };
+        let here = show(
+            datafusion::physical_plan::collect(plan, ctx.task_ctx())
+                .await
+                .unwrap(),
+        );
+        let there = show(
+            datafusion::physical_plan::collect(back, remote.task_ctx())
+                .await
+                .unwrap(),
+        );
+        assert!(here.lines().count() > 1000, "{here}");
+        assert_eq!(here, there);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[tokio::test]
