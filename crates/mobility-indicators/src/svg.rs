@@ -480,13 +480,19 @@ pub fn map(
         let r = 3.0 + 14.0 * (p.size / max_size).sqrt();
         let _ = write!(
             s,
-            r##"<circle cx="{:.1}" cy="{:.1}" r="{r:.1}" fill="#D55E00" fill-opacity="0.75" stroke="#fff"><title>{}: {}</title></circle><text x="{:.1}" y="{:.1}" font-size="11">{} {}</text>"##,
+            r##"<circle cx="{:.1}" cy="{:.1}" r="{r:.1}" fill="#D55E00" fill-opacity="0.75" stroke="#fff"><title>{}: {}</title></circle><text x="{:.1}" y="{:.1}" font-size="11" text-anchor="{}">{} {}</text>"##,
             px(p.lon),
             py(p.lat),
             esc(&p.label),
             num(p.size, 0),
-            px(p.lon) + r + 3.0,
+            // Labels in the right third of the map stand left of their point.
+            if px(p.lon) > w * 0.66 {
+                px(p.lon) - r - 3.0
+            } else {
+                px(p.lon) + r + 3.0
+            },
             py(p.lat) + 4.0,
+            if px(p.lon) > w * 0.66 { "end" } else { "start" },
             esc(&p.label),
             num(p.size, 0)
         );

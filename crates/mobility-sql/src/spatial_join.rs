@@ -847,7 +847,9 @@ impl datafusion_proto::physical_plan::PhysicalExtensionCodec for SpatialJoinCode
             [x, y] => ProbeGeom::Point(expr(x, &probe_schema)?, expr(y, &probe_schema)?),
             [g] => ProbeGeom::Wkb(expr(g, &probe_schema)?),
             _ => {
-                return internal_err!("SpatialJoinExec: a probe geometry of one or two expressions");
+                return internal_err!(
+                    "SpatialJoinExec: a probe geometry of one or two expressions"
+                );
             }
         };
         let schema: SchemaRef = match &m.probe_schema {
