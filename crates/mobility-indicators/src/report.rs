@@ -333,16 +333,10 @@ pub async fn render(
                     (Lang::Nb, Some(nb)) if nb.is_valid(i) => nb.value(i),
                     _ => title.value(i),
                 };
-                let shown_status = match (lang, status.value(i)) {
-                    (Lang::Nb, "met") => "nådd".to_string(),
-                    (Lang::Nb, "not met") => "ikke nådd".to_string(),
-                    (Lang::Nb, "the CI includes the target") => {
-                        "usikkert: KI omfatter målet".to_string()
-                    }
-                    (Lang::Nb, s) if s.starts_with("not measured") => {
-                        format!("ikke målt ({})", s.trim_start_matches("not measured: "))
-                    }
-                    (_, s) => s.to_string(),
+                let status_nb = string_col(t, "status_nb");
+                let shown_status = match (lang, &status_nb) {
+                    (Lang::Nb, Some(nb)) => nb.value(i).to_string(),
+                    _ => status.value(i).to_string(),
                 };
                 let _ = write!(
                     body,

@@ -37,6 +37,8 @@ pub struct Target {
     pub sql: Option<String>,
     pub source: String,
     pub note: Option<String>,
+    /// The note in Norwegian (bokmål), for the report.
+    pub note_nb: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -164,6 +166,20 @@ pub async fn evaluate(
             }
         }
     };
+    // The same in Norwegian, for the report.
+    let status_nb = |t: &Target, m: &Measured| match m {
+        Err(_) => format!(
+            "ikke målt: {}",
+            t.note_nb
+                .clone()
+                .unwrap_or_else(|| "ingen verdi i denne kjøringen".into())
+        ),
+        Ok(_) => match status(t, m).as_str() {
+            "met" => "nådd".into(),
+            "not met" => "ikke nådd".into(),
+            _ => "usikkert: KI omfatter målet".into(),
+        },
+    };
     let ok = |m: &Measured| m.as_ref().ok().copied();
     let schema = Schema::new(vec![
         Field::new("target", DataType::Utf8, false),
@@ -176,6 +192,7 @@ pub async fn evaluate(
         Field::new("ci_upper", DataType::Float64, true),
         Field::new("gap", DataType::Float64, true),
         Field::new("status", DataType::Utf8, false),
+        Field::new("status_nb", DataType::Utf8, false),
         Field::new("source", DataType::Utf8, false),
     ]);
     let cols: Vec<ArrayRef> = vec![
@@ -210,6 +227,9 @@ pub async fn evaluate(
         )),
         Arc::new(StringArray::from_iter_values(
             rows.iter().map(|(t, m)| status(t, m)),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|(t, m)| status_nb(t, m)),
         )),
         Arc::new(StringArray::from_iter_values(
             rows.iter().map(|(t, _)| t.source.as_str()),
