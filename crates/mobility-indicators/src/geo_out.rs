@@ -15,14 +15,8 @@ use parquet::arrow::ArrowWriter;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
+use crate::batches::collect_if;
 use crate::{Error, Result, io};
-
-async fn batches(ctx: &SessionContext, sql: &str) -> Vec<RecordBatch> {
-    match ctx.sql(sql).await {
-        Ok(df) => df.collect().await.unwrap_or_default(),
-        Err(_) => vec![],
-    }
-}
 
 /// Writes the geo outputs into `dir`; returns the files written.
 pub async fn write(
@@ -32,7 +26,14 @@ pub async fn write(
 ) -> Result<Vec<String>> {
     let mut written = Vec::new();
     let mut geom: HashMap<String, Vec<u8>> = HashMap::new();
-    for b in batches(ctx, "SELECT zone_id, geometry FROM zones").await {
+    for b in collect_if(
+        ctx,
+        &["zones"],
+        "geo: zones",
+        "SELECT zone_id, geometry FROM zones",
+    )
+    .await?
+    {
         let id = arrow::compute::cast(b.column(0), &DataType::Utf8)?;
         let g = arrow::compute::cast(b.column(1), &DataType::Binary)?;
         let (id, g) = (id.as_string::<i32>(), g.as_binary::<i32>());
@@ -81,14 +82,16 @@ pub async fn write(
         let out = RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?;
         written.extend(write_both(dir, &format!("{id}_home_zone"), &out)?);
     }
-    let pts = batches(
+    let pts = collect_if(
         ctx,
+        &["traffic_points", "traffic_adt"],
+        "geo: counting points",
         "SELECT p.trp_id, p.name, a.year, a.adt, a.adt_lt_5_6m, a.adt_ge_5_6m, a.heavy_share, a.coverage_pct, a.n_days, \
          arrow_cast(p.geometry, 'Binary') AS geometry \
          FROM traffic_points p JOIN traffic_adt a ON a.trp_id = p.trp_id \
          WHERE a.day_type = 'all' AND p.geometry IS NOT NULL ORDER BY p.trp_id, a.year",
     )
-    .await;
+    .await?;
     let pts: Vec<RecordBatch> = pts.into_iter().filter(|b| b.num_rows() > 0).collect();
     if let Some(first) = pts.first() {
         let all = arrow::compute::concat_batches(&first.schema(), &pts)?;

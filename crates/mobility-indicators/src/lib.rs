@@ -16,6 +16,7 @@
 //! To add an indicator: write `queries/<id>.sql` with its header and list it in
 //! [`catalog::BUILT_IN`].
 
+mod batches;
 pub mod catalog;
 pub mod geo_out;
 pub mod report;

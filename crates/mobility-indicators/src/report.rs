@@ -10,10 +10,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 
 use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{DataType, Float64Type};
+use arrow::datatypes::DataType;
 use datafusion::prelude::SessionContext;
 use geo::MultiPolygon;
 
+use crate::batches::{collect_if, f64s, utf8};
 use crate::run::Manifest;
 use crate::svg::{self, Bar, Line, MapPoint, MapZone, esc, num};
 use crate::{Error, Result};
@@ -162,26 +163,6 @@ struct Cell {
     suppressed: bool,
 }
 
-fn string_col(b: &RecordBatch, name: &str) -> Option<arrow::array::StringArray> {
-    let c = b.column_by_name(name)?;
-    Some(
-        arrow::compute::cast(c, &DataType::Utf8)
-            .ok()?
-            .as_string::<i32>()
-            .clone(),
-    )
-}
-
-fn f64_col(b: &RecordBatch, name: &str) -> Option<arrow::array::Float64Array> {
-    let c = b.column_by_name(name)?;
-    Some(
-        arrow::compute::cast(c, &DataType::Float64)
-            .ok()?
-            .as_primitive::<Float64Type>()
-            .clone(),
-    )
-}
-
 /// The cells of `breakdown`, keyed by `key` (a column) when given.
 fn cells(
     outputs: &HashMap<String, RecordBatch>,
@@ -193,14 +174,14 @@ fn cells(
         return vec![];
     };
     let (Some(bd), Some(bv), Some(est)) = (
-        string_col(b, "breakdown"),
-        string_col(b, "breakdown_value"),
-        f64_col(b, "estimate"),
+        utf8(b, "breakdown"),
+        utf8(b, "breakdown_value"),
+        f64s(b, "estimate"),
     ) else {
         return vec![];
     };
-    let (lo, hi) = (f64_col(b, "ci_lower"), f64_col(b, "ci_upper"));
-    let k = key.and_then(|k| string_col(b, k));
+    let (lo, hi) = (f64s(b, "ci_lower"), f64s(b, "ci_upper"));
+    let k = key.and_then(|k| utf8(b, k));
     let sup = b
         .column_by_name("suppressed")
         .map(|c| c.as_boolean().clone());
@@ -217,13 +198,6 @@ fn cells(
             suppressed: sup.as_ref().is_some_and(|s| s.value(i)),
         })
         .collect()
-}
-
-async fn query(ctx: &SessionContext, sql: &str) -> Vec<RecordBatch> {
-    match ctx.sql(sql).await {
-        Ok(df) => df.collect().await.unwrap_or_default(),
-        Err(_) => vec![],
-    }
 }
 
 fn figure(out: &mut String, id: &str, caption: &str, svg: Option<String>, lang: Lang) {
@@ -271,16 +245,16 @@ pub async fn render(
     // Targets.
     let _ = write!(body, "<h2>{}</h2>", lang.t("targets"));
     if let Some(t) = outputs.get("targets") {
-        let title_nb = string_col(t, "title_nb");
+        let title_nb = utf8(t, "title_nb");
         let (title, target, measured, lo, hi, gap, status, year) = (
-            string_col(t, "title"),
-            f64_col(t, "target_value"),
-            f64_col(t, "measured"),
-            f64_col(t, "ci_lower"),
-            f64_col(t, "ci_upper"),
-            f64_col(t, "gap"),
-            string_col(t, "status"),
-            string_col(t, "year"),
+            utf8(t, "title"),
+            f64s(t, "target_value"),
+            f64s(t, "measured"),
+            f64s(t, "ci_lower"),
+            f64s(t, "ci_upper"),
+            f64s(t, "gap"),
+            utf8(t, "status"),
+            utf8(t, "year"),
         );
         if let (
             Some(title),
@@ -333,7 +307,7 @@ pub async fn render(
                     (Lang::Nb, Some(nb)) if nb.is_valid(i) => nb.value(i),
                     _ => title.value(i),
                 };
-                let status_nb = string_col(t, "status_nb");
+                let status_nb = utf8(t, "status_nb");
                 let shown_status = match (lang, &status_nb) {
                     (Lang::Nb, Some(nb)) => nb.value(i).to_string(),
                     _ => status.value(i).to_string(),
@@ -412,10 +386,16 @@ pub async fn render(
         bands_svg,
         lang,
     );
-    let zones = query(ctx, "SELECT zone_id, name, geometry FROM zones").await;
+    let zones = collect_if(
+        ctx,
+        &["zones"],
+        "report: zones",
+        "SELECT zone_id, name, geometry FROM zones",
+    )
+    .await?;
     let mut zone_geoms: Vec<(String, String, MultiPolygon<f64>)> = Vec::new();
     for b in &zones {
-        let (id, name) = (string_col(b, "zone_id"), string_col(b, "name"));
+        let (id, name) = (utf8(b, "zone_id"), utf8(b, "name"));
         let g = arrow::compute::cast(b.column(2), &DataType::Binary).map_err(Error::from)?;
         let g = g.as_binary::<i32>();
         if let (Some(id), Some(name)) = (id, name) {
@@ -529,12 +509,12 @@ pub async fn render(
     let _ = write!(body, "<h2>{}</h2>", lang.t("traffic"));
     let index_svg = outputs.get("traffic_index_rolling").and_then(|r| {
         let (subset, window, last, ip, lo, hi) = (
-            string_col(r, "subset")?,
-            string_col(r, "window")?,
-            string_col(r, "last_month")?,
-            f64_col(r, "index_p")?,
-            f64_col(r, "ci_lower")?,
-            f64_col(r, "ci_upper")?,
+            utf8(r, "subset")?,
+            utf8(r, "window")?,
+            utf8(r, "last_month")?,
+            f64s(r, "index_p")?,
+            f64s(r, "ci_lower")?,
+            f64s(r, "ci_upper")?,
         );
         let rows: Vec<usize> = (0..r.num_rows())
             .filter(|&i| subset.value(i) == "all points")
@@ -577,20 +557,33 @@ pub async fn render(
         (!lines.is_empty()).then(|| svg::lines(&months, &lines, "%"))
     });
     figure(&mut body, "traffic_index", lang.t("index"), index_svg, lang);
-    let hourly = query(
+    // Profiles name the points when traffic_points has them.
+    let (name, names) = if ctx.table_exist("traffic_points").unwrap_or(false) {
+        (
+            "COALESCE(p.name, t.trp_id)",
+            "LEFT JOIN traffic_points p ON p.trp_id = t.trp_id",
+        )
+    } else {
+        ("t.trp_id", "")
+    };
+    let hourly = collect_if(
         ctx,
-        "SELECT COALESCE(p.name, h.trp_id) AS trp_id, CAST(date_part('hour', to_local_time(h.hour_start AT TIME ZONE 'Europe/Oslo')) AS BIGINT) AS hour, avg(h.volume) AS v \
-         FROM traffic_hourly h LEFT JOIN traffic_points p ON p.trp_id = h.trp_id WHERE h.scope = 'total' AND h.coverage_pct >= 99 \
-         AND date_part('dow', to_local_time(h.hour_start AT TIME ZONE 'Europe/Oslo')) BETWEEN 1 AND 5 GROUP BY 1, 2",
+        &["traffic_hourly"],
+        "report: hourly profile",
+        &format!(
+            "SELECT {name} AS trp_id, CAST(date_part('hour', to_local_time(t.hour_start AT TIME ZONE 'Europe/Oslo')) AS BIGINT) AS hour, avg(t.volume) AS v \
+             FROM traffic_hourly t {names} WHERE t.scope = 'total' AND t.coverage_pct >= 99 \
+             AND date_part('dow', to_local_time(t.hour_start AT TIME ZONE 'Europe/Oslo')) BETWEEN 1 AND 5 GROUP BY 1, 2"
+        ),
     )
-    .await;
+    .await?;
     let profile = |batches: &[RecordBatch], n: usize, labels: Vec<String>| -> Option<String> {
         let mut per: BTreeMap<String, Vec<Option<f64>>> = BTreeMap::new();
         for b in batches {
             let (p, x, v) = (
-                string_col(b, "trp_id")?,
-                f64_col(b, "x").or_else(|| f64_col(b, "hour"))?,
-                f64_col(b, "v")?,
+                utf8(b, "trp_id")?,
+                f64s(b, "x").or_else(|| f64s(b, "hour"))?,
+                f64s(b, "v")?,
             );
             for i in 0..b.num_rows() {
                 let e = per
@@ -620,12 +613,16 @@ pub async fn render(
         profile(&hourly, 24, (0..24).map(|h| format!("{h:02}")).collect()),
         lang,
     );
-    let weekly = query(
+    let weekly = collect_if(
         ctx,
-        "SELECT COALESCE(p.name, d.trp_id) AS trp_id, CAST((date_part('dow', d.date) + 6) % 7 AS DOUBLE) AS x, avg(d.volume) AS v \
-         FROM traffic_daily d LEFT JOIN traffic_points p ON p.trp_id = d.trp_id WHERE d.coverage_pct >= 95 GROUP BY 1, 2",
+        &["traffic_daily"],
+        "report: weekday profile",
+        &format!(
+            "SELECT {name} AS trp_id, CAST((date_part('dow', t.date) + 6) % 7 AS DOUBLE) AS x, avg(t.volume) AS v \
+             FROM traffic_daily t {names} WHERE t.coverage_pct >= 95 GROUP BY 1, 2"
+        ),
     )
-    .await;
+    .await?;
     let days = match lang {
         Lang::Nb => ["man", "tir", "ons", "tor", "fre", "lør", "søn"],
         Lang::En => ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
@@ -637,20 +634,22 @@ pub async fn render(
         profile(&weekly, 7, days.iter().map(|d| d.to_string()).collect()),
         lang,
     );
-    let pts = query(
+    let pts = collect_if(
         ctx,
+        &["traffic_points", "traffic_adt"],
+        "report: counting points",
         "SELECT p.name, p.lon, p.lat, a.adt FROM traffic_points p JOIN traffic_adt a ON a.trp_id = p.trp_id \
          WHERE a.day_type = 'all' AND a.adt IS NOT NULL AND p.lon IS NOT NULL \
          AND a.year = (SELECT max(year) FROM traffic_adt WHERE adt IS NOT NULL)",
     )
-    .await;
+    .await?;
     let mut points = Vec::new();
     for b in &pts {
         if let (Some(n), Some(x), Some(y), Some(v)) = (
-            string_col(b, "name"),
-            f64_col(b, "lon"),
-            f64_col(b, "lat"),
-            f64_col(b, "adt"),
+            utf8(b, "name"),
+            f64s(b, "lon"),
+            f64s(b, "lat"),
+            f64s(b, "adt"),
         ) {
             for i in 0..b.num_rows() {
                 points.push(MapPoint {
@@ -702,11 +701,13 @@ pub async fn render(
         );
     }
     body.push_str("</table>");
-    let factors = query(
+    let factors = collect_if(
         ctx,
+        &["emission_factors"],
+        "report: emission factors",
         "SELECT year, mode, fuel, g_co2e_per_vkm, g_co2e_per_pkm, source FROM emission_factors ORDER BY mode, fuel, year",
     )
-    .await;
+    .await?;
     if !factors.is_empty() {
         let _ = write!(
             body,
@@ -723,7 +724,7 @@ pub async fn render(
                 "source",
             ]
             .iter()
-            .filter_map(|c| string_col(b, c))
+            .filter_map(|c| utf8(b, c))
             .collect();
             if cols.len() < 6 {
                 continue;

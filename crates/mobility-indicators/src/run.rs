@@ -11,6 +11,7 @@ use datafusion::prelude::SessionContext;
 use mobility_model::Table;
 use serde::Serialize;
 
+use crate::batches::collect;
 use crate::catalog::{Indicator, Kind};
 use crate::survey::{self, Frame, Rules, Spec, Variance};
 use crate::{Error, Result, io, targets, traffic};
@@ -129,19 +130,32 @@ pub struct Manifest {
     pub seconds_total: f64,
 }
 
-async fn collect(ctx: &SessionContext, context: &str, sql: &str) -> Result<Vec<RecordBatch>> {
-    let df = ctx.sql(sql).await.map_err(|source| Error::DataFusion {
-        context: context.to_string(),
-        source,
-    })?;
-    df.collect().await.map_err(|source| Error::DataFusion {
-        context: context.to_string(),
-        source,
+/// A file with its size and SHA-256, shown as `shown`.
+fn input_file(path: &Path, shown: String) -> Result<InputFile> {
+    use sha2::Digest;
+    let bytes = std::fs::read(path).map_err(io(path))?;
+    Ok(InputFile {
+        path: shown,
+        bytes: bytes.len() as u64,
+        sha256: sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
     })
 }
 
+/// The files with extension `ext` in `dir`, sorted.
+fn files_in(dir: &Path, ext: &str) -> Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(io(dir))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == ext))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
 fn checksums(data: &Path, tables: &[Table]) -> Result<Vec<InputFile>> {
-    use sha2::Digest;
     let mut out = Vec::new();
     for t in tables {
         let dir = data.join(t.name());
@@ -149,23 +163,9 @@ fn checksums(data: &Path, tables: &[Table]) -> Result<Vec<InputFile>> {
             // A table given from elsewhere (--factors), whose files are listed apart.
             continue;
         }
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .map_err(io(&dir))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
-            .collect();
-        files.sort();
-        for f in files {
-            let bytes = std::fs::read(&f).map_err(io(&f))?;
-            let sha = sha2::Sha256::digest(&bytes)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
-            out.push(InputFile {
-                path: f.strip_prefix(data).unwrap_or(&f).display().to_string(),
-                bytes: bytes.len() as u64,
-                sha256: sha,
-            });
+        for f in files_in(&dir, "parquet")? {
+            let shown = f.strip_prefix(data).unwrap_or(&f).display().to_string();
+            out.push(input_file(&f, shown)?);
         }
     }
     Ok(out)
@@ -242,31 +242,14 @@ pub fn excel_nb(batch: &RecordBatch) -> Result<String> {
 
 /// The factor files of `--factors` with their checksums.
 fn factor_checksums(path: &Path) -> Result<Vec<InputFile>> {
-    use sha2::Digest;
     let files = if path.is_dir() {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(path)
-            .map_err(io(path))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "csv"))
-            .collect();
-        v.sort();
-        v
+        files_in(path, "csv")?
     } else {
         vec![path.to_path_buf()]
     };
     files
-        .into_iter()
-        .map(|f| {
-            let bytes = std::fs::read(&f).map_err(io(&f))?;
-            Ok(InputFile {
-                path: f.display().to_string(),
-                bytes: bytes.len() as u64,
-                sha256: sha2::Sha256::digest(&bytes)
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect(),
-            })
-        })
+        .iter()
+        .map(|f| input_file(f, f.display().to_string()))
         .collect()
 }
 

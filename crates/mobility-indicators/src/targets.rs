@@ -14,6 +14,7 @@ use arrow::datatypes::{DataType, Field, Float64Type, Schema};
 use datafusion::prelude::SessionContext;
 use serde::Deserialize;
 
+use crate::batches::{f64s, utf8};
 use crate::{Error, Result};
 
 /// Bærum's targets.
@@ -75,22 +76,8 @@ fn measured(t: &Target, outputs: &HashMap<String, RecordBatch>) -> Measured {
     let Some(b) = outputs.get(id) else {
         return Err(format!("indicator {id} did not run"));
     };
-    let text = |n: &str| -> Option<arrow::array::StringArray> {
-        let c = b.column_by_name(n)?;
-        Some(
-            arrow::compute::cast(c, &DataType::Utf8)
-                .ok()?
-                .as_string::<i32>()
-                .clone(),
-        )
-    };
-    let num = |n: &str| -> Option<Float64Array> {
-        Some(
-            b.column_by_name(n)?
-                .as_primitive_opt::<Float64Type>()?
-                .clone(),
-        )
-    };
+    let text = |n: &str| utf8(b, n);
+    let num = |n: &str| f64s(b, n);
     let (Some(bd), Some(est), Some(lo), Some(hi)) = (
         text("breakdown"),
         num("estimate"),

@@ -11,14 +11,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
+    Array, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
 };
-use arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema};
+use arrow::datatypes::{DataType, Field, Schema};
 use datafusion::prelude::SessionContext;
 use mobility_model::Table;
 use mobility_stats::traffic::{AreaSums, chain, nullvekst, reference_mean, window_mean};
 
-use crate::{Error, Result};
+use crate::Result;
+use crate::batches::{collect, f64s, i64s, need, utf8};
 
 const MONTHS: [&str; 12] = [
     "jan", "feb", "mar", "apr", "mai", "jun", "jul", "aug", "sep", "okt", "nov", "des",
@@ -37,30 +38,29 @@ fn subsets_sql(present: &[Table]) -> String {
     sql
 }
 
-async fn collect(ctx: &SessionContext, what: &str, sql: &str) -> Result<Vec<RecordBatch>> {
-    let run = async { ctx.sql(sql).await?.collect().await };
-    run.await.map_err(|source| Error::DataFusion {
-        context: what.to_string(),
-        source,
-    })
-}
-
+/// Column `i` of one of our own queries, as text, BIGINT or DOUBLE.
 fn text(b: &RecordBatch, i: usize) -> Result<StringArray> {
-    Ok(arrow::compute::cast(b.column(i), &DataType::Utf8)?
-        .as_string::<i32>()
-        .clone())
+    need(
+        utf8(b, b.schema().field(i).name()),
+        "traffic index",
+        b.schema().field(i).name(),
+    )
 }
 
 fn int(b: &RecordBatch, i: usize) -> Result<Int64Array> {
-    Ok(arrow::compute::cast(b.column(i), &DataType::Int64)?
-        .as_primitive::<Int64Type>()
-        .clone())
+    need(
+        i64s(b, b.schema().field(i).name()),
+        "traffic index",
+        b.schema().field(i).name(),
+    )
 }
 
 fn float(b: &RecordBatch, i: usize) -> Result<Float64Array> {
-    Ok(arrow::compute::cast(b.column(i), &DataType::Float64)?
-        .as_primitive::<Float64Type>()
-        .clone())
+    need(
+        f64s(b, b.schema().field(i).name()),
+        "traffic index",
+        b.schema().field(i).name(),
+    )
 }
 
 fn f(v: f64) -> Option<f64> {

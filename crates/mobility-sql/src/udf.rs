@@ -280,3 +280,39 @@ pub fn point_pairs(
         .collect();
     Ok(arc(out))
 }
+
+/// An aggregate's state columns, (name, type) each, named as DataFusion names state columns.
+pub fn state_fields(
+    aggregate: &str,
+    parts: &[(&str, DataType)],
+) -> Vec<arrow::datatypes::FieldRef> {
+    parts
+        .iter()
+        .map(|(n, t)| {
+            Arc::new(arrow::datatypes::Field::new(
+                datafusion::logical_expr::utils::format_state_name(aggregate, n),
+                t.clone(),
+                true,
+            ))
+        })
+        .collect()
+}
+
+/// A DOUBLE result: NULL unless it is a finite number.
+pub fn finite(v: Option<f64>) -> datafusion::common::ScalarValue {
+    datafusion::common::ScalarValue::Float64(v.filter(|x| x.is_finite()))
+}
+
+/// A struct result of `fields` from one scalar per field (what the aggregates return).
+pub fn struct_of(
+    fields: arrow::datatypes::Fields,
+    values: &[datafusion::common::ScalarValue],
+) -> Result<datafusion::common::ScalarValue> {
+    let arrays = values
+        .iter()
+        .map(|v| v.to_array())
+        .collect::<Result<Vec<_>>>()?;
+    Ok(datafusion::common::ScalarValue::Struct(Arc::new(
+        arrow::array::StructArray::try_new(fields, arrays, None)?,
+    )))
+}

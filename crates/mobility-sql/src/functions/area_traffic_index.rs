@@ -3,19 +3,16 @@
 //! (../shared/DOMAIN.md §2.4; `mobility_stats::traffic`). The state is five sums, so partial
 //! aggregates merge exactly and the function runs on any number of partitions or executors.
 
-use std::sync::Arc;
-
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type, UInt64Type};
 use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
-use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, Signature, Volatility,
 };
 use mobility_stats::traffic::AreaSums;
 
-use crate::udf::DOMAIN;
+use crate::udf::{DOMAIN, finite, state_fields, struct_of};
 
 fn fields() -> Fields {
     Fields::from(vec![
@@ -66,17 +63,16 @@ impl AggregateUDFImpl for AreaTrafficIndex {
         Ok(Box::new(Acc(AreaSums::default())))
     }
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(["n", "sb", "sc", "sbb", "sccb"]
-            .iter()
-            .map(|n| {
-                let t = if *n == "n" {
-                    DataType::UInt64
-                } else {
-                    DataType::Float64
-                };
-                Arc::new(Field::new(format_state_name(args.name, n), t, true))
-            })
-            .collect())
+        Ok(state_fields(
+            args.name,
+            &[
+                ("n", DataType::UInt64),
+                ("sb", DataType::Float64),
+                ("sc", DataType::Float64),
+                ("sbb", DataType::Float64),
+                ("sccb", DataType::Float64),
+            ],
+        ))
     }
     fn documentation(&self) -> Option<&Documentation> {
         Some(&self.doc)
@@ -137,7 +133,7 @@ impl Accumulator for Acc {
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
         let a = self.0.finish();
-        let f = |v: Option<f64>| ScalarValue::Float64(v.filter(|x| x.is_finite()));
+        let f = finite;
         let values = [
             f(a.map(|a| a.index_p)),
             ScalarValue::UInt64(Some(self.0.n)),
@@ -147,13 +143,7 @@ impl Accumulator for Acc {
             f(a.map(|a| a.ci_lower)),
             f(a.map(|a| a.ci_upper)),
         ];
-        let arrays = values
-            .iter()
-            .map(|v| v.to_array())
-            .collect::<Result<Vec<_>>>()?;
-        Ok(ScalarValue::Struct(Arc::new(
-            arrow::array::StructArray::try_new(fields(), arrays, None)?,
-        )))
+        struct_of(fields(), &values)
     }
 
     fn size(&self) -> usize {

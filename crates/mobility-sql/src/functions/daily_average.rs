@@ -4,19 +4,16 @@
 //! × their number / days in the period), SD, the SE with the finite-population correction
 //! √((N − n)/(N − 1)) and a 95 % CI (../shared/DOMAIN.md §2.3; `mobility_stats::traffic`).
 
-use std::sync::Arc;
-
-use arrow::array::{Array, ArrayRef, AsArray, StructArray};
+use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type, UInt64Type};
 use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
-use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, Signature, Volatility,
 };
 use mobility_stats::traffic::DailySums;
 
-use crate::udf::DOMAIN;
+use crate::udf::{DOMAIN, finite, state_fields, struct_of};
 
 fn fields() -> Fields {
     Fields::from(vec![
@@ -72,17 +69,16 @@ impl AggregateUDFImpl for DailyAverage {
         }))
     }
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(["n", "sum", "sum2", "coverage", "days"]
-            .iter()
-            .map(|n| {
-                let t = if matches!(*n, "n" | "days") {
-                    DataType::UInt64
-                } else {
-                    DataType::Float64
-                };
-                Arc::new(Field::new(format_state_name(args.name, n), t, true))
-            })
-            .collect())
+        Ok(state_fields(
+            args.name,
+            &[
+                ("n", DataType::UInt64),
+                ("sum", DataType::Float64),
+                ("sum2", DataType::Float64),
+                ("coverage", DataType::Float64),
+                ("days", DataType::UInt64),
+            ],
+        ))
     }
     fn documentation(&self) -> Option<&Documentation> {
         Some(&self.doc)
@@ -152,7 +148,7 @@ impl Accumulator for Acc {
     fn evaluate(&mut self) -> Result<ScalarValue> {
         let days = u32::try_from(self.days).unwrap_or(u32::MAX);
         let a = self.sums.finish(days);
-        let f = |v: Option<f64>| ScalarValue::Float64(v.filter(|x| x.is_finite()));
+        let f = finite;
         let values = [
             f(a.map(|a| a.mean)),
             ScalarValue::UInt64(Some(self.sums.n)),
@@ -163,15 +159,7 @@ impl Accumulator for Acc {
             f(a.map(|a| a.ci_lower)),
             f(a.map(|a| a.ci_upper)),
         ];
-        let arrays = values
-            .iter()
-            .map(|v| v.to_array())
-            .collect::<Result<Vec<_>>>()?;
-        Ok(ScalarValue::Struct(Arc::new(StructArray::try_new(
-            fields(),
-            arrays,
-            None,
-        )?)))
+        struct_of(fields(), &values)
     }
 
     fn size(&self) -> usize {

@@ -1,0 +1,63 @@
+//! Running a query of the run, and reading its columns: one place for what the run, the
+//! traffic indices, the targets, the report and the geo outputs all need.
+
+use arrow::array::{AsArray, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Float64Type, Int64Type};
+use datafusion::prelude::SessionContext;
+
+use crate::{Error, Result};
+
+/// The batches of `sql`; an error names `what`.
+pub(crate) async fn collect(
+    ctx: &SessionContext,
+    what: &str,
+    sql: &str,
+) -> Result<Vec<RecordBatch>> {
+    let run = async { ctx.sql(sql).await?.collect().await };
+    run.await.map_err(|source| Error::DataFusion {
+        context: what.to_string(),
+        source,
+    })
+}
+
+/// [`collect`] when the session has every table (or view) of `needs`, else no batches: a
+/// chart or layer whose data the directory does not have is left out, while a query that
+/// fails on data that is there is an error.
+pub(crate) async fn collect_if(
+    ctx: &SessionContext,
+    needs: &[&str],
+    what: &str,
+    sql: &str,
+) -> Result<Vec<RecordBatch>> {
+    if needs.iter().all(|t| ctx.table_exist(*t).unwrap_or(false)) {
+        collect(ctx, what, sql).await
+    } else {
+        Ok(Vec::new())
+    }
+}
+
+/// Column `name` as text (any type cast), if the batch has it.
+pub(crate) fn utf8(b: &RecordBatch, name: &str) -> Option<StringArray> {
+    let c = arrow::compute::cast(b.column_by_name(name)?, &DataType::Utf8).ok()?;
+    Some(c.as_string::<i32>().clone())
+}
+
+/// Column `name` as DOUBLE, if the batch has it.
+pub(crate) fn f64s(b: &RecordBatch, name: &str) -> Option<Float64Array> {
+    let c = arrow::compute::cast(b.column_by_name(name)?, &DataType::Float64).ok()?;
+    Some(c.as_primitive::<Float64Type>().clone())
+}
+
+/// Column `name` as BIGINT, if the batch has it.
+pub(crate) fn i64s(b: &RecordBatch, name: &str) -> Option<Int64Array> {
+    let c = arrow::compute::cast(b.column_by_name(name)?, &DataType::Int64).ok()?;
+    Some(c.as_primitive::<Int64Type>().clone())
+}
+
+/// Like the above, for columns a query of ours must have: a missing one is an error.
+pub(crate) fn need<T>(col: Option<T>, what: &str, name: &str) -> Result<T> {
+    col.ok_or_else(|| Error::Shape {
+        id: what.to_string(),
+        message: format!("column {name} missing or of the wrong type"),
+    })
+}
