@@ -111,6 +111,59 @@ pub enum Variance {
     Replicates(std::sync::Arc<ReplicateWeights>),
 }
 
+/// The replicates of a replicate method: how many, the scale c of c·Σ(θ_r − θ̂)², the name
+/// the output gives the method, and each replicate's weights.
+struct Replicates<'a> {
+    count: u64,
+    scale: f64,
+    method: String,
+    variance: &'a Variance,
+    frame: &'a Frame,
+}
+
+impl Variance {
+    /// The replicates of this method; `None` for linearisation.
+    fn replicates<'a>(&'a self, frame: &'a Frame) -> Option<Replicates<'a>> {
+        let (count, scale, method) = match self {
+            Variance::Linearisation => return None,
+            Variance::Bootstrap { replicates, seed } => (
+                u64::from(*replicates),
+                1.0 / f64::from(*replicates),
+                format!("bootstrap (Rao-Wu, B={replicates}, seed={seed})"),
+            ),
+            Variance::Replicates(r) => (
+                r.weights.len() as u64,
+                r.scale,
+                format!("replicate weights (R={}, c={})", r.weights.len(), r.scheme),
+            ),
+        };
+        Some(Replicates {
+            count,
+            scale,
+            method,
+            variance: self,
+            frame,
+        })
+    }
+}
+
+impl Replicates<'_> {
+    /// The weights of replicate `b`, in the frame's person order.
+    fn weights(&self, b: u64) -> Vec<f64> {
+        match self.variance {
+            Variance::Bootstrap { seed, .. } => {
+                let a = self.frame.strata.rao_wu(*seed, b);
+                a.iter()
+                    .zip(&self.frame.weight)
+                    .map(|(a, w)| a * w)
+                    .collect()
+            }
+            Variance::Replicates(r) => r.weights[b as usize].clone(),
+            Variance::Linearisation => unreachable!("linearisation has no replicates"),
+        }
+    }
+}
+
 /// Suppression rule and CI level.
 #[derive(Debug, Clone, Copy)]
 pub struct Rules {
@@ -487,36 +540,20 @@ fn medians(
         .filter(|&c| !cells[c].is_empty())
         .map(|c| (c / nk, c % nk))
         .collect();
-    let (count, scale, method, seed) = match &spec.variance {
-        Variance::Replicates(r) => (
-            r.weights.len() as u64,
-            r.scale,
-            format!("replicate weights (R={}, c={})", r.weights.len(), r.scheme),
-            0,
-        ),
-        Variance::Bootstrap { replicates, seed } => (
-            u64::from(*replicates),
-            1.0 / f64::from(*replicates),
-            format!("bootstrap (Rao-Wu, B={replicates}, seed={seed})"),
-            *seed,
-        ),
-        Variance::Linearisation => (
-            200,
-            1.0 / 200.0,
-            "bootstrap (Rao-Wu, B=200, seed=2018)".into(),
-            2018,
-        ),
+    // A median has no linearised SE: without replicates it takes the default bootstrap.
+    let fallback = Variance::Bootstrap {
+        replicates: 200,
+        seed: 2018,
     };
-    let thetas: Vec<Vec<f64>> = (0..count)
+    let reps = spec
+        .variance
+        .replicates(frame)
+        .or_else(|| fallback.replicates(frame))
+        .expect("the bootstrap has replicates");
+    let thetas: Vec<Vec<f64>> = (0..reps.count)
         .into_par_iter()
         .map(|b| {
-            let aw: Vec<f64> = match &spec.variance {
-                Variance::Replicates(r) => r.weights[b as usize].clone(),
-                _ => {
-                    let a = frame.strata.rao_wu(seed, b);
-                    a.iter().zip(&frame.weight).map(|(a, w)| a * w).collect()
-                }
-            };
+            let aw = reps.weights(b);
             report
                 .iter()
                 .map(|&(d, k)| weighted_median(&cells[d * nk + k], &aw))
@@ -530,8 +567,8 @@ fn medians(
         .map(|(j, &(d, k))| {
             let c = &cells[d * nk + k];
             let m = weighted_median(c, &frame.weight);
-            let reps: Vec<f64> = thetas.iter().map(|r| r[j]).collect();
-            let se = replicate_variance(m, &reps, scale).sqrt();
+            let replicates: Vec<f64> = thetas.iter().map(|r| r[j]).collect();
+            let se = replicate_variance(m, &replicates, reps.scale).sqrt();
             let mut persons: Vec<u32> = c.iter().map(|&(_, p)| p).collect();
             persons.sort_unstable();
             persons.dedup();
@@ -551,7 +588,7 @@ fn medians(
             }
         })
         .collect();
-    (report, estimates, method)
+    (report, estimates, reps.method)
 }
 
 /// A domain: a breakdown and its value (`all` has none).
@@ -900,38 +937,14 @@ pub fn estimate(frame: &Frame, spec: Spec, batches: &[RecordBatch]) -> Result<Re
             })
             .collect();
 
-        let (estimates, method) = match &spec.variance {
-            Variance::Linearisation => (estimates, "linearisation".to_string()),
-            variance => {
-                // The replicate weights of replicate b, its count, c, and the method's name.
-                let (count, scale, method) = match variance {
-                    Variance::Bootstrap { replicates, seed } => (
-                        u64::from(*replicates),
-                        1.0 / f64::from(*replicates),
-                        format!("bootstrap (Rao-Wu, B={replicates}, seed={seed})"),
-                    ),
-                    Variance::Replicates(r) => (
-                        r.weights.len() as u64,
-                        r.scale,
-                        format!("replicate weights (R={}, c={})", r.weights.len(), r.scheme),
-                    ),
-                    Variance::Linearisation => unreachable!("handled above"),
-                };
-                let weights_of = |b: u64| -> Vec<f64> {
-                    match variance {
-                        Variance::Bootstrap { seed, .. } => {
-                            let a = frame.strata.rao_wu(*seed, b);
-                            a.iter().zip(&frame.weight).map(|(a, w)| a * w).collect()
-                        }
-                        Variance::Replicates(r) => r.weights[b as usize].clone(),
-                        Variance::Linearisation => unreachable!("handled above"),
-                    }
-                };
+        let (estimates, method) = match spec.variance.replicates(frame) {
+            None => (estimates, "linearisation".to_string()),
+            Some(reps) => {
                 // θ_b for every reported cell, replicate by replicate.
-                let thetas: Vec<Vec<f64>> = (0..count)
+                let thetas: Vec<Vec<f64>> = (0..reps.count)
                     .into_par_iter()
                     .map(|b| {
-                        let aw = weights_of(b);
+                        let aw = reps.weights(b);
                         // Denominators of `mean`: Σ a w over each domain's persons.
                         let mut dsum = vec![0.0; nd];
                         if spec.estimator == Estimator::Mean {
@@ -972,8 +985,8 @@ pub fn estimate(frame: &Frame, spec: Spec, batches: &[RecordBatch]) -> Result<Re
                     .iter()
                     .enumerate()
                     .map(|(j, e)| {
-                        let reps: Vec<f64> = thetas.iter().map(|r| r[j]).collect();
-                        let se = replicate_variance(e.estimate, &reps, scale).sqrt();
+                        let replicates: Vec<f64> = thetas.iter().map(|r| r[j]).collect();
+                        let se = replicate_variance(e.estimate, &replicates, reps.scale).sqrt();
                         Estimate {
                             se,
                             ci_lower: e.estimate - t * se,
@@ -983,7 +996,7 @@ pub fn estimate(frame: &Frame, spec: Spec, batches: &[RecordBatch]) -> Result<Re
                         }
                     })
                     .collect();
-                (out, method)
+                (out, reps.method)
             }
         };
         (report, estimates, method)
