@@ -494,7 +494,7 @@ impl Sums {
 /// which the cumulative weight reaches half the total. NaN without weight.
 fn weighted_median(values: &[(f64, u32)], w: &[f64]) -> f64 {
     let total: f64 = values.iter().map(|&(_, p)| w[p as usize]).sum();
-    if !(total > 0.0) {
+    if total.is_nan() || total <= 0.0 {
         return f64::NAN;
     }
     let mut acc = 0.0;
