@@ -129,15 +129,15 @@ fn synth_is_deterministic_per_seed() {
             d.path().to_str().unwrap(),
         ]);
     }
-    for t in [
-        "persons/data.parquet",
-        "trips/data.parquet",
-        "traffic_hourly/2024-03.parquet",
+    for (t, part) in [
+        ("persons", "data.parquet"),
+        ("trips", "data.parquet"),
+        ("traffic_hourly", "2024-03.parquet"),
     ] {
         assert_eq!(
-            std::fs::read(a.path().join(t)).unwrap(),
-            std::fs::read(b.path().join(t)).unwrap(),
-            "{t}"
+            std::fs::read(crate::table_dir(a.path(), t).join(part)).unwrap(),
+            std::fs::read(crate::table_dir(b.path(), t).join(part)).unwrap(),
+            "{t}/{part}"
         );
     }
 }
@@ -162,14 +162,20 @@ fn shipped_sample_is_reproducible() {
         "-q",
     ]);
     let sample = crate::root().join("data/sample");
+    let pointer = |d: &std::path::Path| std::fs::read_to_string(d.join("_current")).unwrap();
+    assert_eq!(
+        pointer(&sample),
+        pointer(dir.path()),
+        "the committed generations differ"
+    );
     let mut compared = 0;
     for t in mobility_model::Table::ALL {
-        let Ok(entries) = std::fs::read_dir(sample.join(t.name())) else {
+        let Ok(entries) = std::fs::read_dir(crate::table_dir(&sample, t.name())) else {
             continue;
         };
         for e in entries {
             let p = e.unwrap().path();
-            let fresh = dir.path().join(t.name()).join(p.file_name().unwrap());
+            let fresh = crate::table_dir(dir.path(), t.name()).join(p.file_name().unwrap());
             assert!(
                 std::fs::read(&p).unwrap() == std::fs::read(&fresh).unwrap_or_default(),
                 "{} differs from a fresh synth: regenerate it with `cargo run -- synth --persons 2555 --seed 2018 --traffic-points 4 --traffic-years 2022-2024 --out data/sample`",

@@ -1,13 +1,16 @@
 //! Integration tests of the `mobility` binary, one test binary of modules.
 
+mod bad_inputs;
 mod cli;
 mod ingest_fixtures;
 mod outputs;
 mod real_data;
+mod reliability;
 mod report;
 mod sql;
 mod survey;
 mod traffic;
+mod traffic_independent;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -20,18 +23,39 @@ pub fn root() -> PathBuf {
         .expect("repository root")
 }
 
-/// `../shared/data` beside the checkout, or `None` (tests that need it then skip, saying so).
+/// `../shared/data/real` beside the checkout, or `None` (tests that need it then skip, saying
+/// so); under `CI=true` its absence fails the test instead.
 pub fn shared_data() -> Option<PathBuf> {
     let p = root().join("../shared/data/real");
     if p.is_dir() {
-        Some(p)
-    } else {
-        eprintln!(
-            "SKIP: {} is absent (a fresh clone without the shared test data)",
-            p.display()
-        );
-        None
+        return Some(p);
     }
+    assert!(
+        !std::env::var("CI").is_ok_and(|v| v == "true"),
+        "{} is absent, and CI (CI=true) must have the shared test data beside the clone",
+        p.display()
+    );
+    eprintln!(
+        "SKIP: {} is absent (a fresh clone without the shared test data)",
+        p.display()
+    );
+    None
+}
+
+/// Whether `python3` can import `modules`; under `CI=true` their absence fails the test.
+pub fn python_with(modules: &str) -> bool {
+    let found = std::process::Command::new("python3")
+        .args(["-c", &format!("import {modules}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            !std::env::var("CI").is_ok_and(|v| v == "true"),
+            "CI must have python3 with {modules} (.ci/run installs them)"
+        );
+        eprintln!("SKIP: python3 with {modules} is not installed");
+    }
+    found
 }
 
 /// Runs `mobility` with `args`.
@@ -72,6 +96,14 @@ pub fn table(dir: &Path, name: &str) -> arrow::array::RecordBatch {
         .read_table(t)
         .expect("table reads");
     arrow::compute::concat_batches(&t.schema(), &batches).expect("one schema")
+}
+
+/// The committed folder of a table in a data directory (as `_current` names it).
+pub fn table_dir(dir: &Path, name: &str) -> PathBuf {
+    let t: mobility_model::Table = name.parse().expect("a table name");
+    mobility_model::layout::Snapshot::read(dir)
+        .expect("the pointer reads")
+        .table_dir(dir, t)
 }
 
 /// The values of a string column.

@@ -51,6 +51,14 @@ enum Command {
     Sql(SqlArgs),
     /// List the project's SQL functions with signature, units, description and an example.
     Functions,
+    /// Verify a data directory (after copying it around): each table's schema against the data
+    /// model, unique keys, households ↔ persons ↔ trips, zone ids that exist, GeoParquet
+    /// metadata and valid geometry. Exit code 1 if anything is wrong.
+    Check {
+        /// The data directory.
+        #[arg(long, value_name = "DATA_DIR")]
+        data: PathBuf,
+    },
     /// Print the resolved settings of `run` and `sql` and where each came from
     /// (defaults < mobility.toml < MOBILITY_* environment < flags).
     Config(RunArgs),
@@ -94,6 +102,37 @@ struct Common {
     /// Fill zone ids from zones of this kind only (default: the smallest zone holding the point).
     #[arg(long, value_name = "KIND")]
     zone_kind: Option<String>,
+    #[command(flatten)]
+    lock: LockArgs,
+}
+
+/// One writer at a time per data directory: what to do while another holds it.
+#[derive(Args, Clone)]
+struct LockArgs {
+    /// Wait for another ingest into the same data directory to finish (the default).
+    #[arg(long, overrides_with = "no_wait")]
+    wait: bool,
+    /// Fail at once, saying who holds the lock, if another ingest is writing the directory.
+    #[arg(long, overrides_with = "wait")]
+    no_wait: bool,
+    /// Give up waiting for the lock after this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    wait_timeout: u64,
+}
+
+impl LockArgs {
+    fn options(&self, quiet: bool) -> mobility_ingest::store::LockOptions {
+        let holder = std::env::args().collect::<Vec<_>>().join(" ");
+        mobility_ingest::store::LockOptions {
+            wait: (self.wait || !self.no_wait)
+                .then(|| std::time::Duration::from_secs(self.wait_timeout)),
+            on_wait: (!quiet).then(|| {
+                std::sync::Arc::new(|msg: &str| eprintln!("{msg}"))
+                    as std::sync::Arc<dyn Fn(&str) + Send + Sync>
+            }),
+            holder: format!("`{holder}`"),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -125,6 +164,10 @@ enum Ingest {
         /// CRS of the coordinates (EPSG:4326 or EPSG:25833); default: the file's crs member, else EPSG:4326.
         #[arg(long)]
         crs: Option<String>,
+        /// Store an invalid polygon (a self-intersecting "bow-tie", a stray hole) as its
+        /// even–odd repair instead of rejecting it; each repair is listed in the rejects file.
+        #[arg(long)]
+        repair: bool,
         #[command(flatten)]
         common: Common,
     },
@@ -302,6 +345,7 @@ fn options(c: &Common, quiet: bool) -> Options {
         strict: c.strict,
         zone_kind: c.zone_kind.clone(),
         progress: file_progress(quiet),
+        lock: c.lock.options(quiet),
     }
 }
 
@@ -369,6 +413,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     name_field,
                     kind,
                     crs,
+                    repair,
                     common,
                 } => {
                     let crs = crs.map(|c| c.parse()).transpose()?;
@@ -377,6 +422,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         name_field,
                         kind,
                         crs,
+                        repair,
                     };
                     mobility_ingest::ingest_zones(
                         &DataDir::new(&common.out),
@@ -427,6 +473,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Synth(a) => synth(a, quiet)?,
         Command::Functions => sql::print_functions(false)?,
+        Command::Check { data } => {
+            if !data.is_dir() {
+                anyhow::bail!("data directory {} does not exist", data.display());
+            }
+            let report = mobility_ingest::check::check(&DataDir::new(&data))?;
+            let mut out = std::io::stdout().lock();
+            for (t, rows) in &report.tables {
+                writeln!(out, "{:<18} {rows:>12} rows", t.name())?;
+            }
+            if report.problems.is_empty() {
+                writeln!(out, "{}: no problems found", data.display())?;
+            } else {
+                for p in &report.problems {
+                    writeln!(out, "problem: {p}")?;
+                }
+                anyhow::bail!(
+                    "{}: {} problem(s) found",
+                    data.display(),
+                    report.problems.len()
+                );
+            }
+        }
         Command::Config(a) => {
             print!("{}", a.settings()?.describe());
         }
@@ -662,6 +730,7 @@ fn synth(a: SynthArgs, quiet: bool) -> anyhow::Result<()> {
                 name_field: Some("name".into()),
                 kind: kind.clone(),
                 crs: None,
+                repair: false,
             };
             s.push(mobility_ingest::ingest_zones(
                 &dir,

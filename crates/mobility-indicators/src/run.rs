@@ -9,6 +9,7 @@ use std::time::Instant;
 use arrow::array::RecordBatch;
 use datafusion::prelude::SessionContext;
 use mobility_model::Table;
+use mobility_model::layout::Snapshot;
 use serde::Serialize;
 
 use crate::batches::collect;
@@ -155,10 +156,10 @@ fn files_in(dir: &Path, ext: &str) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn checksums(data: &Path, tables: &[Table]) -> Result<Vec<InputFile>> {
+fn checksums(data: &Path, snapshot: &Snapshot, tables: &[Table]) -> Result<Vec<InputFile>> {
     let mut out = Vec::new();
     for t in tables {
-        let dir = data.join(t.name());
+        let dir = snapshot.table_dir(data, *t);
         if !dir.is_dir() {
             // A table given from elsewhere (--factors), whose files are listed apart.
             continue;
@@ -390,17 +391,23 @@ pub async fn run_catalog(opts: &RunOptions, catalog: &[Indicator]) -> Result<Man
     let mobility_sql::Session {
         ctx,
         tables: present,
+        snapshot,
     } = mobility_sql::open_with(&opts.data, given)
         .await
         .map_err(|source| Error::DataFusion {
             context: format!("opening {}", opts.data.display()),
             source,
         })?;
+    // The files of the commit the session reads, hashed before any later commit can replace them.
+    let mut inputs = checksums(&opts.data, &snapshot, &present)?;
+    if let Some(f) = &opts.factors {
+        inputs.extend(factor_checksums(f)?);
+    }
     let staging = opts.out.join(format!(".staging-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
     let ind_dir = staging.join("indicators");
     std::fs::create_dir_all(&ind_dir).map_err(io(&ind_dir))?;
-    let result = run_into(&ctx, &present, opts, catalog, &ind_dir, started).await;
+    let result = run_into(&ctx, &present, inputs, opts, catalog, &ind_dir, started).await;
     let (manifest, outputs) = match result {
         Ok(m) => m,
         Err(e) => {
@@ -449,6 +456,7 @@ pub async fn run_catalog(opts: &RunOptions, catalog: &[Indicator]) -> Result<Man
 async fn run_into(
     ctx: &SessionContext,
     present: &[Table],
+    inputs: Vec<InputFile>,
     opts: &RunOptions,
     catalog: &[Indicator],
     dir: &Path,
@@ -669,13 +677,7 @@ async fn run_into(
     let manifest = Manifest {
         version: env!("CARGO_PKG_VERSION").to_string(),
         data: opts.data.display().to_string(),
-        inputs: {
-            let mut inputs = checksums(&opts.data, present)?;
-            if let Some(f) = &opts.factors {
-                inputs.extend(factor_checksums(f)?);
-            }
-            inputs
-        },
+        inputs,
         table_rows,
         parameters: serde_json::json!({
             "ci_level": opts.rules.level,

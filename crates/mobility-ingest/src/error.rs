@@ -51,6 +51,31 @@ pub enum Error {
     /// Building a batch failed (a broken invariant of a reader).
     #[error(transparent)]
     Arrow(#[from] arrow::error::ArrowError),
+    /// Another writer holds the data directory's lock and this one was told not to wait.
+    #[error(
+        "{} is locked by another writer: {holder}; nothing was written (run again when it is done, or leave out --no-wait to wait)",
+        path.display()
+    )]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+        /// Who holds it, as its holder wrote it.
+        holder: String,
+    },
+    /// Another writer held the data directory's lock for longer than this one would wait.
+    #[error(
+        "{} stayed locked by another writer for {} s: {holder}; nothing was written (a longer --wait-timeout waits longer)",
+        path.display(),
+        waited.as_secs()
+    )]
+    LockTimeout {
+        /// The lock file.
+        path: PathBuf,
+        /// Who holds it, as its holder wrote it.
+        holder: String,
+        /// How long this writer waited.
+        waited: std::time::Duration,
+    },
     /// A geometry could not be encoded or decoded.
     #[error("{context}: {source}")]
     Geo {

@@ -10,6 +10,7 @@
 //! To add a format: a module that parses one input into a batch of a [`mobility_model::Table`]
 //! plus [`rejects::Rejects`], and an `ingest_*` function here that stages and commits it.
 
+pub mod check;
 pub mod csvtext;
 pub mod error;
 pub mod factors;
@@ -51,6 +52,8 @@ pub struct Options {
     pub zone_kind: Option<String>,
     /// Called after each input file (for progress bars).
     pub progress: Option<Progress>,
+    /// How to take the data directory's writer lock.
+    pub lock: store::LockOptions,
 }
 
 impl std::fmt::Debug for Options {
@@ -59,6 +62,7 @@ impl std::fmt::Debug for Options {
             .field("strict", &self.strict)
             .field("zone_kind", &self.zone_kind)
             .field("progress", &self.progress.is_some())
+            .field("lock", &self.lock)
             .finish()
     }
 }
@@ -151,8 +155,7 @@ pub fn zone_index(dir: &DataDir, kind: Option<&str>) -> Result<Option<ZoneIndex>
 
 /// Fails a strict run, or stages the rejects of each input.
 fn finish_rejects(
-    dir: &DataDir,
-    staging: &mut Staging,
+    staging: &mut Staging<'_>,
     kind: &str,
     all: &[Rejects],
     opts: &Options,
@@ -168,12 +171,27 @@ fn finish_rejects(
         return Err(Error::Strict { count, first });
     }
     for r in all {
-        let file = r.rows.first().map(|x| x.file.clone());
+        let file = r.rows.first().or(r.notes.first()).map(|x| x.file.clone());
         if let Some(file) = file {
-            staging.rejects(dir, kind, &file, &r.rows)?;
+            let rows: Vec<Reject> = r.rows.iter().chain(&r.notes).cloned().collect();
+            staging.rejects(kind, &file, &rows)?;
         }
     }
     Ok(())
+}
+
+/// Reads one input (a file, or the fitting members of an archive), noting in the summary the
+/// archive members passed over.
+fn read_input(
+    summary: &mut Summary,
+    path: &std::path::Path,
+    members: &[&str],
+) -> Result<Vec<TextFile>> {
+    let inputs = source::read_inputs(path, members)?;
+    for (member, why) in inputs.skipped {
+        summary.notes.push(format!("skipped {member}: {why}"));
+    }
+    Ok(inputs.files)
 }
 
 fn no_zones_note(s: &mut Summary, what: &str) {
@@ -183,17 +201,20 @@ fn no_zones_note(s: &mut Summary, what: &str) {
 /// Ingests trafikkdata.no hourly exports (`.csv`, `.csv.gz`, `.zip`) and registration points
 /// from the GraphQL JSON (`.json`) into `traffic_hourly` and `traffic_points`.
 pub fn ingest_traffic(dir: &DataDir, inputs: &[PathBuf], opts: &Options) -> Result<Summary> {
+    let lock = dir.lock(&opts.lock)?;
     let mut summary = Summary::default();
     let mut all_rejects = Vec::new();
     let mut months: BTreeMap<String, RecordBatch> = BTreeMap::new();
     let mut seen = BTreeMap::new();
     let mut located = Vec::new();
     for path in source::expand(inputs)? {
-        let is_json = path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
-        if is_json {
-            for f in source::read_text(&path, &[".json"])? {
+        for f in read_input(&mut summary, &path, &[".csv", ".json"])? {
+            let lower = f.name.to_ascii_lowercase();
+            if lower
+                .strip_suffix(".gz")
+                .unwrap_or(&lower)
+                .ends_with(".json")
+            {
                 let (pts, read, rej) = points::parse(&f)?;
                 summary.push(
                     opts,
@@ -207,10 +228,8 @@ pub fn ingest_traffic(dir: &DataDir, inputs: &[PathBuf], opts: &Options) -> Resu
                 );
                 located.extend(pts);
                 all_rejects.push(rej);
+                continue;
             }
-            continue;
-        }
-        for f in source::read_text(&path, &[".csv"])? {
             let mut p = traffic::parse(&f)?;
             let (batch, dups) = store::dedup(Table::TrafficHourly, &p.batch, &p.lines, &f.name)?;
             p.rejects.rows.extend(dups);
@@ -233,10 +252,10 @@ pub fn ingest_traffic(dir: &DataDir, inputs: &[PathBuf], opts: &Options) -> Resu
             all_rejects.push(p.rejects);
         }
     }
-    let mut staging = Staging::default();
-    finish_rejects(dir, &mut staging, "traffic", &all_rejects, opts)?;
+    let mut staging = Staging::new(dir, &lock)?;
+    finish_rejects(&mut staging, "traffic", &all_rejects, opts)?;
     for (month, batch) in &months {
-        staging.table(dir, Table::TrafficHourly, month, batch)?;
+        staging.table(Table::TrafficHourly, month, batch)?;
     }
     if !seen.is_empty() || !located.is_empty() {
         let index = zone_index(dir, opts.zone_kind.as_deref())?;
@@ -247,7 +266,7 @@ pub fn ingest_traffic(dir: &DataDir, inputs: &[PathBuf], opts: &Options) -> Resu
         summary
             .tables
             .insert(Table::TrafficPoints.name().into(), batch.num_rows() as u64);
-        staging.table(dir, Table::TrafficPoints, "data", &batch)?;
+        staging.table(Table::TrafficPoints, "data", &batch)?;
     }
     staging.commit()?;
     if !months.is_empty() {
@@ -414,11 +433,12 @@ pub fn ingest_zones(
     zopts: &zones::ZoneOptions,
     opts: &Options,
 ) -> Result<Summary> {
+    let lock = dir.lock(&opts.lock)?;
     let mut summary = Summary::default();
     let mut all_rejects = Vec::new();
     let mut merged: Option<RecordBatch> = None;
     for path in source::expand(inputs)? {
-        for f in source::read_text(&path, &[".geojson", ".json"])? {
+        for f in read_input(&mut summary, &path, &[".geojson", ".json"])? {
             let mut p = zones::parse(&f, zopts)?;
             let mut geoms = BinaryBuilder::new();
             for z in &p.zones {
@@ -461,10 +481,10 @@ pub fn ingest_zones(
             all_rejects.push(p.rejects);
         }
     }
-    let mut staging = Staging::default();
-    finish_rejects(dir, &mut staging, "zones", &all_rejects, opts)?;
+    let mut staging = Staging::new(dir, &lock)?;
+    finish_rejects(&mut staging, "zones", &all_rejects, opts)?;
     if let Some(merged) = &merged {
-        staging.table(dir, Table::Zones, "data", merged)?;
+        staging.table(Table::Zones, "data", merged)?;
         summary
             .tables
             .insert(Table::Zones.name().into(), merged.num_rows() as u64);
@@ -482,6 +502,7 @@ pub fn ingest_survey(
     inputs: &[PathBuf],
     opts: &Options,
 ) -> Result<Summary> {
+    let lock = dir.lock(&opts.lock)?;
     let mut s = survey::read(mapping, inputs)?;
     let mut summary = Summary {
         files: std::mem::take(&mut s.reports),
@@ -492,15 +513,15 @@ pub fn ingest_survey(
         None => no_zones_note(&mut summary, "homes and trip ends without a zone column"),
     }
     let rejects = std::mem::take(&mut s.rejects);
-    let mut staging = Staging::default();
-    finish_rejects(dir, &mut staging, "survey", &rejects, opts)?;
+    let mut staging = Staging::new(dir, &lock)?;
+    finish_rejects(&mut staging, "survey", &rejects, opts)?;
     for (table, batch, _) in s.batches()? {
         let sorted = store::sort_by_key(table, &batch)?;
         summary
             .tables
             .insert(table.name().into(), sorted.num_rows() as u64);
         // The survey tables are single-part: staging `data` replaces the whole table.
-        staging.table(dir, table, "data", &sorted)?;
+        staging.table(table, "data", &sorted)?;
     }
     staging.commit()?;
     Ok(summary)
@@ -508,11 +529,12 @@ pub fn ingest_survey(
 
 /// Ingests the stops of GTFS feeds (zips, or `stops.txt` itself).
 pub fn ingest_gtfs(dir: &DataDir, inputs: &[PathBuf], opts: &Options) -> Result<Summary> {
+    let lock = dir.lock(&opts.lock)?;
     let mut summary = Summary::default();
     let mut all_rejects = Vec::new();
     let mut merged: Option<RecordBatch> = None;
     for path in source::expand(inputs)? {
-        for f in source::read_text(&path, &["stops.txt"])? {
+        for f in read_input(&mut summary, &path, &["stops.txt"])? {
             let (stops, lines, read, mut rejects) = gtfs::parse(&f)?;
             let mut geom = BinaryBuilder::new();
             for s in &stops {
@@ -548,10 +570,10 @@ pub fn ingest_gtfs(dir: &DataDir, inputs: &[PathBuf], opts: &Options) -> Result<
             all_rejects.push(rejects);
         }
     }
-    let mut staging = Staging::default();
-    finish_rejects(dir, &mut staging, "gtfs", &all_rejects, opts)?;
+    let mut staging = Staging::new(dir, &lock)?;
+    finish_rejects(&mut staging, "gtfs", &all_rejects, opts)?;
     if let Some(merged) = &merged {
-        staging.table(dir, Table::PtStops, "data", merged)?;
+        staging.table(Table::PtStops, "data", merged)?;
         summary
             .tables
             .insert(Table::PtStops.name().into(), merged.num_rows() as u64);
@@ -570,12 +592,13 @@ pub fn ingest_replicate_weights(
     prefix: &str,
     opts: &Options,
 ) -> Result<Summary> {
+    let lock = dir.lock(&opts.lock)?;
     let mut summary = Summary::default();
     let mut all_rejects = Vec::new();
     let mut acc: Option<RecordBatch> = None;
     let mut replicates = None;
     for path in source::expand(inputs)? {
-        for f in source::read_text(&path, &[".csv"])? {
+        for f in read_input(&mut summary, &path, &[".csv"])? {
             let mut p = replicates::parse(&f, id_column, prefix)?;
             if let Some(r) = replicates.filter(|r| *r != p.replicates) {
                 return Err(Error::format(
@@ -588,7 +611,10 @@ pub fn ingest_replicate_weights(
                 ));
             }
             replicates = Some(p.replicates);
-            let (batch, dups) = store::dedup(Table::ReplicateWeights, &p.batch, &p.lines, &f.name)?;
+            let (batch, mut dups) =
+                store::dedup(Table::ReplicateWeights, &p.batch, &p.lines, &f.name)?;
+            // A repeated person repeats every replicate: one reject per repeated line.
+            dups.dedup_by_key(|r| r.line);
             p.rejects.rows.extend(dups);
             summary.push(
                 opts,
@@ -607,10 +633,10 @@ pub fn ingest_replicate_weights(
             all_rejects.push(p.rejects);
         }
     }
-    let mut staging = Staging::default();
-    finish_rejects(dir, &mut staging, "replicate_weights", &all_rejects, opts)?;
+    let mut staging = Staging::new(dir, &lock)?;
+    finish_rejects(&mut staging, "replicate_weights", &all_rejects, opts)?;
     if let Some(batch) = acc {
-        staging.table(dir, Table::ReplicateWeights, "data", &batch)?;
+        staging.table(Table::ReplicateWeights, "data", &batch)?;
         summary
             .tables
             .insert("replicate_weights".into(), batch.num_rows() as u64);
@@ -620,11 +646,12 @@ pub fn ingest_replicate_weights(
 }
 
 pub fn ingest_factors(dir: &DataDir, inputs: &[PathBuf], opts: &Options) -> Result<Summary> {
+    let lock = dir.lock(&opts.lock)?;
     let mut summary = Summary::default();
     let mut all_rejects = Vec::new();
     let mut merged: BTreeMap<&'static str, (Table, RecordBatch)> = BTreeMap::new();
     for path in source::expand(inputs)? {
-        for f in source::read_text(&path, &[".csv"])? {
+        for f in read_input(&mut summary, &path, &[".csv"])? {
             let mut p = factors::parse(&f)?;
             let (batch, dups) = store::dedup(p.table, &p.batch, &p.lines, &f.name)?;
             p.rejects.rows.extend(dups);
@@ -644,10 +671,10 @@ pub fn ingest_factors(dir: &DataDir, inputs: &[PathBuf], opts: &Options) -> Resu
             all_rejects.push(p.rejects);
         }
     }
-    let mut staging = Staging::default();
-    finish_rejects(dir, &mut staging, "factors", &all_rejects, opts)?;
+    let mut staging = Staging::new(dir, &lock)?;
+    finish_rejects(&mut staging, "factors", &all_rejects, opts)?;
     for (name, (table, batch)) in &merged {
-        staging.table(dir, *table, "data", batch)?;
+        staging.table(*table, "data", batch)?;
         summary
             .tables
             .insert((*name).into(), batch.num_rows() as u64);

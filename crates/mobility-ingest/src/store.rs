@@ -1,15 +1,20 @@
-//! The data directory: one folder per table of files in (Geo)Parquet, written atomically.
+//! The data directory: one folder per table of files in (Geo)Parquet, committed atomically.
 //!
-//! Layout: `<data-dir>/<table>/<part>.parquet`, `<data-dir>/_rejects/<kind>-<file>.csv`.
-//! A write is staged into hidden temporary files beside their targets and only renamed into
-//! place by [`Staging::commit`], after every input parsed and every file was written, so a failed
-//! or interrupted run leaves the previous data as it was. Rows are merged by the table's key
-//! ([`Table::key`]): re-ingesting the same input replaces its rows instead of adding them again.
+//! Layout (see [`mobility_model::layout`]): `<data-dir>/<table>/g<commit>/<part>.parquet`, one
+//! pointer `<data-dir>/_current` naming each table's committed generation, and
+//! `<data-dir>/_rejects/<kind>-<file>.csv`. One writer at a time holds `<data-dir>/_lock`
+//! ([`DataDir::lock`]). A write goes into fresh generation folders ([`Staging`]), the parts it
+//! does not change hard-linked from the committed generation, and becomes visible only when
+//! [`Staging::commit`] replaces the pointer by one rename: every table of the commit at once, or
+//! none. Rows are merged by the table's key ([`Table::key`]): re-ingesting the same input replaces
+//! its rows instead of adding them again.
 
 use std::collections::HashMap;
 use std::fs::File;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use arrow::array::{Array, ArrayRef, BinaryArray, BooleanArray, RecordBatch, UInt32Array};
 use arrow::compute::{
@@ -18,6 +23,7 @@ use arrow::compute::{
 use arrow::row::{OwnedRow, RowConverter, SortField};
 use geo::BoundingRect;
 use mobility_model::Table;
+use mobility_model::layout::{self, Snapshot};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
@@ -44,24 +50,20 @@ impl DataDir {
         &self.root
     }
 
-    /// The folder of a table.
-    pub fn table_dir(&self, table: Table) -> PathBuf {
-        self.root.join(table.name())
+    /// What is committed now (one read of the pointer).
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        Snapshot::read(&self.root).map_err(|e| Error::io(self.root.join(layout::POINTER), e))
     }
 
-    /// The Parquet files of a table, sorted.
+    /// The folder of a table's committed files.
+    pub fn table_dir(&self, table: Table) -> Result<PathBuf> {
+        Ok(self.snapshot()?.table_dir(&self.root, table))
+    }
+
+    /// The committed Parquet files of a table, sorted.
     pub fn parts(&self, table: Table) -> Result<Vec<PathBuf>> {
-        let dir = self.table_dir(table);
-        if !dir.is_dir() {
-            return Ok(Vec::new());
-        }
-        let mut parts: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .map_err(|e| Error::io(&dir, e))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
-            .collect();
-        parts.sort();
-        Ok(parts)
+        let dir = self.table_dir(table)?;
+        layout::parquet_files(&dir).map_err(|e| Error::io(&dir, e))
     }
 
     /// Reads every row of a table (empty when the table does not exist yet).
@@ -75,7 +77,7 @@ impl DataDir {
 
     /// Reads one part of a table, if it exists.
     pub fn read_part(&self, table: Table, part: &str) -> Result<Vec<RecordBatch>> {
-        let p = self.table_dir(table).join(format!("{part}.parquet"));
+        let p = self.table_dir(table)?.join(format!("{part}.parquet"));
         if p.exists() {
             read_parquet(&p)
         } else {
@@ -114,6 +116,104 @@ impl DataDir {
         }
         Ok(n)
     }
+
+    /// Takes the directory's writer lock (an OS lock on `<data-dir>/_lock`, released when the
+    /// returned guard drops or the process dies), waiting for another writer as `opts` says.
+    pub fn lock(&self, opts: &LockOptions) -> Result<WriteLock> {
+        std::fs::create_dir_all(&self.root).map_err(|e| Error::io(&self.root, e))?;
+        let path = self.root.join(layout::LOCK);
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        let start = Instant::now();
+        let mut told = false;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    let holder = std::fs::read_to_string(&path)
+                        .ok()
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .unwrap_or_else(|| "another process".to_string());
+                    let Some(wait) = opts.wait else {
+                        return Err(Error::Locked { path, holder });
+                    };
+                    if start.elapsed() >= wait {
+                        return Err(Error::LockTimeout {
+                            path,
+                            holder,
+                            waited: wait,
+                        });
+                    }
+                    if !told {
+                        told = true;
+                        if let Some(f) = &opts.on_wait {
+                            f(&format!(
+                                "{} is being written by {holder}; waiting up to {} s for it",
+                                self.root.display(),
+                                wait.as_secs()
+                            ));
+                        }
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&path, e)),
+            }
+        }
+        // Who holds it, for the message of the next writer. The lock, not this text, is what
+        // excludes; a crash leaves stale text that the next holder overwrites.
+        let holder = format!(
+            "{} (pid {}, since {})",
+            opts.holder,
+            std::process::id(),
+            chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ")
+        );
+        file.set_len(0)
+            .and_then(|()| file.write_all(holder.as_bytes()))
+            .map_err(|e| Error::io(&path, e))?;
+        Ok(WriteLock { _file: file })
+    }
+}
+
+/// How a writer takes a data directory's lock.
+#[derive(Clone)]
+pub struct LockOptions {
+    /// How long to wait while another writer holds it; `None` fails at once.
+    pub wait: Option<Duration>,
+    /// Told once, when another writer holds the lock and this one starts waiting.
+    pub on_wait: Option<Arc<dyn Fn(&str) + Send + Sync>>,
+    /// Who this writer is, shown to the writers that wait for it (e.g. the command line).
+    pub holder: String,
+}
+
+impl Default for LockOptions {
+    fn default() -> Self {
+        Self {
+            wait: Some(Duration::from_secs(600)),
+            on_wait: None,
+            holder: "mobility".to_string(),
+        }
+    }
+}
+
+impl std::fmt::Debug for LockOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LockOptions")
+            .field("wait", &self.wait)
+            .field("holder", &self.holder)
+            .finish()
+    }
+}
+
+/// The writer lock of a data directory, held while this lives.
+#[derive(Debug)]
+pub struct WriteLock {
+    _file: File,
 }
 
 fn read_parquet(path: &Path) -> Result<Vec<RecordBatch>> {
@@ -129,38 +229,76 @@ fn read_parquet(path: &Path) -> Result<Vec<RecordBatch>> {
         .collect::<Result<Vec<_>>>()
 }
 
-/// Files written but not yet in place. Dropping it without [`Staging::commit`] removes them.
-#[derive(Debug, Default)]
-pub struct Staging {
-    moves: Vec<(PathBuf, PathBuf)>,
+/// One commit in the making: new generations of the tables it writes, and rejects files.
+/// Dropping it without [`Staging::commit`] removes what it wrote; the committed data is
+/// never touched before the pointer is replaced.
+#[derive(Debug)]
+pub struct Staging<'a> {
+    dir: &'a DataDir,
+    base: Snapshot,
+    commit: u64,
+    /// Tables given a new generation folder in this commit.
+    tables: Vec<Table>,
+    rejects: Vec<(PathBuf, PathBuf)>,
     removals: Vec<PathBuf>,
 }
 
-impl Staging {
-    /// Writes `batch` as `<table>/<part>.parquet` (GeoParquet 1.1 for geo tables), staged.
-    pub fn table(
-        &mut self,
-        dir: &DataDir,
-        table: Table,
-        part: &str,
-        batch: &RecordBatch,
-    ) -> Result<()> {
-        let target = dir.table_dir(table).join(format!("{part}.parquet"));
-        let tmp = temp_beside(&target)?;
+impl<'a> Staging<'a> {
+    /// Starts a commit on `dir`, whose lock the caller holds.
+    pub fn new(dir: &'a DataDir, _lock: &WriteLock) -> Result<Self> {
+        let base = dir.snapshot()?;
+        Ok(Self {
+            dir,
+            commit: base.commit + 1,
+            base,
+            tables: Vec::new(),
+            rejects: Vec::new(),
+            removals: Vec::new(),
+        })
+    }
+
+    /// The new generation folder of `table`, made on first use with the committed parts
+    /// hard-linked into it (copied where the file system has no hard links).
+    fn generation(&mut self, table: Table) -> Result<PathBuf> {
+        let root = self.dir.root();
+        let gen_dir = root
+            .join(table.name())
+            .join(layout::generation_dir(self.commit));
+        if self.tables.contains(&table) {
+            return Ok(gen_dir);
+        }
+        // A folder of this number can only be left by an interrupted commit: never committed.
+        if gen_dir.exists() {
+            std::fs::remove_dir_all(&gen_dir).map_err(|e| Error::io(&gen_dir, e))?;
+        }
+        std::fs::create_dir_all(&gen_dir).map_err(|e| Error::io(&gen_dir, e))?;
+        self.tables.push(table);
+        let committed = self.base.table_dir(root, table);
+        for part in layout::parquet_files(&committed).map_err(|e| Error::io(&committed, e))? {
+            let target = gen_dir.join(part.file_name().expect("parts have names"));
+            if std::fs::hard_link(&part, &target).is_err() {
+                std::fs::copy(&part, &target).map_err(|e| Error::io(&target, e))?;
+            }
+        }
+        Ok(gen_dir)
+    }
+
+    /// Writes `batch` as part `part` of the table's new generation (GeoParquet 1.1 for geo
+    /// tables), replacing the part of that name.
+    pub fn table(&mut self, table: Table, part: &str, batch: &RecordBatch) -> Result<()> {
+        let gen_dir = self.generation(table)?;
+        let target = gen_dir.join(format!("{part}.parquet"));
+        // Written beside and renamed over: `target` may be a hard link to a committed file,
+        // which must not be written through.
+        let tmp = gen_dir.join(format!(".{part}.parquet.tmp"));
         write_parquet(&tmp, table, batch)?;
-        self.moves.push((tmp, target));
+        std::fs::rename(&tmp, &target).map_err(|e| Error::io(&target, e))?;
         Ok(())
     }
 
     /// Writes the rejects of one input, or stages the removal of an old rejects file when there
     /// are none now.
-    pub fn rejects(
-        &mut self,
-        dir: &DataDir,
-        kind: &str,
-        file: &str,
-        rejects: &[Reject],
-    ) -> Result<()> {
+    pub fn rejects(&mut self, kind: &str, file: &str, rejects: &[Reject]) -> Result<()> {
         let safe: String = Path::new(file.rsplit('!').next().unwrap_or(file))
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -179,7 +317,8 @@ impl Staging {
         } else {
             ".csv"
         };
-        let target = dir
+        let target = self
+            .dir
             .root()
             .join("_rejects")
             .join(format!("{kind}-{safe}{ext}"));
@@ -189,30 +328,95 @@ impl Staging {
         }
         let tmp = temp_beside(&target)?;
         std::fs::write(&tmp, to_csv(rejects)).map_err(|e| Error::io(&tmp, e))?;
-        self.moves.push((tmp, target));
+        self.rejects.push((tmp, target));
         Ok(())
     }
 
-    /// Puts every staged file in place (each by an atomic rename). If a rename fails, the
-    /// files not yet moved stay staged and are removed when `self` drops.
+    /// Makes the new generations the committed ones by replacing the pointer (one rename),
+    /// then puts the rejects files in place and removes generations no reader needs: all but
+    /// the committed one and the one before it (which a reader that opened the directory just
+    /// before this commit may still be reading).
     pub fn commit(mut self) -> Result<()> {
-        while let Some((tmp, target)) = self.moves.first().cloned() {
+        let root = self.dir.root().to_path_buf();
+        let mut next = self.base.clone();
+        next.commit = self.commit;
+        for t in &self.tables {
+            next.set_generation(*t, self.commit);
+        }
+        let pointer = root.join(layout::POINTER);
+        let tmp = temp_beside(&pointer)?;
+        let mut f = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        f.write_all(next.to_text().as_bytes())
+            .and_then(|()| f.sync_all())
+            .map_err(|e| Error::io(&tmp, e))?;
+        drop(f);
+        if let Err(e) = std::fs::rename(&tmp, &pointer) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(Error::io(&pointer, e));
+        }
+        // The pointer is in place: from here on, this commit stands.
+        let _ = File::open(&root).and_then(|d| d.sync_all());
+        let tables = std::mem::take(&mut self.tables);
+        for (tmp, target) in std::mem::take(&mut self.rejects) {
             std::fs::rename(&tmp, &target).map_err(|e| Error::io(&target, e))?;
-            self.moves.remove(0);
         }
         for p in std::mem::take(&mut self.removals) {
             if p.exists() {
                 std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
             }
         }
+        collect_garbage(&root, &next, &self.base, &tables);
         Ok(())
     }
 }
 
-impl Drop for Staging {
+impl Drop for Staging<'_> {
     fn drop(&mut self) {
-        for (tmp, _) in &self.moves {
+        for t in &self.tables {
+            let table_dir = self.dir.root().join(t.name());
+            let _ = std::fs::remove_dir_all(table_dir.join(layout::generation_dir(self.commit)));
+            // The table's folder too, if this commit made it (removing a full folder fails).
+            let _ = std::fs::remove_dir(&table_dir);
+        }
+        for (tmp, _) in &self.rejects {
             let _ = std::fs::remove_file(tmp);
+        }
+    }
+}
+
+/// Removes, in each table folder, the generations neither `now` nor (for the tables this commit
+/// wrote) `before` points at, files of the layout before generations once the table has one,
+/// and temporary files left by interrupted writers. Best effort: what cannot be removed now is
+/// removed by a later commit, and is never read meanwhile.
+fn collect_garbage(root: &Path, now: &Snapshot, before: &Snapshot, written: &[Table]) {
+    for &t in Table::ALL {
+        let Some(current) = now.generation(t) else {
+            continue;
+        };
+        let previous = written.contains(&t).then(|| before.generation(t)).flatten();
+        let Ok(entries) = std::fs::read_dir(root.join(t.name())) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            match layout::parse_generation_dir(&name) {
+                Some(g) if g == current || Some(g) == previous => {}
+                Some(_) => {
+                    let _ = std::fs::remove_dir_all(&p);
+                }
+                None if p.is_file() && (name.ends_with(".parquet") || name.ends_with(".tmp")) => {
+                    let _ = std::fs::remove_file(&p);
+                }
+                None => {}
+            }
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(root.join("_rejects")) {
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().ends_with(".tmp") {
+                let _ = std::fs::remove_file(e.path());
+            }
         }
     }
 }
@@ -246,7 +450,10 @@ fn write_parquet(path: &Path, table: Table, batch: &RecordBatch) -> Result<()> {
     };
     let mut w = ArrowWriter::try_new(file, batch.schema(), Some(props.build())).map_err(perr)?;
     w.write(batch).map_err(perr)?;
-    w.close().map_err(perr)?;
+    // Durable before the pointer names it: a power cut must not leave a committed table
+    // pointing at data still in the page cache.
+    let file = w.into_inner().map_err(perr)?;
+    file.sync_all().map_err(|e| Error::io(path, e))?;
     Ok(())
 }
 

@@ -10,6 +10,7 @@ use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use mobility_geo::Zone;
 use mobility_model::Table;
+use mobility_model::layout::Snapshot;
 
 use crate::functions::{self, Lookups, StopIndex};
 use crate::spatial_join::{self, MobilityOptions};
@@ -64,6 +65,8 @@ pub struct Session {
     pub ctx: SessionContext,
     /// The data-model tables present in the data directory.
     pub tables: Vec<Table>,
+    /// The commit of the data directory the session reads.
+    pub snapshot: Snapshot,
 }
 
 /// A context with mobility's options (`SET mobility.…`) and planner rules (the indexed spatial
@@ -96,18 +99,18 @@ pub async fn open_with(data: &Path, given: Vec<(Table, Vec<RecordBatch>)>) -> Re
         ctx.register_table(t.name(), Arc::new(mem))?;
         tables.push(t);
     }
+    // One read of the pointer: every table as of one commit, whatever an ingest does meanwhile.
+    let snapshot = Snapshot::read(data).map_err(|e| DataFusionError::External(Box::new(e)))?;
     for t in Table::ALL {
         if tables.contains(t) {
             continue;
         }
-        let dir = data.join(t.name());
-        let has_parts = std::fs::read_dir(&dir)
-            .map(|rd| {
-                rd.filter_map(|e| e.ok())
-                    .any(|e| e.path().extension().is_some_and(|x| x == "parquet"))
-            })
-            .unwrap_or(false);
-        if !has_parts {
+        let dir = snapshot.table_dir(data, *t);
+        if snapshot
+            .parts(data, *t)
+            .map(|p| p.is_empty())
+            .unwrap_or(true)
+        {
             continue;
         }
         let path = format!("{}/", dir.display());
@@ -148,7 +151,11 @@ pub async fn open_with(data: &Path, given: Vec<(Table, Vec<RecordBatch>)>) -> Re
                 .map_err(|e| e.context(format!("creating view {name}")))?;
         }
     }
-    Ok(Session { ctx, tables })
+    Ok(Session {
+        ctx,
+        tables,
+        snapshot,
+    })
 }
 
 async fn load_zones(ctx: &SessionContext) -> Result<Vec<Zone>> {
