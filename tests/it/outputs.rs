@@ -3,22 +3,7 @@
 
 use std::process::Command;
 
-use crate::{ok, root};
-
-fn python_with(modules: &str) -> bool {
-    let found = Command::new("python3")
-        .args(["-c", &format!("import {modules}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must have python3 with {modules} (.ci/run installs them)"
-        );
-        eprintln!("SKIP: python3 with {modules} is not installed");
-    }
-    found
-}
+use crate::{ok, python_with, root};
 
 const CHECK: &str = r#"
 import json, sys

@@ -154,6 +154,8 @@ fn functions_lists_every_function_with_an_example() {
         "ST_Distance(",
         "ST_Length(",
         "ST_Area(",
+        "ST_IsValid(",
+        "ST_IsValidReason(",
         "ST_Centroid(",
         "ST_Buffer(",
         "ST_Transform(",
@@ -166,5 +168,5 @@ fn functions_lists_every_function_with_an_example() {
     ] {
         assert!(out.contains(f), "{f} missing from:\n{out}");
     }
-    assert_eq!(out.matches("    example: ").count(), 21, "{out}");
+    assert_eq!(out.matches("    example: ").count(), 23, "{out}");
 }

@@ -6,12 +6,14 @@
 //! - [`zone_index`]: point-in-polygon against many zones through an R-tree of their bounding
 //!   boxes, with exact tests only for candidates ([`prepared`]: edges binned in slabs),
 //!   parallel over points with rayon.
+//! - [`valid`]: OGC validity (what is wrong and where), repair, ring orientation.
 //!
 //! To add a kernel: a file of its own with its tests beside it, re-exported here.
 
 pub mod crs;
 pub mod local;
 pub mod prepared;
+pub mod valid;
 pub mod wkb;
 pub mod zone_index;
 

@@ -46,6 +46,9 @@ pub struct Rejects {
     file: String,
     /// The rejects so far.
     pub rows: Vec<Reject>,
+    /// Rows kept but changed (e.g. a repaired geometry): listed beside the rejects, so the
+    /// change is on record, and counted as written.
+    pub notes: Vec<Reject>,
 }
 
 impl Rejects {
@@ -54,7 +57,19 @@ impl Rejects {
         Self {
             file: file.to_string(),
             rows: Vec::new(),
+            notes: Vec::new(),
         }
+    }
+
+    /// Records a row kept with a change, and the change.
+    pub fn note(&mut self, line: u64, column: &str, value: &str, change: impl Into<String>) {
+        self.notes.push(Reject {
+            file: self.file.clone(),
+            line,
+            column: column.to_string(),
+            value: value.to_string(),
+            reason: change.into(),
+        });
     }
 
     /// Records a refused row.

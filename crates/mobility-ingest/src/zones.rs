@@ -23,6 +23,9 @@ pub struct ZoneOptions {
     pub kind: String,
     /// The CRS, overriding the file's `crs` member.
     pub crs: Option<Crs>,
+    /// Repair invalid polygons (even–odd rule) instead of rejecting them; each repair is
+    /// listed in the rejects file as a note.
+    pub repair: bool,
 }
 
 #[derive(Deserialize)]
@@ -109,7 +112,32 @@ pub fn parse(file: &TextFile, opts: &ZoneOptions) -> Result<Parsed> {
                 Value::Number(n) => Some(n.to_string()),
                 _ => None,
             });
-        match geometry(f.get("geometry").unwrap_or(&Value::Null), crs) {
+        let checked = geometry(f.get("geometry").unwrap_or(&Value::Null), crs).and_then(|mp| {
+            let Some(why) = mobility_geo::valid::invalidity(&mp.clone().into()) else {
+                return Ok(mobility_geo::valid::normalize(&mp));
+            };
+            if !opts.repair {
+                return Err(format!(
+                    "invalid polygon: {why}; fix it, or give --repair to store its even–odd repair"
+                ));
+            }
+            let fixed = mobility_geo::valid::repair(&mp);
+            if fixed.0.is_empty() {
+                return Err(format!("invalid polygon: {why}; its repair is empty"));
+            }
+            let g = f.get("geometry").map(short).unwrap_or_default();
+            rejects.note(
+                line,
+                &col("geometry"),
+                &g,
+                format!(
+                    "zone {id}: repaired (kept): invalid polygon: {why}; stored as the even–odd repair, {} polygon(s)",
+                    fixed.0.len()
+                ),
+            );
+            Ok(fixed)
+        });
+        match checked {
             Ok(mp) => {
                 lines_of.push(line);
                 zones.push(Zone {
@@ -215,6 +243,7 @@ mod tests {
             name_field: Some("name".into()),
             kind: "kommune".into(),
             crs: None,
+            repair: false,
         }
     }
 

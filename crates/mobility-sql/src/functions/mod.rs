@@ -14,6 +14,7 @@ mod st_centroid;
 mod st_distance;
 mod st_geomfromtext;
 mod st_geomfromwkb;
+mod st_isvalid;
 mod st_length;
 mod st_point;
 mod st_predicates;
@@ -55,6 +56,8 @@ pub fn all(lookups: &Lookups) -> Vec<ScalarUDF> {
         st_distance::udf(),
         st_length::udf(),
         st_area::udf(),
+        st_isvalid::is_valid(),
+        st_isvalid::is_valid_reason(),
         st_centroid::udf(),
         st_buffer::udf(),
         st_transform::udf(),
