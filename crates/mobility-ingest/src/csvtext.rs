@@ -9,6 +9,7 @@ pub struct CsvText {
     reader: csv::Reader<std::io::Cursor<std::sync::Arc<[u8]>>>,
     bytes: std::sync::Arc<[u8]>,
     file: String,
+    delimiter: char,
     /// Byte offsets of line starts: the csv crate's own line count skips blank lines.
     starts: Vec<u64>,
 }
@@ -59,6 +60,7 @@ impl CsvText {
             reader,
             bytes,
             file: file.to_string(),
+            delimiter: char::from(delimiter),
             starts,
         })
     }
@@ -100,15 +102,39 @@ impl CsvText {
                 .unwrap_or(0);
             starts.partition_point(|s| *s <= byte + first as u64) as u64
         };
+        let (width, delim) = (self.header.len(), self.delimiter);
         self.reader.records().map(move |r| {
-            r.map(|fields| Row {
-                line: fields.position().map_or(0, |p| line(p.byte())),
-                fields,
-            })
-            .map_err(|e| {
+            let fields = r.map_err(|e| {
                 let at = e.position().map(|p| line(p.byte()));
                 Error::format(&file, at, format!("not valid CSV: {e}"))
-            })
+            })?;
+            let at = fields.position().map_or(0, |p| line(p.byte()));
+            // A quoted field may hold a line break. But a record that runs over several lines
+            // and then has the wrong number of fields, or whose field holds a line that looks
+            // like a record of its own, is an unclosed quote swallowing the lines after it: an
+            // error, not rows silently merged.
+            let spans = fields
+                .iter()
+                .map(|f| f.trim_end_matches(['\n', '\r']).matches('\n').count())
+                .sum::<usize>();
+            let swallowed = width > 1
+                && fields.iter().any(|f| {
+                    f.split('\n')
+                        .skip(1)
+                        .any(|l| l.matches(delim).count() + 1 >= width)
+                });
+            if spans > 0 && (fields.len() != width || swallowed) {
+                return Err(Error::format(
+                    &file,
+                    at,
+                    format!(
+                        "not valid CSV: a quoted field opened on this line runs over the next {spans} line(s) \
+                         ({} fields, the header has {width}); is a closing quote missing?",
+                        fields.len()
+                    ),
+                ));
+            }
+            Ok(Row { line: at, fields })
         })
     }
 }
@@ -141,5 +167,29 @@ mod tests {
         let rows: Vec<Row> = c.rows().map(|r| r.unwrap()).collect();
         assert_eq!(rows.iter().map(|r| r.line).collect::<Vec<_>>(), [2, 4]);
         assert_eq!(&rows[0].fields[0], "x\ny");
+    }
+
+    #[test]
+    fn an_unclosed_quote_is_an_error_at_its_line() {
+        let mut c =
+            CsvText::new("f.csv", "a,b,c\n1,2,3\n4,\"x,6\n7,8,9\n10,11,12\n", None).unwrap();
+        let rows: Vec<Result<Row>> = c.rows().collect();
+        assert_eq!(rows[0].as_ref().unwrap().line, 2);
+        let err = rows[1].as_ref().err().unwrap().to_string();
+        assert!(
+            err.starts_with("f.csv, line 3: not valid CSV: a quoted field opened on this line runs over the next 2 line(s) (2 fields, the header has 3)"),
+            "{err}"
+        );
+        // A quote closed on a later line, leaving the right number of fields: the lines it
+        // swallowed are records of their own.
+        let mut c = CsvText::new("f.csv", "a,b,c\n1,2,\"x\n4,5,6\n7,8,\"y\"\n", None).unwrap();
+        let err = c.rows().nth(0).unwrap().err().unwrap().to_string();
+        assert!(
+            err.starts_with("f.csv, line 2: not valid CSV: a quoted field"),
+            "{err}"
+        );
+        // A genuine line break in a quoted text is no error.
+        let mut c = CsvText::new("f.csv", "a,b,c\n1,2,\"two\nlines\"\n", None).unwrap();
+        assert_eq!(&c.rows().nth(0).unwrap().unwrap().fields[2], "two\nlines");
     }
 }

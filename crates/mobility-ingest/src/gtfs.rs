@@ -91,7 +91,7 @@ mod tests {
     #[test]
     fn reads_stops_with_extra_columns() {
         let text = "stop_id,stop_name,stop_lat,stop_lon,vehicle_type\nNSR:1,\"Oslo, bussterminal\",59.911,10.759,700\nNSR:2,Node,,,\n";
-        let (stops, lines, read, rej) =
+        let (stops, _lines, read, rej) =
             parse(&decode("stops.txt", text.as_bytes()).unwrap()).unwrap();
         assert_eq!(read, 2);
         assert_eq!(

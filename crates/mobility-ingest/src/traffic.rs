@@ -80,6 +80,36 @@ fn find(header: &[&str], names: &[&str]) -> Option<usize> {
 }
 
 /// Parses an hourly export.
+/// The `;`-separated fields of a line. The export quotes nothing, but a file re-saved by a
+/// spreadsheet or R's `write.csv2` may quote every text field (`"Oslo grense"`, `""` for a
+/// quote inside); such a line is split as CSV. Plain lines are split without copying.
+fn fields(line: &str) -> Vec<std::borrow::Cow<'_, str>> {
+    if !line.contains('"') {
+        return line.split(';').map(std::borrow::Cow::Borrowed).collect();
+    }
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            ('"', true) => quoted = false,
+            ('"', false) if cur.trim().is_empty() => {
+                cur.clear();
+                quoted = true;
+            }
+            (';', false) => out.push(std::borrow::Cow::Owned(std::mem::take(&mut cur))),
+            (c, _) => cur.push(c),
+        }
+    }
+    out.push(std::borrow::Cow::Owned(cur));
+    out
+}
+
 pub fn parse(file: &TextFile) -> Result<Parsed> {
     let name = &file.name;
     let mut lines = file
@@ -96,11 +126,15 @@ pub fn parse(file: &TextFile) -> Result<Parsed> {
                 "empty file; expected the trafikkdata.no header line",
             )
         })?;
-    let header: Vec<&str> = header_line.split(';').collect();
+    let header_fields = fields(header_line);
+    let header: Vec<&str> = header_fields.iter().map(|f| f.as_ref()).collect();
     if header.len() < 2 {
+        // The class names hold commas (`< 5,6m`), so the separator is the commonest one.
         let guess = [(',', "','"), ('\t', "a tab")]
             .iter()
-            .find(|(c, _)| header_line.contains(*c))
+            .map(|(c, n)| (header_line.matches(*c).count(), n))
+            .filter(|(k, _)| *k > 0)
+            .max_by_key(|(k, _)| *k)
             .map(|(_, n)| format!(" (the header is separated by {n})"))
             .unwrap_or_default();
         return Err(Error::format(
@@ -156,7 +190,8 @@ pub fn parse(file: &TextFile) -> Result<Parsed> {
             continue;
         }
         rows_read += 1;
-        let f: Vec<&str> = line.split(';').collect();
+        let owned = fields(line);
+        let f: Vec<&str> = owned.iter().map(|f| f.as_ref()).collect();
         if f.len() != header.len() {
             let what = if f.len() < header.len() {
                 "truncated line"
