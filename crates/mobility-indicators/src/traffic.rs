@@ -137,10 +137,11 @@ pub async fn index_yearly(ctx: &SessionContext, present: &[Table]) -> Result<Rec
          FROM traffic_point_index i JOIN ({}) s ON s.trp_id = i.trp_id",
         subsets_sql(present)
     );
+    // One row per point: two points with equal volumes are two points.
     let batches = collect(
         ctx,
         "traffic_index_yearly",
-        &format!("{sql} GROUP BY 1, 2, 3, 5, 6"),
+        &format!("{sql} GROUP BY s.subset, i.trp_id, 2, 3, 5, 6"),
     )
     .await?;
     // (subset, base, calc) → sums and the last month.
@@ -163,19 +164,27 @@ pub async fn index_yearly(ctx: &SessionContext, present: &[Table]) -> Result<Rec
         }
     }
     let mut rows = Vec::new();
-    let mut chained: BTreeMap<String, (i64, f64, f64)> = BTreeMap::new();
+    // subset → (chained from, the calc year reached, index, SE). A chain links only
+    // consecutive years: after a missing pair of years it starts again.
+    let mut chained: BTreeMap<String, (i64, i64, f64, f64)> = BTreeMap::new();
     for ((subset, base, calc), (sums, last)) in groups {
         let a = sums.finish();
         let link = a.map(|a| (a.index_p, a.se_p));
-        let (from, ci, cse) = match (chained.get(&subset), link) {
-            (Some(&(from, i, se)), Some(l)) => {
+        let prev = chained.get(&subset).copied().filter(|p| p.1 == base);
+        let (from, ci, cse) = match (prev, link) {
+            (Some((from, _, i, se)), Some(l)) => {
                 let (ci, cse) = chain((i, se), l);
                 (from, ci, cse)
             }
             (None, Some(l)) => (base, l.0, l.1),
-            (prev, None) => prev.copied().unwrap_or((base, f64::NAN, f64::NAN)),
+            (_, None) => (base, f64::NAN, f64::NAN),
         };
-        chained.insert(subset.clone(), (from, ci, cse));
+        if link.is_some() {
+            chained.insert(subset.clone(), (from, calc, ci, cse));
+        } else {
+            // No index for this pair of years: the chain breaks here.
+            chained.remove(&subset);
+        }
         let month = MONTHS[(last.clamp(1, 12) - 1) as usize];
         rows.push(IndexRow {
             subset,

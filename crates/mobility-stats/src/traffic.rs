@@ -221,8 +221,9 @@ pub fn reference_mean(mdts: &[f64]) -> Option<f64> {
 
 /// The mean MDT of a rolling window of `months` (12, 24 or 36) months, from the window's
 /// (calendar month 1–12, MDT) values: each calendar month's MDTs averaged, then the months;
-/// for 36 months calendar months with fewer than two values are left out; the window needs
-/// ≥ 9, 20 or 31 values (12, 24, 36 months). `None` when the requirement fails.
+/// for 36 months calendar months with fewer than two values are left out, and then the values
+/// left must number ≥ 31; the 12- and 24-month windows need
+/// ≥ 9 and 20 values. `None` when the requirement fails.
 pub fn window_mean(months: u32, values: &[(u32, f64)]) -> Option<f64> {
     let need = match months {
         12 => 9,
@@ -230,22 +231,23 @@ pub fn window_mean(months: u32, values: &[(u32, f64)]) -> Option<f64> {
         36 => 31,
         _ => return None,
     };
-    let vals: Vec<(u32, f64)> = values.iter().copied().filter(|v| v.1.is_finite()).collect();
-    if vals.len() < need {
-        return None;
-    }
     let mut by_month = [(0.0, 0u32); 12];
-    for (m, v) in vals {
+    for &(m, v) in values.iter().filter(|v| v.1.is_finite()) {
         let k = (m.clamp(1, 12) - 1) as usize;
         by_month[k].0 += v;
         by_month[k].1 += 1;
     }
+    // For 36 months, calendar months with fewer than two values are left out first, and the
+    // values left are counted against the minimum (SVV's calculate_rolling_indices_by_mdt).
     let min_values = if months == 36 { 2 } else { 1 };
-    let means: Vec<f64> = by_month
-        .iter()
+    let kept: Vec<(f64, u32)> = by_month
+        .into_iter()
         .filter(|(_, n)| *n >= min_values)
-        .map(|(s, n)| s / f64::from(*n))
         .collect();
+    if kept.iter().map(|(_, n)| *n as usize).sum::<usize>() < need {
+        return None;
+    }
+    let means: Vec<f64> = kept.iter().map(|(s, n)| s / f64::from(*n)).collect();
     (!means.is_empty()).then(|| means.iter().sum::<f64>() / means.len() as f64)
 }
 
@@ -347,6 +349,14 @@ mod tests {
         let mean = window_mean(36, &v).unwrap();
         let want = (2..=12).map(|m| 100.0 * f64::from(m) + 1.0).sum::<f64>() / 11.0;
         assert!((mean - want).abs() < 1e-9);
+        // 31 values, but January's single one is left out first: 30 < 31, no index (SVV drops
+        // thin months before counting; counting first would accept this window).
+        let mut thin: Vec<(u32, f64)> = (0..3)
+            .flat_map(|y| (2..=11u32).map(move |m| (m, f64::from(m + y))))
+            .collect();
+        thin.push((1, 1.0));
+        assert_eq!(thin.len(), 31);
+        assert_eq!(window_mean(36, &thin), None);
         assert_eq!(window_mean(12, &v[..8]), None, "8 values < 9");
         assert!(window_mean(12, &v[..9]).is_some());
         assert_eq!(reference_mean(&[1.0; 9]), None);
