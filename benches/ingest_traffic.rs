@@ -1,6 +1,7 @@
 //! Macro benchmark: parse trafikkdata.no hourly exports (decode, split, validate, build Arrow)
 //! and write them as a data directory. Runs on the real Bærum export when ../shared/data is
-//! present, and always on a synthetic export of 8 points x 1 year. Prints one JSON line per
+//! present (skipping it, saying so, where it is absent; failing under CI=true), and always on
+//! a synthetic export of 8 points x 1 year. Prints one JSON line per
 //! workload: rows, bytes, seconds, rows/s, MB/s (median of 5 runs).
 //!
 //! `cargo bench -p mobility-ingest --bench ingest_traffic`
@@ -44,6 +45,12 @@ fn main() {
             "trafikkdata-baerum-hour-2024-05.csv (real, 11 MB, ISO-8859-1)",
             &real,
         );
+    } else if std::env::var("CI").is_ok_and(|v| v == "true") {
+        eprintln!(
+            "ingest_traffic: {} is absent, and CI must have ../shared/data",
+            real.display()
+        );
+        std::process::exit(1);
     } else {
         eprintln!("SKIP real export: {} is absent", real.display());
     }

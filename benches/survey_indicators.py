@@ -9,13 +9,18 @@ Parquet and CSV; DuckDB only the estimates.
     python3 benches/survey_indicators.py [--persons 1000000] [--runs 3]
 
 Prints one JSON line per engine (median seconds, ratio = engine / mobility) and the largest
-difference between the two engines' estimates over every cell DuckDB returns.
+difference between the two engines' estimates over every cell DuckDB returns. Exits with
+status 1, saying why, when that difference is above TOLERANCE, when a cell of DuckDB's is
+missing in mobility's output, or when no cell was compared.
 """
-import argparse, json, os, statistics, subprocess, tempfile, time
+import argparse, json, os, statistics, subprocess, sys, tempfile, time
 
 import pyarrow.parquet as pq
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The largest absolute difference allowed between the two engines' estimates (both are sums
+# of the same doubles in another order; they agree to about 1e-10).
+TOLERANCE = 1e-9
 IDS = ["trips_per_person_day", "km_per_person_day", "mode_share_trips", "mode_share_km",
        "car_vkm_per_person_day", "sustainable_share"]
 
@@ -129,7 +134,18 @@ def main():
         med = statistics.median(times[name])
         print(json.dumps({"engine": name, "persons": a.persons, "indicators": len(IDS), "median_s": round(med, 3),
                           "runs": [round(t, 3) for t in times[name]], "ratio_to_mobility": round(med / base, 2)}))
-    print(json.dumps({"cells_compared": len(diffs), "max_abs_difference": max(diffs) if diffs else None, "duckdb_cells_missing_in_mobility": len(missing)}))
+    worst = max(diffs) if diffs else None
+    print(json.dumps({"cells_compared": len(diffs), "max_abs_difference": worst, "tolerance": TOLERANCE, "duckdb_cells_missing_in_mobility": len(missing)}))
+    problems = []
+    if not diffs:
+        problems.append("no cell compared")
+    elif not worst <= TOLERANCE:
+        bad = sorted(((abs(ours[k] - v), k) for k, v in theirs.items() if k in ours and v is not None), reverse=True)[:5]
+        problems.append(f"max abs difference {worst} > {TOLERANCE}; the largest: {bad}")
+    if missing:
+        problems.append(f"{len(missing)} DuckDB cells missing in mobility, e.g. {missing[:5]}")
+    if problems:
+        sys.exit("survey_indicators.py: the engines disagree:\n  " + "\n  ".join(problems))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,11 @@
 //! report.html in a real browser: headless Chromium renders the report of the shipped sample,
-//! and the test checks there is no console error, that every chart and map is there with
-//! marks in it, that nothing is fetched from the network, and writes a screenshot.
+//! and the test checks there is no console error, that every chart and map is there, that
+//! each draws as many data marks (`class="mark"`: bars, segments, points of lines, zones with
+//! a value, counting points; not gridlines, whiskers, legends or clip rectangles) as it has
+//! data rows, that nothing is fetched from the network, and writes a screenshot.
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::{ok, root};
@@ -16,7 +19,7 @@ fn chromium() -> Option<PathBuf> {
         }
     }
     assert!(
-        std::env::var("CI").is_err(),
+        !std::env::var("CI").is_ok_and(|v| v == "true"),
         "CI must have chromium (.ci/run installs it)"
     );
     eprintln!("SKIP: no chromium on this machine");
@@ -42,6 +45,35 @@ fn headless(browser: &PathBuf, args: &[&str]) -> (String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// `(breakdown_value, key, estimate)` of the cells of `breakdown` in an indicator's CSV that
+/// have an estimate; `key` names the key column (empty without one).
+fn estimates(
+    out: &Path,
+    id: &str,
+    breakdown: &str,
+    key: Option<&str>,
+) -> Vec<(String, String, f64)> {
+    let path = out.join(format!("indicators/{id}.csv"));
+    let mut r = csv::Reader::from_path(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let h = r.headers().unwrap().clone();
+    let col = |n: &str| {
+        h.iter()
+            .position(|c| c == n)
+            .unwrap_or_else(|| panic!("no column {n} in {}", path.display()))
+    };
+    let (bd, bv, est) = (col("breakdown"), col("breakdown_value"), col("estimate"));
+    let k = key.map(col);
+    r.records()
+        .map(|rec| rec.unwrap())
+        .filter(|rec| &rec[bd] == breakdown)
+        .filter_map(|rec| {
+            let e = rec[est].parse::<f64>().ok()?;
+            let key = k.map_or(String::new(), |k| rec[k].to_string());
+            Some((rec[bv].to_string(), key, e))
+        })
+        .collect()
 }
 
 #[test]
@@ -87,11 +119,69 @@ fn the_report_renders_in_chromium_with_every_chart() {
     };
     let charts: usize = attr("data-charts").parse().unwrap();
     assert_eq!(charts, 10, "every chart and map of the report");
-    assert_eq!(attr("data-empty"), "", "charts without marks");
+    assert_eq!(attr("data-empty"), "", "charts without data marks");
     assert!(
         !dom.contains("class=\"none\""),
         "a chart without data on the shipped sample"
     );
+    // Each chart's data marks as the browser counted them, against the number of data values
+    // the report handed to the chart (figure[data-rows]) ...
+    let marks: HashMap<String, usize> = attr("data-marks")
+        .split(',')
+        .map(|kv| {
+            let (id, n) = kv
+                .split_once('=')
+                .unwrap_or_else(|| panic!("data-marks has {kv:?}"));
+            (id.to_string(), n.parse::<usize>().unwrap())
+        })
+        .collect();
+    assert_eq!(marks.len(), 10, "{marks:?}");
+    assert_eq!(
+        attr("data-wrong"),
+        "",
+        "charts whose data marks differ from their data rows ({marks:?})"
+    );
+    // ... and, where the outputs say how many there must be, against the indicator files:
+    // a bar per mode with a share or emissions above 0, two bars (today, with the scenario)
+    // per scenario measure, a zone per home zone with an estimate.
+    let positive = |id: &str| {
+        estimates(&out, id, "all", Some("mode"))
+            .iter()
+            .filter(|c| c.2 > 0.0)
+            .count()
+    };
+    let scenario = estimates(
+        &out,
+        "scenario_shift_short_car_trips",
+        "all",
+        Some("measure"),
+    );
+    let has = |m: &str| scenario.iter().any(|c| c.1 == m);
+    let scenario_bars = 2 * [
+        ("vehicle_km_per_day_baseline", "vehicle_km_per_day_change"),
+        ("co2e_kg_per_year_baseline", "co2e_kg_per_year_change"),
+    ]
+    .iter()
+    .filter(|&&(base, change)| has(base) && has(change))
+    .count();
+    let home_zones = estimates(&out, "sustainable_share", "home_zone", None)
+        .iter()
+        .filter(|c| !c.0.is_empty())
+        .count();
+    for (id, want) in [
+        ("mode_share_trips", positive("mode_share_trips")),
+        ("mode_share_km", positive("mode_share_km")),
+        ("co2e_by_mode", positive("co2e_by_mode")),
+        ("scenario", scenario_bars),
+        ("map_zones", home_zones),
+    ] {
+        assert!(want > 0, "{id}: no data rows in the outputs");
+        assert_eq!(
+            marks.get(id),
+            Some(&want),
+            "{id}: data marks in the browser vs data rows in the outputs"
+        );
+    }
     // The screenshot, for people to look at.
     let png = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("report-sample.png");
     let _ = std::fs::remove_file(&png);

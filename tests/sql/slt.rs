@@ -70,6 +70,13 @@ fn main() {
         .filter(|p| p.extension().is_some_and(|x| x == "slt"))
         .collect();
     files.sort();
+    // No .slt file means a broken checkout, not a pass: libtest-mimic would run zero trials
+    // and report success.
+    assert!(
+        !files.is_empty(),
+        "no .slt files in {}",
+        root.join("tests/sql").display()
+    );
     let trials = files
         .into_iter()
         .map(|f| {

@@ -6,8 +6,16 @@ stratified, person = PSU, with replacement) on a data directory's Parquet tables
 
 Prints one JSON object per line: indicator, breakdown, breakdown_value, key, estimate, se.
 The y and x of each indicator are built here from trips with pandas, not from mobility's SQL.
+
+A domain estimate is samplics' domain estimator written out: the ratio of y·1_d and x·1_d over
+the whole sample (samplics' `domain=` does the same, but gives up on a whole breakdown when one
+domain's estimate is 0, for it divides by the estimate for the CV). A domain where nobody has
+y ≠ 0 (car drivers aged 13-17 on the shipped sample) has the estimate 0 and no CV; it is printed
+with "left_out" and a reason instead of an SE, and the caller checks mobility's estimate is 0
+there. Any other failure of samplics (a division by zero, an estimate that is not finite) stops
+the script with a message and exit status 1.
 """
-import json, sys, warnings
+import json, math, sys, warnings
 
 warnings.filterwarnings("ignore")
 warnings.simplefilter("ignore")
@@ -32,31 +40,46 @@ def per_person(series):
     return p["person_id"].map(series).fillna(0.0).astype(float).to_numpy()
 
 
-def ratio(y, x, domain=None):
+def fail(msg):
+    sys.exit(f"independent.py: {msg}")
+
+
+def ratio(what, y, x):
     est = TaylorEstimator(PopParam.ratio)
-    est.estimate(y=y, x=x, samp_weight=p["weight"].to_numpy(), stratum=p["stratum"].to_numpy(),
-                 psu=p["person_id"].to_numpy(), domain=domain, remove_nan=False)
-    return est.point_est, est.stderror
+    try:
+        est.estimate(y=y, x=x, samp_weight=p["weight"].to_numpy(), stratum=p["stratum"].to_numpy(),
+                     psu=p["person_id"].to_numpy(), remove_nan=False)
+    except ZeroDivisionError as e:
+        fail(f"{what}: samplics divided by zero ({e}); Σ w·y = {np.sum(p['weight'] * y)}, "
+             f"Σ w·x = {np.sum(p['weight'] * x)}")
+    e, s = float(est.point_est), float(est.stderror)
+    if not (math.isfinite(e) and math.isfinite(s)):
+        fail(f"{what}: samplics gave estimate {e}, se {s}")
+    return e, s
 
 
 def emit(indicator, breakdown, key, y, x):
+    what = f"{indicator} by {breakdown}, key {key}"
     if breakdown == "all":
-        e, s = ratio(y, x)
+        e, s = ratio(what, y, x)
         print(json.dumps({"indicator": indicator, "breakdown": "all", "breakdown_value": None, "key": key,
-                          "estimate": float(e), "se": float(s)}))
+                          "estimate": e, "se": s}))
         return
-    dom = p[breakdown].astype(object).where(p[breakdown].notna(), "__none__").to_numpy()
-    try:
-        e, s = ratio(y, x, dom)
-    except ZeroDivisionError:
-        # samplics divides by a domain's estimate for its CV; a domain where nobody used the
-        # mode stops it, so such a combination is left out of the check.
-        return
-    for v in e:
-        if v == "__none__":
+    labels = p[breakdown]
+    values = sorted(labels.dropna().unique(), key=str)
+    if not values:
+        fail(f"{what}: no person has a {breakdown}")
+    for v in values:
+        inside = labels.eq(v).fillna(False).to_numpy(dtype=bool)
+        cell = {"indicator": indicator, "breakdown": breakdown, "breakdown_value": str(v), "key": key}
+        if not np.any(y[inside] != 0):
+            cell.update(estimate=0.0, se=None,
+                        left_out="nobody in the domain has y ≠ 0: the estimate is 0 and samplics cannot give its CV")
+            print(json.dumps(cell))
             continue
-        print(json.dumps({"indicator": indicator, "breakdown": breakdown, "breakdown_value": str(v), "key": key,
-                          "estimate": float(e[v]), "se": float(s[v])}))
+        e, s = ratio(f"{what} = {v}", y * inside, x * inside)
+        cell.update(estimate=e, se=s)
+        print(json.dumps(cell))
 
 
 ones = np.ones(len(p))

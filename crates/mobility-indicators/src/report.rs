@@ -1,10 +1,14 @@
 //! `report.html`: one self-contained page (inline CSS and SVG, no network) with the targets,
 //! charts, maps and methods of a run, in Norwegian (bokmål) or English.
 //!
-//! Every chart is a `<figure data-chart="…">` holding an SVG drawn by [`crate::svg`]; a chart
-//! whose data the run does not have says so instead. A small inline script counts the charts
-//! and flags empty ones on load (`body[data-charts]`, `body[data-empty]`), which the browser
-//! test reads.
+//! Every chart is a `<figure data-chart="…" data-rows="…">` holding an SVG drawn by
+//! [`crate::svg`], `data-rows` being the number of data values handed to it (bars, stacked
+//! segments, points of lines, zones with a value, counting points); a chart whose data the run
+//! does not have says so instead. A small inline script counts each chart's data marks
+//! (`class="mark"`, a polyline counting its points) on load and writes what it found on
+//! `<body>`: `data-charts` (how many), `data-empty` (charts without marks), `data-marks`
+//! (`id=count,…`) and `data-wrong` (charts whose marks differ from their `data-rows`), which
+//! the browser test reads.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
@@ -200,22 +204,39 @@ fn cells(
         .collect()
 }
 
-fn figure(out: &mut String, id: &str, caption: &str, svg: Option<String>, lang: Lang) {
-    let _ = write!(
-        out,
-        r#"<figure data-chart="{id}"><figcaption>{}</figcaption>"#,
-        esc(caption)
-    );
-    match svg.filter(|s| !s.is_empty()) {
-        Some(s) => out.push_str(&s),
+/// A drawn chart: its SVG and the number of data values it draws (see the module doc).
+type Chart = (String, usize);
+
+fn figure(out: &mut String, id: &str, caption: &str, chart: Option<Chart>, lang: Lang) {
+    match chart.filter(|(s, _)| !s.is_empty()) {
+        Some((s, rows)) => {
+            let _ = write!(
+                out,
+                r#"<figure data-chart="{id}" data-rows="{rows}"><figcaption>{}</figcaption>{s}"#,
+                esc(caption)
+            );
+        }
         None => {
-            let _ = write!(out, r#"<p class="none">{}</p>"#, lang.t("no_data"));
+            let _ = write!(
+                out,
+                r#"<figure data-chart="{id}"><figcaption>{}</figcaption><p class="none">{}</p>"#,
+                esc(caption),
+                lang.t("no_data")
+            );
         }
     }
     out.push_str("</figure>\n");
 }
 
-fn mode_bars(cells: Vec<Cell>, lang: Lang) -> Option<String> {
+/// The number of values the lines draw (one per point).
+fn line_points(lines: &[Line]) -> usize {
+    lines
+        .iter()
+        .map(|l| l.values.iter().flatten().count())
+        .sum()
+}
+
+fn mode_bars(cells: Vec<Cell>, lang: Lang) -> Option<Chart> {
     let mut c: Vec<Cell> = cells.into_iter().filter(|c| c.est > 0.0).collect();
     if c.is_empty() {
         return None;
@@ -231,7 +252,7 @@ fn mode_bars(cells: Vec<Cell>, lang: Lang) -> Option<String> {
             suppressed: c.suppressed,
         })
         .collect();
-    Some(svg::bars(&bars, 100.0, "%", 1))
+    Some((svg::bars(&bars, 100.0, "%", 1), bars.len()))
 }
 
 /// Writes the report of a run.
@@ -377,7 +398,8 @@ pub async fn render(
         if !rest.is_empty() {
             names.push(mode_label(lang, "other"));
         }
-        svg::stacked(&rows, &names)
+        let segments: usize = rows.iter().map(|(_, shares)| shares.len()).sum();
+        (svg::stacked(&rows, &names), segments)
     });
     figure(
         &mut body,
@@ -433,7 +455,8 @@ pub async fn render(
         &mut body,
         "map_zones",
         lang.t("map_zones"),
-        (!map_zones.is_empty()).then(|| svg::map(&map_zones, &[], "%", 100.0, 0)),
+        (!map_zones.is_empty())
+            .then(|| (svg::map(&map_zones, &[], "%", 100.0, 0), map_zones.len())),
         lang,
     );
     let _ = write!(body, r#"<p class="note">{}</p>"#, lang.t("suppressed"));
@@ -454,7 +477,7 @@ pub async fn render(
                 suppressed: c.suppressed,
             })
             .collect();
-        svg::bars(&bars, 1.0, "kg", 0)
+        (svg::bars(&bars, 1.0, "kg", 0), bars.len())
     });
     figure(&mut body, "co2e_by_mode", lang.t("co2_mode"), co2_svg, lang);
     let sc = cells(
@@ -501,7 +524,7 @@ pub async fn render(
                 });
             }
         }
-        svg::bars(&bars, 1.0, "", 1)
+        (svg::bars(&bars, 1.0, "", 1), bars.len())
     });
     figure(&mut body, "scenario", lang.t("scenario"), sc_svg, lang);
 
@@ -554,7 +577,7 @@ pub async fn render(
                 }
             })
             .collect();
-        (!lines.is_empty()).then(|| svg::lines(&months, &lines, "%"))
+        (!lines.is_empty()).then(|| (svg::lines(&months, &lines, "%"), line_points(&lines)))
     });
     figure(&mut body, "traffic_index", lang.t("index"), index_svg, lang);
     // Profiles name the points when traffic_points has them.
@@ -577,7 +600,7 @@ pub async fn render(
         ),
     )
     .await?;
-    let profile = |batches: &[RecordBatch], n: usize, labels: Vec<String>| -> Option<String> {
+    let profile = |batches: &[RecordBatch], n: usize, labels: Vec<String>| -> Option<Chart> {
         let mut per: BTreeMap<String, Vec<Option<f64>>> = BTreeMap::new();
         for b in batches {
             let (p, x, v) = (
@@ -604,7 +627,7 @@ pub async fn render(
                 band: None,
             })
             .collect();
-        (!lines.is_empty()).then(|| svg::lines(&labels, &lines, ""))
+        (!lines.is_empty()).then(|| (svg::lines(&labels, &lines, ""), line_points(&lines)))
     };
     figure(
         &mut body,
@@ -674,7 +697,7 @@ pub async fn render(
         &mut body,
         "map_points",
         lang.t("map_points"),
-        (!points.is_empty()).then(|| svg::map(&outline, &points, "", 1.0, 0)),
+        (!points.is_empty()).then(|| (svg::map(&outline, &points, "", 1.0, 0), points.len())),
         lang,
     );
 
@@ -772,14 +795,22 @@ figure {{ margin: 1.2rem 0; break-inside: avoid; }} figcaption {{ font-weight: 6
 {body}
 <script>
 window.addEventListener("load", function () {{
-  var figs = document.querySelectorAll("figure[data-chart]"), empty = [];
+  var figs = document.querySelectorAll("figure[data-chart]"), empty = [], marks = [], wrong = [];
   figs.forEach(function (f) {{
-    var s = f.querySelector("svg");
-    if (!s || s.querySelectorAll("rect,path,circle,line,polyline").length === 0) empty.push(f.dataset.chart);
+    var s = f.querySelector("svg"), n = 0;
+    if (s) s.querySelectorAll(".mark").forEach(function (m) {{
+      n += m.points ? m.points.numberOfItems : 1;
+    }});
+    marks.push(f.dataset.chart + "=" + n);
+    if (n === 0) empty.push(f.dataset.chart);
+    else if (String(n) !== f.dataset.rows) wrong.push(f.dataset.chart + " " + n + " of " + f.dataset.rows);
   }});
   document.body.dataset.charts = figs.length;
   document.body.dataset.empty = empty.join(",");
+  document.body.dataset.marks = marks.join(",");
+  document.body.dataset.wrong = wrong.join(",");
   if (empty.length) console.error("charts without marks: " + empty.join(", "));
+  if (wrong.length) console.error("charts whose marks are not their data: " + wrong.join(", "));
 }});
 </script>
 </body></html>

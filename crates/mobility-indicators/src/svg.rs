@@ -1,6 +1,11 @@
 //! Charts and maps as SVG text, drawn by the project (no library, no script, no network):
 //! bars with CI whiskers, stacked bars, lines with a CI band and a zero line, and a map of
 //! zones coloured by a value with counting points sized by ÅDT.
+//!
+//! Every element that draws a data value carries `class="mark"`: a bar, a segment of a
+//! stacked bar, a line's polyline (one mark per point of it), a zone with a value, a counting
+//! point. Gridlines, whiskers, CI bands, legends, outlines and clip rectangles do not, so the
+//! browser test of the report can count the data each chart really draws.
 
 use std::fmt::Write;
 
@@ -75,7 +80,7 @@ pub fn bars(bars: &[Bar], scale: f64, unit: &str, digits: usize) -> String {
         let fill = if b.suppressed { "#bbbbbb" } else { PALETTE[0] };
         let _ = write!(
             s,
-            r#"<text x="{}" y="{}" text-anchor="end" font-size="12">{}</text><rect x="{left}" y="{y}" width="{:.1}" height="{}" fill="{fill}"><title>{}: {} {unit}</title></rect>"#,
+            r#"<text x="{}" y="{}" text-anchor="end" font-size="12">{}</text><rect class="mark" x="{left}" y="{y}" width="{:.1}" height="{}" fill="{fill}"><title>{}: {} {unit}</title></rect>"#,
             left - 6.0,
             y + 15.0,
             esc(&b.label),
@@ -136,7 +141,7 @@ pub fn stacked(rows: &[(String, Vec<f64>)], series: &[String]) -> String {
             let wd = (w - left - 10.0) * v.max(0.0);
             let _ = write!(
                 s,
-                r#"<rect x="{x0:.1}" y="{y}" width="{wd:.1}" height="{}" fill="{}"><title>{}: {} %</title></rect>"#,
+                r#"<rect class="mark" x="{x0:.1}" y="{y}" width="{wd:.1}" height="{}" fill="{}"><title>{}: {} %</title></rect>"#,
                 row - 6.0,
                 PALETTE[k % PALETTE.len()],
                 esc(&series[k]),
@@ -287,7 +292,7 @@ pub fn lines(x_labels: &[String], lines: &[Line], y_unit: &str) -> String {
         if !pts.is_empty() {
             let _ = write!(
                 s,
-                r#"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="2"/>"#,
+                r#"<polyline class="mark" points="{}" fill="none" stroke="{colour}" stroke-width="2"/>"#,
                 pts.join(" ")
             );
         }
@@ -451,6 +456,12 @@ pub fn map(
                 d.push('Z');
             }
         }
+        // Outlines without a value are background, not data.
+        let class = if z.value.is_some() {
+            r#" class="mark""#
+        } else {
+            ""
+        };
         let fill = match (z.value, z.suppressed) {
             (_, true) => "url(#hatch)".to_string(),
             (Some(v), false) => colour(v),
@@ -467,7 +478,7 @@ pub fn map(
         };
         let _ = write!(
             s,
-            r##"<path d="{d}" fill="{fill}" fill-rule="evenodd" stroke="#666" stroke-width="0.6" clip-path="url(#mapclip)"><title>{}</title></path>"##,
+            r##"<path{class} d="{d}" fill="{fill}" fill-rule="evenodd" stroke="#666" stroke-width="0.6" clip-path="url(#mapclip)"><title>{}</title></path>"##,
             esc(&title)
         );
     }
@@ -480,7 +491,7 @@ pub fn map(
         let r = 3.0 + 14.0 * (p.size / max_size).sqrt();
         let _ = write!(
             s,
-            r##"<circle cx="{:.1}" cy="{:.1}" r="{r:.1}" fill="#D55E00" fill-opacity="0.75" stroke="#fff"><title>{}: {}</title></circle><text x="{:.1}" y="{:.1}" font-size="11" text-anchor="{}">{} {}</text>"##,
+            r##"<circle class="mark" cx="{:.1}" cy="{:.1}" r="{r:.1}" fill="#D55E00" fill-opacity="0.75" stroke="#fff"><title>{}: {}</title></circle><text x="{:.1}" y="{:.1}" font-size="11" text-anchor="{}">{} {}</text>"##,
             px(p.lon),
             py(p.lat),
             esc(&p.label),
@@ -570,5 +581,102 @@ mod tests {
             l.contains("<polyline") && l.contains("<path") && l.contains(r##"stroke="#000""##),
             "zero line: {l}"
         );
+    }
+
+    fn marks(svg: &str) -> usize {
+        svg.matches(r#"class="mark""#).count()
+    }
+
+    #[test]
+    fn only_data_carries_the_mark_class() {
+        // Two bars, one with whiskers: two marks; the whiskers and labels are not.
+        let b = bars(
+            &[
+                Bar {
+                    label: "car".into(),
+                    value: 0.5,
+                    lo: Some(0.45),
+                    hi: Some(0.55),
+                    suppressed: false,
+                },
+                Bar {
+                    label: "bike".into(),
+                    value: 0.1,
+                    lo: None,
+                    hi: None,
+                    suppressed: true,
+                },
+            ],
+            100.0,
+            "%",
+            1,
+        );
+        assert_eq!(marks(&b), 2, "{b}");
+        // Two rows of three series: six segments; the three legend swatches are not marks.
+        let series: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        let st = stacked(
+            &[
+                ("x".into(), vec![0.5, 0.3, 0.2]),
+                ("y".into(), vec![0.1, 0.0, 0.9]),
+            ],
+            &series,
+        );
+        assert_eq!(marks(&st), 6, "{st}");
+        // Two lines (one with a gap) and a band: one polyline each, gridlines and band are not.
+        let l = lines(
+            &["a".into(), "b".into(), "c".into()],
+            &[
+                Line {
+                    name: "x".into(),
+                    values: vec![Some(1.0), None, Some(3.0)],
+                    band: Some(vec![Some((0.0, 2.0)), None, Some((2.0, 4.0))]),
+                },
+                Line {
+                    name: "y".into(),
+                    values: vec![Some(2.0), Some(2.5), Some(2.0)],
+                    band: None,
+                },
+            ],
+            "%",
+        );
+        assert_eq!(marks(&l), 2, "{l}");
+        assert_eq!(l.matches("<polyline").count(), 2, "{l}");
+        // A map: the zone with a value and the point are marks; the outline, the clip
+        // rectangle, the hatch pattern and the legend are not.
+        let square = |x: f64| {
+            MultiPolygon::new(vec![
+                geo::Rect::new(
+                    geo::coord! { x: x, y: 59.9 },
+                    geo::coord! { x: x + 0.1, y: 60.0 },
+                )
+                .to_polygon(),
+            ])
+        };
+        let m = map(
+            &[
+                MapZone {
+                    label: "1".into(),
+                    geometry: square(10.5),
+                    value: Some(0.4),
+                    suppressed: false,
+                },
+                MapZone {
+                    label: "2".into(),
+                    geometry: square(10.6),
+                    value: None,
+                    suppressed: false,
+                },
+            ],
+            &[MapPoint {
+                label: "p".into(),
+                lon: 10.55,
+                lat: 59.95,
+                size: 1000.0,
+            }],
+            "%",
+            100.0,
+            0,
+        );
+        assert_eq!(marks(&m), 2, "{m}");
     }
 }
