@@ -75,11 +75,16 @@ fn every_bad_input_gives_its_error_or_its_rejects() {
     let manifest: toml::Table = text.parse().expect("cases.toml parses");
     let cases = manifest["case"].as_array().expect("[[case]] tables");
     assert!(cases.len() >= 40, "{} cases", cases.len());
+    let doc = std::fs::read_to_string(root().join("docs/reliability.md")).unwrap();
     let mut failures = Vec::new();
     let mut names = std::collections::HashSet::new();
     for c in cases {
         let name = c["name"].as_str().unwrap();
         assert!(names.insert(name.to_string()), "case {name} twice");
+        assert!(
+            doc.contains(&format!("| `{name}` |")),
+            "{name} is not in docs/reliability.md: python3 tests/fixtures/bad/table.py"
+        );
         assert!(
             c.get("what").and_then(|w| w.as_str()).is_some(),
             "{name}: no `what`"

@@ -175,9 +175,9 @@ fn a_killed_ingest_leaves_the_old_or_the_new_state() {
     let (a_ids, b_ids) = (point_ids("1", 2), point_ids("2", 6));
     let (a, b) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
     std::fs::write(&a, export(&a_ids, 2)).unwrap();
-    std::fs::write(&b, export(&b_ids, 40)).unwrap();
+    std::fs::write(&b, export(&b_ids, 120)).unwrap();
     let old = (2usize, 2 * 2 * 24usize);
-    let new = (8usize, 2 * 2 * 24 + 6 * 40 * 24);
+    let new = (8usize, 2 * 2 * 24 + 6 * 120 * 24);
     // How long an uninterrupted ingest of b takes here, to spread the kills over it.
     let probe = dir.path().join("probe");
     ok(&[
