@@ -90,6 +90,11 @@ const KEYS: &[Key] = &[
         default: None,
     },
     Key {
+        name: "od_zone_kind",
+        help: "zone kind of the origin-destination indicators (kommune, grunnkrets, ...); none: the trips' own zone ids",
+        default: None,
+    },
+    Key {
         name: "lang",
         help: "language of report.html: nb or en",
         default: Some("nb"),

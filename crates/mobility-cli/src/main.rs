@@ -268,6 +268,10 @@ struct RunArgs {
     /// counting point has ten months).
     #[arg(long, value_name = "YEAR")]
     reference_year: Option<i64>,
+    /// Zone kind of the origin–destination indicators (kommune, grunnkrets, any kind in
+    /// zones): trip ends are looked up among those zones (default: the trips' own zone ids).
+    #[arg(long, value_name = "KIND")]
+    od_zone_kind: Option<String>,
     /// CSV flavour of the indicator files: utf8, or excel-nb (BOM, ';', decimal comma) [default: utf8].
     #[arg(long, value_parser = ["utf8", "excel-nb"])]
     csv_dialect: Option<String>,
@@ -315,6 +319,7 @@ impl RunArgs {
                 ("bootstrap", self.bootstrap.map(|v| v.to_string())),
                 ("seed", self.seed.map(|v| v.to_string())),
                 ("reference_year", self.reference_year.map(|v| v.to_string())),
+                ("od_zone_kind", self.od_zone_kind.clone()),
                 ("lang", self.lang.clone()),
                 ("csv_dialect", self.csv_dialect.clone()),
                 ("replicate_scale", self.replicate_scale.clone()),
@@ -545,6 +550,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             opts.bootstrap = st.parse("bootstrap").unwrap_or(opts.bootstrap);
             opts.seed = st.parse("seed").unwrap_or(opts.seed);
             opts.reference_year = st.parse("reference_year");
+            opts.od_zone_kind = st.get("od_zone_kind").map(str::to_string);
             opts.lang = st
                 .get("lang")
                 .and_then(mobility_indicators::report::Lang::parse)

@@ -1,7 +1,8 @@
 //! The indicator catalog: `queries/<id>.sql` files with a header of `-- key: value` lines:
 //! `title`, `unit`, `needs` (tables), `estimator` (mean, share, ratio, total: a survey
 //! indicator, see [`crate::survey`]; absent: the query's result is the table), `variance:
-//! bootstrap`, and `scenario` (run only with `--scenario <name>=<value>`).
+//! bootstrap`, `cells: observed` (report only the cells someone in the domain contributes to,
+//! for sparse keys such as zone pairs), and `scenario` (run only with `--scenario <name>=<value>`).
 
 use crate::survey::Estimator;
 
@@ -71,6 +72,23 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         "co2e_total_tonnes",
         include_str!("../../../queries/co2e_total_tonnes.sql"),
     ),
+    ("od_trips", include_str!("../../../queries/od_trips.sql")),
+    (
+        "od_trips_by_mode",
+        include_str!("../../../queries/od_trips_by_mode.sql"),
+    ),
+    (
+        "od_trips_by_period",
+        include_str!("../../../queries/od_trips_by_period.sql"),
+    ),
+    (
+        "trips_produced",
+        include_str!("../../../queries/trips_produced.sql"),
+    ),
+    (
+        "trips_attracted",
+        include_str!("../../../queries/trips_attracted.sql"),
+    ),
     (
         "scenario_shift_short_car_trips",
         include_str!("../../../queries/scenario_shift_short_car_trips.sql"),
@@ -86,6 +104,9 @@ pub enum Kind {
         estimator: Estimator,
         /// Whether the SE comes from the Rao–Wu bootstrap rather than linearisation.
         bootstrap: bool,
+        /// Only cells with a contribution in their domain (`cells: observed`), not every key
+        /// in every domain.
+        observed_only: bool,
     },
     /// A finished table.
     Table,
@@ -131,6 +152,7 @@ impl Indicator {
                 Some(estimator) => Kind::Survey {
                     estimator,
                     bootstrap: header("variance").as_deref() == Some("bootstrap"),
+                    observed_only: header("cells").as_deref() == Some("observed"),
                 },
                 None => Kind::Table,
             },

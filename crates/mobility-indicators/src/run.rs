@@ -49,6 +49,8 @@ pub struct RunOptions {
     /// Factor files (or folders of them) to use instead of the data directory's
     /// emission_factors, fleet_mix and occupancy; a rejected row is an error.
     pub factors: Option<PathBuf>,
+    /// The zone kind of the origin–destination indicators; `None`: the trips' own zone ids.
+    pub od_zone_kind: Option<String>,
 }
 
 /// A progress callback: (step, steps, what).
@@ -91,6 +93,7 @@ impl RunOptions {
             progress: None,
             replicate_scale: "jk1".into(),
             factors: None,
+            od_zone_kind: None,
         }
     }
 }
@@ -453,6 +456,74 @@ pub async fn run_catalog(opts: &RunOptions, catalog: &[Indicator]) -> Result<Man
     Ok(manifest)
 }
 
+/// Points the origin–destination indicators at the zones of one kind: the view `trip_zones`
+/// replaced by `queries/views/trip_zones_of_kind.sql`, which reads the kind from a one-row
+/// table `od_zone_kind`, and `od_trip_ends` made again over it.
+async fn od_zones_of_kind(ctx: &SessionContext, present: &[Table], kind: &str) -> Result<()> {
+    let bad = |message: String| Error::Shape {
+        id: "od_zone_kind".into(),
+        message,
+    };
+    if !present.contains(&Table::Zones) {
+        return Err(bad(format!(
+            "--od-zone-kind {kind}: the data directory has no zones"
+        )));
+    }
+    let kinds = collect(
+        ctx,
+        "zone kinds",
+        "SELECT DISTINCT kind FROM zones ORDER BY kind",
+    )
+    .await?;
+    let known: Vec<String> = kinds
+        .iter()
+        .filter_map(|b| crate::batches::utf8(b, "kind"))
+        .flat_map(|c| c.iter().flatten().map(str::to_string).collect::<Vec<_>>())
+        .collect();
+    if !known.iter().any(|k| k == kind) {
+        return Err(bad(format!(
+            "--od-zone-kind {kind}: zones has no zone of that kind; it has: {}",
+            known.join(", ")
+        )));
+    }
+    let schema = std::sync::Arc::new(arrow::datatypes::Schema::new(vec![
+        arrow::datatypes::Field::new("kind", arrow::datatypes::DataType::Utf8, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![std::sync::Arc::new(arrow::array::StringArray::from(vec![
+            kind,
+        ]))],
+    )
+    .expect("one column of one row");
+    let table =
+        datafusion::datasource::MemTable::try_new(schema, vec![vec![batch]]).map_err(|source| {
+            Error::DataFusion {
+                context: "od_zone_kind".into(),
+                source,
+            }
+        })?;
+    ctx.register_table("od_zone_kind", std::sync::Arc::new(table))
+        .map_err(|source| Error::DataFusion {
+            context: "od_zone_kind".into(),
+            source,
+        })?;
+    collect(
+        ctx,
+        "trip_zones of a kind",
+        include_str!("../../../queries/views/trip_zones_of_kind.sql"),
+    )
+    .await?;
+    // A view keeps the plan of the views it reads as they were when it was made.
+    collect(
+        ctx,
+        "od_trip_ends",
+        include_str!("../../../queries/views/od_trip_ends.sql"),
+    )
+    .await?;
+    Ok(())
+}
+
 async fn run_into(
     ctx: &SessionContext,
     present: &[Table],
@@ -462,6 +533,9 @@ async fn run_into(
     dir: &Path,
     started: Instant,
 ) -> Result<(Manifest, std::collections::HashMap<String, RecordBatch>)> {
+    if let Some(kind) = &opts.od_zone_kind {
+        od_zones_of_kind(ctx, present, kind).await?;
+    }
     let mut table_rows = std::collections::BTreeMap::new();
     for t in present {
         let b = collect(ctx, t.name(), &format!("SELECT count(*) FROM {}", t.name())).await?;
@@ -551,6 +625,7 @@ async fn run_into(
             Kind::Survey {
                 estimator,
                 bootstrap,
+                observed_only,
             } => {
                 let Some(frame) = &frame else {
                     reports.push(skip(ind, "needs persons and households".into()));
@@ -571,6 +646,7 @@ async fn run_into(
                     estimator,
                     variance,
                     rules: opts.rules,
+                    observed_only,
                 };
                 if batches.is_empty() {
                     return Err(Error::Shape {

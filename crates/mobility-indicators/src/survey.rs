@@ -631,6 +631,8 @@ pub struct Spec<'a> {
     pub variance: Variance,
     /// CI level and suppression.
     pub rules: Rules,
+    /// Report only cells with a contribution in their domain (sparse keys: zone pairs).
+    pub observed_only: bool,
 }
 
 /// Estimates every cell of an indicator from its query's rows.
@@ -898,6 +900,7 @@ pub fn estimate(frame: &Frame, spec: Spec, batches: &[RecordBatch]) -> Result<Re
                 let cell = d * nk + k;
                 let has = match spec.estimator {
                     Estimator::Ratio => (0..ns).any(|h| cells[cell * ns + h].sw_x != 0.0),
+                    _ if spec.observed_only => (0..ns).any(|h| cells[cell * ns + h].sw_y != 0.0),
                     _ => (0..ns).any(|h| dom[dom_row(d) * ns + h].n_d > 0),
                 };
                 if has {

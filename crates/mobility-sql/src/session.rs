@@ -33,6 +33,16 @@ pub const VIEWS: &[(&str, &[Table], &str)] = &[
         include_str!("../../../queries/views/mode_factors.sql"),
     ),
     (
+        "trip_zones",
+        &[Table::Trips],
+        include_str!("../../../queries/views/trip_zones.sql"),
+    ),
+    (
+        "od_trip_ends",
+        &[Table::Trips],
+        include_str!("../../../queries/views/od_trip_ends.sql"),
+    ),
+    (
         "traffic_daily",
         &[Table::TrafficHourly],
         include_str!("../../../queries/views/traffic_daily.sql"),
