@@ -3,12 +3,14 @@
 mod bad_inputs;
 mod cli;
 mod ingest_fixtures;
+mod od;
 mod outputs;
 mod real_data;
 mod reliability;
 mod report;
 mod sql;
 mod survey;
+mod tour_survey;
 mod traffic;
 mod traffic_independent;
 

@@ -648,11 +648,14 @@ async fn run_into(
                     rules: opts.rules,
                     observed_only,
                 };
-                if batches.is_empty() {
-                    return Err(Error::Shape {
-                        id: ind.id.clone(),
-                        message: "the query returned no batches".into(),
-                    });
+                // Nothing to count (a survey without trip distances has no km to share
+                // out): the indicator is skipped, saying so, not the run failed.
+                if batches.iter().all(|b| b.num_rows() == 0) {
+                    reports.push(skip(
+                        ind,
+                        "its query found no rows to estimate from (e.g. no trip distances in the survey)".into(),
+                    ));
+                    continue;
                 }
                 survey::estimate(frame, spec, &batches)?
             }

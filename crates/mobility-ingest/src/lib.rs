@@ -508,11 +508,17 @@ pub fn ingest_survey(
         files: std::mem::take(&mut s.reports),
         ..Default::default()
     };
-    match zone_index(dir, opts.zone_kind.as_deref())? {
-        Some(ix) => s.fill_zones(&ix),
-        None => no_zones_note(&mut summary, "homes and trip ends without a zone column"),
+    if s.needs_zones() {
+        match zone_index(dir, opts.zone_kind.as_deref())? {
+            Some(ix) => s.fill_zones(&ix),
+            None => no_zones_note(
+                &mut summary,
+                "homes and trip ends with coordinates but no zone id",
+            ),
+        }
     }
     let rejects = std::mem::take(&mut s.rejects);
+    summary.notes.extend(unmapped_codes(&rejects));
     let mut staging = Staging::new(dir, &lock)?;
     finish_rejects(&mut staging, "survey", &rejects, opts)?;
     for (table, batch, _) in s.batches()? {
@@ -525,6 +531,41 @@ pub fn ingest_survey(
     }
     staging.commit()?;
     Ok(summary)
+}
+
+/// The source codes that the mapping does not map, per coded column, with how many rows each
+/// cost: one note per column, from the rejects that name them.
+fn unmapped_codes(rejects: &[Rejects]) -> Vec<String> {
+    // (list, source column) → code → rows
+    let mut found: BTreeMap<(String, String), BTreeMap<String, u64>> = BTreeMap::new();
+    for r in rejects.iter().flat_map(|r| &r.rows) {
+        let Some(list) = r
+            .reason
+            .strip_prefix("expected a ")
+            .and_then(|x| x.split_once(" code of mapping "))
+            .map(|(list, _)| list.to_string())
+        else {
+            continue;
+        };
+        *found
+            .entry((list, r.column.clone()))
+            .or_default()
+            .entry(r.value.clone())
+            .or_default() += 1;
+    }
+    found
+        .into_iter()
+        .map(|((list, column), codes)| {
+            let shown: Vec<String> = codes
+                .iter()
+                .map(|(code, n)| format!("{code} ({n} row{})", if *n == 1 { "" } else { "s" }))
+                .collect();
+            format!(
+                "source codes of column {column} not in the mapping's [codes.{list}]: {}; their rows are rejected (add them to the mapping to keep them)",
+                shown.join(", ")
+            )
+        })
+        .collect()
 }
 
 /// Ingests the stops of GTFS feeds (zips, or `stops.txt` itself).

@@ -94,6 +94,9 @@ pub struct Files {
     pub persons: String,
     /// The trips file.
     pub trips: String,
+    /// A tours file (tour-based surveys): recognised and not read, so that it is never taken
+    /// for another file.
+    pub tours: Option<String>,
 }
 
 /// How ids are written.
@@ -111,13 +114,13 @@ pub enum IdKind {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HouseholdColumns {
-    pub household_id: Option<String>,
-    pub home_x: Option<String>,
-    pub home_y: Option<String>,
-    pub home_zone_id: Option<String>,
-    pub size: Option<String>,
-    pub cars: Option<String>,
-    pub weight: Option<String>,
+    pub household_id: Option<Source>,
+    pub home_x: Option<Source>,
+    pub home_y: Option<Source>,
+    pub home_zone_id: Option<Source>,
+    pub size: Option<Source>,
+    pub cars: Option<Source>,
+    pub weight: Option<Source>,
 }
 
 /// Person columns.
@@ -126,18 +129,18 @@ pub struct HouseholdColumns {
 pub struct PersonColumns {
     pub person_id: String,
     /// Absent: each person is their own household (as in RVU, one respondent per household).
-    pub household_id: Option<String>,
-    pub age: Option<String>,
-    pub gender: Option<String>,
-    pub employment: Option<String>,
-    pub has_license: Option<String>,
-    pub weight: String,
-    pub stratum: Option<String>,
-    pub travel_date: Option<String>,
+    pub household_id: Option<Source>,
+    pub age: Option<Source>,
+    pub gender: Option<Source>,
+    pub employment: Option<Source>,
+    pub has_license: Option<Source>,
+    pub weight: Source,
+    pub stratum: Option<Source>,
+    pub travel_date: Option<Source>,
     /// Household columns found in the person file (RVU has no household file).
-    pub household_size: Option<String>,
-    pub household_cars: Option<String>,
-    pub home_zone_id: Option<String>,
+    pub household_size: Option<Source>,
+    pub household_cars: Option<Source>,
+    pub home_zone_id: Option<Source>,
 }
 
 /// Trip columns.
@@ -145,21 +148,48 @@ pub struct PersonColumns {
 #[serde(deny_unknown_fields)]
 pub struct TripColumns {
     /// Absent: trips are numbered 1, 2, … in file order.
-    pub trip_id: Option<String>,
+    pub trip_id: Option<Source>,
     pub person_id: String,
     /// Absent: the order of the person's trips in the file.
-    pub trip_no: Option<String>,
-    pub depart_at: Option<String>,
-    pub arrive_at: Option<String>,
-    pub purpose: Option<String>,
-    pub mode: Option<String>,
-    pub distance_km: Option<String>,
-    pub origin_x: Option<String>,
-    pub origin_y: Option<String>,
-    pub dest_x: Option<String>,
-    pub dest_y: Option<String>,
-    pub origin_zone_id: Option<String>,
-    pub dest_zone_id: Option<String>,
+    pub trip_no: Option<Source>,
+    pub depart_at: Option<Source>,
+    pub arrive_at: Option<Source>,
+    pub purpose: Option<Source>,
+    pub mode: Option<Source>,
+    pub distance_km: Option<Source>,
+    pub origin_x: Option<Source>,
+    pub origin_y: Option<Source>,
+    pub dest_x: Option<Source>,
+    pub dest_y: Option<Source>,
+    pub origin_zone_id: Option<Source>,
+    pub dest_zone_id: Option<Source>,
+}
+
+/// Where a data-model column comes from: a source column by name, or a constant for every
+/// row (`weight = { value = 1.0 }`, for a survey without weights).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum Source {
+    /// The source column of this name.
+    Column(String),
+    /// The same value in every row.
+    Value {
+        /// The value (a number, text or boolean).
+        value: toml::Value,
+    },
+}
+
+impl Source {
+    /// The constant as the text a column would hold, if this is a constant.
+    pub fn constant(&self) -> Option<String> {
+        match self {
+            Source::Column(_) => None,
+            Source::Value { value } => Some(match value {
+                toml::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            }),
+        }
+    }
 }
 
 /// Code lists. An absent list means the column holds canonical values already.

@@ -13,7 +13,7 @@ use arrow::array::{
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use mobility_model::{Mode, Purpose, Table};
 
-use super::mapping::{IdKind, Mapping, matches};
+use super::mapping::{IdKind, Mapping, Source, matches};
 use crate::csvtext::{CsvText, Row};
 use crate::parse::{decimal, int};
 use crate::rejects::Rejects;
@@ -96,14 +96,34 @@ impl IdMap {
     }
 }
 
-/// A row being read: the mapping's column names resolved to positions.
+/// Positions at and above this are the mapping's constants (`{ value = … }`), not columns.
+const CONSTANT: usize = usize::MAX / 2;
+
+/// The mapping's column names resolved to positions, and its constants.
 struct Cols<'a> {
     csv: &'a CsvText,
+    /// (data-model column, value) of each constant, at position `CONSTANT + i`.
+    consts: Vec<(String, String)>,
 }
 
-impl Cols<'_> {
-    fn pos(&self, name: &Option<String>) -> Result<Option<usize>> {
-        name.as_ref().map(|n| self.csv.column(n)).transpose()
+impl<'a> Cols<'a> {
+    fn new(csv: &'a CsvText) -> Self {
+        Self {
+            csv,
+            consts: Vec::new(),
+        }
+    }
+    /// The position of `key`'s source: a column of the file, or a constant.
+    fn pos(&mut self, key: &str, src: &Option<Source>) -> Result<Option<usize>> {
+        match src {
+            None => Ok(None),
+            Some(Source::Column(n)) => self.csv.column(n).map(Some),
+            Some(s @ Source::Value { .. }) => {
+                let v = s.constant().expect("a value");
+                self.consts.push((format!("{key} (constant)"), v));
+                Ok(Some(CONSTANT + self.consts.len() - 1))
+            }
+        }
     }
 }
 
@@ -114,15 +134,24 @@ struct Field<'a> {
     m: &'a Mapping,
     row: &'a Row,
     header: &'a [String],
+    consts: &'a [(String, String)],
 }
 
 impl Field<'_> {
     fn raw(&self, c: Option<usize>) -> Option<&str> {
-        let v = c.and_then(|c| self.row.fields.get(c))?.trim();
+        let c = c?;
+        let v = match c.checked_sub(CONSTANT) {
+            Some(k) => self.consts[k].1.as_str(),
+            None => self.row.fields.get(c)?.trim(),
+        };
         (!self.m.is_missing(v)).then_some(v)
     }
     fn err(&self, c: usize, v: &str, reason: impl Into<String>) -> FieldErr {
-        (self.header[c].clone(), v.to_string(), reason.into())
+        let name = match c.checked_sub(CONSTANT) {
+            Some(k) => self.consts[k].0.clone(),
+            None => self.header[c].clone(),
+        };
+        (name, v.to_string(), reason.into())
     }
     fn int(&self, c: Option<usize>, lo: i64, hi: i64) -> Result<Option<i64>, FieldErr> {
         let Some(v) = self.raw(c) else {
@@ -236,7 +265,14 @@ fn code_list<'a>(keys: impl Iterator<Item = &'a String>) -> String {
 
 /// Finds the mapping's files among `inputs` (files and folders) and reads them.
 pub fn read(mapping: &Mapping, inputs: &[PathBuf]) -> Result<Survey> {
-    let files = crate::source::expand(inputs)?;
+    let mut files = crate::source::expand(inputs)?;
+    // A tours file is recognised and left out: never taken for another role.
+    if let Some(tours) = &mapping.files.tours {
+        files.retain(|p| {
+            !p.file_name()
+                .is_some_and(|n| matches(tours, &n.to_string_lossy()))
+        });
+    }
     let pick = |role: &str, pattern: &str| -> Result<Option<PathBuf>> {
         let hits: Vec<&PathBuf> = files
             .iter()
@@ -347,20 +383,23 @@ fn read_households(
 ) -> Result<(u64, Rejects)> {
     let mut csv = CsvText::new(&f.name, &f.text, m.delimiter())?;
     let h = &m.households;
-    let cols = Cols { csv: &csv };
-    let c_id = cols.pos(&h.household_id)?.ok_or_else(|| Error::Mapping {
-        file: m.name.clone(),
-        message: "[households] needs household_id when a households file is given".into(),
-    })?;
+    let mut cols = Cols::new(&csv);
+    let c_id = cols
+        .pos("household_id", &h.household_id)?
+        .ok_or_else(|| Error::Mapping {
+            file: m.name.clone(),
+            message: "[households] needs household_id when a households file is given".into(),
+        })?;
     let (cx, cy, cz, cs, cc, cw) = (
-        cols.pos(&h.home_x)?,
-        cols.pos(&h.home_y)?,
-        cols.pos(&h.home_zone_id)?,
-        cols.pos(&h.size)?,
-        cols.pos(&h.cars)?,
-        cols.pos(&h.weight)?,
+        cols.pos("home_x", &h.home_x)?,
+        cols.pos("home_y", &h.home_y)?,
+        cols.pos("home_zone_id", &h.home_zone_id)?,
+        cols.pos("size", &h.size)?,
+        cols.pos("cars", &h.cars)?,
+        cols.pos("weight", &h.weight)?,
     );
     let header = csv.header.clone();
+    let consts = std::mem::take(&mut cols.consts);
     let mut rejects = Rejects::new(&f.name);
     let mut read = 0;
     let mut seen = HashMap::new();
@@ -371,6 +410,7 @@ fn read_households(
             m,
             row: &row,
             header: &header,
+            consts: &consts,
         };
         let r = (|| {
             let id = fld.id(c_id, ids, true)?;
@@ -435,24 +475,27 @@ fn read_persons(
 ) -> Result<(u64, Rejects)> {
     let mut csv = CsvText::new(&f.name, &f.text, m.delimiter())?;
     let p = &m.persons;
-    let cols = Cols { csv: &csv };
+    let mut cols = Cols::new(&csv);
     let c_id = csv.column(&p.person_id)?;
-    let c_w = csv.column(&p.weight)?;
+    let c_w = cols
+        .pos("weight", &Some(p.weight.clone()))?
+        .expect("weight is required");
     let (c_hh, c_age, c_g, c_e, c_l, c_s, c_d) = (
-        cols.pos(&p.household_id)?,
-        cols.pos(&p.age)?,
-        cols.pos(&p.gender)?,
-        cols.pos(&p.employment)?,
-        cols.pos(&p.has_license)?,
-        cols.pos(&p.stratum)?,
-        cols.pos(&p.travel_date)?,
+        cols.pos("household_id", &p.household_id)?,
+        cols.pos("age", &p.age)?,
+        cols.pos("gender", &p.gender)?,
+        cols.pos("employment", &p.employment)?,
+        cols.pos("has_license", &p.has_license)?,
+        cols.pos("stratum", &p.stratum)?,
+        cols.pos("travel_date", &p.travel_date)?,
     );
     let (c_hs, c_hc, c_hz) = (
-        cols.pos(&p.household_size)?,
-        cols.pos(&p.household_cars)?,
-        cols.pos(&p.home_zone_id)?,
+        cols.pos("household_size", &p.household_size)?,
+        cols.pos("household_cars", &p.household_cars)?,
+        cols.pos("home_zone_id", &p.home_zone_id)?,
     );
     let header = csv.header.clone();
+    let consts = std::mem::take(&mut cols.consts);
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
     let mut rejects = Rejects::new(&f.name);
     let mut read = 0;
@@ -466,6 +509,7 @@ fn read_persons(
             m,
             row: &row,
             header: &header,
+            consts: &consts,
         };
         let r = (|| {
             let id = fld.id(c_id, ids, true)?;
@@ -584,26 +628,27 @@ fn read_trips(
 ) -> Result<(u64, Rejects)> {
     let mut csv = CsvText::new(&f.name, &f.text, m.delimiter())?;
     let t = &m.trips;
-    let cols = Cols { csv: &csv };
+    let mut cols = Cols::new(&csv);
     let c_person = csv.column(&t.person_id)?;
     let (c_id, c_no, c_dep, c_arr, c_pur, c_mode, c_dist) = (
-        cols.pos(&t.trip_id)?,
-        cols.pos(&t.trip_no)?,
-        cols.pos(&t.depart_at)?,
-        cols.pos(&t.arrive_at)?,
-        cols.pos(&t.purpose)?,
-        cols.pos(&t.mode)?,
-        cols.pos(&t.distance_km)?,
+        cols.pos("trip_id", &t.trip_id)?,
+        cols.pos("trip_no", &t.trip_no)?,
+        cols.pos("depart_at", &t.depart_at)?,
+        cols.pos("arrive_at", &t.arrive_at)?,
+        cols.pos("purpose", &t.purpose)?,
+        cols.pos("mode", &t.mode)?,
+        cols.pos("distance_km", &t.distance_km)?,
     );
     let (c_ox, c_oy, c_dx, c_dy, c_oz, c_dz) = (
-        cols.pos(&t.origin_x)?,
-        cols.pos(&t.origin_y)?,
-        cols.pos(&t.dest_x)?,
-        cols.pos(&t.dest_y)?,
-        cols.pos(&t.origin_zone_id)?,
-        cols.pos(&t.dest_zone_id)?,
+        cols.pos("origin_x", &t.origin_x)?,
+        cols.pos("origin_y", &t.origin_y)?,
+        cols.pos("dest_x", &t.dest_x)?,
+        cols.pos("dest_y", &t.dest_y)?,
+        cols.pos("origin_zone_id", &t.origin_zone_id)?,
+        cols.pos("dest_zone_id", &t.dest_zone_id)?,
     );
     let header = csv.header.clone();
+    let consts = std::mem::take(&mut cols.consts);
     let persons: HashMap<i64, Option<i32>> = s
         .persons
         .person_id
@@ -623,6 +668,7 @@ fn read_trips(
             m,
             row: &row,
             header: &header,
+            consts: &consts,
         };
         let r = (|| {
             let person = fld.id(c_person, person_ids, false)?;
@@ -649,17 +695,35 @@ fn read_trips(
                 let Some(v) = fld.raw(c) else { return Ok(None) };
                 let c = c.expect("raw");
                 let dt = if let Some(tf) = &m.format.time_format {
-                    let tod = NaiveTime::parse_from_str(v, tf).map_err(|_| {
-                        fld.err(c, v, format!("expected a time of day in the format {tf}"))
-                    })?;
-                    let d = travel_date.ok_or_else(|| {
-                        fld.err(
-                            c,
-                            v,
-                            "a time of day needs the person's travel_date, which is missing",
-                        )
-                    })?;
-                    (epoch + chrono::Days::new(d as u64)).and_time(tod)
+                    // Without a travel_date column the times stand on a nominal day (the
+                    // epoch), and the day type is unknown.
+                    let day = match (travel_date, &m.persons.travel_date) {
+                        (Some(d), _) => epoch + chrono::Days::new(*d as u64),
+                        (None, None) => epoch,
+                        (None, Some(_)) => {
+                            return Err(fld.err(
+                                c,
+                                v,
+                                "a time of day needs the person's travel_date, which is missing",
+                            ));
+                        }
+                    };
+                    if tf == "decimal_hours" {
+                        let h = decimal(v)
+                            .ok()
+                            .flatten()
+                            .filter(|h| (0.0..48.0).contains(h));
+                        let h = h.ok_or_else(|| {
+                            fld.err(c, v, "expected hours of the travel day as a number from 0 to 48 (7.5 = 07:30)")
+                        })?;
+                        day.and_time(NaiveTime::MIN)
+                            + chrono::Duration::seconds((h * 3600.0).round() as i64)
+                    } else {
+                        let tod = NaiveTime::parse_from_str(v, tf).map_err(|_| {
+                            fld.err(c, v, format!("expected a time of day in the format {tf}"))
+                        })?;
+                        day.and_time(tod)
+                    }
                 } else {
                     let df = &m.format.datetime_format;
                     NaiveDateTime::parse_from_str(v, df)
@@ -758,6 +822,19 @@ pub fn fill_zones(
 }
 
 impl Survey {
+    /// Whether some home or trip end has coordinates but no zone id: only those need zones.
+    pub fn needs_zones(&self) -> bool {
+        let open = |lon: &[Option<f64>], zone: &[Option<String>]| {
+            lon.iter()
+                .zip(zone)
+                .any(|(x, z)| x.is_some() && z.is_none())
+        };
+        let (h, t) = (&self.households, &self.trips);
+        open(&h.home_lon, &h.home_zone_id)
+            || open(&t.origin_lon, &t.origin_zone_id)
+            || open(&t.dest_lon, &t.dest_zone_id)
+    }
+
     /// Fills home, origin and destination zones from coordinates where the files gave none.
     pub fn fill_zones(&mut self, index: &mobility_geo::ZoneIndex) {
         let h = &mut self.households;

@@ -1,0 +1,266 @@
+//! The origin–destination indicators (issue 11) against an independent computation
+//! (tests/od/independent.py, the csv module only) on tests/fixtures/od.
+//!
+//! The fixture: 50 persons in four strata (inner 14, outer 13, north 12, rest 11) with unequal
+//! weights, 11 of them without trips; 109 trips between the zones 0301, 3024, 3201 and 3203
+//! given in the files (no zones are ingested), 30 trips with an end without a zone id
+//! (`outside`), one of them outside → outside. Eight modes and purposes, one trip without a
+//! purpose, one without a distance, one without a departure time (period `other`), departures
+//! on the period boundaries (05:59, 06:00, 08:59, 08:59:59, 09:00, 15:00, 17:59, 18:00) and
+//! distances on the band boundaries (1, 2.5, 5, 10, 25, 50 km). Five zone pairs are used by one
+//! person only; 18 by persons of two to four strata. Persons without an age, a gender, an
+//! employment or a travel date are in no domain of that breakdown; homes with and without a
+//! zone.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::process::Command;
+
+use crate::{ok, root};
+
+/// The indicators, their keys, and the cells (someone of the domain has a trip in the cell) the
+/// independent computation finds on the fixture.
+const INDICATORS: [(&str, &[&str], usize); 5] = [
+    ("od_trips", &["origin_zone_id", "dest_zone_id"], 421),
+    (
+        "od_trips_by_mode",
+        &["mode", "origin_zone_id", "dest_zone_id"],
+        721,
+    ),
+    (
+        "od_trips_by_period",
+        &["period", "origin_zone_id", "dest_zone_id"],
+        590,
+    ),
+    ("trips_produced", &["zone_id"], 153),
+    ("trips_attracted", &["zone_id"], 153),
+];
+
+/// The columns of every survey indicator after its keys.
+const VALUE_COLUMNS: [&str; 10] = [
+    "estimate",
+    "se",
+    "ci_lower",
+    "ci_upper",
+    "n",
+    "n_eff",
+    "cv",
+    "suppressed",
+    "unit",
+    "se_method",
+];
+
+/// A cell: breakdown, breakdown_value, then the keys' values.
+type Cell = Vec<String>;
+
+/// The header of a CSV file, and its rows by cell → (estimate, se, n).
+fn read(path: &Path, keys: &[&str]) -> (Vec<String>, BTreeMap<Cell, (f64, f64, i64)>) {
+    let mut r = csv::Reader::from_path(path)
+        .unwrap_or_else(|e| panic!("{} does not read: {e}", path.display()));
+    let header: Vec<String> = r.headers().unwrap().iter().map(str::to_string).collect();
+    let col = |n: &str| -> usize {
+        header
+            .iter()
+            .position(|c| c == n)
+            .unwrap_or_else(|| panic!("no column {n} in {}: {header:?}", path.display()))
+    };
+    let cell_cols: Vec<usize> = ["breakdown", "breakdown_value"]
+        .iter()
+        .chain(keys.iter())
+        .map(|&n| col(n))
+        .collect();
+    let (est, se, n) = (col("estimate"), col("se"), col("n"));
+    let mut cells = BTreeMap::new();
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        let cell: Cell = cell_cols.iter().map(|&i| rec[i].to_string()).collect();
+        let num = |i: usize| -> f64 {
+            rec[i].parse().unwrap_or_else(|e| {
+                panic!(
+                    "{}: {:?} in {cell:?} is not a number: {e}",
+                    path.display(),
+                    &rec[i]
+                )
+            })
+        };
+        let values = (
+            num(est),
+            num(se),
+            rec[n]
+                .parse::<i64>()
+                .unwrap_or_else(|e| panic!("{}: n {:?}: {e}", path.display(), &rec[n])),
+        );
+        let again = cells.insert(cell.clone(), values);
+        assert!(again.is_none(), "{}: cell {cell:?} twice", path.display());
+    }
+    (header, cells)
+}
+
+/// The position of column `n` in a CSV reader's header.
+fn column(r: &mut csv::Reader<std::fs::File>, n: &str) -> usize {
+    r.headers()
+        .unwrap()
+        .iter()
+        .position(|c| c == n)
+        .unwrap_or_else(|| panic!("no column {n}"))
+}
+
+/// Σ over persons of weight × their trips, straight from the fixture's CSV files.
+fn weighted_trips(fixture: &Path) -> f64 {
+    let mut persons = csv::Reader::from_path(fixture.join("persons.csv")).unwrap();
+    let (id, w) = (
+        column(&mut persons, "person_id"),
+        column(&mut persons, "weight"),
+    );
+    let weight: HashMap<String, f64> = persons
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[id].to_string(), r[w].parse::<f64>().unwrap())
+        })
+        .collect();
+    let mut trips = csv::Reader::from_path(fixture.join("trips.csv")).unwrap();
+    let pid = column(&mut trips, "person_id");
+    let mut per_person: HashMap<String, u32> = HashMap::new();
+    for r in trips.records() {
+        *per_person.entry(r.unwrap()[pid].to_string()).or_default() += 1;
+    }
+    per_person
+        .iter()
+        .map(|(p, &n)| {
+            let w = weight
+                .get(p)
+                .unwrap_or_else(|| panic!("trip of person {p}, who is not in persons.csv"));
+            w * f64::from(n)
+        })
+        .sum()
+}
+
+/// |a − b| within `rel` of the larger magnitude, or within `abs`.
+fn close(a: f64, b: f64, rel: f64, abs: f64) -> bool {
+    (a - b).abs() <= abs.max(rel * a.abs().max(b.abs()))
+}
+
+#[test]
+fn od_indicators_equal_an_independent_computation() {
+    if !crate::python_with("csv") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = dir.path().join("out");
+    let independent = dir.path().join("independent");
+    let fixture = root().join("tests/fixtures/od");
+    ok(&[
+        "ingest",
+        "survey",
+        "--mapping",
+        "canonical",
+        fixture.to_str().unwrap(),
+        "--out",
+        data.to_str().unwrap(),
+        "--strict",
+        "-q",
+    ]);
+    let only = INDICATORS.iter().map(|i| i.0).collect::<Vec<_>>().join(",");
+    ok(&[
+        "run",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--only",
+        only.as_str(),
+        "-q",
+    ]);
+    let py = Command::new("python3")
+        .arg(root().join("tests/od/independent.py"))
+        .arg(&fixture)
+        .arg(&independent)
+        .output()
+        .unwrap();
+    assert!(
+        py.status.success(),
+        "tests/od/independent.py failed:\n{}",
+        String::from_utf8_lossy(&py.stderr)
+    );
+    let stdout = String::from_utf8(py.stdout).unwrap();
+    let total_trips: f64 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("total_trips "))
+        .unwrap_or_else(|| panic!("no total_trips line in the script's output:\n{stdout}"))
+        .trim()
+        .parse()
+        .unwrap();
+    let script_cells: HashMap<&str, usize> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("cells "))
+        .map(|l| {
+            let (id, n) = l.split_once(' ').expect("cells <id> <count>");
+            (id, n.trim().parse::<usize>().unwrap())
+        })
+        .collect();
+    // Σ w·trips from the CSV files here, beside the script's.
+    let direct = weighted_trips(&fixture);
+    assert!(
+        close(total_trips, direct, 1e-12, 0.0),
+        "Σ w·trips: the script says {total_trips}, the CSV files {direct}"
+    );
+
+    for (id, keys, want_cells) in INDICATORS {
+        let (header, got) = read(&out.join(format!("indicators/{id}.csv")), keys);
+        let mut want_header = vec!["breakdown", "breakdown_value"];
+        want_header.extend(keys);
+        want_header.extend(VALUE_COLUMNS);
+        assert_eq!(
+            header, want_header,
+            "{id}: the columns of mobility's output"
+        );
+        let (_, want) = read(&independent.join(format!("{id}.csv")), keys);
+
+        // The same cells both ways.
+        let only_mobility: Vec<&Cell> = got.keys().filter(|c| !want.contains_key(*c)).collect();
+        let only_script: Vec<&Cell> = want.keys().filter(|c| !got.contains_key(*c)).collect();
+        assert!(
+            only_mobility.is_empty() && only_script.is_empty(),
+            "{id}: cells only in mobility's output: {only_mobility:?}; \
+             only in the independent computation: {only_script:?}"
+        );
+        for (cell, &(e, se, n)) in &want {
+            let (got_e, got_se, got_n) = got[cell];
+            assert!(
+                close(got_e, e, 1e-9, 0.0),
+                "{id} {cell:?}: estimate {got_e}, independently {e}"
+            );
+            assert!(
+                close(got_se, se, 1e-6, 1e-9),
+                "{id} {cell:?}: se {got_se}, independently {se}"
+            );
+            assert_eq!(got_n, n, "{id} {cell:?}: n");
+        }
+        assert_eq!(
+            script_cells.get(id),
+            Some(&want.len()),
+            "{id}: the script's count of cells and its file"
+        );
+        assert_eq!(want.len(), want_cells, "{id}: cells compared");
+
+        // Every trip is in exactly one cell of the matrix, of the origins and of the
+        // destinations (`outside` where a zone is missing): the `all` cells add up to all trips.
+        if matches!(id, "od_trips" | "trips_produced" | "trips_attracted") {
+            let sum: f64 = got
+                .iter()
+                .filter(|(c, _)| c[0] == "all")
+                .map(|(_, v)| v.0)
+                .sum();
+            assert!(
+                close(sum, total_trips, 1e-9, 0.0),
+                "{id}: the `all` cells add up to {sum}, the script's Σ w·trips is {total_trips}"
+            );
+            assert!(
+                close(sum, direct, 1e-9, 0.0),
+                "{id}: the `all` cells add up to {sum}, Σ w·trips from the CSV files is {direct}"
+            );
+        }
+    }
+}
