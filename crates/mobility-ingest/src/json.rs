@@ -30,6 +30,13 @@ impl<'a> Lines<'a> {
     }
 }
 
+/// One element of an array read as raw JSON, as a value. Raw JSON is only checked for its
+/// syntax, so a number beyond the range of a double (`1e400`) is found here: the element is
+/// then a reject (this reason), not the whole file an error.
+pub fn element(raw: &RawValue) -> Result<serde_json::Value, String> {
+    serde_json::from_str(raw.get()).map_err(|e| format!("not readable JSON: {e}"))
+}
+
 /// A JSON value as short text for a reject's `value` field.
 pub fn short(v: &serde_json::Value) -> String {
     let s = v.to_string();

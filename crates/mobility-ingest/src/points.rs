@@ -53,7 +53,14 @@ pub fn parse(file: &TextFile) -> Result<(Vec<Point>, u64, Rejects)> {
     let mut out = Vec::with_capacity(answer.data.points.len());
     for raw in &answer.data.points {
         let line = lines.line_of(raw);
-        let v: Value = serde_json::from_str(raw.get()).expect("a RawValue is valid JSON");
+        let v: Value = match crate::json::element(raw) {
+            Ok(v) => v,
+            Err(why) => {
+                let shown: String = raw.get().chars().take(80).collect();
+                rejects.push(line, "trafficRegistrationPoints[]", &shown, why);
+                continue;
+            }
+        };
         let Some(id) = v
             .get("id")
             .and_then(Value::as_str)
@@ -121,6 +128,23 @@ mod tests {
         assert_eq!(rej.rows.len(), 1);
         assert_eq!(rej.rows[0].line, 3);
         assert!(rej.rows[0].reason.contains("point X"));
+    }
+
+    /// Found by `mobility-fuzz points`: a number beyond a double's range is valid JSON syntax
+    /// and used to panic; the point is now a reject naming its line.
+    #[test]
+    fn a_number_out_of_range_is_a_reject_not_a_panic() {
+        let text = "{\"data\": {\"trafficRegistrationPoints\": [\n{\"id\": \"A\", \"location\": {\"coordinates\": {\"latLon\": {\"lat\": 1e400, \"lon\": 10.0}}}}\n]}}";
+        let (pts, read, rej) = parse(&decode("p.json", text.as_bytes()).unwrap()).unwrap();
+        assert_eq!((pts.len(), read, rej.rows.len()), (0, 1, 1));
+        assert_eq!(rej.rows[0].line, 2);
+        assert!(
+            rej.rows[0]
+                .reason
+                .starts_with("not readable JSON: number out of range"),
+            "{}",
+            rej.rows[0].reason
+        );
     }
 
     #[test]

@@ -87,8 +87,15 @@ pub fn parse(file: &TextFile, opts: &ZoneOptions) -> Result<Parsed> {
     let mut names = Vec::new();
     for (i, raw) in fc.features.iter().enumerate() {
         let line = lines.line_of(raw);
-        let f: Value = serde_json::from_str(raw.get()).expect("a RawValue is valid JSON");
         let col = |p: &str| format!("features[{i}].{p}");
+        let f: Value = match crate::json::element(raw) {
+            Ok(v) => v,
+            Err(why) => {
+                let shown: String = raw.get().chars().take(80).collect();
+                rejects.push(line, &format!("features[{i}]"), &shown, why);
+                continue;
+            }
+        };
         let id = match f.pointer(&format!("/properties/{}", opts.id_field)) {
             Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
             Some(Value::Number(n)) => n.to_string(),
@@ -295,6 +302,20 @@ mod tests {
             r[2].contains("line 4") && r[2].contains("needs --crs EPSG:25833"),
             "{}",
             r[2]
+        );
+    }
+
+    /// Found by `mobility-fuzz`: a coordinate beyond a double's range used to panic.
+    #[test]
+    fn a_number_out_of_range_is_a_reject_not_a_panic() {
+        let text = "{\"type\": \"FeatureCollection\", \"features\": [\n{\"type\": \"Feature\", \"properties\": {\"id\": \"a\"}, \"geometry\": {\"type\": \"Polygon\", \"coordinates\": [[[1e999, 59], [11, 59], [11, 60], [1e999, 59]]]}}]}";
+        let p = parse(&decode("z.geojson", text.as_bytes()).unwrap(), &opts()).unwrap();
+        assert_eq!((p.zones.len(), p.read, p.rejects.rows.len()), (0, 1, 1));
+        assert_eq!(p.rejects.rows[0].line, 2);
+        assert!(
+            p.rejects.rows[0].reason.starts_with("not readable JSON"),
+            "{}",
+            p.rejects.rows[0].reason
         );
     }
 
