@@ -264,3 +264,127 @@ fn od_indicators_equal_an_independent_computation() {
         }
     }
 }
+
+/// The wide matrices and the desire lines of a run on the shipped sample at the municipality
+/// level: each matrix cell is its long table's estimate (0 where absent), the mode matrices add
+/// up to the all-modes one, and every desire line, read back by shapely, runs from the origin
+/// zone's centroid to the destination's (GEOS's centroid of the stored zones) with the flow's
+/// estimate.
+#[test]
+fn od_matrices_and_desire_lines_match_the_long_tables() {
+    if !crate::python_with("shapely, pyarrow") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let sample = root().join("data/sample");
+    ok(&[
+        "run",
+        "--data",
+        sample.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--only",
+        "od_trips,od_trips_by_mode",
+        "--od-zone-kind",
+        "kommune",
+        "-q",
+    ]);
+    let matrix = |name: &str| -> BTreeMap<(String, String), f64> {
+        let mut r =
+            csv::Reader::from_path(out.join(format!("indicators/od_matrix_{name}.csv"))).unwrap();
+        let dests: Vec<String> = r
+            .headers()
+            .unwrap()
+            .iter()
+            .skip(1)
+            .map(String::from)
+            .collect();
+        let mut m = BTreeMap::new();
+        for rec in r.records() {
+            let rec = rec.unwrap();
+            for (j, d) in dests.iter().enumerate() {
+                m.insert((rec[0].to_string(), d.clone()), rec[j + 1].parse().unwrap());
+            }
+        }
+        m
+    };
+    let all = matrix("all");
+    let (_, long) = read(
+        &out.join("indicators/od_trips.csv"),
+        &["origin_zone_id", "dest_zone_id"],
+    );
+    let mut in_long = 0;
+    for ((o, d), v) in &all {
+        let want = long
+            .iter()
+            .find(|(c, _)| c[0] == "all" && c[2] == *o && c[3] == *d)
+            .map_or(0.0, |(_, e)| e.0);
+        in_long += usize::from(want != 0.0);
+        assert!(close(*v, want, 1e-12, 1e-9), "{o}→{d}: {v} vs {want}");
+    }
+    assert!(in_long >= 10, "{in_long} flows");
+    let modes: Vec<String> = std::fs::read_dir(out.join("indicators"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter_map(|n| {
+            Some(
+                n.strip_prefix("od_matrix_")?
+                    .strip_suffix(".csv")?
+                    .to_string(),
+            )
+        })
+        .filter(|m| m != "all")
+        .collect();
+    assert!(modes.len() >= 5, "{modes:?}");
+    let mut sum: BTreeMap<(String, String), f64> = BTreeMap::new();
+    for m in &modes {
+        for (k, v) in matrix(m) {
+            *sum.entry(k).or_default() += v;
+        }
+    }
+    for (k, v) in &all {
+        assert!(
+            close(sum[k], *v, 1e-9, 1e-9),
+            "{k:?}: modes add up to {} not {v}",
+            sum[k]
+        );
+    }
+    let zones = crate::table_dir(&sample, "zones").join("data.parquet");
+    let script = r#"
+import sys, json
+import pyarrow.parquet as pq, pyarrow.csv as pc
+import shapely
+z = pq.read_table(sys.argv[1]).to_pydict()
+centre = {i: shapely.from_wkb(g).centroid for i, g, k in zip(z["zone_id"], z["geometry"], z["kind"]) if k == "kommune"}
+lines = pq.read_table(sys.argv[2]).to_pydict()
+long = pc.read_csv(sys.argv[3], convert_options=pc.ConvertOptions(column_types={"origin_zone_id": "string", "dest_zone_id": "string", "breakdown_value": "string"})).to_pydict()
+want = {(o, d): e for b, o, d, e in zip(long["breakdown"], long["origin_zone_id"], long["dest_zone_id"], long["estimate"]) if b == "all" and o != d and o in centre and d in centre}
+got = {}
+for o, d, e, g in zip(lines["origin_zone_id"], lines["dest_zone_id"], lines["estimate"], lines["geometry"]):
+    line = shapely.from_wkb(g)
+    assert line.geom_type == "LineString", line.geom_type
+    (x0, y0), (x1, y1) = line.coords
+    assert abs(x0 - centre[o].x) < 1e-9 and abs(y0 - centre[o].y) < 1e-9, (o, line, centre[o])
+    assert abs(x1 - centre[d].x) < 1e-9 and abs(y1 - centre[d].y) < 1e-9, (d, line, centre[d])
+    got[(o, d)] = e
+assert got == want, (got, want)
+gj = json.load(open(sys.argv[2].replace(".parquet", ".geojson")))
+assert len(gj["features"]) == len(got)
+print(len(got))
+"#;
+    let run = Command::new("python3")
+        .args(["-c", script])
+        .arg(&zones)
+        .arg(out.join("geo/od_trips_desire_lines.parquet"))
+        .arg(out.join("indicators/od_trips.csv"))
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let n: usize = String::from_utf8_lossy(&run.stdout).trim().parse().unwrap();
+    assert!(n >= 3, "{n} desire lines");
+}

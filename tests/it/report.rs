@@ -118,7 +118,7 @@ fn the_report_renders_in_chromium_with_every_chart() {
         dom[i + k.len()..].split('"').next().unwrap().to_string()
     };
     let charts: usize = attr("data-charts").parse().unwrap();
-    assert_eq!(charts, 10, "every chart and map of the report");
+    assert_eq!(charts, 11, "every chart and map of the report");
     assert_eq!(attr("data-empty"), "", "charts without data marks");
     assert!(
         !dom.contains("class=\"none\""),
@@ -135,7 +135,7 @@ fn the_report_renders_in_chromium_with_every_chart() {
             (id.to_string(), n.parse::<usize>().unwrap())
         })
         .collect();
-    assert_eq!(marks.len(), 10, "{marks:?}");
+    assert_eq!(marks.len(), 11, "{marks:?}");
     assert_eq!(
         attr("data-wrong"),
         "",
@@ -168,7 +168,48 @@ fn the_report_renders_in_chromium_with_every_chart() {
         .iter()
         .filter(|c| !c.0.is_empty())
         .count();
+    // The flow map draws a line per flow between two different municipalities (the 25
+    // largest); the flow table a row per cell within, out of and into the municipality with
+    // the most trips within it.
+    let od: Vec<(String, String, f64)> = {
+        let path = out.join("indicators/od_trips_municipality.csv");
+        let mut r = csv::Reader::from_path(&path).unwrap();
+        let h = r.headers().unwrap().clone();
+        let c = |n: &str| h.iter().position(|x| x == n).unwrap();
+        let (bd, o, d, e) = (
+            c("breakdown"),
+            c("origin_zone_id"),
+            c("dest_zone_id"),
+            c("estimate"),
+        );
+        r.records()
+            .map(|x| x.unwrap())
+            .filter(|x| &x[bd] == "all")
+            .map(|x| (x[o].to_string(), x[d].to_string(), x[e].parse().unwrap()))
+            .collect()
+    };
+    let flows = od
+        .iter()
+        .filter(|c| c.0 != c.1 && c.0 != "outside" && c.1 != "outside")
+        .count()
+        .min(25);
+    let home = &od
+        .iter()
+        .filter(|c| c.0 == c.1 && c.0 != "outside")
+        .max_by(|a, b| a.2.total_cmp(&b.2))
+        .expect("trips within a municipality")
+        .0;
+    let table = &html[html
+        .find("data-table=\"od_flows\"")
+        .expect("the flow table")..];
+    let table = &table[..table.find("</table>").unwrap()];
+    assert_eq!(
+        table.matches("<tr").count() - 1,
+        od.iter().filter(|c| &c.0 == home || &c.1 == home).count(),
+        "{table}"
+    );
     for (id, want) in [
+        ("od_flows", flows),
         ("mode_share_trips", positive("mode_share_trips")),
         ("mode_share_km", positive("mode_share_km")),
         ("co2e_by_mode", positive("co2e_by_mode")),

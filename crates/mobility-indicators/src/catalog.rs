@@ -82,6 +82,10 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../../queries/od_trips_by_period.sql"),
     ),
     (
+        "od_trips_municipality",
+        include_str!("../../../queries/od_trips_municipality.sql"),
+    ),
+    (
         "trips_produced",
         include_str!("../../../queries/trips_produced.sql"),
     ),

@@ -1,6 +1,9 @@
 //! Zone-level and point-level indicators as GeoParquet 1.1 (with the `geo` metadata) and
 //! GeoJSON, so QGIS, GeoPandas and DuckDB open them as they are: `<out>/geo/<id>_home_zone.*`
-//! for every indicator with a `home_zone` breakdown (its rows with the zone's geometry), and
+//! for every indicator with a `home_zone` breakdown (its rows with the zone's geometry),
+//! `<out>/geo/<id>_desire_lines.*` for the origin–destination indicators (a line from the
+//! origin zone's centroid to the destination's per flow of breakdown `all`, with its estimate
+//! and CI; flows within a zone and to or from `outside` have no line), and
 //! `<out>/geo/traffic_points_adt.*` (each counting point's ÅDT per year).
 
 use std::collections::HashMap;
@@ -45,6 +48,11 @@ pub async fn write(
     ids.sort();
     for id in ids {
         let b = &outputs[id];
+        // A flow's home-zone rows would repeat the zone's outline for every pair of zones: the
+        // origin-destination indicators have desire lines instead.
+        if b.column_by_name("origin_zone_id").is_some() {
+            continue;
+        }
         let (Some(bd), Some(bv)) = (
             b.column_by_name("breakdown"),
             b.column_by_name("breakdown_value"),
@@ -82,6 +90,20 @@ pub async fn write(
         let out = RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?;
         written.extend(write_both(dir, &format!("{id}_home_zone"), &out)?);
     }
+    let centroids: HashMap<&String, geo::Point<f64>> = geom
+        .iter()
+        .filter_map(|(id, wkb)| {
+            let g = mobility_geo::wkb::from_wkb(wkb).ok()?;
+            geo::Centroid::centroid(&g).map(|c| (id, c))
+        })
+        .collect();
+    for id in ["od_trips", "od_trips_by_mode", "od_trips_municipality"] {
+        if let Some(b) = outputs.get(id)
+            && let Some(lines) = desire_lines(b, &centroids)?
+        {
+            written.extend(write_both(dir, &format!("{id}_desire_lines"), &lines)?);
+        }
+    }
     let pts = collect_if(
         ctx,
         &["traffic_points", "traffic_adt"],
@@ -98,6 +120,59 @@ pub async fn write(
         written.extend(write_both(dir, "traffic_points_adt", &all)?);
     }
     Ok(written)
+}
+
+/// The flows of breakdown `all` between two different zones with a centroid, each with a line
+/// from the origin's centroid to the destination's; `None` when there are none.
+fn desire_lines(
+    b: &RecordBatch,
+    centroids: &HashMap<&String, geo::Point<f64>>,
+) -> Result<Option<RecordBatch>> {
+    let (Some(bd), Some(o), Some(d)) = (
+        crate::batches::utf8(b, "breakdown"),
+        crate::batches::utf8(b, "origin_zone_id"),
+        crate::batches::utf8(b, "dest_zone_id"),
+    ) else {
+        return Ok(None);
+    };
+    let ends = |i: usize| {
+        let (o, d) = (o.value(i).to_string(), d.value(i).to_string());
+        Some((*centroids.get(&o)?, *centroids.get(&d)?))
+    };
+    let rows: Vec<u32> = (0..b.num_rows())
+        .filter(|&i| bd.value(i) == "all" && o.value(i) != d.value(i) && ends(i).is_some())
+        .map(|i| i as u32)
+        .collect();
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let take = UInt32Array::from(rows.clone());
+    let mut fields = Vec::new();
+    let mut cols: Vec<ArrayRef> = Vec::new();
+    for (f, c) in b.schema().fields().iter().zip(b.columns()) {
+        if f.name() == "breakdown" || f.name() == "breakdown_value" {
+            continue;
+        }
+        fields.push(f.as_ref().clone());
+        cols.push(arrow::compute::take(c, &take, None)?);
+    }
+    let mut wkb = Vec::with_capacity(rows.len());
+    for &i in &rows {
+        let (a, z) = ends(i as usize).expect("filtered");
+        let line = geo::Geometry::LineString(geo::LineString::from(vec![a, z]));
+        wkb.push(mobility_geo::wkb::to_wkb(&line).map_err(|e| Error::Shape {
+            id: "desire lines".into(),
+            message: e.to_string(),
+        })?);
+    }
+    fields.push(Field::new("geometry", DataType::Binary, false));
+    cols.push(Arc::new(BinaryArray::from_iter_values(
+        wkb.iter().map(Vec::as_slice),
+    )));
+    Ok(Some(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        cols,
+    )?))
 }
 
 /// `<name>.parquet` (GeoParquet 1.1) and `<name>.geojson`.

@@ -20,7 +20,7 @@ use geo::MultiPolygon;
 
 use crate::batches::{collect_if, f64s, utf8};
 use crate::run::Manifest;
-use crate::svg::{self, Bar, Line, MapPoint, MapZone, esc, num};
+use crate::svg::{self, Bar, FlowLine, Line, MapPoint, MapZone, esc, num};
 use crate::{Error, Result};
 
 /// The report's language.
@@ -93,6 +93,18 @@ impl Lang {
                 "Sustainable share of trips by home zone",
             ),
             "map_points" => ("Tellepunkter etter ÅDT", "Counting points by AADT"),
+            "flows" => (
+                "Reisestrømmer mellom kommuner, reiser per gjennomsnittsdøgn",
+                "Flows between municipalities, trips per average day",
+            ),
+            "flow_map" => (
+                "De største strømmene mellom kommuner (og utenfor)",
+                "The largest flows between municipalities (and outside)",
+            ),
+            "flow" => ("Strøm", "Flow"),
+            "trips_day" => ("Reiser per døgn", "Trips per day"),
+            "within" => ("innen", "within"),
+            "outside" => ("utenfor sonene", "outside the zones"),
             "methods" => ("Metode og kilder", "Methods and sources"),
             "no_data" => (
                 "Ingen data for denne figuren i kjøringen.",
@@ -253,6 +265,148 @@ fn mode_bars(cells: Vec<Cell>, lang: Lang) -> Option<Chart> {
         })
         .collect();
     Some((svg::bars(&bars, 100.0, "%", 1), bars.len()))
+}
+
+/// Flows between municipalities (`od_trips_municipality`, breakdown `all`): a flow map of the
+/// 25 largest flows between different places, and a table of the flows within, out of and
+/// into the municipality with the most trips within it (the survey's own), each with its CI.
+fn od_flows(
+    body: &mut String,
+    outputs: &HashMap<String, RecordBatch>,
+    zone_geoms: &[(String, String, MultiPolygon<f64>)],
+    lang: Lang,
+) {
+    let Some(b) = outputs.get("od_trips_municipality") else {
+        return;
+    };
+    let (Some(bd), Some(o), Some(d), Some(est), Some(lo), Some(hi)) = (
+        utf8(b, "breakdown"),
+        utf8(b, "origin_zone_id"),
+        utf8(b, "dest_zone_id"),
+        f64s(b, "estimate"),
+        f64s(b, "ci_lower"),
+        f64s(b, "ci_upper"),
+    ) else {
+        return;
+    };
+    let sup = b
+        .column_by_name("suppressed")
+        .map(|c| c.as_boolean().clone());
+    let rows: Vec<usize> = (0..b.num_rows())
+        .filter(|&i| bd.value(i) == "all" && est.is_valid(i))
+        .collect();
+    let suppressed = |i: usize| sup.as_ref().is_some_and(|s| s.value(i));
+    let _ = write!(body, "<h3>{}</h3>", lang.t("flows"));
+    let name = |id: &str| -> String {
+        if id == "outside" {
+            return lang.t("outside").to_string();
+        }
+        match zone_geoms.iter().find(|z| z.0 == id) {
+            Some((_, n, _)) if !n.is_empty() => n.clone(),
+            _ => id.to_string(),
+        }
+    };
+    let centre = |id: &str| {
+        use geo::Centroid;
+        zone_geoms
+            .iter()
+            .find(|z| z.0 == id)
+            .and_then(|z| z.2.centroid())
+            .map(|c| (c.x(), c.y()))
+    };
+    let mut between: Vec<usize> = rows
+        .iter()
+        .copied()
+        .filter(|&i| {
+            o.value(i) != d.value(i) && centre(o.value(i)).is_some() && centre(d.value(i)).is_some()
+        })
+        .collect();
+    between.sort_by(|&a, &c| est.value(c).total_cmp(&est.value(a)));
+    between.truncate(25);
+    let lines: Vec<FlowLine> = between
+        .iter()
+        .map(|&i| FlowLine {
+            label: format!("{} → {}", name(o.value(i)), name(d.value(i))),
+            from: centre(o.value(i)).expect("filtered"),
+            to: centre(d.value(i)).expect("filtered"),
+            value: est.value(i),
+            suppressed: suppressed(i),
+        })
+        .collect();
+    let places: Vec<&String> = {
+        let mut v: Vec<&String> = zone_geoms.iter().map(|z| &z.0).collect();
+        v.retain(|id| {
+            rows.iter()
+                .any(|&i| o.value(i) == id.as_str() || d.value(i) == id.as_str())
+        });
+        v
+    };
+    let background: Vec<MapZone> = zone_geoms
+        .iter()
+        .filter(|z| places.contains(&&z.0))
+        .map(|z| MapZone {
+            label: name(&z.0),
+            geometry: z.2.clone(),
+            value: None,
+            suppressed: false,
+        })
+        .collect();
+    figure(
+        body,
+        "od_flows",
+        lang.t("flow_map"),
+        (!lines.is_empty()).then(|| {
+            (
+                svg::flows(&background, &lines, lang.t("trips_day")),
+                lines.len(),
+            )
+        }),
+        lang,
+    );
+    // The municipality the survey is about: the one with the most trips within it.
+    let Some(home) = rows
+        .iter()
+        .copied()
+        .filter(|&i| o.value(i) == d.value(i) && o.value(i) != "outside")
+        .max_by(|&a, &c| est.value(a).total_cmp(&est.value(c)))
+        .map(|i| o.value(i).to_string())
+    else {
+        return;
+    };
+    let mut table: Vec<usize> = rows
+        .iter()
+        .copied()
+        .filter(|&i| o.value(i) == home || d.value(i) == home)
+        .collect();
+    table.sort_by(|&a, &c| est.value(c).total_cmp(&est.value(a)));
+    let _ = write!(
+        body,
+        "<table class=\"flows\" data-table=\"od_flows\"><tr><th>{}</th><th>{}</th><th>{}</th></tr>",
+        lang.t("flow"),
+        lang.t("trips_day"),
+        lang.t("ci")
+    );
+    for i in table {
+        let label = if o.value(i) == d.value(i) {
+            format!("{} {}", lang.t("within"), name(&home))
+        } else {
+            format!("{} → {}", name(o.value(i)), name(d.value(i)))
+        };
+        let _ = write!(
+            body,
+            "<tr{}><td>{}</td><td>{}</td><td>{} – {}</td></tr>",
+            if suppressed(i) {
+                " class=\"suppressed\""
+            } else {
+                ""
+            },
+            esc(&label),
+            num(est.value(i), 0),
+            num(lo.value(i), 0),
+            num(hi.value(i), 0)
+        );
+    }
+    body.push_str("</table>\n");
 }
 
 /// Writes the report of a run.
@@ -460,6 +614,7 @@ pub async fn render(
         lang,
     );
     let _ = write!(body, r#"<p class="note">{}</p>"#, lang.t("suppressed"));
+    od_flows(&mut body, outputs, &zone_geoms, lang);
 
     // Emissions.
     let _ = write!(body, "<h2>{}</h2>", lang.t("emissions"));

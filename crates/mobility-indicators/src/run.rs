@@ -733,6 +733,8 @@ async fn run_into(
             outputs.insert(id.to_string(), table);
         }
     }
+    // The origin–destination matrices in the wide layout, beside their long tables.
+    crate::matrix::write(&outputs, dir)?;
     tell(catalog.len() + 1, "targets");
     let t3 = Instant::now();
     let text = opts

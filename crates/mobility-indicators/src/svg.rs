@@ -352,6 +352,120 @@ pub struct MapPoint {
     pub size: f64,
 }
 
+/// A flow between two places on a flow map: a line whose width grows with `value`.
+pub struct FlowLine {
+    pub label: String,
+    pub from: (f64, f64),
+    pub to: (f64, f64),
+    pub value: f64,
+    pub suppressed: bool,
+}
+
+/// A flow map: zone outlines as background, each flow a line from its origin to its
+/// destination (lon/lat, the same projection as [`map`]) with a width proportional to the
+/// square root of its value (so areas, not widths, compare) and an arrowhead; suppressed flows
+/// dashed. Every line is a data mark.
+pub fn flows(zones: &[MapZone], lines: &[FlowLine], unit: &str) -> String {
+    let mut xs = Vec::new();
+    for z in zones {
+        if let Some(r) = z.geometry.bounding_rect() {
+            xs.push((r.min().x, r.min().y));
+            xs.push((r.max().x, r.max().y));
+        }
+    }
+    for l in lines {
+        xs.push(l.from);
+        xs.push(l.to);
+    }
+    if lines.is_empty() || xs.is_empty() {
+        return String::new();
+    }
+    let (x0, y0, x1, y1) = xs.iter().fold(
+        (
+            f64::INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NEG_INFINITY,
+        ),
+        |(a, b, c, d), &(x, y)| (a.min(x), b.min(y), c.max(x), d.max(y)),
+    );
+    let k = ((y0 + y1) / 2.0).to_radians().cos();
+    let (bw, bh) = (((x1 - x0) * k).max(1e-9), (y1 - y0).max(1e-9));
+    let w = 640.0;
+    let map_h = (w * bh / bw).clamp(200.0, 520.0);
+    let s_xy = (w / bw).min(map_h / bh);
+    let px = |x: f64| (x - x0) * k * s_xy;
+    let py = |y: f64| (y1 - y) * s_xy;
+    let max = lines.iter().map(|l| l.value).fold(0.0_f64, f64::max);
+    let width = |v: f64| 1.0 + 11.0 * (v / max.max(1e-12)).max(0.0).sqrt();
+    let h = map_h + 30.0;
+    let mut out = format!(
+        r##"<svg viewBox="0 0 {w} {h:.0}" width="100%" role="img" xmlns="http://www.w3.org/2000/svg"><defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="11" markerHeight="11" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="#0072B2"/></marker></defs>"##
+    );
+    for z in zones {
+        let mut d = String::new();
+        for poly in &z.geometry.0 {
+            for (i, c) in poly.exterior().coords().enumerate() {
+                let _ = write!(
+                    d,
+                    "{}{:.1},{:.1}",
+                    if i == 0 { "M" } else { "L" },
+                    px(c.x),
+                    py(c.y)
+                );
+            }
+            d.push('Z');
+        }
+        let _ = write!(
+            out,
+            r##"<path d="{d}" fill="#f7f7f7" stroke="#bbbbbb" stroke-width="0.6"><title>{}</title></path>"##,
+            esc(&z.label)
+        );
+    }
+    for z in zones {
+        if let Some(c) = geo::Centroid::centroid(&z.geometry) {
+            let _ = write!(
+                out,
+                r##"<text x="{:.1}" y="{:.1}" font-size="12" fill="#555" text-anchor="middle">{}</text>"##,
+                px(c.x()),
+                py(c.y()) + 18.0,
+                esc(&z.label)
+            );
+        }
+    }
+    let mut order: Vec<&FlowLine> = lines.iter().collect();
+    order.sort_by(|a, b| b.value.total_cmp(&a.value));
+    for l in order.iter().rev() {
+        // Bent a little to the right of the direction of travel, so A→B and B→A both show.
+        let (ax, ay, bx, by) = (px(l.from.0), py(l.from.1), px(l.to.0), py(l.to.1));
+        let (mx, my) = ((ax + bx) / 2.0, (ay + by) / 2.0);
+        let (dx, dy) = (bx - ax, by - ay);
+        let (cx, cy) = (mx - dy * 0.12, my + dx * 0.12);
+        let dash = if l.suppressed {
+            r#" stroke-dasharray="4 3""#
+        } else {
+            ""
+        };
+        let _ = write!(
+            out,
+            r##"<path class="mark" d="M{ax:.1},{ay:.1}Q{cx:.1},{cy:.1} {bx:.1},{by:.1}" fill="none" stroke="#0072B2" stroke-opacity="0.75" stroke-width="{:.1}" marker-end="url(#arrow)"{dash}><title>{}: {} {}</title></path>"##,
+            width(l.value),
+            esc(&l.label),
+            num(l.value, 0),
+            esc(unit)
+        );
+    }
+    let _ = write!(
+        out,
+        r##"<text x="4" y="{:.0}" font-size="11" fill="#555">{}: {} {}</text></svg>"##,
+        map_h + 20.0,
+        esc(&order[0].label),
+        num(order[0].value, 0),
+        esc(unit)
+    );
+    out
+}
+
 /// A map in an equirectangular projection scaled by cos(latitude): zones coloured on a
 /// sequential scale with a legend, suppressed zones hatched, points as circles with area
 /// proportional to `size`.
