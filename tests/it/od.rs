@@ -388,3 +388,108 @@ print(len(got))
     let n: usize = String::from_utf8_lossy(&run.stdout).trim().parse().unwrap();
     assert!(n >= 3, "{n} desire lines");
 }
+
+/// Accessibility to public transport: the weighted share of residents whose home lies within
+/// 300, 500 and 1,000 m of a stop equals Σ w·[d ≤ X] / Σ w over the persons with home
+/// coordinates, the distances taken from `nearest_stop_m` (checked against GeographicLib in
+/// tests/sql/geo_functions.slt) and the sums done here.
+#[test]
+fn pt_access_is_the_weighted_share_within_each_distance() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    ok(&[
+        "synth",
+        "--persons",
+        "400",
+        "--seed",
+        "5",
+        "--traffic-points",
+        "0",
+        "--out",
+        data.to_str().unwrap(),
+        "-q",
+    ]);
+    let stops = dir.path().join("stops.txt");
+    std::fs::write(
+        &stops,
+        "stop_id,stop_name,stop_lat,stop_lon\nS1,Sandvika,59.890,10.520\nS2,Lysaker,59.913,10.636\nS3,Stabekk,59.909,10.612\nS4,Bekkestua,59.918,10.588\n",
+    )
+    .unwrap();
+    ok(&[
+        "ingest",
+        "gtfs",
+        stops.to_str().unwrap(),
+        "--out",
+        data.to_str().unwrap(),
+        "-q",
+    ]);
+    let rows = ok(&[
+        "sql",
+        "--data",
+        data.to_str().unwrap(),
+        "--format",
+        "csv",
+        "-c",
+        "SELECT p.weight, nearest_stop_m(h.home_lon, h.home_lat) AS d FROM persons p \
+         JOIN households h ON h.household_id = p.household_id WHERE h.home_lon IS NOT NULL",
+    ]);
+    let wd: Vec<(f64, f64)> = rows
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let (w, d) = l.split_once(',').unwrap();
+            (w.parse().unwrap(), d.parse().unwrap())
+        })
+        .collect();
+    assert!(wd.len() > 300, "{} persons with a home", wd.len());
+    let out = dir.path().join("out");
+    ok(&[
+        "run",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--only",
+        "pt_access",
+        "-q",
+    ]);
+    let (_, cells) = read(&out.join("indicators/pt_access.csv"), &["within_m"]);
+    let total: f64 = wd.iter().map(|(w, _)| w).sum();
+    let mut last = 0.0;
+    for within in [300.0, 500.0, 1000.0] {
+        let want = wd
+            .iter()
+            .filter(|(_, d)| *d <= within)
+            .map(|(w, _)| w)
+            .sum::<f64>()
+            / total;
+        let key = vec!["all".to_string(), String::new(), format!("{within}")];
+        let (est, se, _) = cells
+            .get(&key)
+            .or_else(|| {
+                cells.get(&vec![
+                    "all".into(),
+                    String::new(),
+                    format!("{}", within as i64),
+                ])
+            })
+            .unwrap_or_else(|| {
+                panic!(
+                    "no cell {within} in {:?}",
+                    cells.keys().take(5).collect::<Vec<_>>()
+                )
+            });
+        assert!(
+            close(*est, want, 1e-12, 1e-12),
+            "{within} m: {est} vs {want}"
+        );
+        assert!(
+            *se > 0.0 || want == 0.0 || want == 1.0,
+            "{within} m: se {se}"
+        );
+        assert!(*est >= last, "shares grow with the distance");
+        last = *est;
+    }
+    assert!(last > 0.0, "some home within 1,000 m of a stop");
+    assert!(cells.keys().any(|k| k[0] == "home_zone"), "per home zone");
+}

@@ -93,6 +93,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         "trips_attracted",
         include_str!("../../../queries/trips_attracted.sql"),
     ),
+    ("pt_access", include_str!("../../../queries/pt_access.sql")),
     (
         "scenario_shift_short_car_trips",
         include_str!("../../../queries/scenario_shift_short_car_trips.sql"),
