@@ -95,6 +95,11 @@ const KEYS: &[Key] = &[
         default: None,
     },
     Key {
+        name: "od_periods",
+        help: "periods of od_trips_by_period, name=FROM-TO in local hours",
+        default: Some("morning_peak=6-9,afternoon_peak=15-18"),
+    },
+    Key {
         name: "lang",
         help: "language of report.html: nb or en",
         default: Some("nb"),
@@ -202,6 +207,11 @@ impl Settings {
                     "reference_year = '{v}' (from {}) is not a year",
                     source("reference_year")
                 )
+            })?;
+        }
+        if let Some(v) = self.get("od_periods") {
+            mobility_indicators::run::parse_od_periods(v).map_err(|e| {
+                anyhow::anyhow!("od_periods = '{v}' (from {}): {e}", source("od_periods"))
             })?;
         }
         if let Some(v) = self.get("lang").filter(|v| !matches!(*v, "nb" | "en")) {

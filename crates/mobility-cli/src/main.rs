@@ -272,6 +272,10 @@ struct RunArgs {
     /// zones): trip ends are looked up among those zones (default: the trips' own zone ids).
     #[arg(long, value_name = "KIND")]
     od_zone_kind: Option<String>,
+    /// Periods of the day of od_trips_by_period, name=FROM-TO in local hours
+    /// [default: morning_peak=6-9,afternoon_peak=15-18]; other hours are `other`.
+    #[arg(long, value_name = "NAME=FROM-TO,...")]
+    od_periods: Option<String>,
     /// CSV flavour of the indicator files: utf8, or excel-nb (BOM, ';', decimal comma) [default: utf8].
     #[arg(long, value_parser = ["utf8", "excel-nb"])]
     csv_dialect: Option<String>,
@@ -320,6 +324,7 @@ impl RunArgs {
                 ("seed", self.seed.map(|v| v.to_string())),
                 ("reference_year", self.reference_year.map(|v| v.to_string())),
                 ("od_zone_kind", self.od_zone_kind.clone()),
+                ("od_periods", self.od_periods.clone()),
                 ("lang", self.lang.clone()),
                 ("csv_dialect", self.csv_dialect.clone()),
                 ("replicate_scale", self.replicate_scale.clone()),
@@ -551,6 +556,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             opts.seed = st.parse("seed").unwrap_or(opts.seed);
             opts.reference_year = st.parse("reference_year");
             opts.od_zone_kind = st.get("od_zone_kind").map(str::to_string);
+            opts.od_periods = st.get("od_periods").map(str::to_string);
             opts.lang = st
                 .get("lang")
                 .and_then(mobility_indicators::report::Lang::parse)

@@ -51,6 +51,39 @@ pub struct RunOptions {
     pub factors: Option<PathBuf>,
     /// The zone kind of the origin–destination indicators; `None`: the trips' own zone ids.
     pub od_zone_kind: Option<String>,
+    /// The periods of `od_trips_by_period`, as `name=from-to,…` in local hours
+    /// ([`parse_od_periods`]); `None`: morning peak 6–9, afternoon peak 15–18.
+    pub od_periods: Option<String>,
+}
+
+/// Parses `name=from-to,…` (hours 0–24, `to` after `from`, periods not overlapping), e.g.
+/// `morning_peak=6-9,afternoon_peak=15-18`.
+pub fn parse_od_periods(text: &str) -> std::result::Result<Vec<(String, u32, u32)>, String> {
+    let mut out: Vec<(String, u32, u32)> = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let bad =
+            || format!("'{part}': expected name=FROM-TO in whole hours, e.g. morning_peak=6-9");
+        let (name, range) = part.split_once('=').ok_or_else(bad)?;
+        let (a, b) = range.split_once('-').ok_or_else(bad)?;
+        let (a, b): (u32, u32) = (
+            a.trim().parse().map_err(|_| bad())?,
+            b.trim().parse().map_err(|_| bad())?,
+        );
+        let name = name.trim();
+        if name.is_empty() || name == "other" || b > 24 || a >= b {
+            return Err(format!(
+                "'{part}': expected a name other than 'other' and hours FROM < TO within 0-24"
+            ));
+        }
+        if let Some(o) = out.iter().find(|o| a < o.2 && o.1 < b) {
+            return Err(format!("'{part}' overlaps '{}={}-{}'", o.0, o.1, o.2));
+        }
+        out.push((name.to_string(), a, b));
+    }
+    if out.is_empty() {
+        return Err("no period given".into());
+    }
+    Ok(out)
 }
 
 /// A progress callback: (step, steps, what).
@@ -94,6 +127,7 @@ impl RunOptions {
             replicate_scale: "jk1".into(),
             factors: None,
             od_zone_kind: None,
+            od_periods: None,
         }
     }
 }
@@ -458,7 +492,7 @@ pub async fn run_catalog(opts: &RunOptions, catalog: &[Indicator]) -> Result<Man
 
 /// Points the origin–destination indicators at the zones of one kind: the view `trip_zones`
 /// replaced by `queries/views/trip_zones_of_kind.sql`, which reads the kind from a one-row
-/// table `od_zone_kind`, and `od_trip_ends` made again over it.
+/// table `od_zone_kind` (the caller makes `od_trip_ends` again over it).
 async fn od_zones_of_kind(ctx: &SessionContext, present: &[Table], kind: &str) -> Result<()> {
     let bad = |message: String| Error::Shape {
         id: "od_zone_kind".into(),
@@ -514,13 +548,6 @@ async fn od_zones_of_kind(ctx: &SessionContext, present: &[Table], kind: &str) -
         include_str!("../../../queries/views/trip_zones_of_kind.sql"),
     )
     .await?;
-    // A view keeps the plan of the views it reads as they were when it was made.
-    collect(
-        ctx,
-        "od_trip_ends",
-        include_str!("../../../queries/views/od_trip_ends.sql"),
-    )
-    .await?;
     Ok(())
 }
 
@@ -535,6 +562,28 @@ async fn run_into(
 ) -> Result<(Manifest, std::collections::HashMap<String, RecordBatch>)> {
     if let Some(kind) = &opts.od_zone_kind {
         od_zones_of_kind(ctx, present, kind).await?;
+    }
+    if let Some(text) = &opts.od_periods {
+        let periods = parse_od_periods(text).map_err(|message| Error::Shape {
+            id: "od_periods".into(),
+            message,
+        })?;
+        let refs: Vec<(&str, u32, u32)> =
+            periods.iter().map(|p| (p.0.as_str(), p.1, p.2)).collect();
+        mobility_sql::register_od_periods(ctx, &refs).map_err(|source| Error::DataFusion {
+            context: "od_periods".into(),
+            source,
+        })?;
+    }
+    if (opts.od_zone_kind.is_some() || opts.od_periods.is_some()) && present.contains(&Table::Trips)
+    {
+        // A view keeps the plans of what it reads as they were when it was made.
+        collect(
+            ctx,
+            "od_trip_ends",
+            include_str!("../../../queries/views/od_trip_ends.sql"),
+        )
+        .await?;
     }
     let mut table_rows = std::collections::BTreeMap::new();
     for t in present {
@@ -776,4 +825,27 @@ async fn run_into(
         seconds_total: started.elapsed().as_secs_f64(),
     };
     Ok((manifest, outputs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_od_periods;
+
+    #[test]
+    fn od_periods_parse_and_refuse_overlaps() {
+        assert_eq!(
+            parse_od_periods("morning_peak=6-9, afternoon_peak=15-18").unwrap(),
+            [
+                ("morning_peak".to_string(), 6, 9),
+                ("afternoon_peak".to_string(), 15, 18)
+            ]
+        );
+        assert_eq!(
+            parse_od_periods("am=6-10,x=9-11").unwrap_err(),
+            "'x=9-11' overlaps 'am=6-10'"
+        );
+        for bad in ["am=9-6", "am=6-25", "other=1-2", "am=6", "=6-9", ""] {
+            assert!(parse_od_periods(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -20,4 +20,4 @@ pub mod session;
 pub mod spatial_join;
 pub mod udf;
 
-pub use session::{Session, open, open_with};
+pub use session::{DEFAULT_OD_PERIODS, Session, open, open_with, register_od_periods};

@@ -69,6 +69,35 @@ pub const VIEWS: &[(&str, &[Table], &str)] = &[
     ),
 ];
 
+/// The periods of the day of `od_trips_by_period`: (name, first hour, hour after the last),
+/// local time; a departure in none of them is `other`.
+pub const DEFAULT_OD_PERIODS: &[(&str, u32, u32)] =
+    &[("morning_peak", 6, 9), ("afternoon_peak", 15, 18)];
+
+/// Registers (or replaces) the table `od_periods` (period, from_hour, to_hour) that the view
+/// `od_trip_ends` reads; views made before keep the table they were made with.
+pub fn register_od_periods(ctx: &SessionContext, periods: &[(&str, u32, u32)]) -> Result<()> {
+    use arrow::array::{StringArray, UInt32Array};
+    use arrow::datatypes::{Field, Schema};
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("period", DataType::Utf8, false),
+        Field::new("from_hour", DataType::UInt32, false),
+        Field::new("to_hour", DataType::UInt32, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from_iter_values(periods.iter().map(|p| p.0))),
+            Arc::new(UInt32Array::from_iter_values(periods.iter().map(|p| p.1))),
+            Arc::new(UInt32Array::from_iter_values(periods.iter().map(|p| p.2))),
+        ],
+    )?;
+    let table = datafusion::datasource::MemTable::try_new(schema, vec![vec![batch]])?;
+    ctx.deregister_table("od_periods")?;
+    ctx.register_table("od_periods", Arc::new(table))?;
+    Ok(())
+}
+
 /// A session and the tables it found.
 pub struct Session {
     /// The DataFusion context.
@@ -154,6 +183,7 @@ pub async fn open_with(data: &Path, given: Vec<(Table, Vec<RecordBatch>)>) -> Re
     for f in functions::aggregates() {
         ctx.register_udaf(f);
     }
+    register_od_periods(&ctx, DEFAULT_OD_PERIODS)?;
     for (name, needs, sql) in VIEWS {
         if needs.iter().all(|t| tables.contains(t)) {
             ctx.sql(sql)
