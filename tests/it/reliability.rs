@@ -557,6 +557,58 @@ fn check_finds_broken_references_keys_and_schemas() {
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("problem(s) found"), "{err}");
+    // A NULL where the model allows none is reported, the other problems with it.
+    let persons = crate::table_dir(&data, "persons").join("data.parquet");
+    let b = crate::table(&data, "persons");
+    let idx = b.schema().index_of("weight").unwrap();
+    let mut cols = b.columns().to_vec();
+    let w = arrow::array::AsArray::as_primitive::<arrow::datatypes::Float64Type>(&cols[idx]);
+    let with_null: arrow::array::Float64Array =
+        (0..w.len()).map(|i| (i != 0).then(|| w.value(i))).collect();
+    cols[idx] = std::sync::Arc::new(with_null);
+    let fields: Vec<arrow::datatypes::Field> = b
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone().with_nullable(true))
+        .collect();
+    let lenient = arrow::array::RecordBatch::try_new(
+        std::sync::Arc::new(arrow::datatypes::Schema::new(fields)),
+        cols,
+    )
+    .unwrap();
+    let mut wr = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&persons).unwrap(),
+        lenient.schema(),
+        None,
+    )
+    .unwrap();
+    wr.write(&lenient).unwrap();
+    wr.close().unwrap();
+    let out = mobility(&["check", "--data", data.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("column weight has 1 NULL value(s); the data model allows none")
+            && text.contains("problem: occupancy:"),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A lost pointer beside committed generations is named, not read as an empty directory.
+    std::fs::rename(data.join("_current"), data.join("current.bak")).unwrap();
+    let out = mobility(&["check", "--data", data.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("_current is missing but"));
+    let csv = dir.path().join("one.csv");
+    std::fs::write(&csv, export(&point_ids("3", 1), 1)).unwrap();
+    let err = fails(&[
+        "ingest",
+        "traffic",
+        csv.to_str().unwrap(),
+        "--out",
+        data.to_str().unwrap(),
+    ]);
+    assert!(err.contains("_current is missing but"), "{err}");
+    std::fs::rename(data.join("current.bak"), data.join("_current")).unwrap();
     // A damaged pointer is named with its line.
     std::fs::write(data.join("_current"), "mobility-data 1\ncommit seven\n").unwrap();
     let out = mobility(&["check", "--data", data.to_str().unwrap()]);
@@ -630,4 +682,48 @@ print(len(invalid), "invalid for GEOS and for mobility;", len(geoms), "valid aft
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(said.starts_with("28 invalid"), "{said}");
     eprint!("{said}");
+}
+
+/// Superseded generations are removed only while no reader holds the readers' lease: a `run`
+/// or `sql` session opened before two commits still finds its files.
+#[test]
+fn superseded_generations_wait_for_open_readers() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let ingest = |prefix: &str| {
+        let f = dir.path().join(format!("{prefix}.csv"));
+        std::fs::write(&f, export(&point_ids(prefix, 1), 1)).unwrap();
+        ok(&[
+            "ingest",
+            "traffic",
+            f.to_str().unwrap(),
+            "--out",
+            data.to_str().unwrap(),
+            "-q",
+        ]);
+    };
+    let generations = || {
+        let mut g: Vec<String> = std::fs::read_dir(data.join("traffic_hourly"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        g.sort();
+        g
+    };
+    ingest("1");
+    ingest("2");
+    // No reader: the superseded generation is gone.
+    assert_eq!(generations(), ["g00000002"]);
+    // A reader opens (as a session does) and reads commit 2's files ...
+    let lease = mobility_model::layout::reader_lease(&data).expect("a writable directory");
+    let reader_files = crate::table_dir(&data, "traffic_hourly");
+    ingest("3");
+    ingest("4");
+    // ... which stay through two commits while it is open.
+    assert_eq!(generations(), ["g00000002", "g00000003", "g00000004"]);
+    assert!(reader_files.join("2024-03.parquet").exists());
+    drop(lease);
+    ingest("5");
+    assert_eq!(generations(), ["g00000005"]);
+    assert_eq!(table(&data, "traffic_points").num_rows(), 5);
 }

@@ -263,7 +263,8 @@ fn containment(polys: &[Polygon<f64>], rings: &[(RingId, Vec<Coord<f64>>)]) -> O
         let shell = ring((i, 0));
         for h in 1..=p.interiors().len() {
             let hole = ring((i, h));
-            if let Some((c, false)) = inside(hole, shell) {
+            // Every vertex, not one: a hole may touch its shell and still poke out beyond it.
+            if let Some(c) = hole.iter().find(|&&c| side(c, shell) == Some(false)) {
                 return at(
                     format!(
                         "{} lies outside its shell at ({} {})",
@@ -271,7 +272,7 @@ fn containment(polys: &[Polygon<f64>], rings: &[(RingId, Vec<Coord<f64>>)]) -> O
                         c.x,
                         c.y
                     ),
-                    c,
+                    *c,
                 );
             }
             for h2 in 1..h {
@@ -319,8 +320,10 @@ fn containment(polys: &[Polygon<f64>], rings: &[(RingId, Vec<Coord<f64>>)]) -> O
             let Some((c, true)) = inside(ring((i, 0)), ring((j, 0))) else {
                 continue;
             };
-            let in_hole =
-                (1..=polys[j].interiors().len()).any(|h| side(c, ring((j, h))) == Some(true));
+            // ... unless it lies in one of j's holes (an island in a lake), tested with a vertex
+            // of i off that hole's boundary (an island may touch the shore).
+            let in_hole = (1..=polys[j].interiors().len())
+                .any(|h| matches!(inside(ring((i, 0)), ring((j, h))), Some((_, true))));
             if !in_hole {
                 return at(
                     format!(
@@ -443,6 +446,36 @@ mod tests {
             invalidity(&Geometry::MultiPolygon(MultiPolygon(vec![lake, inner]))),
             None
         );
+        // An island touching its lake's shore is no overlap.
+        let lake = Polygon::new(
+            outer.exterior().clone(),
+            vec![LineString::from(vec![
+                (0.5, 0.5),
+                (5., 0.5),
+                (5., 5.),
+                (0.5, 5.),
+                (0.5, 0.5),
+            ])],
+        );
+        let touching = polygon![(x: 0.5, y: 1.), (x: 2., y: 1.), (x: 2., y: 2.), (x: 0.5, y: 1.)];
+        assert_eq!(
+            invalidity(&Geometry::MultiPolygon(MultiPolygon(vec![lake, touching]))),
+            None
+        );
+        // A hole touching its shell at a point and poking out beyond it.
+        let square = LineString::from(vec![(0., 0.), (4., 0.), (4., 4.), (0., 4.), (0., 0.)]);
+        let poke = Polygon::new(
+            square,
+            vec![LineString::from(vec![
+                (1., 1.),
+                (4., 2.),
+                (5., 2.),
+                (4., 3.),
+                (1., 1.),
+            ])],
+        );
+        let why = invalidity(&mp(poke)).unwrap();
+        assert!(why.reason.contains("hole 1 of polygon 1"), "{why}");
         // Two polygons sharing an edge.
         let left = polygon![(x: 0., y: 0.), (x: 1., y: 0.), (x: 1., y: 1.), (x: 0., y: 1.), (x: 0., y: 0.)];
         let right = polygon![(x: 1., y: 0.), (x: 2., y: 0.), (x: 2., y: 1.), (x: 1., y: 1.), (x: 1., y: 0.)];

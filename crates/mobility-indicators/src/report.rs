@@ -402,8 +402,16 @@ fn od_flows(
             },
             esc(&label),
             num(est.value(i), 0),
-            num(lo.value(i), 0),
-            num(hi.value(i), 0)
+            if lo.is_valid(i) {
+                num(lo.value(i), 0)
+            } else {
+                "–".into()
+            },
+            if hi.is_valid(i) {
+                num(hi.value(i), 0)
+            } else {
+                "–".into()
+            }
         );
     }
     body.push_str("</table>\n");

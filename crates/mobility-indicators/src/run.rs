@@ -429,6 +429,7 @@ pub async fn run_catalog(opts: &RunOptions, catalog: &[Indicator]) -> Result<Man
         ctx,
         tables: present,
         snapshot,
+        lease: _lease,
     } = mobility_sql::open_with(&opts.data, given)
         .await
         .map_err(|source| Error::DataFusion {
@@ -500,7 +501,7 @@ async fn od_zones_of_kind(ctx: &SessionContext, present: &[Table], kind: &str) -
     };
     if !present.contains(&Table::Zones) {
         return Err(bad(format!(
-            "--od-zone-kind {kind}: the data directory has no zones"
+            "od_zone_kind = {kind} (--od-zone-kind or mobility.toml): the data directory has no zones"
         )));
     }
     let kinds = collect(
@@ -516,7 +517,7 @@ async fn od_zones_of_kind(ctx: &SessionContext, present: &[Table], kind: &str) -
         .collect();
     if !known.iter().any(|k| k == kind) {
         return Err(bad(format!(
-            "--od-zone-kind {kind}: zones has no zone of that kind; it has: {}",
+            "od_zone_kind = {kind} (--od-zone-kind or mobility.toml): zones has no zone of that kind; it has: {}",
             known.join(", ")
         )));
     }
@@ -560,7 +561,9 @@ async fn run_into(
     dir: &Path,
     started: Instant,
 ) -> Result<(Manifest, std::collections::HashMap<String, RecordBatch>)> {
-    if let Some(kind) = &opts.od_zone_kind {
+    // Without trips there is nothing to put in zones (a traffic-only data directory).
+    let trips = present.contains(&Table::Trips);
+    if let Some(kind) = opts.od_zone_kind.as_ref().filter(|_| trips) {
         od_zones_of_kind(ctx, present, kind).await?;
     }
     if let Some(text) = &opts.od_periods {

@@ -14,6 +14,9 @@ pub enum Error {
         /// The cause.
         source: std::io::Error,
     },
+    /// The data directory's pointer cannot be read (its message names the file).
+    #[error("{0}")]
+    Pointer(std::io::Error),
     /// A file is not in the format the reader expects (wrong delimiter, missing column, ...).
     #[error("{file}{}: {message}", line.map(|l| format!(", line {l}")).unwrap_or_default())]
     Format {

@@ -215,7 +215,20 @@ pub fn ingest_traffic(dir: &DataDir, inputs: &[PathBuf], opts: &Options) -> Resu
                 .unwrap_or(&lower)
                 .ends_with(".json")
             {
-                let (pts, read, rej) = points::parse(&f)?;
+                let (pts, read, rej) = match points::parse(&f) {
+                    Ok(p) => p,
+                    // A JSON member of an archive that is not the registration points (a
+                    // metadata file beside the export) is passed over, saying so; a JSON file
+                    // given by name must be them.
+                    Err(Error::Format { message, .. }) if f.name.contains('!') => {
+                        summary.notes.push(format!(
+                            "skipped {}: not a trafficRegistrationPoints answer ({message})",
+                            f.name
+                        ));
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
                 summary.push(
                     opts,
                     FileReport::new(

@@ -52,7 +52,7 @@ impl DataDir {
 
     /// What is committed now (one read of the pointer).
     pub fn snapshot(&self) -> Result<Snapshot> {
-        Snapshot::read(&self.root).map_err(|e| Error::io(self.root.join(layout::POINTER), e))
+        Snapshot::read(&self.root).map_err(Error::Pointer)
     }
 
     /// The folder of a table's committed files.
@@ -176,7 +176,10 @@ impl DataDir {
         file.set_len(0)
             .and_then(|()| file.write_all(holder.as_bytes()))
             .map_err(|e| Error::io(&path, e))?;
-        Ok(WriteLock { _file: file })
+        Ok(WriteLock {
+            _file: file,
+            root: self.root.clone(),
+        })
     }
 }
 
@@ -214,6 +217,8 @@ impl std::fmt::Debug for LockOptions {
 #[derive(Debug)]
 pub struct WriteLock {
     _file: File,
+    /// The data directory it locks.
+    root: PathBuf,
 }
 
 fn read_parquet(path: &Path) -> Result<Vec<RecordBatch>> {
@@ -244,9 +249,21 @@ pub struct Staging<'a> {
 }
 
 impl<'a> Staging<'a> {
-    /// Starts a commit on `dir`, whose lock the caller holds.
-    pub fn new(dir: &'a DataDir, _lock: &WriteLock) -> Result<Self> {
+    /// Starts a commit on `dir`, whose lock the caller holds (one commit per lock at a time).
+    pub fn new(dir: &'a DataDir, lock: &WriteLock) -> Result<Self> {
+        assert_eq!(
+            lock.root,
+            dir.root(),
+            "a commit needs the lock of its own data directory"
+        );
         let base = dir.snapshot()?;
+        // A directory's first commit writes an empty pointer before any generation folder, so
+        // that a generation folder without a pointer always means a lost pointer, never an
+        // interrupted first commit (see `Snapshot::read`).
+        let pointer = dir.root().join(layout::POINTER);
+        if !pointer.exists() {
+            write_pointer(dir.root(), &base)?;
+        }
         Ok(Self {
             dir,
             commit: base.commit + 1,
@@ -333,40 +350,56 @@ impl<'a> Staging<'a> {
     }
 
     /// Makes the new generations the committed ones by replacing the pointer (one rename),
-    /// then puts the rejects files in place and removes generations no reader needs: all but
-    /// the committed one and the one before it (which a reader that opened the directory just
-    /// before this commit may still be reading).
+    /// then puts the rejects files in place and removes what no reader needs (see
+    /// `collect_garbage`: superseded generations only while no reader is open).
     pub fn commit(mut self) -> Result<()> {
         let root = self.dir.root().to_path_buf();
         let mut next = self.base.clone();
         next.commit = self.commit;
         for t in &self.tables {
             next.set_generation(*t, self.commit);
-        }
-        let pointer = root.join(layout::POINTER);
-        let tmp = temp_beside(&pointer)?;
-        let mut f = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        f.write_all(next.to_text().as_bytes())
-            .and_then(|()| f.sync_all())
-            .map_err(|e| Error::io(&tmp, e))?;
-        drop(f);
-        if let Err(e) = std::fs::rename(&tmp, &pointer) {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(Error::io(&pointer, e));
-        }
-        // The pointer is in place: from here on, this commit stands.
-        let _ = File::open(&root).and_then(|d| d.sync_all());
-        let tables = std::mem::take(&mut self.tables);
-        for (tmp, target) in std::mem::take(&mut self.rejects) {
-            std::fs::rename(&tmp, &target).map_err(|e| Error::io(&target, e))?;
-        }
-        for p in std::mem::take(&mut self.removals) {
-            if p.exists() {
-                std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
+            // The new folders' entries durable before the pointer names them.
+            let table_dir = root.join(t.name());
+            for d in [
+                table_dir.join(layout::generation_dir(self.commit)),
+                table_dir,
+            ] {
+                File::open(&d)
+                    .and_then(|f| f.sync_all())
+                    .map_err(|e| Error::io(&d, e))?;
             }
         }
-        collect_garbage(&root, &next, &self.base, &tables);
-        Ok(())
+        write_pointer(&root, &next)?;
+        // The pointer is in place: from here on, this commit stands.
+        // Committed: nothing for Drop to remove.
+        self.tables.clear();
+        let mut late = None;
+        for (tmp, target) in std::mem::take(&mut self.rejects) {
+            if let Err(e) = std::fs::rename(&tmp, &target) {
+                let _ = std::fs::remove_file(&tmp);
+                late.get_or_insert((target, e));
+            }
+        }
+        for p in std::mem::take(&mut self.removals) {
+            if let Err(e) = std::fs::remove_file(&p)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                late.get_or_insert((p, e));
+            }
+        }
+        collect_garbage(&root, &next);
+        match late {
+            None => Ok(()),
+            Some((path, e)) => Err(Error::io(
+                path,
+                std::io::Error::new(
+                    e.kind(),
+                    format!(
+                        "the data was committed, but this rejects file could not be updated: {e}"
+                    ),
+                ),
+            )),
+        }
     }
 }
 
@@ -384,41 +417,79 @@ impl Drop for Staging<'_> {
     }
 }
 
-/// Removes, in each table folder, the generations neither `now` nor (for the tables this commit
-/// wrote) `before` points at, files of the layout before generations once the table has one,
-/// and temporary files left by interrupted writers. Best effort: what cannot be removed now is
-/// removed by a later commit, and is never read meanwhile.
-fn collect_garbage(root: &Path, now: &Snapshot, before: &Snapshot, written: &[Table]) {
+/// Removes what no reader needs, best effort (what stays is removed by a later commit and is
+/// never read meanwhile): temporary files of interrupted writers, generation folders of
+/// commits that never happened (numbered above `now`), and, only while no reader holds the
+/// readers' lease (`_readers`, shared-locked by every open session), the generations `now`
+/// no longer names and the files of the layout before generations of tables that have one.
+fn collect_garbage(root: &Path, now: &Snapshot) {
+    let lease = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(root.join(layout::READERS));
+    // Held until the end of this function: a reader opening meanwhile waits, then reads `now`.
+    let no_readers = lease.as_ref().is_ok_and(|f| f.try_lock().is_ok());
     for &t in Table::ALL {
-        let Some(current) = now.generation(t) else {
-            continue;
-        };
-        let previous = written.contains(&t).then(|| before.generation(t)).flatten();
+        let current = now.generation(t);
         let Ok(entries) = std::fs::read_dir(root.join(t.name())) else {
             continue;
         };
         for e in entries.flatten() {
             let p = e.path();
             let name = e.file_name().to_string_lossy().into_owned();
-            match layout::parse_generation_dir(&name) {
-                Some(g) if g == current || Some(g) == previous => {}
-                Some(_) => {
+            let superseded = match layout::parse_generation_dir(&name) {
+                Some(g) if Some(g) == current => continue,
+                Some(g) if g > now.commit => {
                     let _ = std::fs::remove_dir_all(&p);
+                    continue;
                 }
-                None if p.is_file() && (name.ends_with(".parquet") || name.ends_with(".tmp")) => {
+                Some(_) => true,
+                None if name.ends_with(".tmp") => {
                     let _ = std::fs::remove_file(&p);
+                    continue;
                 }
-                None => {}
+                None => current.is_some() && p.is_file() && name.ends_with(".parquet"),
+            };
+            if superseded && no_readers {
+                let _ = if p.is_dir() {
+                    std::fs::remove_dir_all(&p)
+                } else {
+                    std::fs::remove_file(&p)
+                };
             }
         }
     }
-    if let Ok(entries) = std::fs::read_dir(root.join("_rejects")) {
-        for e in entries.flatten() {
-            if e.file_name().to_string_lossy().ends_with(".tmp") {
-                let _ = std::fs::remove_file(e.path());
+    for dir in [root.to_path_buf(), root.join("_rejects")] {
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with('.') && name.ends_with(".tmp") {
+                    let _ = std::fs::remove_file(e.path());
+                }
             }
         }
     }
+    drop(lease);
+}
+
+/// Replaces `<root>/_current` by `snapshot` with one rename, the text fsynced first and the
+/// folder after.
+fn write_pointer(root: &Path, snapshot: &Snapshot) -> Result<()> {
+    let pointer = root.join(layout::POINTER);
+    let tmp = temp_beside(&pointer)?;
+    let mut f = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    f.write_all(snapshot.to_text().as_bytes())
+        .and_then(|()| f.sync_all())
+        .map_err(|e| Error::io(&tmp, e))?;
+    drop(f);
+    if let Err(e) = std::fs::rename(&tmp, &pointer) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::io(&pointer, e));
+    }
+    let _ = File::open(root).and_then(|d| d.sync_all());
+    Ok(())
 }
 
 fn temp_beside(target: &Path) -> Result<PathBuf> {

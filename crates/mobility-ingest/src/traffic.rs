@@ -79,7 +79,6 @@ fn find(header: &[&str], names: &[&str]) -> Option<usize> {
         .find_map(|n| header.iter().position(|h| h.trim() == *n))
 }
 
-/// Parses an hourly export.
 /// The `;`-separated fields of a line. The export quotes nothing, but a file re-saved by a
 /// spreadsheet or R's `write.csv2` may quote every text field (`"Oslo grense"`, `""` for a
 /// quote inside); such a line is split as CSV. Plain lines are split without copying.
@@ -110,6 +109,7 @@ fn fields(line: &str) -> Vec<std::borrow::Cow<'_, str>> {
     out
 }
 
+/// Parses an hourly export.
 pub fn parse(file: &TextFile) -> Result<Parsed> {
     let name = &file.name;
     let mut lines = file

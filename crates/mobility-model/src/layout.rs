@@ -6,6 +6,7 @@
 //! <data>/<table>/*.parquet           the layout before generations, read while _current does
 //!                                    not name the table
 //! <data>/_lock                       the writers' lock (who holds it, as text)
+//! <data>/_readers                    the readers' lease (shared locks of open readers)
 //! <data>/_rejects/<kind>-<file>.csv  rejected rows of the last ingest of each input
 //! ```
 //! A writer puts a table's new files in a fresh generation folder and then replaces `_current`
@@ -29,6 +30,9 @@ use crate::Table;
 pub const POINTER: &str = "_current";
 /// The lock file's name inside a data directory.
 pub const LOCK: &str = "_lock";
+/// The readers' lease file: each reader holds a shared lock on it while it reads, and a writer
+/// removes superseded generations only when it can lock it exclusively (no reader is open).
+pub const READERS: &str = "_readers";
 const MAGIC: &str = "mobility-data 1";
 
 /// Which files of a data directory are committed: one read of its pointer.
@@ -42,7 +46,10 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// Reads the pointer of the data directory at `root` (an empty snapshot where there is none:
-    /// a new directory, or one in the layout before generations).
+    /// a new directory, or one in the layout before generations). Errors name the pointer file.
+    /// A pointer missing beside generation folders is an error, not an empty directory: those
+    /// folders are committed data whose pointer was lost (deleted, or left out by a copy), and
+    /// reading, or writing over, them as if there were none would lose it.
     pub fn read(root: &Path) -> io::Result<Self> {
         let path = root.join(POINTER);
         match std::fs::read_to_string(&path) {
@@ -52,7 +59,25 @@ impl Snapshot {
                     format!("{}, line {line}: {msg}", path.display()),
                 )
             }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                if let Some(g) = Table::ALL.iter().find_map(|t| {
+                    let dir = root.join(t.name());
+                    std::fs::read_dir(&dir).ok()?.flatten().find_map(|e| {
+                        let name = e.file_name().to_string_lossy().into_owned();
+                        parse_generation_dir(&name).map(|_| dir.join(name))
+                    })
+                }) {
+                    return Err(io::Error::new(
+                        io::ErrorKind::NotFound,
+                        format!(
+                            "{} is missing but {} holds committed data: restore the pointer (from the copy or backup the directory came from); nothing was read or written",
+                            path.display(),
+                            g.display()
+                        ),
+                    ));
+                }
+                Ok(Self::default())
+            }
             Err(e) => Err(io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
         }
     }
@@ -140,6 +165,22 @@ impl Snapshot {
     }
 }
 
+/// A reader's lease on a data directory: a shared lock on `_readers`, held while the reader
+/// may open files of the snapshot it read, so that no writer removes them meanwhile (writers
+/// remove superseded generations only when they can lock it exclusively). `None` where the
+/// directory is read-only, where no writer can change it either.
+pub fn reader_lease(root: &Path) -> Option<std::fs::File> {
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(root.join(READERS))
+        .ok()?;
+    f.lock_shared().ok()?;
+    Some(f)
+}
+
 /// The folder name of generation `commit` inside a table's folder.
 pub fn generation_dir(commit: u64) -> String {
     format!("g{commit:08}")
@@ -152,12 +193,13 @@ pub fn parse_generation_dir(name: &str) -> Option<u64> {
         .and_then(|n| n.parse().ok())
 }
 
-/// The `*.parquet` files directly in `dir`, sorted (none when `dir` does not exist).
+/// The `*.parquet` files directly in `dir`, sorted (none when `dir` does not exist). Errors are
+/// the file system's, without the path: callers name it.
 pub fn parquet_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
     let rd = match std::fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", dir.display()))),
+        Err(e) => return Err(e),
     };
     let mut out = Vec::new();
     for e in rd {
@@ -209,6 +251,22 @@ mod tests {
         assert_eq!(e.0, 2);
         let e = Snapshot::parse("mobility-data 1\nnot_a_table x/g1\n").unwrap_err();
         assert_eq!(e, (2, "unknown table 'not_a_table'".to_string()));
+    }
+
+    #[test]
+    fn a_lost_pointer_beside_generations_is_an_error_not_an_empty_directory() {
+        let dir = std::env::temp_dir().join(format!("mobility-layout-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("persons")).unwrap();
+        // The layout before generations: no pointer, files in the table folder.
+        assert_eq!(Snapshot::read(&dir).unwrap(), Snapshot::default());
+        std::fs::create_dir_all(dir.join("persons").join(generation_dir(4))).unwrap();
+        let e = Snapshot::read(&dir).unwrap_err().to_string();
+        assert!(
+            e.contains("_current is missing but") && e.contains("g00000004"),
+            "{e}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

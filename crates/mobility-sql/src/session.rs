@@ -106,6 +106,9 @@ pub struct Session {
     pub tables: Vec<Table>,
     /// The commit of the data directory the session reads.
     pub snapshot: Snapshot,
+    /// The reader's lease on the data directory, held as long as the session may read it
+    /// (`mobility_model::layout::reader_lease`).
+    pub lease: Option<std::fs::File>,
 }
 
 /// A context with mobility's options (`SET mobility.…`) and planner rules (the indexed spatial
@@ -138,7 +141,9 @@ pub async fn open_with(data: &Path, given: Vec<(Table, Vec<RecordBatch>)>) -> Re
         ctx.register_table(t.name(), Arc::new(mem))?;
         tables.push(t);
     }
-    // One read of the pointer: every table as of one commit, whatever an ingest does meanwhile.
+    // A lease first, then one read of the pointer: every table as of one commit, and its files
+    // kept, whatever an ingest does meanwhile.
+    let lease = mobility_model::layout::reader_lease(data);
     let snapshot = Snapshot::read(data).map_err(|e| DataFusionError::External(Box::new(e)))?;
     for t in Table::ALL {
         if tables.contains(t) {
@@ -195,6 +200,7 @@ pub async fn open_with(data: &Path, given: Vec<(Table, Vec<RecordBatch>)>) -> Re
         ctx,
         tables,
         snapshot,
+        lease,
     })
 }
 

@@ -698,7 +698,7 @@ fn read_trips(
                     // Without a travel_date column the times stand on a nominal day (the
                     // epoch), and the day type is unknown.
                     let day = match (travel_date, &m.persons.travel_date) {
-                        (Some(d), _) => epoch + chrono::Days::new(*d as u64),
+                        (Some(d), _) => epoch + chrono::TimeDelta::days(i64::from(*d)),
                         (None, None) => epoch,
                         (None, Some(_)) => {
                             return Err(fld.err(
