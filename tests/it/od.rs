@@ -52,9 +52,11 @@ const VALUE_COLUMNS: [&str; 10] = [
 
 /// A cell: breakdown, breakdown_value, then the keys' values.
 type Cell = Vec<String>;
+/// The cells of an indicator file: (estimate, se, n).
+type Cells = BTreeMap<Cell, (f64, f64, i64)>;
 
 /// The header of a CSV file, and its rows by cell → (estimate, se, n).
-fn read(path: &Path, keys: &[&str]) -> (Vec<String>, BTreeMap<Cell, (f64, f64, i64)>) {
+fn read(path: &Path, keys: &[&str]) -> (Vec<String>, Cells) {
     let mut r = csv::Reader::from_path(path)
         .unwrap_or_else(|e| panic!("{} does not read: {e}", path.display()));
     let header: Vec<String> = r.headers().unwrap().iter().map(str::to_string).collect();

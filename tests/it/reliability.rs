@@ -337,6 +337,10 @@ fn zips_from_a_mac_and_with_folders_ingest() {
 }
 
 /// Peak resident memory of a finished child, in MiB (wait4's rusage: this child alone).
+#[allow(
+    clippy::zombie_processes,
+    reason = "the child is waited for by wait4, for its rusage"
+)]
 fn run_measured(args: &[&str]) -> (bool, String, u64) {
     let child = Command::new(env!("CARGO_BIN_EXE_mobility"))
         .args(args)

@@ -128,7 +128,7 @@ impl LockArgs {
                 .then(|| std::time::Duration::from_secs(self.wait_timeout)),
             on_wait: (!quiet).then(|| {
                 std::sync::Arc::new(|msg: &str| eprintln!("{msg}"))
-                    as std::sync::Arc<dyn Fn(&str) + Send + Sync>
+                    as mobility_ingest::store::WaitHook
             }),
             holder: format!("`{holder}`"),
         }

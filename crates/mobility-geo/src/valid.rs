@@ -124,6 +124,9 @@ fn polygons_invalidity(polys: &[Polygon<f64>]) -> Option<Invalidity> {
     containment(polys, &rings)
 }
 
+/// A crossing found: (ring, edge, ring, edge) for ordering, the reason, the place.
+type Found = ((usize, usize, usize, usize), String, Coord<f64>);
+
 /// The first place, in ring order, where a ring crosses or touches itself other than at the
 /// joints of consecutive edges, or two rings cross or share an edge.
 fn crossings(rings: &[(RingId, Vec<Coord<f64>>)]) -> Option<Invalidity> {
@@ -144,7 +147,7 @@ fn crossings(rings: &[(RingId, Vec<Coord<f64>>)]) -> Option<Invalidity> {
         |l: &Line<f64>| l.start.y.max(l.end.y),
     );
     edges.sort_by(|a, b| min_x(&a.2).total_cmp(&min_x(&b.2)));
-    let mut found: Option<((usize, usize, usize, usize), String, Coord<f64>)> = None;
+    let mut found: Option<Found> = None;
     for (n, &(ra, ea, la)) in edges.iter().enumerate() {
         let right = max_x(&la);
         for &(rb, eb, lb) in &edges[n + 1..] {

@@ -183,13 +183,13 @@ mod tests {
         // A quote closed on a later line, leaving the right number of fields: the lines it
         // swallowed are records of their own.
         let mut c = CsvText::new("f.csv", "a,b,c\n1,2,\"x\n4,5,6\n7,8,\"y\"\n", None).unwrap();
-        let err = c.rows().nth(0).unwrap().err().unwrap().to_string();
+        let err = c.rows().next().unwrap().err().unwrap().to_string();
         assert!(
             err.starts_with("f.csv, line 2: not valid CSV: a quoted field"),
             "{err}"
         );
         // A genuine line break in a quoted text is no error.
         let mut c = CsvText::new("f.csv", "a,b,c\n1,2,\"two\nlines\"\n", None).unwrap();
-        assert_eq!(&c.rows().nth(0).unwrap().unwrap().fields[2], "two\nlines");
+        assert_eq!(&c.rows().next().unwrap().unwrap().fields[2], "two\nlines");
     }
 }

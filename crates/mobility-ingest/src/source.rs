@@ -230,7 +230,7 @@ fn expand_limited(
     let cap = limits.cap(packed).min(*budget);
     let mut bytes = Vec::with_capacity((packed.saturating_mul(8)).min(cap) as usize);
     let read = (&mut reader)
-        .take(cap + 1)
+        .take(cap.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(|e| Error::format(name, None, format!("truncated or corrupt {what} data: {e}")))?;
     if read as u64 > cap {

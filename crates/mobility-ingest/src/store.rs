@@ -183,13 +183,16 @@ impl DataDir {
     }
 }
 
+/// Told what a writer waits for (the holder of the lock).
+pub type WaitHook = Arc<dyn Fn(&str) + Send + Sync>;
+
 /// How a writer takes a data directory's lock.
 #[derive(Clone)]
 pub struct LockOptions {
     /// How long to wait while another writer holds it; `None` fails at once.
     pub wait: Option<Duration>,
     /// Told once, when another writer holds the lock and this one starts waiting.
-    pub on_wait: Option<Arc<dyn Fn(&str) + Send + Sync>>,
+    pub on_wait: Option<WaitHook>,
     /// Who this writer is, shown to the writers that wait for it (e.g. the command line).
     pub holder: String,
 }
