@@ -426,6 +426,11 @@ pub fn fuzz(
 mod tests {
     use super::*;
 
+    /// The same guard as the fuzzer's: a regression that sizes a buffer from its input aborts
+    /// this test binary instead of passing on an over-committing system.
+    #[global_allocator]
+    static GLOBAL: Guard = Guard;
+
     fn root() -> PathBuf {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz")
     }

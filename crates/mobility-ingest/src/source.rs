@@ -178,7 +178,9 @@ fn read_zip(name: &str, raw: &[u8], members: &[&str], limits: Limits) -> Result<
             out.skipped.push((full, why));
             continue;
         }
-        let packed = entry.compressed_size();
+        // The compressed size as the archive declares it, but never more than the archive:
+        // a lying header must not raise the limits (nor size a buffer).
+        let packed = entry.compressed_size().min(raw.len() as u64);
         // The size the archive declares, checked first; the stream is checked as it expands,
         // since a declared size can lie.
         if entry.size() > limits.cap(packed).min(budget) {
@@ -228,7 +230,8 @@ fn expand_limited(
     what: &str,
 ) -> Result<Vec<u8>> {
     let cap = limits.cap(packed).min(*budget);
-    let mut bytes = Vec::with_capacity((packed.saturating_mul(8)).min(cap) as usize);
+    // A first guess only, bounded: the vector grows as the stream really expands.
+    let mut bytes = Vec::with_capacity(packed.saturating_mul(8).min(cap).min(64 << 20) as usize);
     let read = (&mut reader)
         .take(cap.saturating_add(1))
         .read_to_end(&mut bytes)
