@@ -363,6 +363,50 @@ fn od_flows(
         }),
         lang,
     );
+    flow_table(
+        body,
+        &Flows {
+            o: &o,
+            d: &d,
+            est: &est,
+            lo: &lo,
+            hi: &hi,
+            rows: &rows,
+        },
+        &suppressed,
+        &name,
+        lang,
+    );
+}
+
+/// The flows of `od_trips_municipality` the report reads: origin, destination, estimate and
+/// CI columns, and the rows of breakdown `all`.
+struct Flows<'a> {
+    o: &'a arrow::array::StringArray,
+    d: &'a arrow::array::StringArray,
+    est: &'a arrow::array::Float64Array,
+    lo: &'a arrow::array::Float64Array,
+    hi: &'a arrow::array::Float64Array,
+    rows: &'a [usize],
+}
+
+/// The table of flows within, out of and into the municipality with the most trips within
+/// it (the survey's own), each with its CI, largest first.
+fn flow_table(
+    body: &mut String,
+    f: &Flows<'_>,
+    suppressed: &dyn Fn(usize) -> bool,
+    name: &dyn Fn(&str) -> String,
+    lang: Lang,
+) {
+    let Flows {
+        o,
+        d,
+        est,
+        lo,
+        hi,
+        rows,
+    } = *f;
     // The municipality the survey is about: the one with the most trips within it.
     let Some(home) = rows
         .iter()

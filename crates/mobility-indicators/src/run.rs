@@ -552,18 +552,13 @@ async fn od_zones_of_kind(ctx: &SessionContext, present: &[Table], kind: &str) -
     Ok(())
 }
 
-async fn run_into(
-    ctx: &SessionContext,
-    present: &[Table],
-    inputs: Vec<InputFile>,
-    opts: &RunOptions,
-    catalog: &[Indicator],
-    dir: &Path,
-    started: Instant,
-) -> Result<(Manifest, std::collections::HashMap<String, RecordBatch>)> {
-    // Without trips there is nothing to put in zones (a traffic-only data directory).
-    let trips = present.contains(&Table::Trips);
-    if let Some(kind) = opts.od_zone_kind.as_ref().filter(|_| trips) {
+/// The origin–destination settings of a run: the zone kind (`trip_zones`) and the periods
+/// (`od_periods`), and the view `od_trip_ends` made again over them. Nothing without trips.
+async fn od_setup(ctx: &SessionContext, present: &[Table], opts: &RunOptions) -> Result<()> {
+    if !present.contains(&Table::Trips) {
+        return Ok(());
+    }
+    if let Some(kind) = &opts.od_zone_kind {
         od_zones_of_kind(ctx, present, kind).await?;
     }
     if let Some(text) = &opts.od_periods {
@@ -578,8 +573,7 @@ async fn run_into(
             source,
         })?;
     }
-    if (opts.od_zone_kind.is_some() || opts.od_periods.is_some()) && present.contains(&Table::Trips)
-    {
+    if opts.od_zone_kind.is_some() || opts.od_periods.is_some() {
         // A view keeps the plans of what it reads as they were when it was made.
         collect(
             ctx,
@@ -588,6 +582,19 @@ async fn run_into(
         )
         .await?;
     }
+    Ok(())
+}
+
+async fn run_into(
+    ctx: &SessionContext,
+    present: &[Table],
+    inputs: Vec<InputFile>,
+    opts: &RunOptions,
+    catalog: &[Indicator],
+    dir: &Path,
+    started: Instant,
+) -> Result<(Manifest, std::collections::HashMap<String, RecordBatch>)> {
+    od_setup(ctx, present, opts).await?;
     let mut table_rows = std::collections::BTreeMap::new();
     for t in present {
         let b = collect(ctx, t.name(), &format!("SELECT count(*) FROM {}", t.name())).await?;
