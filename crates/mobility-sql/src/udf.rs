@@ -244,12 +244,12 @@ pub fn geom_to_geom(
     Ok(arc(b.finish()))
 }
 
-/// Maps each row's geometry (NULL stays NULL) through `f` into a DOUBLE column.
-pub fn geom_to_f64(
+/// Each row's geometry (NULL stays NULL) through `f`.
+fn geom_values<T>(
     name: &str,
     a: &ArrayRef,
-    f: impl Fn(&geo::Geometry<f64>) -> f64,
-) -> Result<ArrayRef> {
+    f: impl Fn(&geo::Geometry<f64>) -> T,
+) -> Result<Vec<Option<T>>> {
     let g = geom(a)?;
     let mut out = Vec::with_capacity(g.len());
     for i in 0..g.len() {
@@ -259,7 +259,36 @@ pub fn geom_to_f64(
             Some(f(&decode(name, 1, g.value(i))?))
         });
     }
-    Ok(arc(Float64Array::from(out)))
+    Ok(out)
+}
+
+/// Maps each row's geometry (NULL stays NULL) through `f` into a VARCHAR column.
+pub fn geom_to_utf8(
+    name: &str,
+    a: &ArrayRef,
+    f: impl Fn(&geo::Geometry<f64>) -> String,
+) -> Result<ArrayRef> {
+    Ok(arc(StringArray::from(geom_values(name, a, f)?)))
+}
+
+/// Maps each row's geometry (NULL stays NULL) through `f` into a BOOLEAN column.
+pub fn geom_to_bool(
+    name: &str,
+    a: &ArrayRef,
+    f: impl Fn(&geo::Geometry<f64>) -> bool,
+) -> Result<ArrayRef> {
+    Ok(arc(arrow::array::BooleanArray::from(geom_values(
+        name, a, f,
+    )?)))
+}
+
+/// Maps each row's geometry (NULL stays NULL) through `f` into a DOUBLE column.
+pub fn geom_to_f64(
+    name: &str,
+    a: &ArrayRef,
+    f: impl Fn(&geo::Geometry<f64>) -> f64,
+) -> Result<ArrayRef> {
+    Ok(arc(Float64Array::from(geom_values(name, a, f)?)))
 }
 
 /// A DOUBLE column of `metric(point1, point2)` over four lon/lat columns (NULL if any is NULL).

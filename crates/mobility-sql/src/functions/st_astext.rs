@@ -1,12 +1,12 @@
 //! `ST_AsText(geom)`: Well-Known Text of a geometry.
 
-use arrow::array::{Array, ArrayRef, StringArray};
+use arrow::array::ArrayRef;
 use arrow::datatypes::DataType;
 use datafusion::common::Result;
 use datafusion::logical_expr::{Documentation, ScalarUDF};
 use wkt::ToWkt;
 
-use crate::udf::{Arg, GEO, arc, decode, geom, simple};
+use crate::udf::{Arg, GEO, geom_to_utf8, simple};
 
 pub fn udf() -> ScalarUDF {
     let doc = Documentation::builder(GEO, "Well-Known Text of a geometry.", "ST_AsText(geom)")
@@ -23,14 +23,5 @@ pub fn udf() -> ScalarUDF {
 }
 
 fn kernel(a: &[ArrayRef]) -> Result<ArrayRef> {
-    let g = geom(&a[0])?;
-    let mut out = Vec::with_capacity(g.len());
-    for i in 0..g.len() {
-        out.push(if g.is_null(i) {
-            None
-        } else {
-            Some(decode("st_astext", 1, g.value(i))?.wkt_string())
-        });
-    }
-    Ok(arc(StringArray::from(out)))
+    geom_to_utf8("st_astext", &a[0], |g| g.wkt_string())
 }

@@ -2,13 +2,13 @@
 //! `ST_IsValidReason` gives `Valid Geometry` for a valid geometry, else what is wrong and,
 //! for a self-intersection, where (`mobility_geo::valid`).
 
-use arrow::array::{Array, ArrayRef, BooleanArray, StringArray};
+use arrow::array::ArrayRef;
 use arrow::datatypes::DataType;
 use datafusion::common::Result;
 use datafusion::logical_expr::{Documentation, ScalarUDF};
 use mobility_geo::valid::invalidity;
 
-use crate::udf::{Arg, GEO, arc, decode, geom, simple};
+use crate::udf::{Arg, GEO, geom_to_bool, geom_to_utf8, simple};
 
 pub fn is_valid() -> ScalarUDF {
     let doc = Documentation::builder(
@@ -27,18 +27,7 @@ pub fn is_valid() -> ScalarUDF {
         vec![vec![Arg::Geom]],
         DataType::Boolean,
         doc,
-        |a| {
-            let g = geom(&a[0])?;
-            let mut out = Vec::with_capacity(g.len());
-            for i in 0..g.len() {
-                out.push(if g.is_null(i) {
-                    None
-                } else {
-                    Some(invalidity(&decode("st_isvalid", 1, g.value(i))?).is_none())
-                });
-            }
-            Ok(arc(BooleanArray::from(out)))
-        },
+        |a| geom_to_bool("st_isvalid", &a[0], |g| invalidity(g).is_none()),
     )
 }
 
@@ -65,19 +54,8 @@ pub fn is_valid_reason() -> ScalarUDF {
 }
 
 fn kernel_reason(a: &[ArrayRef]) -> Result<ArrayRef> {
-    let g = geom(&a[0])?;
-    let mut out = Vec::with_capacity(g.len());
-    for i in 0..g.len() {
-        out.push(if g.is_null(i) {
-            None
-        } else {
-            Some(
-                match invalidity(&decode("st_isvalidreason", 1, g.value(i))?) {
-                    None => "Valid Geometry".to_string(),
-                    Some(why) => why.reason,
-                },
-            )
-        });
-    }
-    Ok(arc(StringArray::from(out)))
+    geom_to_utf8("st_isvalidreason", &a[0], |g| match invalidity(g) {
+        None => "Valid Geometry".to_string(),
+        Some(why) => why.reason,
+    })
 }
