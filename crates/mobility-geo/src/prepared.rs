@@ -58,22 +58,10 @@ impl PreparedPolygon {
         let k = (s.floor() as usize).min(self.slabs.len() - 1);
         let mut inside = false;
         for &(a, b) in &self.slabs[k] {
-            // On the edge: collinear and within its bounding box.
-            let cross = (b.x - a.x) * (c.y - a.y) - (b.y - a.y) * (c.x - a.x);
-            if cross == 0.0
-                && c.x >= a.x.min(b.x)
-                && c.x <= a.x.max(b.x)
-                && c.y >= a.y.min(b.y)
-                && c.y <= a.y.max(b.y)
-            {
-                return Position::Boundary;
-            }
-            // Crossing of the ray to +x, half-open in y so a vertex counts once.
-            if (a.y > c.y) != (b.y > c.y) {
-                let x = a.x + (c.y - a.y) * (b.x - a.x) / (b.y - a.y);
-                if x > c.x {
-                    inside = !inside;
-                }
+            match edge_test(c, a, b) {
+                Edge::On => return Position::Boundary,
+                Edge::Crosses => inside = !inside,
+                Edge::Misses => {}
             }
         }
         if inside {
@@ -93,6 +81,37 @@ pub enum Position {
     Boundary,
     /// Outside, or in a hole.
     Outside,
+}
+
+/// How a point relates to one edge of a ring, for the even–odd test with a ray to +x.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Edge {
+    /// The point lies on the edge (collinear and within its bounding box).
+    On,
+    /// The ray crosses the edge (half-open in y, so a vertex counts once).
+    Crosses,
+    /// Neither.
+    Misses,
+}
+
+/// The point `c` against the edge from `a` to `b`: the one kernel of every point-in-ring test.
+pub(crate) fn edge_test(c: Coord<f64>, a: Coord<f64>, b: Coord<f64>) -> Edge {
+    let cross = (b.x - a.x) * (c.y - a.y) - (b.y - a.y) * (c.x - a.x);
+    if cross == 0.0
+        && c.x >= a.x.min(b.x)
+        && c.x <= a.x.max(b.x)
+        && c.y >= a.y.min(b.y)
+        && c.y <= a.y.max(b.y)
+    {
+        return Edge::On;
+    }
+    if (a.y > c.y) != (b.y > c.y) {
+        let x = a.x + (c.y - a.y) * (b.x - a.x) / (b.y - a.y);
+        if x > c.x {
+            return Edge::Crosses;
+        }
+    }
+    Edge::Misses
 }
 
 #[cfg(test)]

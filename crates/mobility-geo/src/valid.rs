@@ -27,6 +27,8 @@ use geo::{
     Validation,
 };
 
+use crate::prepared::{Edge, edge_test};
+
 /// What makes a geometry invalid, and where.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Invalidity {
@@ -232,21 +234,10 @@ fn crossings(rings: &[(RingId, Vec<Coord<f64>>)]) -> Option<Invalidity> {
 fn side(c: Coord<f64>, ring: &[Coord<f64>]) -> Option<bool> {
     let mut inside = false;
     for w in ring.windows(2) {
-        let (a, b) = (w[0], w[1]);
-        let cross = (b.x - a.x) * (c.y - a.y) - (b.y - a.y) * (c.x - a.x);
-        if cross == 0.0
-            && c.x >= a.x.min(b.x)
-            && c.x <= a.x.max(b.x)
-            && c.y >= a.y.min(b.y)
-            && c.y <= a.y.max(b.y)
-        {
-            return None;
-        }
-        if (a.y > c.y) != (b.y > c.y) {
-            let x = a.x + (c.y - a.y) / (b.y - a.y) * (b.x - a.x);
-            if c.x < x {
-                inside = !inside;
-            }
+        match edge_test(c, w[0], w[1]) {
+            Edge::On => return None,
+            Edge::Crosses => inside = !inside,
+            Edge::Misses => {}
         }
     }
     Some(inside)

@@ -352,6 +352,33 @@ pub struct MapPoint {
     pub size: f64,
 }
 
+/// An SVG path of a multipolygon's rings (the holes too when `holes`), projected by `px`, `py`.
+fn outline(
+    g: &MultiPolygon<f64>,
+    holes: bool,
+    px: &dyn Fn(f64) -> f64,
+    py: &dyn Fn(f64) -> f64,
+) -> String {
+    let mut d = String::new();
+    for poly in &g.0 {
+        let rings =
+            std::iter::once(poly.exterior()).chain(poly.interiors().iter().filter(|_| holes));
+        for ring in rings {
+            for (i, c) in ring.coords().enumerate() {
+                let _ = write!(
+                    d,
+                    "{}{:.1},{:.1}",
+                    if i == 0 { "M" } else { "L" },
+                    px(c.x),
+                    py(c.y)
+                );
+            }
+            d.push('Z');
+        }
+    }
+    d
+}
+
 /// A flow between two places on a flow map: a line whose width grows with `value`.
 pub struct FlowLine {
     pub label: String,
@@ -403,19 +430,7 @@ pub fn flows(zones: &[MapZone], lines: &[FlowLine], unit: &str) -> String {
         r##"<svg viewBox="0 0 {w} {h:.0}" width="100%" role="img" xmlns="http://www.w3.org/2000/svg"><defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="11" markerHeight="11" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="#0072B2"/></marker></defs>"##
     );
     for z in zones {
-        let mut d = String::new();
-        for poly in &z.geometry.0 {
-            for (i, c) in poly.exterior().coords().enumerate() {
-                let _ = write!(
-                    d,
-                    "{}{:.1},{:.1}",
-                    if i == 0 { "M" } else { "L" },
-                    px(c.x),
-                    py(c.y)
-                );
-            }
-            d.push('Z');
-        }
+        let d = outline(&z.geometry, false, &px, &py);
         let _ = write!(
             out,
             r##"<path d="{d}" fill="#f7f7f7" stroke="#bbbbbb" stroke-width="0.6"><title>{}</title></path>"##,
@@ -555,21 +570,7 @@ pub fn map(
         r##"<svg viewBox="0 0 {w} {h:.0}" width="100%" role="img" xmlns="http://www.w3.org/2000/svg"><clipPath id="mapclip"><rect width="{w}" height="{map_h:.0}"/></clipPath><defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#eeeeee"/><line x1="0" y1="0" x2="0" y2="6" stroke="#999" stroke-width="2"/></pattern></defs>"##
     );
     for z in zones {
-        let mut d = String::new();
-        for poly in &z.geometry.0 {
-            for ring in std::iter::once(poly.exterior()).chain(poly.interiors()) {
-                for (i, c) in ring.coords().enumerate() {
-                    let _ = write!(
-                        d,
-                        "{}{:.1},{:.1}",
-                        if i == 0 { "M" } else { "L" },
-                        px(c.x),
-                        py(c.y)
-                    );
-                }
-                d.push('Z');
-            }
-        }
+        let d = outline(&z.geometry, true, &px, &py);
         // Outlines without a value are background, not data.
         let class = if z.value.is_some() {
             r#" class="mark""#
