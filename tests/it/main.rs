@@ -1,6 +1,7 @@
 //! Integration tests of the `mobility` binary, one test binary of modules.
 
 mod bad_inputs;
+mod calendar;
 mod cli;
 mod ingest_fixtures;
 mod od;

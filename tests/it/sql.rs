@@ -165,8 +165,10 @@ fn functions_lists_every_function_with_an_example() {
         "area_traffic_index(",
         "daily_average(",
         "days_in(",
+        "is_holiday(",
+        "day_type(",
     ] {
         assert!(out.contains(f), "{f} missing from:\n{out}");
     }
-    assert_eq!(out.matches("    example: ").count(), 23, "{out}");
+    assert_eq!(out.matches("    example: ").count(), 25, "{out}");
 }

@@ -22,6 +22,8 @@ pub enum Arg {
     Geom,
     /// Text, as VARCHAR.
     Text,
+    /// A date (or a timestamp, cast), as DATE.
+    Date,
 }
 
 impl Arg {
@@ -30,6 +32,7 @@ impl Arg {
             Arg::Num => DataType::Float64,
             Arg::Geom => DataType::Binary,
             Arg::Text => DataType::Utf8,
+            Arg::Date => DataType::Date32,
         }
     }
 
@@ -44,6 +47,10 @@ impl Arg {
                 t,
                 DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null
             ),
+            Arg::Date => matches!(
+                t,
+                DataType::Date32 | DataType::Date64 | DataType::Timestamp(_, _) | DataType::Null
+            ),
         }
     }
 
@@ -52,6 +59,7 @@ impl Arg {
             Arg::Num => "a number",
             Arg::Geom => "a geometry (WKB BINARY)",
             Arg::Text => "text",
+            Arg::Date => "a date",
         }
     }
 }
@@ -260,6 +268,20 @@ fn geom_values<T>(
         });
     }
     Ok(out)
+}
+
+/// Each row's date (NULL stays NULL) through `f`.
+pub fn date_values<T>(a: &ArrayRef, f: impl Fn(chrono::NaiveDate) -> T) -> Result<Vec<Option<T>>> {
+    let Some(d) = a.as_primitive_opt::<arrow::datatypes::Date32Type>() else {
+        return exec_err!("expected DATE, got {}", a.data_type());
+    };
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date");
+    Ok((0..d.len())
+        .map(|i| {
+            d.is_valid(i)
+                .then(|| f(epoch + chrono::TimeDelta::days(i64::from(d.value(i)))))
+        })
+        .collect())
 }
 
 /// Maps each row's geometry (NULL stays NULL) through `f` into a VARCHAR column.

@@ -13,6 +13,7 @@
 //!
 //! To add an estimator: a file of its own with a test against an independent reference.
 
+pub mod calendar;
 pub mod ratio;
 pub mod replicate;
 pub mod traffic;

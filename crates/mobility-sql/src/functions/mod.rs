@@ -2,10 +2,12 @@
 
 mod area_traffic_index;
 mod daily_average;
+mod day_type;
 mod days_in;
 mod distance_band;
 mod geodesic_km;
 mod haversine_km;
+mod is_holiday;
 mod nearest_stop_m;
 mod st_area;
 mod st_astext;
@@ -46,6 +48,8 @@ pub fn all(lookups: &Lookups) -> Vec<ScalarUDF> {
         geodesic_km::udf(),
         distance_band::udf(),
         days_in::udf(),
+        is_holiday::udf(),
+        day_type::udf(),
         st_point::udf(),
         st_geomfromwkb::udf(),
         st_geomfromtext::udf(),

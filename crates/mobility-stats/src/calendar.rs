@@ -1,0 +1,116 @@
+//! Norway's public holidays (helligdager and 1 and 17 May), computed: the fixed days and the
+//! ones that move with Easter, whose date is given by the Gregorian computus (the "anonymous
+//! Gregorian algorithm", Meeus, *Astronomical Algorithms*, ch. 8). Lov om helligdager og
+//! helligdagsfred (1995) § 2 lists them; 1 and 17 May are public holidays by lov om 1. og
+//! 17. mai som høgtidsdagar (1947).
+//!
+//! ```
+//! use chrono::NaiveDate;
+//! use mobility_stats::calendar::{easter_sunday, is_holiday};
+//! assert_eq!(easter_sunday(2024), NaiveDate::from_ymd_opt(2024, 3, 31).unwrap());
+//! // May 2024: Labour Day, Ascension Day, Constitution Day, Whit Monday (and Whit Sunday).
+//! let may: Vec<u32> = (1..=31).filter(|&d| is_holiday(NaiveDate::from_ymd_opt(2024, 5, d).unwrap())).collect();
+//! assert_eq!(may, [1, 9, 17, 19, 20]);
+//! ```
+
+use chrono::{Datelike, Days, NaiveDate, Weekday};
+
+/// Easter Sunday of a Gregorian year.
+pub fn easter_sunday(year: i32) -> NaiveDate {
+    let a = year.rem_euclid(19);
+    let b = year.div_euclid(100);
+    let c = year.rem_euclid(100);
+    let d = b / 4;
+    let e = b % 4;
+    let f = (b + 8) / 25;
+    let g = (b - f + 1) / 3;
+    let h = (19 * a + b - d - g + 15).rem_euclid(30);
+    let i = c / 4;
+    let k = c % 4;
+    let l = (32 + 2 * e + 2 * i - h - k).rem_euclid(7);
+    let m = (a + 11 * h + 22 * l) / 451;
+    let month = (h + l - 7 * m + 114) / 31;
+    let day = (h + l - 7 * m + 114) % 31 + 1;
+    NaiveDate::from_ymd_opt(year, month as u32, day as u32).expect("the computus gives a date")
+}
+
+/// The public holidays of a year, in date order, with their Norwegian names.
+pub fn holidays(year: i32) -> Vec<(NaiveDate, &'static str)> {
+    let fixed = |m: u32, d: u32| NaiveDate::from_ymd_opt(year, m, d).expect("a fixed date");
+    let easter = easter_sunday(year);
+    let from_easter = |days: i64| {
+        if days >= 0 {
+            easter + Days::new(days as u64)
+        } else {
+            easter - Days::new(days.unsigned_abs())
+        }
+    };
+    let mut out = vec![
+        (fixed(1, 1), "1. nyttårsdag"),
+        (from_easter(-3), "Skjærtorsdag"),
+        (from_easter(-2), "Langfredag"),
+        (easter, "1. påskedag"),
+        (from_easter(1), "2. påskedag"),
+        (fixed(5, 1), "Offentlig høytidsdag"),
+        (fixed(5, 17), "Grunnlovsdag"),
+        (from_easter(39), "Kristi himmelfartsdag"),
+        (from_easter(49), "1. pinsedag"),
+        (from_easter(50), "2. pinsedag"),
+        (fixed(12, 25), "1. juledag"),
+        (fixed(12, 26), "2. juledag"),
+    ];
+    out.sort();
+    out
+}
+
+/// Whether a date is a public holiday.
+pub fn is_holiday(date: NaiveDate) -> bool {
+    holidays(date.year()).iter().any(|(d, _)| *d == date)
+}
+
+/// The day type the traffic figures are split by: `holiday` (a public holiday, whatever the
+/// weekday), `weekend` (Saturday, Sunday) or `weekday`.
+pub fn day_type(date: NaiveDate) -> &'static str {
+    if is_holiday(date) {
+        "holiday"
+    } else if matches!(date.weekday(), Weekday::Sat | Weekday::Sun) {
+        "weekend"
+    } else {
+        "weekday"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Easter Sundays from the Church of Norway's tables (and every almanac).
+    #[test]
+    fn easter_sundays() {
+        for (y, m, d) in [
+            (2000, 4, 23),
+            (2008, 3, 23),
+            (2011, 4, 24),
+            (2019, 4, 21),
+            (2024, 3, 31),
+            (2025, 4, 20),
+            (2038, 4, 25),
+        ] {
+            assert_eq!(
+                easter_sunday(y),
+                NaiveDate::from_ymd_opt(y, m, d).unwrap(),
+                "{y}"
+            );
+        }
+    }
+
+    #[test]
+    fn twelve_holidays_a_year_and_day_types() {
+        assert_eq!(holidays(2030).len(), 12);
+        let d = |m, dd| NaiveDate::from_ymd_opt(2024, m, dd).unwrap();
+        assert_eq!(day_type(d(5, 17)), "holiday");
+        assert_eq!(day_type(d(5, 18)), "weekend");
+        assert_eq!(day_type(d(5, 21)), "weekday");
+        assert_eq!(day_type(d(3, 28)), "holiday");
+    }
+}
