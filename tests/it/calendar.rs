@@ -31,22 +31,11 @@ fn public_holidays_2020_to_2030_equal_the_holidays_package() {
             d.to_string()
         })
         .collect();
-    let theirs = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import holidays\nfor d in sorted(holidays.Norway(years=range(2020, 2031))): print(d)",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        theirs.status.success(),
-        "{}",
-        String::from_utf8_lossy(&theirs.stderr)
-    );
-    let theirs: BTreeSet<String> = String::from_utf8_lossy(&theirs.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect();
+    let theirs = crate::python(&[
+        "-c",
+        "import holidays\nfor d in sorted(holidays.Norway(years=range(2020, 2031))): print(d)",
+    ]);
+    let theirs: BTreeSet<String> = theirs.lines().map(str::to_string).collect();
     assert!(theirs.len() > 120, "{} holidays", theirs.len());
     assert_eq!(
         ours.symmetric_difference(&theirs).collect::<Vec<_>>(),

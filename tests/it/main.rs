@@ -61,6 +61,21 @@ pub fn python_with(modules: &str) -> bool {
     found
 }
 
+/// Runs `python3` with `args` (a script path, or `-c` and its text, then its arguments),
+/// insists on success (showing its stderr) and returns its stdout.
+pub fn python<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> String {
+    let out = std::process::Command::new("python3")
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "python3 failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
 /// Runs `mobility` with `args`.
 pub fn mobility(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mobility"))

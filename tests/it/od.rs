@@ -14,7 +14,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::process::Command;
 
 use crate::{ok, root};
 
@@ -175,18 +174,11 @@ fn od_indicators_equal_an_independent_computation() {
         only.as_str(),
         "-q",
     ]);
-    let py = Command::new("python3")
-        .arg(root().join("tests/od/independent.py"))
-        .arg(&fixture)
-        .arg(&independent)
-        .output()
-        .unwrap();
-    assert!(
-        py.status.success(),
-        "tests/od/independent.py failed:\n{}",
-        String::from_utf8_lossy(&py.stderr)
-    );
-    let stdout = String::from_utf8(py.stdout).unwrap();
+    let stdout = crate::python(&[
+        root().join("tests/od/independent.py").as_os_str(),
+        fixture.as_os_str(),
+        independent.as_os_str(),
+    ]);
     let total_trips: f64 = stdout
         .lines()
         .find_map(|l| l.strip_prefix("total_trips "))
@@ -375,19 +367,16 @@ gj = json.load(open(sys.argv[2].replace(".parquet", ".geojson")))
 assert len(gj["features"]) == len(got)
 print(len(got))
 "#;
-    let run = Command::new("python3")
-        .args(["-c", script])
-        .arg(&zones)
-        .arg(out.join("geo/od_trips_desire_lines.parquet"))
-        .arg(out.join("indicators/od_trips.csv"))
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let n: usize = String::from_utf8_lossy(&run.stdout).trim().parse().unwrap();
+    let lines = out.join("geo/od_trips_desire_lines.parquet");
+    let long = out.join("indicators/od_trips.csv");
+    let said = crate::python(&[
+        std::ffi::OsStr::new("-c"),
+        script.as_ref(),
+        zones.as_os_str(),
+        lines.as_os_str(),
+        long.as_os_str(),
+    ]);
+    let n: usize = said.trim().parse().unwrap();
     assert!(n >= 3, "{n} desire lines");
 }
 

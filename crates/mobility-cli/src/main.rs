@@ -333,6 +333,32 @@ impl RunArgs {
     }
 }
 
+/// `mobility check`: the data directory's tables and what is wrong with them; an error (exit 1)
+/// when anything is.
+fn check(data: &std::path::Path) -> anyhow::Result<()> {
+    if !data.is_dir() {
+        anyhow::bail!("data directory {} does not exist", data.display());
+    }
+    let report = mobility_ingest::check::check(&DataDir::new(data))?;
+    let mut out = std::io::stdout().lock();
+    for (t, rows) in &report.tables {
+        writeln!(out, "{:<18} {rows:>12} rows", t.name())?;
+    }
+    if report.problems.is_empty() {
+        writeln!(out, "{}: no problems found", data.display())?;
+    } else {
+        for p in &report.problems {
+            writeln!(out, "problem: {p}")?;
+        }
+        anyhow::bail!(
+            "{}: {} problem(s) found",
+            data.display(),
+            report.problems.len()
+        );
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -483,28 +509,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Synth(a) => synth(a, quiet)?,
         Command::Functions => sql::print_functions(false)?,
-        Command::Check { data } => {
-            if !data.is_dir() {
-                anyhow::bail!("data directory {} does not exist", data.display());
-            }
-            let report = mobility_ingest::check::check(&DataDir::new(&data))?;
-            let mut out = std::io::stdout().lock();
-            for (t, rows) in &report.tables {
-                writeln!(out, "{:<18} {rows:>12} rows", t.name())?;
-            }
-            if report.problems.is_empty() {
-                writeln!(out, "{}: no problems found", data.display())?;
-            } else {
-                for p in &report.problems {
-                    writeln!(out, "problem: {p}")?;
-                }
-                anyhow::bail!(
-                    "{}: {} problem(s) found",
-                    data.display(),
-                    report.problems.len()
-                );
-            }
-        }
+        Command::Check { data } => check(&data)?,
         Command::Config(a) => {
             print!("{}", a.settings()?.describe());
         }
