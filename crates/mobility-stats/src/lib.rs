@@ -5,6 +5,9 @@
 //!   Taylor-linearised standard error within strata, from per-stratum sufficient statistics
 //!   (which SQL can compute with one GROUP BY), Kish's effective sample size, and t-based CIs.
 //!
+//! - [`calibration`]: weights calibrated to population margins (raking, linear), and the
+//!   residual variance of estimates made with them.
+//!
 //! - [`replicate`]: the Rao–Wu bootstrap and replicate-weight variances, for quantities
 //!   without a closed form and for surveys that ship replicate weights.
 //!
@@ -14,9 +17,12 @@
 //! To add an estimator: a file of its own with a test against an independent reference.
 
 pub mod calendar;
+pub mod calibration;
 pub mod ratio;
 pub mod replicate;
 pub mod traffic;
 
-pub use ratio::{Estimate, StratumSums, ratio_estimate, t_quantile, total_estimate};
+pub use ratio::{
+    Estimate, StratumSums, from_wz, ratio_estimate, ratio_of, ratio_wz, t_quantile, total_estimate,
+};
 pub use replicate::{Strata, replicate_variance};

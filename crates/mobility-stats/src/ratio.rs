@@ -76,46 +76,55 @@ pub fn t_quantile(level: f64, df: f64) -> f64 {
 /// The ratio estimate over strata, its linearised SE and a `level` CI with `df` degrees of
 /// freedom (persons − strata for the whole sample).
 pub fn ratio_estimate(strata: &[StratumSums], level: f64, df: f64) -> Estimate {
+    let (r, x) = ratio_of(strata);
+    let wz: Vec<(f64, f64)> = strata.iter().map(|s| ratio_wz(s, r, x)).collect();
+    from_wz(strata, r, level, df, &wz)
+}
+
+/// R = Σwy / Σwx over the strata, and X = Σwx.
+pub fn ratio_of(strata: &[StratumSums]) -> (f64, f64) {
     let y: f64 = strata.iter().map(|s| s.sw_y).sum();
     let x: f64 = strata.iter().map(|s| s.sw_x).sum();
-    let r = if x != 0.0 { y / x } else { f64::NAN };
-    // Σ wz and Σ (wz)² of a stratum with z = (y − R x)/X.
-    linearised(strata, r, level, df, |s| {
-        (
-            (s.sw_y - r * s.sw_x) / x,
-            (s.sw2_yy - 2.0 * r * s.sw2_xy + r * r * s.sw2_xx) / (x * x),
-        )
-    })
+    (if x != 0.0 { y / x } else { f64::NAN }, x)
+}
+
+/// Σ wz and Σ (wz)² of a stratum for the ratio's z = (y − R x)/X.
+pub fn ratio_wz(s: &StratumSums, r: f64, x: f64) -> (f64, f64) {
+    (
+        (s.sw_y - r * s.sw_x) / x,
+        (s.sw2_yy - 2.0 * r * s.sw2_xy + r * r * s.sw2_xx) / (x * x),
+    )
 }
 
 /// The total Ŷ = Σ wᵢyᵢ over the domain with its linearised SE (zᵢ = yᵢ), e.g. annual tonnes
 /// of CO₂e for the population the weights sum to. `n` and `n_eff` as in [`ratio_estimate`].
 pub fn total_estimate(strata: &[StratumSums], level: f64, df: f64) -> Estimate {
     let y: f64 = strata.iter().map(|s| s.sw_y).sum();
-    linearised(strata, y, level, df, |s| (s.sw_y, s.sw2_yy))
+    let wz: Vec<(f64, f64)> = strata.iter().map(|s| (s.sw_y, s.sw2_yy)).collect();
+    from_wz(strata, y, level, df, &wz)
 }
 
 /// An estimate with the with-replacement variance Σ_h n_h/(n_h − 1) Σ_{i∈h} (wᵢzᵢ − z̄_h)²,
-/// from each stratum's Σ wz and Σ (wz)² (`wz_sums`).
-fn linearised(
+/// from each stratum's Σ wz and Σ (wz)² (`wz`, one pair per stratum: those of z itself, or of
+/// the calibration residuals of z, [`crate::calibration::Residuals`]).
+pub fn from_wz(
     strata: &[StratumSums],
     estimate: f64,
     level: f64,
     df: f64,
-    wz_sums: impl Fn(&StratumSums) -> (f64, f64),
+    wz: &[(f64, f64)],
 ) -> Estimate {
     let n: u64 = strata.iter().map(|s| s.n_d).sum();
     let sw: f64 = strata.iter().map(|s| s.sw).sum();
     let sw2: f64 = strata.iter().map(|s| s.sw2).sum();
     let mut var = 0.0;
     let mut lonely = 0;
-    for s in strata {
+    for (s, &(sum_wz, sum_wz2)) in strata.iter().zip(wz) {
         if s.n_h < 2 {
             lonely += 1;
             continue;
         }
         let nh = s.n_h as f64;
-        let (sum_wz, sum_wz2) = wz_sums(s);
         // Σ (wz − z̄)² = Σ (wz)² − (Σ wz)²/n_h; clamp rounding below zero.
         var += nh / (nh - 1.0) * (sum_wz2 - sum_wz * sum_wz / nh).max(0.0);
     }
