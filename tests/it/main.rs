@@ -2,6 +2,7 @@
 
 mod bad_inputs;
 mod calendar;
+mod calibration;
 mod cli;
 mod ingest_fixtures;
 mod od;

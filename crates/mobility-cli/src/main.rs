@@ -59,9 +59,60 @@ enum Command {
         #[arg(long, value_name = "DATA_DIR")]
         data: PathBuf,
     },
+    /// Calibrate the person weights to population margins (raking or linear calibration).
+    ///
+    /// The calibrated weight replaces persons.weight; the weight before is kept in
+    /// persons.base_weight, and calibrating again starts from it. The margins are kept in
+    /// calibration_margins, so `run` gives SEs from the calibration residuals. The report is
+    /// printed and written to <data-dir>/_calibration.txt.
+    Weight(WeightArgs),
     /// Print the resolved settings of `run` and `sql` and where each came from
     /// (defaults < mobility.toml < MOBILITY_* environment < flags).
     Config(RunArgs),
+}
+
+#[derive(Args)]
+struct WeightArgs {
+    /// The data directory whose persons are calibrated.
+    #[arg(long, value_name = "DATA_DIR")]
+    data: PathBuf,
+    /// CSV of population totals: variable,category,total (variables: age_band, age, gender,
+    /// employment, has_license, stratum, size, cars, home_zone_id).
+    #[arg(long, value_name = "FILE")]
+    margins: PathBuf,
+    /// raking (iterative proportional fitting's solution) or linear (GREG).
+    #[arg(long, value_enum, default_value = "raking")]
+    method: CalibrationMethod,
+    /// Bounds on the adjustment weight / base_weight, e.g. 0.3,3.
+    #[arg(long, value_name = "LOW,HIGH", value_parser = parse_bounds)]
+    bounds: Option<(f64, f64)>,
+    /// Iterations at most.
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    max_iter: u32,
+    /// Converged when every margin is met to this share of its total.
+    #[arg(long, value_name = "T", default_value_t = 1e-10)]
+    tolerance: f64,
+    #[command(flatten)]
+    lock: LockArgs,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum CalibrationMethod {
+    Raking,
+    Linear,
+}
+
+fn parse_bounds(s: &str) -> Result<(f64, f64), String> {
+    let bad = || format!("`{s}` is not LOW,HIGH with 0 <= LOW < 1 < HIGH (e.g. 0.3,3)");
+    let (lo, hi) = s.split_once(',').ok_or_else(bad)?;
+    let (lo, hi): (f64, f64) = (
+        lo.trim().parse().map_err(|_| bad())?,
+        hi.trim().parse().map_err(|_| bad())?,
+    );
+    if !(0.0..1.0).contains(&lo) || hi <= 1.0 || !hi.is_finite() {
+        return Err(bad());
+    }
+    Ok((lo, hi))
 }
 
 #[derive(Args)]
@@ -359,6 +410,32 @@ fn check(data: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn weight(a: &WeightArgs, quiet: bool) -> anyhow::Result<()> {
+    use mobility_stats::calibration as cal;
+    let opts = mobility_ingest::weight::WeightOptions {
+        calibration: cal::Options {
+            method: match a.method {
+                CalibrationMethod::Raking => cal::Method::Raking,
+                CalibrationMethod::Linear => cal::Method::Linear,
+            },
+            bounds: a.bounds,
+            max_iter: a.max_iter,
+            tolerance: a.tolerance,
+        },
+        lock: a.lock.options(quiet),
+    };
+    let dir = mobility_ingest::store::DataDir::new(&a.data);
+    let report = mobility_ingest::weight::weight(&dir, &a.margins, &opts)?;
+    if !quiet {
+        print!("{report}");
+        println!(
+            "  written to {}",
+            a.data.join(mobility_ingest::weight::REPORT).display()
+        );
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -510,6 +587,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Synth(a) => synth(a, quiet)?,
         Command::Functions => sql::print_functions(false)?,
         Command::Check { data } => check(&data)?,
+        Command::Weight(a) => weight(&a, quiet)?,
         Command::Config(a) => {
             print!("{}", a.settings()?.describe());
         }

@@ -95,6 +95,10 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ),
     ("pt_access", include_str!("../../../queries/pt_access.sql")),
     (
+        "population",
+        include_str!("../../../queries/population.sql"),
+    ),
+    (
         "scenario_shift_short_car_trips",
         include_str!("../../../queries/scenario_shift_short_car_trips.sql"),
     ),

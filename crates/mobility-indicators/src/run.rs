@@ -331,6 +331,45 @@ fn factor_tables(path: &Path) -> Result<Vec<(Table, Vec<RecordBatch>)>> {
     Ok(by_table.into_values().collect())
 }
 
+/// Gives the frame the margins its weights were calibrated to (`calibration_margins`, from
+/// `mobility weight`), for SEs from the calibration residuals. For the manifest: the variables,
+/// and whether they were applied (not when the weights no longer meet the margins).
+async fn calibrate_frame(ctx: &SessionContext, frame: &mut Frame) -> Result<serde_json::Value> {
+    let rows = collect(
+        ctx,
+        "calibration_margins",
+        "SELECT variable, category, total FROM calibration_margins",
+    )
+    .await?;
+    let mut margins = Vec::new();
+    for b in &rows {
+        use crate::batches::{f64s, need, utf8};
+        let v = need(utf8(b, "variable"), "text", "calibration_margins.variable")?;
+        let c = need(utf8(b, "category"), "text", "calibration_margins.category")?;
+        let t = need(f64s(b, "total"), "number", "calibration_margins.total")?;
+        for i in 0..b.num_rows() {
+            margins.push(mobility_model::margins::Margin {
+                variable: v.value(i).to_string(),
+                category: c.value(i).to_string(),
+                total: t.value(i),
+                line: margins.len() + 2,
+            });
+        }
+    }
+    let persons = collect(ctx, "persons", "SELECT * FROM persons").await?;
+    let households = collect(ctx, "households", "SELECT * FROM households").await?;
+    let outcome =
+        mobility_model::margins::categorise("calibration_margins", &margins, &persons, &households)
+            .map_err(|e| e.to_string())
+            .and_then(|c| frame.calibrate(&c).map(|()| c.variables));
+    Ok(match outcome {
+        Ok(variables) => {
+            serde_json::json!({"variables": variables, "margins": margins.len(), "applied": true})
+        }
+        Err(why) => serde_json::json!({"margins": margins.len(), "applied": false, "why": why}),
+    })
+}
+
 /// The survey's replicate weights in the frame's person order, and the scale.
 async fn replicate_weights(
     ctx: &SessionContext,
@@ -620,6 +659,14 @@ async fn run_into(
     } else {
         None
     };
+    let mut frame = frame;
+    let calibration = match &mut frame {
+        Some(frame) if present.contains(&Table::CalibrationMargins) => {
+            Some(calibrate_frame(ctx, frame).await?)
+        }
+        _ => None,
+    };
+    let frame = frame;
     let replicates = match (&frame, present.contains(&Table::ReplicateWeights)) {
         (Some(frame), true) => Some(std::sync::Arc::new(
             replicate_weights(ctx, frame, &opts.replicate_scale).await?,
@@ -829,6 +876,7 @@ async fn run_into(
             "traffic_reference_year": opts.reference_year,
             "factors": opts.factors.as_ref().map(|p| p.display().to_string()),
             "replicate_weights": replicates.as_ref().map(|r| serde_json::json!({"replicates": r.weights.len(), "scale": r.scale, "scheme": r.scheme})),
+            "calibration": calibration,
             "person_frame_seconds": frame_seconds,
         }),
         indicators: reports,

@@ -38,8 +38,11 @@ use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
 };
 use arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema};
+use mobility_model::margins::Categorised;
+use mobility_stats::calibration::{self, Design, Residuals};
 use mobility_stats::{
-    Estimate, Strata, StratumSums, ratio_estimate, replicate_variance, t_quantile, total_estimate,
+    Estimate, Strata, StratumSums, from_wz, ratio_estimate, ratio_of, ratio_wz, replicate_variance,
+    t_quantile, total_estimate,
 };
 use rayon::prelude::*;
 
@@ -137,6 +140,13 @@ impl Variance {
                 format!("replicate weights (R={}, c={})", r.weights.len(), r.scheme),
             ),
         };
+        let method = match &frame.calibration {
+            Some(c) => format!(
+                "{method}, each replicate calibrated to the margins of {}",
+                c.variables.join(", ")
+            ),
+            None => method,
+        };
         Some(Replicates {
             count,
             scale,
@@ -150,6 +160,27 @@ impl Variance {
 impl Replicates<'_> {
     /// The weights of replicate `b`, in the frame's person order.
     fn weights(&self, b: u64) -> Vec<f64> {
+        let w = self.raw_weights(b);
+        // With calibrated weights, each replicate is calibrated to the same margins (linear
+        // calibration: one step), so a calibrated margin does not vary across replicates.
+        match &self.frame.calibration {
+            Some(c) => calibration::calibrate(
+                &w,
+                &c.design,
+                &c.totals,
+                &calibration::Options {
+                    method: calibration::Method::Linear,
+                    ..calibration::Options::default()
+                },
+            )
+            .map(|c| c.weights)
+            .unwrap_or(w),
+            None => w,
+        }
+    }
+
+    /// The replicate's weights before recalibration.
+    fn raw_weights(&self, b: u64) -> Vec<f64> {
         match self.variance {
             Variance::Bootstrap { seed, .. } => {
                 let a = self.frame.strata.rao_wu(*seed, b);
@@ -196,6 +227,18 @@ pub struct Frame {
     value_of: Vec<Vec<u32>>,
     /// Per person-level breakdown: the value names, sorted.
     values: Vec<Vec<String>>,
+    /// The margins the weights were calibrated to, if any.
+    calibration: Option<Calibration>,
+}
+
+/// Weights calibrated to margins: the design of the margins over the frame's persons, their
+/// totals, and what the residual variance needs.
+pub struct Calibration {
+    design: Design,
+    totals: Vec<f64>,
+    residuals: Residuals,
+    /// The margin variables, for the output.
+    variables: Vec<String>,
 }
 
 impl Frame {
@@ -266,7 +309,54 @@ impl Frame {
             n_h,
             value_of,
             values,
+            calibration: None,
         })
+    }
+
+    /// Takes the margins the weights were calibrated to (persons in any order): estimates
+    /// then get their SE from the calibration residuals, and replicates are recalibrated.
+    /// `Err` says why not: a person outside the frame, or weights that no longer meet the
+    /// margins (persons re-ingested after `mobility weight`).
+    pub fn calibrate(&mut self, c: &Categorised) -> std::result::Result<(), String> {
+        let n = self.persons();
+        if c.person_id.len() != n {
+            return Err(format!(
+                "calibration_margins cover {} persons, the frame {n}",
+                c.person_id.len()
+            ));
+        }
+        // The categories in the frame's person order.
+        let mut of_person = vec![vec![0u32; n]; c.variables.len()];
+        let mut weights = vec![0.0; n];
+        for (i, &id) in c.person_id.iter().enumerate() {
+            let Some(p) = self.position(id) else {
+                return Err(format!("person {id} is not in the frame"));
+            };
+            for (v, cats) in c.of_person.iter().enumerate() {
+                of_person[v][p] = cats[i];
+            }
+            weights[i] = self.weight[p];
+        }
+        let max_error = c.max_error(&weights);
+        if !(max_error <= 1e-6) {
+            return Err(format!(
+                "persons.weight no longer meets calibration_margins (largest error {max_error:.2e} of a total): \
+                 were persons ingested again after `mobility weight`? Run it again"
+            ));
+        }
+        let (design, column_of) = Design::from_categories(&of_person, &c.sizes());
+        let totals = c.column_totals(&column_of, design.columns);
+        let Some(residuals) = Residuals::new(&self.weight, &self.stratum, self.n_h.len(), &design)
+        else {
+            return Err("the calibration margins' design is singular".into());
+        };
+        self.calibration = Some(Calibration {
+            design,
+            totals,
+            residuals,
+            variables: c.variables.clone(),
+        });
+        Ok(())
     }
 
     /// The position of a person in the frame.
@@ -414,36 +504,10 @@ impl Sums {
         for person_rows in rows.chunk_by(|a, b| a.person == b.person) {
             let p = person_rows[0].person as usize;
             domains_of(p, &mut pd);
-            local.clear();
-            let mut add = |d: u32, k: u32, y: f64, x: f64| match local
-                .iter_mut()
-                .find(|e| e.0 == d && e.1 == k)
-            {
-                Some(e) => {
-                    e.2 += y;
-                    e.3 += x;
-                }
-                None => local.push((d, k, y, x)),
-            };
-            for r in person_rows {
-                for &d in &pd {
-                    add(d, r.key, r.y, r.x);
-                }
-                for &d in &r.trip_domain {
-                    if d != NONE {
-                        add(d, r.key, r.y, r.x);
-                    }
-                }
-            }
+            person_cells(person_rows, &pd, &mut local);
             let (w, h) = (frame.weight[p], frame.stratum[p] as usize);
-            totals.clear();
             if s.estimator == Estimator::Share {
-                for &(d, _, y, _) in &local {
-                    match totals.iter_mut().find(|t| t.0 == d) {
-                        Some(t) => t.1 += y,
-                        None => totals.push((d, y)),
-                    }
-                }
+                domain_totals(&local, &mut totals);
                 for &(d, xd) in &totals {
                     let a = &mut self.dom[d as usize * ns + h];
                     if xd != 0.0 {
@@ -487,6 +551,221 @@ impl Sums {
                 }
             }
         }
+    }
+}
+
+/// A person's (domain, key, Σy, Σx) over its rows: each row counts in the person's domains
+/// `pd` and in its own trip-level domains.
+fn person_cells(person_rows: &[Row], pd: &[u32], local: &mut Vec<(u32, u32, f64, f64)>) {
+    local.clear();
+    let mut add =
+        |d: u32, k: u32, y: f64, x: f64| match local.iter_mut().find(|e| e.0 == d && e.1 == k) {
+            Some(e) => {
+                e.2 += y;
+                e.3 += x;
+            }
+            None => local.push((d, k, y, x)),
+        };
+    for r in person_rows {
+        for &d in pd {
+            add(d, r.key, r.y, r.x);
+        }
+        for &d in &r.trip_domain {
+            if d != NONE {
+                add(d, r.key, r.y, r.x);
+            }
+        }
+    }
+}
+
+/// The person's y summed over the keys of each domain: x of `share`.
+fn domain_totals(local: &[(u32, u32, f64, f64)], totals: &mut Vec<(u32, f64)>) {
+    totals.clear();
+    for &(d, _, y, _) in local {
+        match totals.iter_mut().find(|t| t.0 == d) {
+            Some(t) => t.1 += y,
+            None => totals.push((d, y)),
+        }
+    }
+}
+
+/// Sums of one side (y, or x) of a cell over the calibration design: Σ w a v over the p
+/// columns (for β), and per person group of [`Residuals`]: Σ w² v, Σ w² v², and for y also
+/// Σ w² x y.
+#[derive(Default, Clone)]
+struct Side {
+    wa: Vec<f64>,
+    groups: HashMap<u32, [f64; 3]>,
+}
+
+impl Side {
+    fn new(p: usize) -> Self {
+        Self {
+            wa: vec![0.0; p],
+            groups: HashMap::default(),
+        }
+    }
+
+    fn add(&mut self, cols: &[usize], g: u32, w: f64, v: f64, xv: f64) {
+        if v == 0.0 {
+            return;
+        }
+        for &c in cols {
+            self.wa[c] += w * v;
+        }
+        let e = self.groups.entry(g).or_default();
+        e[0] += w * w * v;
+        e[1] += w * w * v * v;
+        e[2] += w * w * xv * v;
+    }
+}
+
+/// What the residual variance of calibrated weights needs of each reported cell: its y side,
+/// and its x side, per cell (`ratio`) or per domain (`mean`, `share`).
+struct CalibratedTerms {
+    y: Vec<Side>,
+    x_cell: Vec<Side>,
+    x_domain: HashMap<usize, Side>,
+}
+
+impl CalibratedTerms {
+    /// One pass over the persons and their rows.
+    fn new(
+        frame: &Frame,
+        cal: &Calibration,
+        s: &Shape,
+        rows: &[Row],
+        domains_of: &(dyn Fn(usize, &mut Vec<u32>) + Sync),
+        report: &[(usize, usize)],
+        dom_row: &dyn Fn(usize) -> usize,
+    ) -> Self {
+        let (p, nk) = (cal.design.columns, s.nk);
+        let cell_index: HashMap<usize, usize> = report
+            .iter()
+            .enumerate()
+            .map(|(j, &(d, k))| (d * nk + k, j))
+            .collect();
+        let mut y = vec![Side::new(p); report.len()];
+        let mut x_cell = if s.estimator == Estimator::Ratio {
+            vec![Side::new(p); report.len()]
+        } else {
+            Vec::new()
+        };
+        let mut x_domain: HashMap<usize, Side> = HashMap::default();
+        if matches!(s.estimator, Estimator::Mean | Estimator::Share) {
+            for &(d, _) in report {
+                x_domain.entry(dom_row(d)).or_insert_with(|| Side::new(p));
+            }
+        }
+        let mut cols = Vec::new();
+        let mut pd = Vec::new();
+        let (mut local, mut totals) = (Vec::new(), Vec::new());
+        for person_rows in rows.chunk_by(|a, b| a.person == b.person) {
+            let i = person_rows[0].person as usize;
+            let (w, g) = (frame.weight[i], cal.residuals.group(i));
+            cols.clear();
+            cols.extend(cal.design.of(i));
+            domains_of(i, &mut pd);
+            person_cells(person_rows, &pd, &mut local);
+            domain_totals(&local, &mut totals);
+            for &(d, k, yv, xv) in &local {
+                if let Some(&j) = cell_index.get(&(d as usize * nk + k as usize)) {
+                    // The x of Σ w² x y, as in `Sums::walk`.
+                    let x = match s.estimator {
+                        Estimator::Ratio => xv,
+                        Estimator::Share => totals.iter().find(|t| t.0 == d).map_or(0.0, |t| t.1),
+                        _ => 1.0,
+                    };
+                    y[j].add(&cols, g, w, yv, x);
+                    if s.estimator == Estimator::Ratio {
+                        x_cell[j].add(&cols, g, w, xv, 0.0);
+                    }
+                }
+            }
+            if s.estimator == Estimator::Share {
+                for &(d, xd) in &totals {
+                    if let Some(side) = x_domain.get_mut(&(d as usize)) {
+                        side.add(&cols, g, w, xd, 0.0);
+                    }
+                }
+            }
+        }
+        // `mean`: x = 1 for every person of the domain, rows or not.
+        if s.estimator == Estimator::Mean {
+            for i in 0..frame.persons() {
+                let (w, g) = (frame.weight[i], cal.residuals.group(i));
+                cols.clear();
+                cols.extend(cal.design.of(i));
+                domains_of(i, &mut pd);
+                for &d in &pd {
+                    if let Some(side) = x_domain.get_mut(&(d as usize)) {
+                        side.add(&cols, g, w, 1.0, 0.0);
+                    }
+                }
+            }
+        }
+        Self {
+            y,
+            x_cell,
+            x_domain,
+        }
+    }
+
+    /// The cell's estimate with its SE from the calibration residuals of its z.
+    #[allow(clippy::too_many_arguments)]
+    fn estimate(
+        &self,
+        cal: &Calibration,
+        estimator: Estimator,
+        j: usize,
+        x_row: usize,
+        strata: &[StratumSums],
+        level: f64,
+        df: f64,
+    ) -> Estimate {
+        let ys = &self.y[j];
+        let xs = match estimator {
+            Estimator::Ratio => Some(&self.x_cell[j]),
+            Estimator::Mean | Estimator::Share => self.x_domain.get(&x_row),
+            _ => None,
+        };
+        // z = (y − R x)/X; for a total, z = y.
+        let (estimate, r, x) = match estimator {
+            Estimator::Total => (strata.iter().map(|s| s.sw_y).sum(), 0.0, 1.0),
+            _ => {
+                let (r, x) = ratio_of(strata);
+                (r, r, x)
+            }
+        };
+        let waz: Vec<f64> = (0..cal.design.columns)
+            .map(|c| (ys.wa[c] - r * xs.map_or(0.0, |v| v.wa[c])) / x)
+            .collect();
+        let wz: Vec<f64> = strata
+            .iter()
+            .map(|s| match estimator {
+                Estimator::Total => s.sw_y,
+                _ => ratio_wz(s, r, x).0,
+            })
+            .collect();
+        let mut touched: Vec<(u32, f64, f64)> = Vec::new();
+        let none = [0.0; 3];
+        let mut group = |g: u32| {
+            let yg = ys.groups.get(&g).unwrap_or(&none);
+            let xg = xs.and_then(|v| v.groups.get(&g)).unwrap_or(&none);
+            let b = (yg[0] - r * xg[0]) / x;
+            let a = (yg[1] - 2.0 * r * yg[2] + r * r * xg[1]) / (x * x);
+            touched.push((g, b, a));
+        };
+        for &g in ys.groups.keys() {
+            group(g);
+        }
+        if let Some(xs) = xs {
+            for &g in xs.groups.keys().filter(|g| !ys.groups.contains_key(g)) {
+                group(g);
+            }
+        }
+        let sums = cal.residuals.adjust(&waz, &wz, &touched);
+        from_wz(strata, estimate, level, df, &sums)
     }
 }
 
@@ -908,9 +1187,18 @@ pub fn estimate(frame: &Frame, spec: Spec, batches: &[RecordBatch]) -> Result<Re
                 }
             }
         }
+        // With calibrated weights, linearised SEs come from the calibration residuals.
+        let calibrated = match (&frame.calibration, &spec.variance) {
+            (Some(cal), Variance::Linearisation) => Some((
+                cal,
+                CalibratedTerms::new(frame, cal, &shape_of, &rows, &domains_of, &report, &dom_row),
+            )),
+            _ => None,
+        };
         let estimates: Vec<Estimate> = report
             .par_iter()
-            .map(|&(d, k)| {
+            .enumerate()
+            .map(|(j, &(d, k))| {
                 let cell = d * nk + k;
                 let strata: Vec<StratumSums> = (0..ns)
                     .map(|h| {
@@ -933,15 +1221,27 @@ pub fn estimate(frame: &Frame, spec: Spec, batches: &[RecordBatch]) -> Result<Re
                         }
                     })
                     .collect();
-                match spec.estimator {
-                    Estimator::Total => total_estimate(&strata, spec.rules.level, df),
-                    _ => ratio_estimate(&strata, spec.rules.level, df),
+                match (&calibrated, spec.estimator) {
+                    (Some((cal, terms)), e) => {
+                        terms.estimate(cal, e, j, dom_row(d), &strata, spec.rules.level, df)
+                    }
+                    (None, Estimator::Total) => total_estimate(&strata, spec.rules.level, df),
+                    (None, _) => ratio_estimate(&strata, spec.rules.level, df),
                 }
             })
             .collect();
 
         let (estimates, method) = match spec.variance.replicates(frame) {
-            None => (estimates, "linearisation".to_string()),
+            None => (
+                estimates,
+                match &calibrated {
+                    Some((cal, _)) => format!(
+                        "linearisation, residuals of the calibration to {}",
+                        cal.variables.join(", ")
+                    ),
+                    None => "linearisation".to_string(),
+                },
+            ),
             Some(reps) => {
                 // θ_b for every reported cell, replicate by replicate.
                 let thetas: Vec<Vec<f64>> = (0..reps.count)

@@ -133,6 +133,7 @@ fn read_checked(t: Table, path: &Path, problems: &mut Vec<Problem>) -> Option<Ve
     let mut ok = true;
     for f in model.fields() {
         match file_schema.field_with_name(f.name()) {
+            Err(_) if t.added_later().contains(&f.name().as_str()) => {}
             Err(_) => {
                 problems.push(problem(
                     t.name(),
@@ -184,7 +185,11 @@ fn read_checked(t: Table, path: &Path, problems: &mut Vec<Problem>) -> Option<Ve
         };
         let mut cols: Vec<ArrayRef> = Vec::new();
         for f in model.fields() {
-            let c = b.column_by_name(f.name()).expect("checked above");
+            let Some(c) = b.column_by_name(f.name()) else {
+                // A column added to the model later: NULL in this older file.
+                cols.push(arrow::array::new_null_array(f.data_type(), b.num_rows()));
+                continue;
+            };
             if !f.is_nullable() && c.null_count() > 0 {
                 problems.push(problem(
                     t.name(),

@@ -24,6 +24,7 @@ pub mod source;
 pub mod store;
 pub mod survey;
 pub mod traffic;
+pub mod weight;
 pub mod zones;
 
 use std::collections::BTreeMap;

@@ -70,7 +70,7 @@ impl DataDir {
     pub fn read_table(&self, table: Table) -> Result<Vec<RecordBatch>> {
         let mut out = Vec::new();
         for p in self.parts(table)? {
-            out.extend(read_parquet(&p)?);
+            out.extend(conform(table, read_parquet(&p)?)?);
         }
         Ok(out)
     }
@@ -79,7 +79,7 @@ impl DataDir {
     pub fn read_part(&self, table: Table, part: &str) -> Result<Vec<RecordBatch>> {
         let p = self.table_dir(table)?.join(format!("{part}.parquet"));
         if p.exists() {
-            read_parquet(&p)
+            conform(table, read_parquet(&p)?)
         } else {
             Ok(Vec::new())
         }
@@ -235,6 +235,35 @@ fn read_parquet(path: &Path) -> Result<Vec<RecordBatch>> {
     reader
         .map(|b| b.map_err(Error::from))
         .collect::<Result<Vec<_>>>()
+}
+
+/// Batches of a file written before columns were added to its table (`Table::added_later`)
+/// with those columns NULL, so they merge with batches of the current schema.
+fn conform(table: Table, batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
+    let added = table.added_later();
+    batches
+        .into_iter()
+        .map(|b| {
+            let schema = b.schema();
+            if added.iter().all(|c| schema.field_with_name(c).is_ok()) {
+                return Ok(b);
+            }
+            let model = table.schema();
+            let mut fields = schema.fields().to_vec();
+            let mut cols = b.columns().to_vec();
+            for c in added.iter().filter(|c| schema.field_with_name(c).is_err()) {
+                let f = model
+                    .field_with_name(c)
+                    .expect("added columns are in the model");
+                fields.push(std::sync::Arc::new(f.clone()));
+                cols.push(arrow::array::new_null_array(f.data_type(), b.num_rows()));
+            }
+            Ok(RecordBatch::try_new(
+                std::sync::Arc::new(arrow::datatypes::Schema::new(fields)),
+                cols,
+            )?)
+        })
+        .collect()
 }
 
 /// One commit in the making: new generations of the tables it writes, and rejects files.

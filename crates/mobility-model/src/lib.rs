@@ -10,6 +10,7 @@
 
 pub mod codes;
 pub mod layout;
+pub mod margins;
 pub mod tables;
 
 pub use codes::{Mode, Purpose, Scope};

@@ -31,7 +31,10 @@ pub enum Table {
     FleetMix,
     /// Persons per vehicle.
     Occupancy,
+    /// Replicate weights a survey ships.
     ReplicateWeights,
+    /// The population margins the person weights were calibrated to (`mobility weight`).
+    CalibrationMargins,
 }
 
 impl Table {
@@ -48,6 +51,7 @@ impl Table {
         Table::FleetMix,
         Table::Occupancy,
         Table::ReplicateWeights,
+        Table::CalibrationMargins,
     ];
 
     /// The SQL name, also the folder name in a data directory.
@@ -64,6 +68,7 @@ impl Table {
             Table::FleetMix => "fleet_mix",
             Table::Occupancy => "occupancy",
             Table::ReplicateWeights => "replicate_weights",
+            Table::CalibrationMargins => "calibration_margins",
         }
     }
 
@@ -86,6 +91,16 @@ impl Table {
             Table::FleetMix => &["year", "mode", "fuel"],
             Table::Occupancy => &["year", "mode"],
             Table::ReplicateWeights => &["person_id", "replicate"],
+            Table::CalibrationMargins => &["variable", "category"],
+        }
+    }
+
+    /// Columns added to the model after data directories were written without them: a file
+    /// without them is read with NULLs there.
+    pub const fn added_later(self) -> &'static [&'static str] {
+        match self {
+            Table::Persons => &["base_weight"],
+            _ => &[],
         }
     }
 
@@ -117,6 +132,7 @@ impl Table {
                 f("weight", num(), false),
                 f("stratum", text(), true),
                 f("travel_date", DataType::Date32, true),
+                f("base_weight", num(), true),
             ],
             Table::Trips => vec![
                 f("trip_id", id(), false),
@@ -200,6 +216,13 @@ impl Table {
                 f("person_id", id(), false),
                 f("replicate", small(), false),
                 f("weight", num(), false),
+            ],
+            Table::CalibrationMargins => vec![
+                f("variable", text(), false),
+                f("category", text(), false),
+                f("total", num(), false),
+                f("base_total", num(), false),
+                f("calibrated_total", num(), false),
             ],
         };
         Arc::new(Schema::new(fields))

@@ -39,6 +39,45 @@ pub struct Design {
 }
 
 impl Design {
+    /// The full-rank indicator design of persons in categories: `of_person[v][i]` is person
+    /// i's category of variable v, `sizes[v]` the number of categories of v. Columns: every
+    /// category of the first variable, all but the first of each other. Also each
+    /// (variable, category)'s column, [`NONE`] for the dropped ones.
+    pub fn from_categories(of_person: &[Vec<u32>], sizes: &[usize]) -> (Self, Vec<Vec<u32>>) {
+        let mut columns = 0u32;
+        let column_of: Vec<Vec<u32>> = sizes
+            .iter()
+            .enumerate()
+            .map(|(v, &k)| {
+                (0..k)
+                    .map(|k| {
+                        if v > 0 && k == 0 {
+                            NONE
+                        } else {
+                            columns += 1;
+                            columns - 1
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let n = of_person.first().map_or(0, Vec::len);
+        let mut cells = Vec::with_capacity(n * sizes.len());
+        for i in 0..n {
+            for (v, cats) in of_person.iter().enumerate() {
+                cells.push(column_of[v][cats[i] as usize]);
+            }
+        }
+        (
+            Self {
+                columns: columns as usize,
+                per_person: sizes.len(),
+                cells,
+            },
+            column_of,
+        )
+    }
+
     /// Persons in the design.
     pub fn persons(&self) -> usize {
         self.cells.len().checked_div(self.per_person).unwrap_or(0)
@@ -291,14 +330,23 @@ fn inverse(a: &[f64], p: usize) -> Option<Vec<f64>> {
     Some(inv)
 }
 
-/// What the residual variance of a calibrated estimator needs from the frame:
-/// M⁻¹ = (Σ wᵢaᵢaᵢᵀ)⁻¹, and per stratum S_h = Σ_h wᵢaᵢ and Q_h = Σ_h wᵢ²aᵢaᵢᵀ.
+/// What the residual variance of a calibrated estimator needs from the frame: M⁻¹ =
+/// (Σ wᵢaᵢaᵢᵀ)⁻¹, S_h = Σ_h wᵢaᵢ per stratum, and the persons' groups: persons of one stratum
+/// with the same columns share aᵢᵀβ, so Σ_h (wᵢeᵢ)² is summed group by group,
+///   Σ_{g∈h} [Σ_g w²z² − 2c_g Σ_g w²z + c_g² Σ_g w²],  c_g = a_gᵀβ,
+/// which keeps the cancellation inside a group (a few persons) rather than across a stratum:
+/// a calibrated margin's SE comes out at rounding level of its own persons' weights.
 #[derive(Debug, Clone)]
 pub struct Residuals {
     p: usize,
     m_inv: Vec<f64>,
     s: Vec<Vec<f64>>,
-    q: Vec<Vec<f64>>,
+    /// Each person's group.
+    person_group: Vec<u32>,
+    /// Per group: its stratum, its columns, Σ w².
+    group_stratum: Vec<u32>,
+    group_cols: Vec<Vec<u32>>,
+    group_w2: Vec<f64>,
 }
 
 impl Residuals {
@@ -308,25 +356,42 @@ impl Residuals {
         let p = design.columns;
         let mut m = vec![0.0; p * p];
         let mut s = vec![vec![0.0; p]; strata];
-        let mut q = vec![vec![0.0; p * p]; strata];
-        let mut cols = Vec::with_capacity(design.per_person);
+        let mut groups: std::collections::HashMap<(u32, Vec<u32>), u32> =
+            std::collections::HashMap::new();
+        let (mut person_group, mut group_stratum, mut group_cols, mut group_w2) = (
+            Vec::with_capacity(w.len()),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+        );
         for (i, &wi) in w.iter().enumerate() {
-            let h = stratum[i] as usize;
-            cols.clear();
-            cols.extend(design.of(i));
+            let h = stratum[i];
+            let mut cols: Vec<u32> = design.of(i).map(|c| c as u32).collect();
+            cols.sort_unstable();
             for &a in &cols {
-                s[h][a] += wi;
+                s[h as usize][a as usize] += wi;
                 for &b in &cols {
-                    m[a * p + b] += wi;
-                    q[h][a * p + b] += wi * wi;
+                    m[a as usize * p + b as usize] += wi;
                 }
             }
+            let next = group_stratum.len() as u32;
+            let g = *groups.entry((h, cols.clone())).or_insert_with(|| {
+                group_stratum.push(h);
+                group_cols.push(cols);
+                group_w2.push(0.0);
+                next
+            });
+            group_w2[g as usize] += wi * wi;
+            person_group.push(g);
         }
         Some(Self {
             p,
             m_inv: inverse(&m, p)?,
             s,
-            q,
+            person_group,
+            group_stratum,
+            group_cols,
+            group_w2,
         })
     }
 
@@ -335,31 +400,35 @@ impl Residuals {
         self.p
     }
 
+    /// Person i's group.
+    pub fn group(&self, i: usize) -> u32 {
+        self.person_group[i]
+    }
+
     /// Per stratum (Σ_h wᵢeᵢ, Σ_h (wᵢeᵢ)²) of the residuals eᵢ = zᵢ − aᵢᵀβ, from
-    /// `waz` = Σ wᵢaᵢzᵢ over all persons, `w2az[h]` = Σ_h wᵢ²aᵢzᵢ, and `plain[h]` =
-    /// (Σ_h wᵢzᵢ, Σ_h (wᵢzᵢ)²):
-    ///   Σ_h we = Σ_h wz − S_hᵀβ,  Σ_h (we)² = Σ_h (wz)² − 2βᵀ Σ_h w²az + βᵀQ_hβ.
-    pub fn adjust(&self, waz: &[f64], w2az: &[Vec<f64>], plain: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    /// `waz` = Σ wᵢaᵢzᵢ over all persons, `wz[h]` = Σ_h wᵢzᵢ, and for every group where some
+    /// zᵢ ≠ 0: (group, Σ_g wᵢ²zᵢ, Σ_g wᵢ²zᵢ²). Σ_h we = Σ_h wz − S_hᵀβ.
+    pub fn adjust(&self, waz: &[f64], wz: &[f64], touched: &[(u32, f64, f64)]) -> Vec<(f64, f64)> {
         let p = self.p;
         let beta: Vec<f64> = (0..p)
             .map(|r| (0..p).map(|c| self.m_inv[r * p + c] * waz[c]).sum())
             .collect();
-        plain
-            .iter()
+        let c = |g: usize| -> f64 { self.group_cols[g].iter().map(|&k| beta[k as usize]).sum() };
+        let mut sq = vec![0.0; wz.len()];
+        for g in 0..self.group_w2.len() {
+            let cg = c(g);
+            sq[self.group_stratum[g] as usize] += cg * cg * self.group_w2[g];
+        }
+        for &(g, b, a) in touched {
+            let g = g as usize;
+            sq[self.group_stratum[g] as usize] += a - 2.0 * c(g) * b;
+        }
+        wz.iter()
+            .zip(sq)
             .enumerate()
-            .map(|(h, &(wz, wz2))| {
+            .map(|(h, (&wz, sq))| {
                 let sb: f64 = self.s[h].iter().zip(&beta).map(|(s, b)| s * b).sum();
-                let bz: f64 = w2az[h].iter().zip(&beta).map(|(a, b)| a * b).sum();
-                let q = &self.q[h];
-                let bqb: f64 = (0..p)
-                    .map(|r| {
-                        if beta[r] == 0.0 {
-                            return 0.0;
-                        }
-                        beta[r] * (0..p).map(|c| q[r * p + c] * beta[c]).sum::<f64>()
-                    })
-                    .sum();
-                (wz - sb, (wz2 - 2.0 * bz + bqb).max(0.0))
+                (wz - sb, sq.max(0.0))
             })
             .collect()
     }
@@ -509,38 +578,61 @@ mod tests {
         );
     }
 
+    /// The inputs of [`Residuals::adjust`] for a person-level z, summed as a caller would.
+    fn inputs(
+        r: &Residuals,
+        design: &Design,
+        w: &[f64],
+        stratum: &[u32],
+        z: &[f64],
+    ) -> (Vec<f64>, Vec<f64>, Vec<(u32, f64, f64)>) {
+        let mut waz = vec![0.0; design.columns];
+        let mut wz = vec![0.0; 2];
+        let mut touched: Vec<(u32, f64, f64)> = Vec::new();
+        for i in 0..w.len() {
+            for c in design.of(i) {
+                waz[c] += w[i] * z[i];
+            }
+            wz[stratum[i] as usize] += w[i] * z[i];
+            let g = r.group(i);
+            let t = match touched.iter_mut().find(|t| t.0 == g) {
+                Some(t) => t,
+                None => {
+                    touched.push((g, 0.0, 0.0));
+                    touched.last_mut().unwrap()
+                }
+            };
+            t.1 += w[i] * w[i] * z[i];
+            t.2 += w[i] * w[i] * z[i] * z[i];
+        }
+        (waz, wz, touched)
+    }
+
     #[test]
     fn a_calibrated_margin_has_no_residual() {
-        // z = 1 for persons in A1: a calibration column, so every residual is 0.
+        // z = 1 for persons in A1 or in B1 (a dropped category): margins, so every residual
+        // is 0.
         let (design, d) = design();
         let w = calibrate(&d, &design, &[40.0, 30.0, 35.0], &Options::default())
             .unwrap()
             .weights;
         let stratum = [0u32, 0, 0, 1, 1, 1];
         let r = Residuals::new(&w, &stratum, 2, &design).unwrap();
-        let z: Vec<f64> = (0..6)
-            .map(|i| {
-                if design.of(i).any(|c| c == 0) {
-                    1.0
-                } else {
-                    0.0
-                }
-            })
-            .collect();
-        let mut waz = vec![0.0; 3];
-        let mut w2az = vec![vec![0.0; 3]; 2];
-        let mut plain = vec![(0.0, 0.0); 2];
-        for i in 0..6 {
-            let h = stratum[i] as usize;
-            for c in design.of(i) {
-                waz[c] += w[i] * z[i];
-                w2az[h][c] += w[i] * w[i] * z[i];
+        for margin in [Some(0), None] {
+            let z: Vec<f64> = (0..6)
+                .map(|i| {
+                    let cols: Vec<usize> = design.of(i).collect();
+                    let inside = match margin {
+                        Some(c) => cols.contains(&c),
+                        None => !cols.contains(&2),
+                    };
+                    if inside { 1.0 } else { 0.0 }
+                })
+                .collect();
+            let (waz, wz, touched) = inputs(&r, &design, &w, &stratum, &z);
+            for (we, we2) in r.adjust(&waz, &wz, &touched) {
+                assert!(we.abs() < 1e-12 && we2.abs() < 1e-12, "{we} {we2}");
             }
-            plain[h].0 += w[i] * z[i];
-            plain[h].1 += (w[i] * z[i]).powi(2);
-        }
-        for (we, we2) in r.adjust(&waz, &w2az, &plain) {
-            assert!(we.abs() < 1e-9 && we2.abs() < 1e-9, "{we} {we2}");
         }
     }
 
@@ -554,22 +646,16 @@ mod tests {
         let z = [1.5, -0.5, 2.0, 0.0, 3.0, 1.0];
         let r = Residuals::new(&w, &stratum, 2, &design).unwrap();
         let (mut m, mut rhs) = (vec![0.0; 9], vec![0.0; 3]);
-        let mut waz = vec![0.0; 3];
-        let mut w2az = vec![vec![0.0; 3]; 2];
-        let mut plain = vec![(0.0, 0.0); 2];
         for i in 0..6 {
             let cols: Vec<usize> = design.of(i).collect();
             for &a in &cols {
                 rhs[a] += w[i] * z[i];
-                waz[a] += w[i] * z[i];
-                w2az[stratum[i] as usize][a] += w[i] * w[i] * z[i];
                 for &b in &cols {
                     m[a * 3 + b] += w[i];
                 }
             }
-            plain[stratum[i] as usize].0 += w[i] * z[i];
-            plain[stratum[i] as usize].1 += (w[i] * z[i]).powi(2);
         }
+        let (waz, wz, touched) = inputs(&r, &design, &w, &stratum, &z);
         let beta = solve(m, rhs, 3).unwrap();
         let mut want = vec![(0.0, 0.0); 2];
         for i in 0..6 {
@@ -577,7 +663,7 @@ mod tests {
             want[stratum[i] as usize].0 += w[i] * e;
             want[stratum[i] as usize].1 += (w[i] * e).powi(2);
         }
-        for (got, want) in r.adjust(&waz, &w2az, &plain).iter().zip(&want) {
+        for (got, want) in r.adjust(&waz, &wz, &touched).iter().zip(&want) {
             assert!(
                 (got.0 - want.0).abs() < 1e-9 && (got.1 - want.1).abs() < 1e-9,
                 "{got:?} {want:?}"

@@ -860,6 +860,7 @@ impl Survey {
             ],
         )?;
         let p = self.persons;
+        let n_persons = p.person_id.len();
         let pb = RecordBatch::try_new(
             Table::Persons.schema(),
             vec![
@@ -872,6 +873,7 @@ impl Survey {
                 Arc::new(Float64Array::from(p.weight)),
                 Arc::new(StringArray::from(p.stratum)),
                 Arc::new(Date32Array::from(p.travel_date)),
+                arrow::array::new_null_array(&arrow::datatypes::DataType::Float64, n_persons),
             ],
         )?;
         let t = self.trips;
