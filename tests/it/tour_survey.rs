@@ -261,6 +261,7 @@ fn activitysim_survey_tables_ingest_with_constants_decimal_hours_and_code_lists(
     let dep_text = strings(&t, "depart_at");
     let (mode, purpose) = (strings(&t, "mode"), strings(&t, "purpose"));
     let (oz, dz) = (strings(&t, "origin_zone_id"), strings(&t, "dest_zone_id"));
+    let tour = ints(&t, "tour_id");
     let row_of = |id: &str| -> usize {
         let id: i64 = id.parse().unwrap();
         tid.iter()
@@ -324,6 +325,7 @@ fn activitysim_survey_tables_ingest_with_constants_decimal_hours_and_code_lists(
         assert_eq!(purpose[i].as_deref(), Some(purpose_of(&src["purpose"])));
         assert_eq!(oz[i].as_deref(), Some(src["origin"].as_str()));
         assert_eq!(dz[i].as_deref(), Some(src["destination"].as_str()));
+        assert_eq!(tour[i], Some(src["tour_id"].parse().unwrap()), "trip {}", src["trip_id"]);
     }
 
     // Trips per person per day: all weights 1, so trips kept over all persons (those without

@@ -100,6 +100,7 @@ impl Table {
     pub const fn added_later(self) -> &'static [&'static str] {
         match self {
             Table::Persons => &["base_weight"],
+            Table::Trips => &["tour_id"],
             _ => &[],
         }
     }
@@ -149,6 +150,7 @@ impl Table {
                 f("dest_lat", num(), true),
                 f("origin_zone_id", text(), true),
                 f("dest_zone_id", text(), true),
+                f("tour_id", id(), true),
             ],
             Table::Zones => vec![
                 f("zone_id", text(), false),

@@ -152,6 +152,8 @@ pub struct TripColumns {
     pub person_id: String,
     /// Absent: the order of the person's trips in the file.
     pub trip_no: Option<Source>,
+    /// The tour the trip belongs to (tour-based surveys); absent: NULL.
+    pub tour_id: Option<Source>,
     pub depart_at: Option<Source>,
     pub arrive_at: Option<Source>,
     pub purpose: Option<Source>,

@@ -66,6 +66,7 @@ pub struct Trips {
     pub trip_id: Vec<i64>,
     pub person_id: Vec<i64>,
     pub trip_no: Vec<Option<i16>>,
+    pub tour_id: Vec<Option<i64>>,
     pub depart_at: Vec<Option<i64>>,
     pub arrive_at: Vec<Option<i64>>,
     pub purpose: Vec<Option<&'static str>>,
@@ -647,6 +648,7 @@ fn read_trips(
         cols.pos("origin_zone_id", &t.origin_zone_id)?,
         cols.pos("dest_zone_id", &t.dest_zone_id)?,
     );
+    let c_tour = cols.pos("tour_id", &t.tour_id)?;
     let header = csv.header.clone();
     let consts = std::mem::take(&mut cols.consts);
     let persons: HashMap<i64, Option<i32>> = s
@@ -770,12 +772,13 @@ fn read_trips(
             let (olon, olat) = fld.coord(c_ox, c_oy)?;
             let (dlon, dlat) = fld.coord(c_dx, c_dy)?;
             let no = fld.int(c_no, 1, i16::MAX as i64)?;
+            let tour = fld.int(c_tour, i64::MIN, i64::MAX)?;
             Ok((
-                person, id, no, dep, arr, purpose, mode, dist, olon, olat, dlon, dlat,
+                person, id, no, tour, dep, arr, purpose, mode, dist, olon, olat, dlon, dlat,
             ))
         })();
         match r {
-            Ok((person, id, no, dep, arr, purpose, mode, dist, olon, olat, dlon, dlat)) => {
+            Ok((person, id, no, tour, dep, arr, purpose, mode, dist, olon, olat, dlon, dlat)) => {
                 seen.insert(id, row.line);
                 let n = per_person.entry(person).or_insert(0);
                 *n += 1;
@@ -783,6 +786,7 @@ fn read_trips(
                 ts.trip_id.push(id);
                 ts.person_id.push(person);
                 ts.trip_no.push(Some(no.map(|v| v as i16).unwrap_or(*n)));
+                ts.tour_id.push(tour);
                 ts.depart_at.push(dep);
                 ts.arrive_at.push(arr);
                 ts.purpose.push(purpose);
@@ -894,6 +898,7 @@ impl Survey {
                 Arc::new(Float64Array::from(t.dest_lat)),
                 Arc::new(StringArray::from(t.origin_zone_id)),
                 Arc::new(StringArray::from(t.dest_zone_id)),
+                Arc::new(Int64Array::from(t.tour_id)),
             ],
         )?;
         Ok([
