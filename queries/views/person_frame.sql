@@ -1,6 +1,7 @@
 -- One row per person: the survey design (stratum, weight) and the person-level domains every
 -- survey indicator is broken down by. Persons without trips are here, so they count.
--- age_band follows the bands of the synthetic sample's strata and TØI's reports.
+-- age_band follows the bands of the synthetic sample's strata and TØI's reports; day_type is
+-- weekday, weekend or holiday (Norway's public holidays, day_type()).
 CREATE OR REPLACE VIEW person_frame AS
 SELECT
   p.person_id,
@@ -17,10 +18,6 @@ SELECT
   END AS age_band,
   p.gender,
   p.employment,
-  CASE
-    WHEN p.travel_date IS NULL THEN NULL
-    WHEN date_part('dow', p.travel_date) IN (0, 6) THEN 'weekend'
-    ELSE 'weekday'
-  END AS day_type
+  day_type(p.travel_date) AS day_type
 FROM persons p
 LEFT JOIN households h ON h.household_id = p.household_id

@@ -1,4 +1,5 @@
--- Annual average daily traffic (ÅDT) per counting point, for all days, weekdays and weekends
+-- Annual average daily traffic (ÅDT) per counting point, for all days, weekdays (Monday to
+-- Friday except public holidays, trafikkdata.no's working days), weekends and public holidays
 -- (DOMAIN.md §2.3): daily_average over the year's days with coverage ≥ 95 %; its coverage
 -- is the mean coverage of those days × their number / the days of that type in the year;
 -- se has the finite-population correction. Light and heavy ÅDT count only days whose length
@@ -7,7 +8,7 @@ CREATE OR REPLACE VIEW traffic_adt AS
 WITH d AS (
   SELECT t.*,
     CAST(date_part('year', date) AS BIGINT) AS year,
-    CASE WHEN date_part('dow', date) IN (0, 6) THEN 'weekend' ELSE 'weekday' END AS dt,
+    day_type(date) AS dt,
     CASE WHEN length_quality_pct >= 95 THEN coverage_pct ELSE 0 END AS length_coverage
   FROM traffic_daily t
 ),

@@ -1,4 +1,5 @@
--- Monthly average daily traffic (MDT) per counting point, for all days, weekdays and weekends
+-- Monthly average daily traffic (MDT) per counting point, for all days, weekdays (Monday to
+-- Friday except public holidays, trafikkdata.no's working days), weekends and public holidays
 -- (DOMAIN.md §2.3): daily_average over the month's days with coverage ≥ 95 %; its coverage
 -- is the mean coverage of those days × their number / the days of that type in the month;
 -- se has the finite-population correction. Light and heavy MDT count only days whose length
@@ -8,7 +9,7 @@ WITH d AS (
   SELECT t.*,
     CAST(date_part('year', date) AS BIGINT) AS year,
     CAST(date_part('month', date) AS BIGINT) AS month,
-    CASE WHEN date_part('dow', date) IN (0, 6) THEN 'weekend' ELSE 'weekday' END AS dt,
+    day_type(date) AS dt,
     CASE WHEN length_quality_pct >= 95 THEN coverage_pct ELSE 0 END AS length_coverage
   FROM traffic_daily t
 ),

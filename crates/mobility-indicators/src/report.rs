@@ -81,8 +81,8 @@ impl Lang {
                 "Traffic index (rolling, against the reference year), all points, unofficial",
             ),
             "hourly" => (
-                "Timeprofil på virkedager, gjennomsnittlig trafikk per time",
-                "Hourly profile on weekdays, mean traffic per hour",
+                "Timeprofil på virkedager (uten helligdager), gjennomsnittlig trafikk per time",
+                "Hourly profile on working days (public holidays left out), mean traffic per hour",
             ),
             "weekday" => (
                 "Ukedagsprofil, gjennomsnittlig døgntrafikk",
@@ -803,7 +803,7 @@ pub async fn render(
         &format!(
             "SELECT {name} AS trp_id, CAST(date_part('hour', to_local_time(t.hour_start AT TIME ZONE 'Europe/Oslo')) AS BIGINT) AS hour, avg(t.volume) AS v \
              FROM traffic_hourly t {names} WHERE t.scope = 'total' AND t.coverage_pct >= 99 \
-             AND date_part('dow', to_local_time(t.hour_start AT TIME ZONE 'Europe/Oslo')) BETWEEN 1 AND 5 GROUP BY 1, 2"
+             AND day_type(CAST(to_local_time(t.hour_start AT TIME ZONE 'Europe/Oslo') AS DATE)) = 'weekday' GROUP BY 1, 2"
         ),
     )
     .await?;

@@ -3,18 +3,19 @@
 
 use arrow::array::{Array, ArrayRef, Int64Array};
 use arrow::datatypes::DataType;
-use chrono::{Datelike, NaiveDate, Weekday};
+use chrono::NaiveDate;
+use mobility_stats::calendar;
 use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::{Documentation, ScalarUDF};
 
 use crate::udf::{Arg, DOMAIN, arc, num, simple, text};
 
 pub fn udf() -> ScalarUDF {
-    let doc = Documentation::builder(DOMAIN, "The number of days of a month (or of a whole year when month is NULL) of a day type: 'all', 'weekday' (Monday to Friday) or 'weekend' (Saturday and Sunday; public holidays are not treated apart).", "days_in(year, month, day_type)")
+    let doc = Documentation::builder(DOMAIN, "The number of days of a month (or of a whole year when month is NULL) of a day type, as day_type(date) gives it: 'all', 'weekday' (Monday to Friday except public holidays: trafikkdata.no's working days), 'weekend' (Saturday and Sunday except public holidays), 'holiday' (Norway's public holidays), or 'weekend_holiday' (weekend and holidays together).", "days_in(year, month, day_type)")
         .with_argument("year", "e.g. 2024")
         .with_argument("month", "1-12, or NULL for the whole year")
-        .with_argument("day_type", "'all', 'weekday' or 'weekend'")
-        .with_sql_example("SELECT days_in(2024, 2, 'all'), days_in(2024, 2, 'weekend'), days_in(2024, NULL, 'weekday');")
+        .with_argument("day_type", "'all', 'weekday', 'weekend', 'holiday' or 'weekend_holiday'")
+        .with_sql_example("SELECT days_in(2024, 5, 'weekday'), days_in(2024, 5, 'holiday'), days_in(2024, NULL, 'weekday');")
         .build();
     simple(
         "days_in",
@@ -42,15 +43,14 @@ pub fn days_in(year: i32, month: Option<u32>, day_type: &str) -> Option<i64> {
             NaiveDate::from_ymd_opt(year + 1, 1, 1)?,
         ),
     };
-    let weekend = |d: NaiveDate| matches!(d.weekday(), Weekday::Sat | Weekday::Sun);
     Some(
         first
             .iter_days()
             .take_while(|d| *d < last)
             .filter(|d| match day_type {
-                "weekday" => !weekend(*d),
-                "weekend" => weekend(*d),
-                _ => true,
+                "all" => true,
+                "weekend_holiday" => calendar::day_type(*d) != "weekday",
+                t => calendar::day_type(*d) == t,
             })
             .count() as i64,
     )
@@ -65,9 +65,12 @@ fn kernel(a: &[ArrayRef]) -> Result<ArrayRef> {
             continue;
         }
         let kind = t.value(i);
-        if !matches!(kind, "all" | "weekday" | "weekend") {
+        if !matches!(
+            kind,
+            "all" | "weekday" | "weekend" | "holiday" | "weekend_holiday"
+        ) {
             return exec_err!(
-                "days_in: day_type '{kind}' is not one of 'all', 'weekday', 'weekend'"
+                "days_in: day_type '{kind}' is not one of 'all', 'weekday', 'weekend', 'holiday', 'weekend_holiday'"
             );
         }
         let month = (!m.is_null(i)).then(|| m.value(i));
@@ -87,9 +90,12 @@ mod tests {
     fn calendar() {
         assert_eq!(days_in(2024, Some(2), "all"), Some(29));
         assert_eq!(days_in(2023, Some(2), "all"), Some(28));
-        // May 2024: Wednesday the 1st; 23 weekdays, 8 weekend days.
-        assert_eq!(days_in(2024, Some(5), "weekday"), Some(23));
-        assert_eq!(days_in(2024, Some(5), "weekend"), Some(8));
+        // May 2024: Wednesday the 1st; 23 Monday–Fridays, of which 1, 9, 17 and 20 May are
+        // holidays; 8 Saturday–Sundays, 19 May (Whit Sunday) a holiday.
+        assert_eq!(days_in(2024, Some(5), "weekday"), Some(19));
+        assert_eq!(days_in(2024, Some(5), "holiday"), Some(5));
+        assert_eq!(days_in(2024, Some(5), "weekend"), Some(7));
+        assert_eq!(days_in(2024, Some(5), "weekend_holiday"), Some(12));
         assert_eq!(days_in(2024, None, "all"), Some(366));
         assert_eq!(days_in(2024, Some(12), "all"), Some(31));
     }
