@@ -10,6 +10,7 @@ mod outputs;
 mod real_data;
 mod reliability;
 mod report;
+mod road;
 mod sql;
 mod survey;
 mod tour_survey;

@@ -325,7 +325,12 @@ fn activitysim_survey_tables_ingest_with_constants_decimal_hours_and_code_lists(
         assert_eq!(purpose[i].as_deref(), Some(purpose_of(&src["purpose"])));
         assert_eq!(oz[i].as_deref(), Some(src["origin"].as_str()));
         assert_eq!(dz[i].as_deref(), Some(src["destination"].as_str()));
-        assert_eq!(tour[i], Some(src["tour_id"].parse().unwrap()), "trip {}", src["trip_id"]);
+        assert_eq!(
+            tour[i],
+            Some(src["tour_id"].parse().unwrap()),
+            "trip {}",
+            src["trip_id"]
+        );
     }
 
     // Trips per person per day: all weights 1, so trips kept over all persons (those without

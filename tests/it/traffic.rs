@@ -190,6 +190,7 @@ fn mdt_of_the_real_baerum_export_equals_the_raw_sums() {
         e.0 += num(f[9]).unwrap_or(0.0);
         e.1 += num(f[10]).unwrap_or(0.0);
     }
+    let raw_days = days.clone();
     let mut per_point: HashMap<String, Vec<(f64, f64)>> = HashMap::new();
     for ((p, _), (v, c)) in days {
         per_point.entry(p).or_default().push((v, c / 24.0));
@@ -223,6 +224,71 @@ fn mdt_of_the_real_baerum_export_equals_the_raw_sums() {
     }
     // 16 points; one (33438V444232) has no day with 95 % coverage in May.
     assert_eq!((checked, without), (15, 1));
+    // Weekday, weekend and holiday MDT, the days sorted by a calendar written out here: May
+    // 2024 begins on a Wednesday; its public holidays are 1 (Labour Day), 9 (Ascension), 17
+    // (Constitution Day), 19 and 20 May (Whit Sunday and Monday). Weekdays leave out 1, 9, 17
+    // and 20 May, as trafikkdata.no's working days do.
+    let kind = |date: &str| -> &str {
+        let day: u32 = date[8..10].parse().unwrap();
+        if [1, 9, 17, 19, 20].contains(&day) {
+            "holiday"
+        } else if (day + 1) % 7 >= 5 {
+            // (day − 1 + 2) % 7 with Monday = 0: Saturday 5, Sunday 6.
+            "weekend"
+        } else {
+            "weekday"
+        }
+    };
+    let sql = "SELECT trp_id, day_type, mdt, n_days, days_in_period, coverage_pct FROM traffic_mdt \
+               WHERE year = 2024 AND month = 5 AND day_type <> 'all' ORDER BY trp_id, day_type";
+    let out = ok(&["sql", "--data", data, "--format", "csv", "-c", sql]);
+    let mut by_kind: HashMap<(String, &str), Vec<(f64, f64)>> = HashMap::new();
+    for ((p, date), (v, c)) in &raw_days {
+        by_kind
+            .entry((p.clone(), kind(date)))
+            .or_default()
+            .push((*v, c / 24.0));
+    }
+    let mut r = csv::Reader::from_reader(out.as_bytes());
+    let mut checked = HashMap::new();
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        let t = match &rec[1] {
+            "weekday" => "weekday",
+            "weekend" => "weekend",
+            "holiday" => "holiday",
+            other => panic!("day type {other}"),
+        };
+        let days_of_kind = match t {
+            "weekday" => 19.0,
+            "weekend" => 7.0,
+            _ => 5.0,
+        };
+        assert_eq!(rec[4].parse::<f64>().unwrap(), days_of_kind, "{rec:?}");
+        let kept: Vec<&(f64, f64)> = by_kind
+            .get(&(rec[0].to_string(), t))
+            .map(|v| v.iter().filter(|d| d.1 >= 95.0).collect())
+            .unwrap_or_default();
+        let n = kept.len() as f64;
+        assert_eq!(rec[3].parse::<f64>().unwrap(), n, "{rec:?}");
+        if n == 0.0 {
+            assert!(rec[2].is_empty(), "{rec:?}");
+            continue;
+        }
+        let mdt = kept.iter().map(|d| d.0).sum::<f64>() / n;
+        let coverage = kept.iter().map(|d| d.1).sum::<f64>() / days_of_kind;
+        assert!(
+            (rec[2].parse::<f64>().unwrap() - mdt).abs() < 1e-9,
+            "{rec:?} vs {mdt}"
+        );
+        assert!(
+            (rec[5].parse::<f64>().unwrap() - coverage).abs() < 1e-9,
+            "{rec:?} vs {coverage}"
+        );
+        *checked.entry(t).or_insert(0) += 1;
+    }
+    assert_eq!(checked.get("weekday"), Some(&15), "{checked:?}");
+    assert_eq!(checked.get("holiday"), Some(&15), "{checked:?}");
 }
 
 /// A hand-made trafikkdata.no export: one point, March 1–20 of 2023 and 2024, every hour

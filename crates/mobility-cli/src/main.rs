@@ -265,6 +265,16 @@ enum Ingest {
         #[command(flatten)]
         common: Common,
     },
+    /// Statens vegvesen's traffic links with their ÅDT (trafikkdata.no "trafikklenker": CSV with
+    /// the API's field names such as bestDataSourceAadt_trafficVolumeValue, or the API's JSON)
+    /// into road_links, for road vehicle-km (road_vkm) and their CO₂e (road_co2e).
+    Links {
+        /// CSV or JSON files (.gz, .zip), or folders of them.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
 }
 
 #[derive(Args)]
@@ -563,6 +573,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     &options(&common, quiet),
                 )?,
                 Ingest::Factors { inputs, common } => mobility_ingest::ingest_factors(
+                    &DataDir::new(&common.out),
+                    &inputs,
+                    &options(&common, quiet),
+                )?,
+                Ingest::Links { inputs, common } => mobility_ingest::ingest_links(
                     &DataDir::new(&common.out),
                     &inputs,
                     &options(&common, quiet),

@@ -98,6 +98,8 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         "population",
         include_str!("../../../queries/population.sql"),
     ),
+    ("road_vkm", include_str!("../../../queries/road_vkm.sql")),
+    ("road_co2e", include_str!("../../../queries/road_co2e.sql")),
     (
         "scenario_shift_short_car_trips",
         include_str!("../../../queries/scenario_shift_short_car_trips.sql"),

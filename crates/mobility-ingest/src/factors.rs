@@ -2,8 +2,9 @@
 //! of `emission_factors`, `fleet_mix` and `occupancy`; the file name says which table.
 //!
 //! Factors live in data, not code: the default set is `data/factors/*.csv`, every row with its
-//! source. In these tables `mode` is a code of the mode list or `car` (the passenger car as a
-//! vehicle, which car drivers and passengers share), and `fuel` is one of [`FUELS`].
+//! source. In these tables `mode` is a code of the mode list, `car` (the passenger car as a
+//! vehicle, which car drivers and passengers share) or `heavy` (road vehicles of 5.6 m and
+//! more, for the road links' vehicle-km), and `fuel` is one of [`FUELS`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -95,12 +96,12 @@ pub fn parse(file: &TextFile) -> Result<Parsed> {
             }
         };
         let m = get(1);
-        if m != "car" && m.parse::<Mode>().is_err() {
+        if m != "car" && m != "heavy" && m.parse::<Mode>().is_err() {
             rejects.push(
                 row.line,
                 "mode",
                 &m,
-                "expected 'car' or a mode of the mode list (walk, bike, car_driver, bus, ...)",
+                "expected 'car', 'heavy' or a mode of the mode list (walk, bike, car_driver, bus, ...)",
             );
             continue;
         }

@@ -16,6 +16,7 @@ pub mod error;
 pub mod factors;
 pub mod gtfs;
 pub mod json;
+pub mod links;
 pub mod parse;
 pub mod points;
 pub mod rejects;
@@ -638,6 +639,49 @@ pub fn ingest_gtfs(dir: &DataDir, inputs: &[PathBuf], opts: &Options) -> Result<
 }
 
 /// Ingests emission factors, fleet mix and occupancy CSV files (or a folder of them).
+/// Traffic links with their ÅDT (CSV with the trafikkdata API's field names, or its JSON)
+/// into `road_links`, merged by (link_id, year): ingesting a year again replaces its links.
+pub fn ingest_links(dir: &DataDir, inputs: &[PathBuf], opts: &Options) -> Result<Summary> {
+    let lock = dir.lock(&opts.lock)?;
+    let mut summary = Summary::default();
+    let mut all_rejects = Vec::new();
+    let mut acc: Option<RecordBatch> = None;
+    for path in source::expand(inputs)? {
+        for f in read_input(&mut summary, &path, &[".csv", ".json"])? {
+            let mut p = links::parse(&f)?;
+            let (batch, dups) = store::dedup(Table::RoadLinks, &p.batch, &p.lines, &f.name)?;
+            p.rejects.rows.extend(dups);
+            summary.push(
+                opts,
+                FileReport::new(
+                    &f,
+                    Table::RoadLinks,
+                    p.rows_read,
+                    batch.num_rows() as u64,
+                    p.rejects.rows.len() as u64,
+                ),
+            );
+            acc = Some(match acc {
+                None => batch,
+                Some(a) => store::merge(Table::RoadLinks, &[a], &batch)?,
+            });
+            all_rejects.push(p.rejects);
+        }
+    }
+    let mut staging = Staging::new(dir, &lock)?;
+    finish_rejects(&mut staging, "links", &all_rejects, opts)?;
+    if let Some(batch) = acc {
+        let existing = dir.read_table(Table::RoadLinks)?;
+        let merged = store::merge(Table::RoadLinks, &existing, &batch)?;
+        staging.table(Table::RoadLinks, "data", &merged)?;
+        summary
+            .tables
+            .insert("road_links".into(), merged.num_rows() as u64);
+    }
+    staging.commit()?;
+    Ok(summary)
+}
+
 /// Replicate weights (wide CSV: `id_column` and `<prefix>1…<prefix>R`) into
 /// `replicate_weights`, replacing the table whole (they belong to one survey's persons).
 pub fn ingest_replicate_weights(

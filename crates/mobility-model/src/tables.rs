@@ -35,6 +35,8 @@ pub enum Table {
     ReplicateWeights,
     /// The population margins the person weights were calibrated to (`mobility weight`).
     CalibrationMargins,
+    /// Statens vegvesen's traffic links (one direction each) with their ÅDT.
+    RoadLinks,
 }
 
 impl Table {
@@ -52,6 +54,7 @@ impl Table {
         Table::Occupancy,
         Table::ReplicateWeights,
         Table::CalibrationMargins,
+        Table::RoadLinks,
     ];
 
     /// The SQL name, also the folder name in a data directory.
@@ -69,6 +72,7 @@ impl Table {
             Table::Occupancy => "occupancy",
             Table::ReplicateWeights => "replicate_weights",
             Table::CalibrationMargins => "calibration_margins",
+            Table::RoadLinks => "road_links",
         }
     }
 
@@ -92,6 +96,7 @@ impl Table {
             Table::Occupancy => &["year", "mode"],
             Table::ReplicateWeights => &["person_id", "replicate"],
             Table::CalibrationMargins => &["variable", "category"],
+            Table::RoadLinks => &["link_id", "year"],
         }
     }
 
@@ -225,6 +230,24 @@ impl Table {
                 f("total", num(), false),
                 f("base_total", num(), false),
                 f("calibrated_total", num(), false),
+            ],
+            Table::RoadLinks => vec![
+                f("link_id", text(), false),
+                f("year", small(), false),
+                f("municipality_id", text(), true),
+                f("county_id", text(), true),
+                f("road_category", text(), true),
+                f("road_reference", text(), true),
+                f("length_m", num(), true),
+                f("aadt", num(), true),
+                f("aadt_year", small(), true),
+                f("aadt_type", text(), true),
+                f("aadt_source", text(), true),
+                f("registration_frequency", text(), true),
+                f("aadt_coverage", num(), true),
+                f("heavy_share", num(), true),
+                f("aadt_se", num(), true),
+                f("traffic_work_vkm", num(), true),
             ],
         };
         Arc::new(Schema::new(fields))

@@ -67,6 +67,11 @@ pub const VIEWS: &[(&str, &[Table], &str)] = &[
         &[Table::TrafficHourly],
         include_str!("../../../queries/views/traffic_point_index_yearly.sql"),
     ),
+    (
+        "road_link_vkm",
+        &[Table::RoadLinks],
+        include_str!("../../../queries/views/road_link_vkm.sql"),
+    ),
 ];
 
 /// The periods of the day of `od_trips_by_period`: (name, first hour, hour after the last),

@@ -4,9 +4,9 @@
 use arrow::array::{Array, ArrayRef, Int64Array};
 use arrow::datatypes::DataType;
 use chrono::NaiveDate;
-use mobility_stats::calendar;
 use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::{Documentation, ScalarUDF};
+use mobility_stats::calendar;
 
 use crate::udf::{Arg, DOMAIN, arc, num, simple, text};
 

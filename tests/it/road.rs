@@ -1,0 +1,252 @@
+//! Road vehicle-km and their CO₂e from Statens vegvesen's traffic links (issue 12), against a
+//! sum written here over the CSV as published (../shared/data/real/
+//! trafikklenker-aadt-2024-oslo-baerum.csv) and the factor files as shipped (data/factors).
+
+use std::collections::{BTreeMap, HashSet};
+
+use crate::{ok, root, shared_data};
+
+/// (municipality, road category, vehicle class) → sums.
+#[derive(Debug, Default, Clone, Copy)]
+struct Sums {
+    vkm: f64,
+    var: f64,
+    links: u64,
+    with_aadt: u64,
+    km: f64,
+    km_with_aadt: f64,
+}
+
+type Key = (String, String, String);
+
+/// The independent sum: each directed link once (the file repeats 58 links line for line),
+/// ÅDT × length (km) × 366 days (2024), light and heavy by the heavy ratio, SE √Σ(SE·km·366)².
+/// A negative ÅDT (one link) is no count: the link has no ÅDT.
+fn independent(path: &std::path::Path) -> (BTreeMap<Key, Sums>, f64, usize) {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let h = r.headers().unwrap().clone();
+    let at = |n: &str| h.iter().position(|x| x == n).unwrap();
+    let (id, muni, cat, len, aadt, heavy, se, work) = (
+        at("id"),
+        at("municipalityIds"),
+        at("roadCategory"),
+        at("length"),
+        at("bestDataSourceAadt_trafficVolumeValue"),
+        at("bestDataSourceAadt_heavyRatio"),
+        at("bestDataSourceAadt_correctedStandardError"),
+        at("bestDataSourceAadt_trafficWorkValue"),
+    );
+    let mut seen = HashSet::new();
+    let mut out: BTreeMap<Key, Sums> = BTreeMap::new();
+    let (mut file_work, mut repeated) = (0.0, 0);
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        if !seen.insert(rec[id].to_string()) {
+            repeated += 1;
+            continue;
+        }
+        let num = |i: usize| rec[i].parse::<f64>().ok();
+        let km = num(len).unwrap() / 1000.0;
+        let a = num(aadt).filter(|a| *a >= 0.0);
+        let h = num(heavy);
+        let s = num(se).unwrap_or(0.0);
+        file_work += num(work).filter(|_| a.is_some()).unwrap_or(0.0);
+        for class in ["all", "light", "heavy"] {
+            let share = match class {
+                "all" => Some(1.0),
+                "light" => h.map(|h| 1.0 - h),
+                _ => h,
+            };
+            for c in [rec[cat].to_string(), "all".to_string()] {
+                let e = out
+                    .entry((rec[muni].to_string(), c, class.to_string()))
+                    .or_default();
+                e.links += 1;
+                e.km += km;
+                if let (Some(a), Some(f)) = (a, share) {
+                    e.with_aadt += 1;
+                    e.km_with_aadt += km;
+                    e.vkm += a * f * km * 366.0;
+                    e.var += (s * f * km * 366.0).powi(2);
+                }
+            }
+        }
+    }
+    (out, file_work, repeated)
+}
+
+/// An output table's rows by (municipality, category, class).
+fn rows(path: &std::path::Path) -> BTreeMap<Key, csv::StringRecord> {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let h = r.headers().unwrap().clone();
+    let at = |n: &str| h.iter().position(|x| x == n).unwrap();
+    let (m, c, v) = (
+        at("municipality_id"),
+        at("road_category"),
+        at("vehicle_class"),
+    );
+    r.records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            (
+                (rec[m].to_string(), rec[c].to_string(), rec[v].to_string()),
+                rec,
+            )
+        })
+        .collect()
+}
+
+fn close(a: f64, b: f64, rel: f64) -> bool {
+    (a - b).abs() <= rel * a.abs().max(b.abs()).max(1e-300)
+}
+
+/// The car fleet's g CO₂e per vehicle-km of the latest fleet year, from the shipped CSVs:
+/// Σ share × g over fuels.
+fn car_fleet_g() -> f64 {
+    let factors = root().join("data/factors");
+    let mut ef = csv::Reader::from_path(factors.join("emission_factors.csv")).unwrap();
+    let mut g: BTreeMap<(String, String), f64> = BTreeMap::new();
+    for rec in ef.records() {
+        let rec = rec.unwrap();
+        if &rec[1] == "car"
+            && let Ok(v) = rec[3].parse::<f64>()
+        {
+            g.insert((rec[0].to_string(), rec[2].to_string()), v);
+        }
+    }
+    let mut mix = csv::Reader::from_path(factors.join("fleet_mix.csv")).unwrap();
+    let rows: Vec<(String, String, f64)> = mix
+        .records()
+        .map(|r| r.unwrap())
+        .filter(|r| &r[1] == "car")
+        .map(|r| (r[0].to_string(), r[2].to_string(), r[3].parse().unwrap()))
+        .collect();
+    let year = rows.iter().map(|r| r.0.clone()).max().unwrap();
+    let (mut num, mut den) = (0.0, 0.0);
+    for (y, fuel, share) in rows.iter().filter(|r| r.0 == year) {
+        num += share * g[&(y.clone(), fuel.clone())];
+        den += share;
+    }
+    num / den
+}
+
+#[test]
+fn road_vkm_and_co2e_equal_an_independent_sum_over_the_links() {
+    let Some(real) = shared_data() else { return };
+    let file = real.join("trafikklenker-aadt-2024-oslo-baerum.csv");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = dir.path().join("out");
+    let d = data.to_str().unwrap();
+    let summary = ok(&["ingest", "links", file.to_str().unwrap(), "--out", d]);
+    // 3,903 rows: 58 repeated links refused as duplicates; one negative ÅDT kept without it.
+    assert!(
+        summary.contains("3903") && summary.contains("3845"),
+        "{summary}"
+    );
+    ok(&[
+        "ingest",
+        "factors",
+        root().join("data/factors").to_str().unwrap(),
+        "--out",
+        d,
+        "-q",
+    ]);
+    ok(&[
+        "run",
+        "--data",
+        d,
+        "--out",
+        out.to_str().unwrap(),
+        "--only",
+        "road_vkm,road_co2e",
+        "-q",
+    ]);
+
+    let (want, file_work, repeated) = independent(&file);
+    assert_eq!(repeated, 58);
+    let got = rows(&out.join("indicators/road_vkm.csv"));
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "{:?}",
+        got.keys().collect::<Vec<_>>()
+    );
+    for (k, w) in &want {
+        let r = &got[k];
+        let f = |i: usize| r[i].parse::<f64>().unwrap();
+        assert!(
+            close(f(4), w.vkm, 1e-12),
+            "{k:?}: vkm {} vs {}",
+            &r[4],
+            w.vkm
+        );
+        assert!(
+            close(f(5), w.var.sqrt(), 1e-9),
+            "{k:?}: se {} vs {}",
+            &r[5],
+            w.var.sqrt()
+        );
+        assert_eq!((f(8) as u64, f(9) as u64), (w.links, w.with_aadt), "{k:?}");
+        assert!(
+            close(f(11), w.with_aadt as f64 / w.links as f64, 1e-12),
+            "{k:?}"
+        );
+        assert!(close(f(14), w.km_with_aadt / w.km, 1e-12), "{k:?}");
+    }
+    let all = |m: &str| want[&(m.to_string(), "all".to_string(), "all".to_string())];
+    let (oslo, baerum) = (all("301"), all("3201"));
+    eprintln!(
+        "road_vkm 2024: Oslo {:.1} M vkm ({:.1} % of link length), Bærum {:.1} M ({:.1} %); \
+         the file's traffic work on the same links {:.1} M, {:+.2} %",
+        oslo.vkm / 1e6,
+        100.0 * oslo.km_with_aadt / oslo.km,
+        baerum.vkm / 1e6,
+        100.0 * baerum.km_with_aadt / baerum.km,
+        file_work / 1e6,
+        100.0 * (file_work / (oslo.vkm + baerum.vkm) - 1.0)
+    );
+
+    // CO₂e: light vkm × the car fleet's factor + heavy vkm × the heavy factor (904 g/vkm).
+    let light_g = car_fleet_g();
+    let co2e = rows(&out.join("indicators/road_co2e.csv"));
+    for ((m, c, v), r) in &co2e {
+        let key = |class: &str| (m.clone(), c.clone(), class.to_string());
+        let t = match v.as_str() {
+            "light" => want[&key("light")].vkm * light_g / 1e6,
+            "heavy" => want[&key("heavy")].vkm * 904.0 / 1e6,
+            _ => (want[&key("light")].vkm * light_g + want[&key("heavy")].vkm * 904.0) / 1e6,
+        };
+        assert!(
+            close(r[5].parse().unwrap(), t, 1e-9),
+            "{m} {c} {v}: {} vs {t}",
+            &r[5]
+        );
+        assert!(r[r.len() - 1].contains("measured links only"), "{r:?}");
+    }
+    assert_eq!(co2e.len(), want.len());
+}
+
+/// DataFusion 55 pushed `WHERE mode = 'taxi'` below the car fleet's ungrouped aggregate in
+/// `mode_factors`, which then gave a second row (`car_driver`, NULL); the view groups it.
+#[test]
+fn mode_factors_filtered_by_mode_gives_that_mode_only() {
+    let sample = root().join("data/sample");
+    for mode in ["car_driver", "taxi", "bus"] {
+        let out = ok(&[
+            "sql",
+            "--data",
+            sample.to_str().unwrap(),
+            "--format",
+            "csv",
+            "-c",
+            &format!("SELECT mode, g_per_pkm FROM mode_factors WHERE mode = '{mode}'"),
+        ]);
+        let lines: Vec<&str> = out.lines().skip(1).collect();
+        assert_eq!(lines.len(), 1, "{mode}: {out}");
+        assert!(
+            lines[0].starts_with(mode) && !lines[0].ends_with(','),
+            "{out}"
+        );
+    }
+}
