@@ -9,24 +9,7 @@ use std::path::{Path, PathBuf};
 use arrow::array::AsArray;
 use arrow::datatypes::{Float64Type, Int64Type};
 
-use crate::{fails, ok, python, root, table};
-
-/// A copy of data/sample, files only (its generations and pointer as they are).
-fn sample_copy(to: &Path) {
-    fn copy(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).unwrap();
-        for e in std::fs::read_dir(from).unwrap() {
-            let p = e.unwrap().path();
-            let t = to.join(p.file_name().unwrap());
-            if p.is_dir() {
-                copy(&p, &t);
-            } else {
-                std::fs::copy(&p, &t).unwrap();
-            }
-        }
-    }
-    copy(&root().join("data/sample"), to);
-}
+use crate::{fails, ok, python, root, sample_copy, table};
 
 /// The persons with what the independent script needs, as CSV.
 fn export_persons(data: &Path, to: &Path) {

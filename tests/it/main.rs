@@ -109,6 +109,23 @@ pub fn fails(args: &[&str]) -> String {
     String::from_utf8(out.stderr).expect("UTF-8 output")
 }
 
+/// A copy of data/sample at `to`, files only (its generations and pointer as they are).
+pub fn sample_copy(to: &Path) {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let p = e.unwrap().path();
+            let t = to.join(p.file_name().unwrap());
+            if p.is_dir() {
+                copy(&p, &t);
+            } else {
+                std::fs::copy(&p, &t).unwrap();
+            }
+        }
+    }
+    copy(&root().join("data/sample"), to);
+}
+
 /// Every row of a table in a data directory.
 pub fn table(dir: &Path, name: &str) -> arrow::array::RecordBatch {
     let t: mobility_model::Table = name.parse().expect("a table name");

@@ -227,6 +227,117 @@ fn road_vkm_and_co2e_equal_an_independent_sum_over_the_links() {
     assert_eq!(co2e.len(), want.len());
 }
 
+/// The API's JSON (a list of link objects with `bestDataSourceAadt` nested, arrays of
+/// municipality ids: tests/fixtures/links/links-api.json, six links of the CSV) gives the same
+/// rows as the CSV.
+#[test]
+fn links_from_the_api_json_equal_those_from_the_csv() {
+    let Some(real) = shared_data() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("csv"), dir.path().join("json"));
+    ok(&[
+        "ingest",
+        "links",
+        real.join("trafikklenker-aadt-2024-oslo-baerum.csv")
+            .to_str()
+            .unwrap(),
+        "--out",
+        a.to_str().unwrap(),
+        "-q",
+    ]);
+    ok(&[
+        "ingest",
+        "links",
+        root()
+            .join("tests/fixtures/links/links-api.json")
+            .to_str()
+            .unwrap(),
+        "--out",
+        b.to_str().unwrap(),
+        "-q",
+    ]);
+    let json = crate::table(&b, "road_links");
+    assert_eq!(json.num_rows(), 6);
+    let ids: Vec<String> = crate::strings(&json, "link_id")
+        .into_iter()
+        .flatten()
+        .collect();
+    let csv = crate::table(&a, "road_links");
+    let keep: Vec<bool> = crate::strings(&csv, "link_id")
+        .iter()
+        .map(|i| i.as_ref().is_some_and(|i| ids.contains(i)))
+        .collect();
+    let csv =
+        arrow::compute::filter_record_batch(&csv, &arrow::array::BooleanArray::from(keep)).unwrap();
+    assert_eq!(csv, json);
+    let aadt = crate::strings(&json, "aadt");
+    assert_eq!(aadt.iter().filter(|a| a.is_none()).count(), 2, "{aadt:?}");
+}
+
+/// The report puts road vehicle-km and CO₂e beside the survey's car-driver km and CO₂e, each
+/// with what it covers.
+#[test]
+fn the_report_sets_road_figures_beside_the_survey_with_what_each_covers() {
+    let Some(real) = shared_data() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    crate::sample_copy(&data);
+    let d = data.to_str().unwrap();
+    let links = real.join("trafikklenker-aadt-2024-oslo-baerum.csv");
+    ok(&["ingest", "links", links.to_str().unwrap(), "--out", d, "-q"]);
+    let out = dir.path().join("out");
+    ok(&[
+        "run",
+        "--data",
+        d,
+        "--out",
+        out.to_str().unwrap(),
+        "--lang",
+        "en",
+        "-q",
+    ]);
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let start = html.find("data-table=\"road\"").expect("the road table");
+    let table = &html[start..start + html[start..].find("</table>").unwrap()];
+    let rows: Vec<&str> = table.split("<tr>").skip(2).collect();
+    assert_eq!(rows.len(), 6, "{table}");
+    for (row, what, covers) in [
+        (
+            0,
+            "Vehicle-km on traffic links with an AADT, Oslo (301)",
+            "measured links: 31 % of link length",
+        ),
+        (
+            1,
+            "Vehicle-km on traffic links with an AADT, Bærum (3201)",
+            "measured links: 49 % of link length",
+        ),
+        (
+            3,
+            "CO₂e of those vehicle-km, t, Bærum (3201)",
+            "measured links",
+        ),
+        (
+            4,
+            "Residents' car-driver km (travel survey)",
+            "on every road",
+        ),
+        (
+            5,
+            "CO₂e of residents' car driving, t (travel survey)",
+            "on every road",
+        ),
+    ] {
+        assert!(
+            rows[row].contains(what) && rows[row].contains(covers),
+            "{}",
+            rows[row]
+        );
+    }
+    // Bærum's 384.8 M vehicle-km with its CI, as road_vkm has it.
+    assert!(rows[1].contains("384.8 (384.4 – 385.1) M"), "{}", rows[1]);
+}
+
 /// DataFusion 55 pushed `WHERE mode = 'taxi'` below the car fleet's ungrouped aggregate in
 /// `mode_factors`, which then gave a second row (`car_driver`, NULL); the view groups it.
 #[test]

@@ -67,6 +67,37 @@ impl Lang {
                 "Trips by distance band and mode",
             ),
             "emissions" => ("Utslipp", "Emissions"),
+            "road" => (
+                "Vegtrafikk og innbyggernes reiser: hva hvert tall dekker",
+                "Road traffic and residents' travel: what each figure covers",
+            ),
+            "road_what" => ("Tall", "Figure"),
+            "road_value" => ("Per år", "Per year"),
+            "road_covers" => ("Dekker", "Covers"),
+            "road_vkm" => (
+                "Kjøretøykm på trafikklenker med ÅDT",
+                "Vehicle-km on traffic links with an AADT",
+            ),
+            "road_co2e" => (
+                "CO₂e fra disse kjøretøykm, t",
+                "CO₂e of those vehicle-km, t",
+            ),
+            "road_cover" => (
+                "målte lenker: {len} % av lenkelengden, {links} % av lenkene; alle kjøretøy, også gjennomgangstrafikk",
+                "measured links: {len} % of link length, {links} % of links; all vehicles, through traffic included",
+            ),
+            "survey_vkm" => (
+                "Innbyggernes bilkm som fører (reisevaneundersøkelsen)",
+                "Residents' car-driver km (travel survey)",
+            ),
+            "survey_co2e" => (
+                "CO₂e fra innbyggernes bilkjøring, t (reisevaneundersøkelsen)",
+                "CO₂e of residents' car driving, t (travel survey)",
+            ),
+            "survey_cover" => (
+                "bosatte i utvalgets populasjon, på alle veger, også utenfor kommunen",
+                "residents of the survey's population, on every road, outside the municipality too",
+            ),
             "co2_mode" => (
                 "CO₂e per innbygger og år etter transportmiddel",
                 "CO₂e per resident and year by mode",
@@ -461,6 +492,132 @@ fn flow_table(
     body.push_str("</table>\n");
 }
 
+/// Road vehicle-km and CO₂e from the traffic links beside the survey's car-driver km and
+/// CO₂e, each with what it covers: the two answer different questions (traffic on the
+/// municipality's measured roads, by anyone; residents' driving, anywhere).
+fn road_table(
+    body: &mut String,
+    outputs: &HashMap<String, RecordBatch>,
+    zone_geoms: &[(String, String, MultiPolygon<f64>)],
+    lang: Lang,
+) {
+    // Municipality numbers as the links give them (301) or as kommune zones have them (0301).
+    let name = |id: &str| -> String {
+        let padded = format!("{id:0>4}");
+        match zone_geoms.iter().find(|z| z.0 == id || z.0 == padded) {
+            Some((_, n, _)) if !n.is_empty() => format!("{n} ({id})"),
+            _ => id.to_string(),
+        }
+    };
+    let mut rows: Vec<(String, String, String)> = Vec::new();
+    let ci = |e: f64, lo: f64, hi: f64, scale: f64, digits: usize| {
+        format!(
+            "{} ({} – {})",
+            num(e / scale, digits),
+            num(lo / scale, digits),
+            num(hi / scale, digits)
+        )
+    };
+    let m = if lang == Lang::Nb { "mill." } else { "M" };
+    for (id, label) in [("road_vkm", "road_vkm"), ("road_co2e", "road_co2e")] {
+        let Some(b) = outputs.get(id) else { continue };
+        let (Some(muni), Some(cat), Some(class)) = (
+            utf8(b, "municipality_id"),
+            utf8(b, "road_category"),
+            utf8(b, "vehicle_class"),
+        ) else {
+            continue;
+        };
+        let value = if id == "road_vkm" {
+            "vkm"
+        } else {
+            "tonnes_co2e"
+        };
+        let (Some(e), Some(lo), Some(hi), Some(len), Some(links)) = (
+            f64s(b, value),
+            f64s(b, "ci_lower"),
+            f64s(b, "ci_upper"),
+            f64s(b, "length_coverage"),
+            f64s(b, "link_coverage"),
+        ) else {
+            continue;
+        };
+        for i in 0..b.num_rows() {
+            if cat.value(i) != "all" || class.value(i) != "all" || !e.is_valid(i) {
+                continue;
+            }
+            let (scale, digits, unit) = if id == "road_vkm" {
+                (1e6, 1, format!(" {m}"))
+            } else {
+                (1.0, 0, String::new())
+            };
+            rows.push((
+                format!("{}, {}", lang.t(label), name(muni.value(i))),
+                format!(
+                    "{}{unit}",
+                    ci(e.value(i), lo.value(i), hi.value(i), scale, digits)
+                ),
+                lang.t("road_cover")
+                    .replace("{len}", &num(100.0 * len.value(i), 0))
+                    .replace("{links}", &num(100.0 * links.value(i), 0)),
+            ));
+        }
+    }
+    if rows.is_empty() {
+        return;
+    }
+    if let Some(c) = cells(outputs, "car_vkm_year", "all", None).first() {
+        rows.push((
+            lang.t("survey_vkm").to_string(),
+            format!(
+                "{} {m}",
+                ci(
+                    c.est,
+                    c.lo.unwrap_or(f64::NAN),
+                    c.hi.unwrap_or(f64::NAN),
+                    1e6,
+                    1
+                )
+            ),
+            lang.t("survey_cover").to_string(),
+        ));
+    }
+    if let Some(c) = cells(outputs, "co2e_total_tonnes", "all", Some("mode"))
+        .into_iter()
+        .find(|c| c.key.as_deref() == Some("car_driver"))
+    {
+        rows.push((
+            lang.t("survey_co2e").to_string(),
+            ci(
+                c.est,
+                c.lo.unwrap_or(f64::NAN),
+                c.hi.unwrap_or(f64::NAN),
+                1.0,
+                0,
+            ),
+            lang.t("survey_cover").to_string(),
+        ));
+    }
+    let _ = write!(
+        body,
+        "<h3>{}</h3><table class=\"road\" data-table=\"road\"><tr><th>{}</th><th>{}</th><th>{}</th></tr>",
+        lang.t("road"),
+        lang.t("road_what"),
+        lang.t("road_value"),
+        lang.t("road_covers")
+    );
+    for (what, value, covers) in rows {
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&what),
+            esc(&value),
+            esc(&covers)
+        );
+    }
+    body.push_str("</table>\n");
+}
+
 /// Writes the report of a run.
 pub async fn render(
     ctx: &SessionContext,
@@ -734,6 +891,7 @@ pub async fn render(
         (svg::bars(&bars, 1.0, "", 1), bars.len())
     });
     figure(&mut body, "scenario", lang.t("scenario"), sc_svg, lang);
+    road_table(&mut body, outputs, &zone_geoms, lang);
 
     // Traffic.
     let _ = write!(body, "<h2>{}</h2>", lang.t("traffic"));
