@@ -380,3 +380,157 @@ fn hand_made_export_gives_the_hand_worked_mdt_and_point_index() {
     assert_eq!(&v[..4], &[2023.0, 2024.0, 1.0, 20.0]);
     assert!((v[4] - 10.0).abs() < 1e-9, "{row:?}");
 }
+
+/// Statens vegvesen's calendar-adjusted MDT (`traffic_mdt_calendar`) worked by hand on a
+/// made-up May 2024: every hour 40 light and 10 heavy vehicles on working days, 15 and 10 on
+/// non-working days, 25 and 10 in Whitsun (17–20 May). May's classes: 19 working days, 8
+/// non-working (1 May, Ascension Day 9 May and six Saturdays and Sundays), the 4 Whitsun days.
+/// MDT = 0.6516 · 1200 + 0.3484 · 600 = 990.96, published as 990; light 0.6516 · 960 +
+/// 0.3484 · 360 = 750.96 → 750; Whitsun 840. A second point lacks all but two weekend days,
+/// so its May has too few non-working days (< 3) and no calendar MDT, and its Whitsun is
+/// incomplete.
+#[test]
+fn calendar_adjusted_mdt_worked_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let header = "Trafikkregistreringspunkt;Navn;Vegreferanse;Fra;Til;Dato;Fra tidspunkt;Til tidspunkt;Felt;Trafikkmengde;Dekningsgrad (%);Antall timer total;Antall timer inkludert;Antall timer ugyldig;Ikke gyldig lengde;Lengdekvalitetsgrad (%);< 5,6m;>= 5,6m;5,6m - 7,6m;7,6m - 12,5m;12,5m - 16,0m;>= 16,0m;16,0m - 24,0m;>= 24,0m";
+    let mut text = String::from(header);
+    text.push('\n');
+    for point in ["00001V1", "00002V2"] {
+        for day in 1..=31u32 {
+            // 1 May 2024 is a Wednesday: Saturdays 4, 11, 18, 25; Sundays 5, 12, 19, 26.
+            let weekend = matches!((day + 2) % 7, 0 | 6);
+            let light = if (17..=20).contains(&day) {
+                25
+            } else if weekend || day == 1 || day == 9 {
+                15
+            } else {
+                40
+            };
+            // The second point misses every non-working day but 4 and 5 May, and 18 May.
+            let off = light != 40 && !matches!(day, 4 | 5 | 18);
+            if point == "00002V2" && off {
+                continue;
+            }
+            for hour in 0..24 {
+                let date = format!("2024-05-{day:02}");
+                let to_date = if hour == 23 {
+                    if day == 31 {
+                        "2024-06-01".to_string()
+                    } else {
+                        format!("2024-05-{:02}", day + 1)
+                    }
+                } else {
+                    date.clone()
+                };
+                let (h1, h2) = (
+                    format!("{hour:02}:00"),
+                    format!("{:02}:00", (hour + 1) % 24),
+                );
+                text.push_str(&format!(
+                    "{point};Test;FV1 S1D1 m1;{date}T{h1}+02:00;{to_date}T{h2}+02:00;{date};{h1};{h2};Totalt;{};100,0;1;1;0;0;100,00;{light};10;10;0;0;0;0;0\n",
+                    light + 10
+                ));
+            }
+        }
+    }
+    let file = dir.path().join("export.csv");
+    std::fs::write(&file, text).unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    ok(&[
+        "ingest",
+        "traffic",
+        file.to_str().unwrap(),
+        "--out",
+        data,
+        "--strict",
+        "-q",
+    ]);
+    let q = |sql: &str| -> Vec<String> {
+        ok(&["sql", "--data", data, "--format", "csv", "-c", sql])
+            .lines()
+            .skip(1)
+            .map(String::from)
+            .collect()
+    };
+    let rows = q(
+        "SELECT trp_id, period, working_days, non_working_days, working_mean, non_working_mean, weight, \
+         mdt, mdt_rounded, mdt_lt_5_6m, mdt_lt_5_6m_rounded FROM traffic_mdt_calendar ORDER BY trp_id, period",
+    );
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    let f: Vec<&str> = rows[0].split(',').collect();
+    assert_eq!(&f[..4], ["00001V1", "month", "19", "8"], "{rows:?}");
+    let v = |i: usize| f[i].parse::<f64>().unwrap();
+    assert_eq!((v(4), v(5), v(6)), (1200.0, 600.0, 0.6516));
+    assert!((v(7) - 990.96).abs() < 1e-9 && v(8) == 990.0, "{rows:?}");
+    assert!((v(9) - 750.96).abs() < 1e-9 && v(10) == 750.0, "{rows:?}");
+    assert_eq!(rows[1], "00001V1,whitsun,,,,,,840.0,840.0,600.0,600.0");
+    // The second point: 19 working days but 2 non-working ones; Whitsun has one day of four.
+    let f: Vec<&str> = rows[2].split(',').collect();
+    assert_eq!(&f[..4], ["00002V2", "month", "19", "2"]);
+    assert_eq!(&f[7..], ["", "", "", ""], "{rows:?}");
+    assert_eq!(rows[3], "00002V2,whitsun,,,,,,,,,");
+}
+
+/// `--index-method calendar` computes both indices from the calendar-adjusted MDT and says so
+/// in every row and in the manifest; a method it does not know is refused.
+#[test]
+fn the_index_method_is_chosen_and_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = crate::root().join("data/sample");
+    let out = dir.path().join("out");
+    let o = out.to_str().unwrap();
+    let run = |method: &str| {
+        ok(&[
+            "run",
+            "--data",
+            sample.to_str().unwrap(),
+            "--out",
+            o,
+            "--only",
+            "trips_per_person_day",
+            "--index-method",
+            method,
+            "-q",
+        ]);
+        let read =
+            |id: &str| std::fs::read_to_string(out.join(format!("indicators/{id}.csv"))).unwrap();
+        (read("traffic_index_yearly"), read("traffic_index_rolling"))
+    };
+    let (classic_y, classic_r) = run("classic");
+    let (calendar_y, calendar_r) = run("calendar");
+    for (table, method) in [
+        (&classic_y, "classic"),
+        (&classic_r, "classic"),
+        (&calendar_y, "calendar"),
+        (&calendar_r, "calendar"),
+    ] {
+        let rows: Vec<&str> = table.lines().skip(1).collect();
+        assert!(
+            !rows.is_empty() && rows.iter().all(|r| r.contains(&format!(",{method},"))),
+            "{table}"
+        );
+    }
+    assert_ne!(
+        classic_y.replace("classic", ""),
+        calendar_y.replace("calendar", "")
+    );
+    let manifest = std::fs::read_to_string(out.join("manifest.json")).unwrap();
+    assert!(
+        manifest.contains("\"traffic_index_method\": \"calendar\""),
+        "{manifest}"
+    );
+    let err = crate::fails(&[
+        "run",
+        "--data",
+        sample.to_str().unwrap(),
+        "--out",
+        o,
+        "--index-method",
+        "fancy",
+    ]);
+    assert!(
+        err.contains("index_method = 'fancy'") && err.contains("classic or calendar"),
+        "{err}"
+    );
+}

@@ -90,6 +90,11 @@ const KEYS: &[Key] = &[
         default: None,
     },
     Key {
+        name: "index_method",
+        help: "method of the traffic indices: classic or calendar (SVV's calendar-adjusted MDT)",
+        default: Some("classic"),
+    },
+    Key {
         name: "od_zone_kind",
         help: "zone kind of the origin-destination indicators (kommune, grunnkrets, ...); none: the trips' own zone ids",
         default: None,
@@ -213,6 +218,15 @@ impl Settings {
             mobility_indicators::run::parse_od_periods(v).map_err(|e| {
                 anyhow::anyhow!("od_periods = '{v}' (from {}): {e}", source("od_periods"))
             })?;
+        }
+        if let Some(v) = self
+            .get("index_method")
+            .filter(|v| mobility_indicators::traffic::IndexMethod::parse(v).is_none())
+        {
+            bail!(
+                "index_method = '{v}' (from {}) must be classic or calendar",
+                source("index_method")
+            );
         }
         if let Some(v) = self.get("lang").filter(|v| !matches!(*v, "nb" | "en")) {
             bail!("lang = '{v}' (from {}) must be nb or en", source("lang"));

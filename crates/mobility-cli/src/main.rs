@@ -329,6 +329,11 @@ struct RunArgs {
     /// counting point has ten months).
     #[arg(long, value_name = "YEAR")]
     reference_year: Option<i64>,
+    /// Method of the traffic indices: classic (MDT of all days; the yearly index from the
+    /// point indices) or calendar (Statens vegvesen's calendar-adjusted MDT,
+    /// traffic_mdt_calendar) [default: classic].
+    #[arg(long, value_name = "METHOD")]
+    index_method: Option<String>,
     /// Zone kind of the origin–destination indicators (kommune, grunnkrets, any kind in
     /// zones): trip ends are looked up among those zones (default: the trips' own zone ids).
     #[arg(long, value_name = "KIND")]
@@ -384,6 +389,7 @@ impl RunArgs {
                 ("bootstrap", self.bootstrap.map(|v| v.to_string())),
                 ("seed", self.seed.map(|v| v.to_string())),
                 ("reference_year", self.reference_year.map(|v| v.to_string())),
+                ("index_method", self.index_method.clone()),
                 ("od_zone_kind", self.od_zone_kind.clone()),
                 ("od_periods", self.od_periods.clone()),
                 ("lang", self.lang.clone()),
@@ -653,6 +659,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             opts.bootstrap = st.parse("bootstrap").unwrap_or(opts.bootstrap);
             opts.seed = st.parse("seed").unwrap_or(opts.seed);
             opts.reference_year = st.parse("reference_year");
+            opts.index_method = st
+                .get("index_method")
+                .and_then(mobility_indicators::traffic::IndexMethod::parse)
+                .unwrap_or_default();
             opts.od_zone_kind = st.get("od_zone_kind").map(str::to_string);
             opts.od_periods = st.get("od_periods").map(str::to_string);
             opts.lang = st

@@ -37,6 +37,8 @@ pub struct RunOptions {
     /// The reference year of the rolling traffic index; `None`: the first year with ten
     /// months at some point.
     pub reference_year: Option<i64>,
+    /// The method of the traffic indices.
+    pub index_method: crate::traffic::IndexMethod,
     /// The language of `report.html`.
     pub lang: crate::report::Lang,
     /// The CSV flavour of the indicator files.
@@ -121,6 +123,7 @@ impl RunOptions {
             scenarios: Default::default(),
             targets: None,
             reference_year: None,
+            index_method: crate::traffic::IndexMethod::Classic,
             lang: crate::report::Lang::Nb,
             csv: CsvDialect::Utf8,
             progress: None,
@@ -794,8 +797,9 @@ async fn run_into(
     tell(catalog.len(), "traffic index");
     if present.contains(&Table::TrafficHourly) {
         let t = Instant::now();
-        let yearly = traffic::index_yearly(ctx, present).await?;
-        let rolling = traffic::index_rolling(ctx, present, opts.reference_year).await?;
+        let yearly = traffic::index_yearly(ctx, present, opts.index_method).await?;
+        let rolling =
+            traffic::index_rolling(ctx, present, opts.reference_year, opts.index_method).await?;
         let null = traffic::nullvekst_table(&rolling)?;
         let query_seconds = t.elapsed().as_secs_f64();
         for (id, title, table) in [
@@ -874,6 +878,7 @@ async fn run_into(
             "bootstrap_seed": opts.seed,
             "scenarios": opts.scenarios,
             "traffic_reference_year": opts.reference_year,
+            "traffic_index_method": opts.index_method.name(),
             "factors": opts.factors.as_ref().map(|p| p.display().to_string()),
             "replicate_weights": replicates.as_ref().map(|r| serde_json::json!({"replicates": r.weights.len(), "scale": r.scale, "scheme": r.scheme})),
             "calibration": calibration,

@@ -126,24 +126,70 @@ fn table(rows: &[IndexRow]) -> Result<RecordBatch> {
     Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?)
 }
 
+/// How the traffic indices are computed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum IndexMethod {
+    /// The rolling index from the MDT of all days (`traffic_mdt`), the yearly one from the
+    /// hour-matched point indices (`traffic_point_index`).
+    #[default]
+    Classic,
+    /// Both from Statens vegvesen's calendar-adjusted MDT (`traffic_mdt_calendar`, light
+    /// vehicles, rounded to 10 as published): the yearly index over the months both years
+    /// have.
+    Calendar,
+}
+
+impl IndexMethod {
+    /// From `classic` or `calendar`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "classic" => Some(Self::Classic),
+            "calendar" => Some(Self::Calendar),
+            _ => None,
+        }
+    }
+
+    /// The name, as parsed.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Classic => "classic",
+            Self::Calendar => "calendar",
+        }
+    }
+}
+
 /// `traffic_index_yearly`: per subset and pair of consecutive years, the area index of the
 /// points' light-vehicle point indices (`traffic_point_index`), and the index chained from the
 /// first base year with the product variance (CI ± 1.96 SE, as Statens vegvesen's chained
 /// figures). `period` is `jan-<last month>`: short of December, a year-to-date index.
-pub async fn index_yearly(ctx: &SessionContext, present: &[Table]) -> Result<RecordBatch> {
-    let sql = format!(
-        "SELECT s.subset, i.base_year, i.calc_year, max(i.last_month) AS last_month, \
-         i.base_volume, i.calc_volume \
-         FROM traffic_point_index i JOIN ({}) s ON s.trp_id = i.trp_id",
-        subsets_sql(present)
-    );
+pub async fn index_yearly(
+    ctx: &SessionContext,
+    present: &[Table],
+    method: IndexMethod,
+) -> Result<RecordBatch> {
     // One row per point: two points with equal volumes are two points.
-    let batches = collect(
-        ctx,
-        "traffic_index_yearly",
-        &format!("{sql} GROUP BY s.subset, i.trp_id, 2, 3, 5, 6"),
-    )
-    .await?;
+    let sql = match method {
+        IndexMethod::Classic => format!(
+            "SELECT s.subset, i.base_year, i.calc_year, max(i.last_month) AS last_month, \
+             i.base_volume, i.calc_volume \
+             FROM traffic_point_index i JOIN ({}) s ON s.trp_id = i.trp_id \
+             GROUP BY s.subset, i.trp_id, 2, 3, 5, 6",
+            subsets_sql(present)
+        ),
+        // The months both years have a calendar-adjusted MDT, summed.
+        IndexMethod::Calendar => format!(
+            "SELECT s.subset, b.year AS base_year, c.year AS calc_year, max(b.month) AS last_month, \
+             sum(b.mdt_lt_5_6m_rounded) AS base_volume, sum(c.mdt_lt_5_6m_rounded) AS calc_volume \
+             FROM traffic_mdt_calendar b \
+             JOIN traffic_mdt_calendar c ON c.trp_id = b.trp_id AND c.year = b.year + 1 AND c.month = b.month \
+             JOIN ({}) s ON s.trp_id = b.trp_id \
+             WHERE b.period = 'month' AND c.period = 'month' \
+             AND b.mdt_lt_5_6m_rounded IS NOT NULL AND c.mdt_lt_5_6m_rounded IS NOT NULL \
+             GROUP BY s.subset, b.trp_id, b.year, c.year",
+            subsets_sql(present)
+        ),
+    };
+    let batches = collect(ctx, "traffic_index_yearly", &sql).await?;
     // (subset, base, calc) → sums and the last month.
     let mut groups: BTreeMap<(String, i64, i64), (AreaSums, i64)> = BTreeMap::new();
     for b in &batches {
@@ -193,6 +239,7 @@ pub async fn index_yearly(ctx: &SessionContext, present: &[Table]) -> Result<Rec
                 ("calc_year", Some(calc.to_string())),
                 ("period", Some(format!("jan-{month}"))),
                 ("chained_from", Some(from.to_string())),
+                ("method", Some(method.name().to_string())),
             ],
             index: a,
             extra: vec![
@@ -216,12 +263,23 @@ pub async fn index_rolling(
     ctx: &SessionContext,
     present: &[Table],
     reference_year: Option<i64>,
+    method: IndexMethod,
 ) -> Result<RecordBatch> {
-    let sql = format!(
-        "SELECT s.subset, m.trp_id, m.year, m.month, m.mdt_lt_5_6m FROM traffic_mdt m JOIN ({}) s ON s.trp_id = m.trp_id \
-         WHERE m.day_type = 'all' AND m.length_coverage_pct >= 50 AND m.length_quality_pct >= 98.5 AND m.mdt_lt_5_6m IS NOT NULL",
-        subsets_sql(present)
-    );
+    let sql = match method {
+        IndexMethod::Classic => format!(
+            "SELECT s.subset, m.trp_id, m.year, m.month, m.mdt_lt_5_6m FROM traffic_mdt m JOIN ({}) s ON s.trp_id = m.trp_id \
+             WHERE m.day_type = 'all' AND m.length_coverage_pct >= 50 AND m.length_quality_pct >= 98.5 AND m.mdt_lt_5_6m IS NOT NULL",
+            subsets_sql(present)
+        ),
+        // The calendar method's own day filter (coverage ≥ 99 %, length quality ≥ 97.5 %) and
+        // month rule (≥ 7 working, ≥ 3 non-working days) replace the MDT filters.
+        IndexMethod::Calendar => format!(
+            "SELECT s.subset, m.trp_id, m.year, m.month, m.mdt_lt_5_6m_rounded FROM traffic_mdt_calendar m \
+             JOIN ({}) s ON s.trp_id = m.trp_id \
+             WHERE m.period = 'month' AND m.mdt_lt_5_6m_rounded IS NOT NULL",
+            subsets_sql(present)
+        ),
+    };
     let batches = collect(ctx, "traffic_index_rolling", &sql).await?;
     // subset → point → month number (year·12 + month − 1) → MDT.
     let mut mdt: BTreeMap<String, BTreeMap<String, BTreeMap<i64, f64>>> = BTreeMap::new();
@@ -291,6 +349,7 @@ pub async fn index_rolling(
                 rows.push(IndexRow {
                     subset: subset.clone(),
                     cols: vec![
+                        ("method", Some(method.name().to_string())),
                         ("window", Some(format!("{window}_months"))),
                         ("reference_year", Some(reference.to_string())),
                         (

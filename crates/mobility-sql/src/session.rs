@@ -68,6 +68,11 @@ pub const VIEWS: &[(&str, &[Table], &str)] = &[
         include_str!("../../../queries/views/traffic_point_index_yearly.sql"),
     ),
     (
+        "traffic_mdt_calendar",
+        &[Table::TrafficHourly],
+        include_str!("../../../queries/views/traffic_mdt_calendar.sql"),
+    ),
+    (
         "road_link_vkm",
         &[Table::RoadLinks],
         include_str!("../../../queries/views/road_link_vkm.sql"),

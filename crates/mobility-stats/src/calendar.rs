@@ -80,9 +80,76 @@ pub fn day_type(date: NaiveDate) -> &'static str {
     }
 }
 
+/// The class of a day in Statens vegvesen's calendar-adjusted MDT (the 2027 byindeks method,
+/// `snohan/byindeks` calendar_effects.R / calendar_functions.R at e1b8aa4d, DOMAIN.md §2.3):
+/// `easter` (the Friday before Palm Sunday to Easter Monday, 11 days) and `whitsun` (the Friday
+/// before Whit Sunday to Whit Monday, 4 days), periods of their own; `non_working` (Saturday,
+/// Sunday, and that code's holiday list outside those periods: 1 January, 1 May, 17 May,
+/// Ascension Day, 24, 25, 26 and 31 December); `working` every other day.
+pub fn svv_day_class(date: NaiveDate) -> &'static str {
+    let easter = easter_sunday(date.year());
+    let offset = (date - easter).num_days();
+    if (-9..=1).contains(&offset) {
+        return "easter";
+    }
+    if (47..=50).contains(&offset) {
+        return "whitsun";
+    }
+    let (m, d) = (date.month(), date.day());
+    let fixed = matches!((m, d), (1, 1) | (5, 1) | (5, 17) | (12, 24..=26) | (12, 31));
+    if fixed || offset == 39 || matches!(date.weekday(), Weekday::Sat | Weekday::Sun) {
+        "non_working"
+    } else {
+        "working"
+    }
+}
+
+/// Statens vegvesen's weight of the working days in each month's calendar-adjusted MDT
+/// (January to December): the average share of working days, 2016–2100, with the Easter and
+/// Whitsun days taken out of their months (DOMAIN.md §2.3, from `snohan/byindeks`
+/// calendar_effects.R: working days 21.41, 20.18, 19.70, 16.88, 18.57, 20.65, 22.14, 22.14,
+/// 21.44, 22.13, 21.44, 19.31 against 9.59, 8.07, 7.46, 5.96, 9.93, 7.85, 8.86, 8.86, 8.56,
+/// 8.87, 8.56, 11.69 non-working).
+pub const WORKING_DAY_WEIGHTS: [f64; 12] = [
+    0.6906, 0.7143, 0.7253, 0.7391, 0.6516, 0.7246, 0.7142, 0.7142, 0.7147, 0.7139, 0.7147, 0.6229,
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn svv_day_classes_of_may_2024_and_easter_2024() {
+        let d = |m: u32, day: u32| NaiveDate::from_ymd_opt(2024, m, day).unwrap();
+        let may: Vec<&str> = (1..=31).map(|day| svv_day_class(d(5, day))).collect();
+        let count = |c: &str| may.iter().filter(|&&x| x == c).count();
+        // Whitsun 17–20 May; 1 and 9 May (Ascension) and six weekend days non-working.
+        assert_eq!(
+            (count("working"), count("non_working"), count("whitsun")),
+            (19, 8, 4)
+        );
+        // Easter Sunday 31 March 2024: the period runs from Friday 22 March to 1 April.
+        assert_eq!(svv_day_class(d(3, 21)), "working");
+        assert_eq!(svv_day_class(d(3, 22)), "easter");
+        assert_eq!(svv_day_class(d(4, 1)), "easter");
+        assert_eq!(svv_day_class(d(4, 2)), "working");
+        assert_eq!(svv_day_class(d(12, 24)), "non_working");
+        // The weights are working days / all days of the published averages.
+        let work = [
+            21.41, 20.18, 19.70, 16.88, 18.57, 20.65, 22.14, 22.14, 21.44, 22.13, 21.44, 19.31,
+        ];
+        let off = [
+            9.59, 8.07, 7.46, 5.96, 9.93, 7.85, 8.86, 8.86, 8.56, 8.87, 8.56, 11.69,
+        ];
+        for m in 0..12 {
+            let w = work[m] / (work[m] + off[m]);
+            assert!(
+                (w - WORKING_DAY_WEIGHTS[m]).abs() < 5e-4,
+                "month {}: {w}",
+                m + 1
+            );
+        }
+    }
 
     /// Easter Sundays from the Church of Norway's tables (and every almanac).
     #[test]

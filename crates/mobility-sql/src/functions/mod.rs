@@ -1,6 +1,7 @@
 //! Every SQL function of the project, one file each, and the one registry that lists them.
 
 mod area_traffic_index;
+mod calendar_day_class;
 mod daily_average;
 mod day_type;
 mod days_in;
@@ -50,6 +51,8 @@ pub fn all(lookups: &Lookups) -> Vec<ScalarUDF> {
         days_in::udf(),
         is_holiday::udf(),
         day_type::udf(),
+        calendar_day_class::udf(),
+        calendar_day_class::weight(),
         st_point::udf(),
         st_geomfromwkb::udf(),
         st_geomfromtext::udf(),
