@@ -2,7 +2,8 @@
 -- Friday except public holidays, trafikkdata.no's working days), weekends and public holidays
 -- (DOMAIN.md §2.3): daily_average over the month's days with coverage ≥ 95 %; its coverage
 -- is the mean coverage of those days × their number / the days of that type in the month;
--- se has the finite-population correction. Light and heavy MDT count only days whose length
+-- se has the finite-population correction. kind: vehicle or bicycle (trp_kind), so bicycle
+-- points' MDT and ÅDT follow the same rules (for bicycles, `mdt`/`adt`; no length classes). Light and heavy MDT count only days whose length
 -- quality is also ≥ 95 %, and heavy_share is their heavy share.
 CREATE OR REPLACE VIEW traffic_mdt AS
 WITH d AS (
@@ -33,5 +34,6 @@ SELECT trp_id, year, month, day_type,
   t['ci_lower'] AS ci_lower, t['ci_upper'] AS ci_upper,
   l['mean'] AS mdt_lt_5_6m, hv['mean'] AS mdt_ge_5_6m,
   hv['mean'] / NULLIF(l['mean'] + hv['mean'], 0) AS heavy_share,
-  length_quality_pct
+  length_quality_pct,
+  trp_kind(trp_id) AS kind
 FROM a

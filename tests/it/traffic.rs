@@ -534,3 +534,137 @@ fn the_index_method_is_chosen_and_recorded() {
         "{err}"
     );
 }
+
+/// A vehicle point (`00001V1`: 100 light and 10 heavy vehicles every hour of 2023 and 2024) and
+/// a bicycle point (`00002B2`: 20 bicycles an hour in 2023, 22 in 2024). The vehicle indices
+/// leave the bicycle point out (one point, index 0); `bike_traffic_index_rolling` has the
+/// bicycle point alone: +10 % over the 12 months of 2024 against the reference year 2023 (the
+/// only window after it); the bike target sets that latest, longest window beside the survey's
+/// share.
+#[test]
+fn bicycle_points_have_their_own_index_beside_the_bike_target() {
+    use chrono::{Duration, NaiveDate, TimeZone, Utc};
+    let dir = tempfile::tempdir().unwrap();
+    let header = "Trafikkregistreringspunkt;Navn;Vegreferanse;Fra;Til;Dato;Fra tidspunkt;Til tidspunkt;Felt;Trafikkmengde;Dekningsgrad (%);Antall timer total;Antall timer inkludert;Antall timer ugyldig;Ikke gyldig lengde;Lengdekvalitetsgrad (%);< 5,6m;>= 5,6m;5,6m - 7,6m;7,6m - 12,5m;12,5m - 16,0m;>= 16,0m;16,0m - 24,0m;>= 24,0m";
+    let mut text = String::from(header);
+    text.push('\n');
+    // Every UTC hour of local 2023-01-01 to 2024-12-31 (Oslo is UTC+1 in winter).
+    let start = Utc.from_utc_datetime(
+        &NaiveDate::from_ymd_opt(2022, 12, 31)
+            .unwrap()
+            .and_hms_opt(23, 0, 0)
+            .unwrap(),
+    );
+    let end = Utc.from_utc_datetime(
+        &NaiveDate::from_ymd_opt(2024, 12, 31)
+            .unwrap()
+            .and_hms_opt(23, 0, 0)
+            .unwrap(),
+    );
+    let mut at = start;
+    while at < end {
+        let next = at + Duration::hours(1);
+        let fmt = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%dT%H:%M+00:00").to_string();
+        let date = at.format("%Y-%m-%d");
+        let (h1, h2) = (at.format("%H:%M"), next.format("%H:%M"));
+        let year_2024 = at
+            >= Utc.from_utc_datetime(
+                &NaiveDate::from_ymd_opt(2023, 12, 31)
+                    .unwrap()
+                    .and_hms_opt(23, 0, 0)
+                    .unwrap(),
+            );
+        for (point, light, heavy) in [
+            ("00001V1", 100, 10),
+            ("00002B2", if year_2024 { 22 } else { 20 }, 0),
+        ] {
+            text.push_str(&format!(
+                "{point};Test;FV1 S1D1 m1;{};{};{date};{h1};{h2};Totalt;{};100,0;1;1;0;0;100,00;{light};{heavy};{heavy};0;0;0;0;0\n",
+                fmt(at),
+                fmt(next),
+                light + heavy
+            ));
+        }
+        at = next;
+    }
+    let file = dir.path().join("export.csv");
+    std::fs::write(&file, text).unwrap();
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+    ok(&[
+        "ingest",
+        "traffic",
+        file.to_str().unwrap(),
+        "--out",
+        d,
+        "--strict",
+        "-q",
+    ]);
+    let kinds = ok(&[
+        "sql",
+        "--data",
+        d,
+        "--format",
+        "csv",
+        "-c",
+        "SELECT trp_id, kind, mdt FROM traffic_mdt WHERE year = 2024 AND month = 6 AND day_type = 'all' ORDER BY trp_id",
+    ]);
+    assert_eq!(
+        kinds,
+        "trp_id,kind,mdt\n00001V1,vehicle,2640.0\n00002B2,bicycle,528.0\n"
+    );
+    let out = dir.path().join("out");
+    ok(&[
+        "run",
+        "--data",
+        d,
+        "--out",
+        out.to_str().unwrap(),
+        "--only",
+        "trips_per_person_day",
+        "-q",
+    ]);
+    let rows = |id: &str| -> Vec<HashMap<String, String>> {
+        let mut r = csv::Reader::from_path(out.join(format!("indicators/{id}.csv"))).unwrap();
+        let h = r.headers().unwrap().clone();
+        r.records()
+            .map(|rec| {
+                h.iter()
+                    .zip(rec.unwrap().iter())
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect()
+            })
+            .collect()
+    };
+    let at_end = |rs: &[HashMap<String, String>], window: &str| -> (f64, f64) {
+        let r = rs
+            .iter()
+            .find(|r| {
+                r["subset"] == "all points"
+                    && r["window"] == window
+                    && r["last_month"] == "2024-12-01"
+            })
+            .unwrap_or_else(|| panic!("{window}: {rs:?}"));
+        (r["index_p"].parse().unwrap(), r["n_trp"].parse().unwrap())
+    };
+    let vehicles = rows("traffic_index_rolling");
+    assert_eq!(at_end(&vehicles, "12_months"), (0.0, 1.0));
+    let bikes = rows("bike_traffic_index_rolling");
+    let (i12, n) = at_end(&bikes, "12_months");
+    assert!((i12 - 10.0).abs() < 1e-9 && n == 1.0, "{i12} {n}");
+    assert_eq!(bikes.len(), 1, "{bikes:?}");
+    let targets = rows("targets");
+    let bike = targets
+        .iter()
+        .find(|t| t["target"] == "bike_share")
+        .unwrap();
+    assert!(
+        (bike["trend_index_p"].parse::<f64>().unwrap() - 10.0).abs() < 1e-9,
+        "{bike:?}"
+    );
+    assert!(bike["trend"].contains("+10.0 % (CI"), "{bike:?}");
+    assert!(
+        bike["trend"].contains("12 months to 2024-12 against 2023, 1 point(s)"),
+        "{bike:?}"
+    );
+}

@@ -696,9 +696,14 @@ pub async fn render(
                     (Lang::Nb, Some(nb)) => nb.value(i).to_string(),
                     _ => status.value(i).to_string(),
                 };
+                // A count-based trend beside the value (the bike target: the bicycle points).
+                let trend = utf8(t, "trend")
+                    .filter(|c| c.is_valid(i))
+                    .map(|c| format!("<br><small>{}</small>", esc(c.value(i))))
+                    .unwrap_or_default();
                 let _ = write!(
                     body,
-                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{ci}</td><td>{}</td><td class=\"{class}\">{}</td></tr>",
+                    "<tr><td>{}{trend}</td><td>{}</td><td>{}</td><td>{}</td><td>{ci}</td><td>{}</td><td class=\"{class}\">{}</td></tr>",
                     esc(shown_title),
                     esc(year.value(i)),
                     v(&target),

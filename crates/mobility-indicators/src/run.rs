@@ -798,8 +798,22 @@ async fn run_into(
     if present.contains(&Table::TrafficHourly) {
         let t = Instant::now();
         let yearly = traffic::index_yearly(ctx, present, opts.index_method).await?;
-        let rolling =
-            traffic::index_rolling(ctx, present, opts.reference_year, opts.index_method).await?;
+        let rolling = traffic::index_rolling(
+            ctx,
+            present,
+            opts.reference_year,
+            opts.index_method,
+            traffic::Counted::Vehicles,
+        )
+        .await?;
+        let bike = traffic::index_rolling(
+            ctx,
+            present,
+            opts.reference_year,
+            opts.index_method,
+            traffic::Counted::Bicycles,
+        )
+        .await?;
         let null = traffic::nullvekst_table(&rolling)?;
         let query_seconds = t.elapsed().as_secs_f64();
         for (id, title, table) in [
@@ -817,6 +831,11 @@ async fn run_into(
                 "nullvekst",
                 "Zero growth in car traffic: the latest rolling index and its CI (unofficial)",
                 null,
+            ),
+            (
+                "bike_traffic_index_rolling",
+                "Rolling 12/24/36-month index of the bicycle counting points (unofficial)",
+                bike,
             ),
         ] {
             let t2 = Instant::now();

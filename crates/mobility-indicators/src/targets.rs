@@ -36,6 +36,9 @@ pub struct Target {
     #[serde(default)]
     pub key: BTreeMap<String, String>,
     pub sql: Option<String>,
+    /// A rolling index table (e.g. `bike_traffic_index_rolling`) whose latest, longest window
+    /// over all points is set beside the measured value as a count-based trend.
+    pub trend: Option<String>,
     pub source: String,
     pub note: Option<String>,
     /// The note in Norwegian (bokmål), for the report.
@@ -107,6 +110,45 @@ fn measured(t: &Target, outputs: &HashMap<String, RecordBatch>) -> Measured {
         }
     }
     Err(format!("indicator {id} has no cell for {:?}", t.key))
+}
+
+/// A count-based trend beside a target: the rolling index of all points in the latest and
+/// longest window, with its CI and a sentence saying what it is.
+type Trend = Option<(f64, f64, f64, String)>;
+
+fn trend(t: &Target, outputs: &HashMap<String, RecordBatch>) -> Trend {
+    let b = outputs.get(t.trend.as_ref()?)?;
+    let (subset, window, last, reference, index, lo, hi, n) = (
+        utf8(b, "subset")?,
+        utf8(b, "window")?,
+        utf8(b, "last_month")?,
+        utf8(b, "reference_year")?,
+        f64s(b, "index_p")?,
+        f64s(b, "ci_lower")?,
+        f64s(b, "ci_upper")?,
+        f64s(b, "n_trp")?,
+    );
+    let months = |i: usize| -> u32 {
+        window
+            .value(i)
+            .trim_end_matches("_months")
+            .parse()
+            .unwrap_or(0)
+    };
+    let i = (0..b.num_rows())
+        .filter(|&i| subset.value(i) == "all points" && index.is_valid(i))
+        .max_by(|&a, &c| (last.value(a), months(a)).cmp(&(last.value(c), months(c))))?;
+    let text = format!(
+        "counting points: {:+.1} % (CI {:+.1} to {:+.1}) in the {} months to {} against {}, {} point(s)",
+        index.value(i),
+        lo.value(i),
+        hi.value(i),
+        months(i),
+        &last.value(i)[..7.min(last.value(i).len())],
+        reference.value(i),
+        n.value(i)
+    );
+    Some((index.value(i), lo.value(i), hi.value(i), text))
 }
 
 /// The targets table.
@@ -181,7 +223,12 @@ pub async fn evaluate(
         Field::new("status", DataType::Utf8, false),
         Field::new("status_nb", DataType::Utf8, false),
         Field::new("source", DataType::Utf8, false),
+        Field::new("trend_index_p", DataType::Float64, true),
+        Field::new("trend_ci_lower", DataType::Float64, true),
+        Field::new("trend_ci_upper", DataType::Float64, true),
+        Field::new("trend", DataType::Utf8, true),
     ]);
+    let trends: Vec<Trend> = rows.iter().map(|(t, _)| trend(t, outputs)).collect();
     let cols: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from_iter_values(
             rows.iter().map(|(t, _)| t.id.as_str()),
@@ -220,6 +267,18 @@ pub async fn evaluate(
         )),
         Arc::new(StringArray::from_iter_values(
             rows.iter().map(|(t, _)| t.source.as_str()),
+        )),
+        Arc::new(Float64Array::from_iter(
+            trends.iter().map(|t| t.as_ref().map(|t| t.0)),
+        )),
+        Arc::new(Float64Array::from_iter(
+            trends.iter().map(|t| t.as_ref().map(|t| t.1)),
+        )),
+        Arc::new(Float64Array::from_iter(
+            trends.iter().map(|t| t.as_ref().map(|t| t.2)),
+        )),
+        Arc::new(StringArray::from_iter(
+            trends.iter().map(|t| t.as_ref().map(|t| t.3.as_str())),
         )),
     ];
     Ok(RecordBatch::try_new(Arc::new(schema), cols)?)

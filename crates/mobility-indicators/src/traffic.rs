@@ -27,15 +27,33 @@ const MONTHS: [&str; 12] = [
 
 /// The points of each subset: every point, and the points in each municipality when zones
 /// of kind `kommune` and the points' coordinates are there.
-fn subsets_sql(present: &[Table]) -> String {
-    let mut sql = "SELECT DISTINCT trp_id, 'all points' AS subset FROM traffic_hourly".to_string();
+fn subsets_sql(present: &[Table], counted: Counted) -> String {
+    let filter = |col: &str| match counted {
+        // Vehicle indices leave bicycle points out explicitly (an id of another form stays).
+        Counted::Vehicles => format!("trp_kind({col}) IS DISTINCT FROM 'bicycle'"),
+        Counted::Bicycles => format!("trp_kind({col}) = 'bicycle'"),
+    };
+    let mut sql = format!(
+        "SELECT DISTINCT trp_id, 'all points' AS subset FROM traffic_hourly WHERE {}",
+        filter("trp_id")
+    );
     if present.contains(&Table::TrafficPoints) && present.contains(&Table::Zones) {
-        sql.push_str(
+        sql.push_str(&format!(
             " UNION ALL SELECT p.trp_id, 'kommune ' || z.zone_id || COALESCE(' ' || z.name, '') \
-             FROM traffic_points p JOIN zones z ON z.zone_id = zone_of(p.lon, p.lat, 'kommune')",
-        );
+             FROM traffic_points p JOIN zones z ON z.zone_id = zone_of(p.lon, p.lat, 'kommune') WHERE {}",
+            filter("p.trp_id")
+        ));
     }
     sql
+}
+
+/// What the points of an index count (`trp_kind(trp_id)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counted {
+    /// Motor vehicles: the light vehicles (< 5.6 m) of vehicle points.
+    Vehicles,
+    /// Bicycles: every bicycle a bicycle point counts.
+    Bicycles,
 }
 
 /// Column `i` of one of our own queries, as text, BIGINT or DOUBLE.
@@ -174,7 +192,7 @@ pub async fn index_yearly(
              i.base_volume, i.calc_volume \
              FROM traffic_point_index i JOIN ({}) s ON s.trp_id = i.trp_id \
              GROUP BY s.subset, i.trp_id, 2, 3, 5, 6",
-            subsets_sql(present)
+            subsets_sql(present, Counted::Vehicles)
         ),
         // The months both years have a calendar-adjusted MDT, summed.
         IndexMethod::Calendar => format!(
@@ -186,7 +204,7 @@ pub async fn index_yearly(
              WHERE b.period = 'month' AND c.period = 'month' \
              AND b.mdt_lt_5_6m_rounded IS NOT NULL AND c.mdt_lt_5_6m_rounded IS NOT NULL \
              GROUP BY s.subset, b.trp_id, b.year, c.year",
-            subsets_sql(present)
+            subsets_sql(present, Counted::Vehicles)
         ),
     };
     let batches = collect(ctx, "traffic_index_yearly", &sql).await?;
@@ -264,20 +282,35 @@ pub async fn index_rolling(
     present: &[Table],
     reference_year: Option<i64>,
     method: IndexMethod,
+    counted: Counted,
 ) -> Result<RecordBatch> {
-    let sql = match method {
-        IndexMethod::Classic => format!(
-            "SELECT s.subset, m.trp_id, m.year, m.month, m.mdt_lt_5_6m FROM traffic_mdt m JOIN ({}) s ON s.trp_id = m.trp_id \
-             WHERE m.day_type = 'all' AND m.length_coverage_pct >= 50 AND m.length_quality_pct >= 98.5 AND m.mdt_lt_5_6m IS NOT NULL",
-            subsets_sql(present)
+    let subsets = subsets_sql(present, counted);
+    let sql = match (method, counted) {
+        (IndexMethod::Classic, Counted::Vehicles) => format!(
+            "SELECT s.subset, m.trp_id, m.year, m.month, m.mdt_lt_5_6m FROM traffic_mdt m JOIN ({subsets}) s ON s.trp_id = m.trp_id \
+             WHERE m.day_type = 'all' AND m.length_coverage_pct >= 50 AND m.length_quality_pct >= 98.5 AND m.mdt_lt_5_6m IS NOT NULL"
+        ),
+        // Bicycles have no length classes: the MDT of every bicycle, with coverage ≥ 50 %.
+        (IndexMethod::Classic, Counted::Bicycles) => format!(
+            "SELECT s.subset, m.trp_id, m.year, m.month, m.mdt FROM traffic_mdt m JOIN ({subsets}) s ON s.trp_id = m.trp_id \
+             WHERE m.day_type = 'all' AND m.coverage_pct >= 50 AND m.mdt IS NOT NULL"
         ),
         // The calendar method's own day filter (coverage ≥ 99 %, length quality ≥ 97.5 %) and
         // month rule (≥ 7 working, ≥ 3 non-working days) replace the MDT filters.
-        IndexMethod::Calendar => format!(
-            "SELECT s.subset, m.trp_id, m.year, m.month, m.mdt_lt_5_6m_rounded FROM traffic_mdt_calendar m \
-             JOIN ({}) s ON s.trp_id = m.trp_id \
-             WHERE m.period = 'month' AND m.mdt_lt_5_6m_rounded IS NOT NULL",
-            subsets_sql(present)
+        (IndexMethod::Calendar, c) => format!(
+            "SELECT s.subset, m.trp_id, m.year, m.month, m.{} FROM traffic_mdt_calendar m \
+             JOIN ({subsets}) s ON s.trp_id = m.trp_id \
+             WHERE m.period = 'month' AND m.{} IS NOT NULL",
+            if c == Counted::Vehicles {
+                "mdt_lt_5_6m_rounded"
+            } else {
+                "mdt_rounded"
+            },
+            if c == Counted::Vehicles {
+                "mdt_lt_5_6m_rounded"
+            } else {
+                "mdt_rounded"
+            },
         ),
     };
     let batches = collect(ctx, "traffic_index_rolling", &sql).await?;

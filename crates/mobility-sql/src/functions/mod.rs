@@ -22,6 +22,7 @@ mod st_length;
 mod st_point;
 mod st_predicates;
 mod st_transform;
+mod trp_kind;
 mod zone_of;
 
 pub use distance_band::BANDS;
@@ -53,6 +54,7 @@ pub fn all(lookups: &Lookups) -> Vec<ScalarUDF> {
         day_type::udf(),
         calendar_day_class::udf(),
         calendar_day_class::weight(),
+        trp_kind::udf(),
         st_point::udf(),
         st_geomfromwkb::udf(),
         st_geomfromtext::udf(),
