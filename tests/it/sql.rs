@@ -167,8 +167,11 @@ fn functions_lists_every_function_with_an_example() {
         "days_in(",
         "is_holiday(",
         "day_type(",
+        "calendar_day_class(",
+        "working_day_weight(",
+        "trp_kind(",
     ] {
         assert!(out.contains(f), "{f} missing from:\n{out}");
     }
-    assert_eq!(out.matches("    example: ").count(), 25, "{out}");
+    assert_eq!(out.matches("    example: ").count(), 28, "{out}");
 }

@@ -626,7 +626,7 @@ def rolling(mdts, groups):
                     continue
                 label = lambda k: f"{MONTHS[k % 12]} {k // 12}"
                 rows.append({
-                    "subset": subset, "official": "false",
+                    "subset": subset, "official": "false", "method": "classic",
                     "window": f"{window}_months", "reference_year": str(ref),
                     "last_month": f"{end // 12}-{end % 12 + 1:02d}-01",
                     "index_period": f"{ref} - ({label(start)} - {label(end)})",
@@ -702,6 +702,7 @@ def yearly(points, groups):
                 "subset": subset, "official": "false",
                 "base_year": str(y), "calc_year": str(y + 1),
                 "period": f"jan-{MONTHS[last - 1]}", "chained_from": str(chained[0]),
+                "method": "classic",
                 **{k: a[k] for k in ("index_p", "n_eff", "sd_p", "se_p", "ci_lower",
                                      "ci_upper", "n_trp")},
                 "chained_index_p": ci, "chained_se_p": cse,
@@ -743,10 +744,10 @@ def nullvekst(rolling_rows):
 
 COLUMNS = {
     "traffic_index_yearly": ["subset", "official", "base_year", "calc_year", "period",
-                             "chained_from", "index_p", "n_eff", "sd_p", "se_p", "ci_lower",
+                             "chained_from", "method", "index_p", "n_eff", "sd_p", "se_p", "ci_lower",
                              "ci_upper", "n_trp", "chained_index_p", "chained_se_p",
                              "chained_ci_lower", "chained_ci_upper"],
-    "traffic_index_rolling": ["subset", "official", "window", "reference_year", "last_month",
+    "traffic_index_rolling": ["subset", "official", "method", "window", "reference_year", "last_month",
                               "index_period", "index_p", "n_eff", "sd_p", "se_p", "ci_lower",
                               "ci_upper", "n_trp"],
     "nullvekst": ["breakdown", "breakdown_value", "subset", "official", "window",

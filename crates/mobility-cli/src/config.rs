@@ -90,6 +90,11 @@ const KEYS: &[Key] = &[
         default: None,
     },
     Key {
+        name: "holidays",
+        help: "the kommune's own holidays beside Norway's public holidays, dates: 2024-12-24,2024-12-31",
+        default: None,
+    },
+    Key {
         name: "index_method",
         help: "method of the traffic indices: classic or calendar (SVV's calendar-adjusted MDT)",
         default: Some("classic"),
@@ -162,6 +167,15 @@ impl Settings {
                 };
                 let v = match v {
                     toml::Value::String(s) => s,
+                    // A list (holidays = ["2024-12-24", "2024-12-31"]) as the flags give it.
+                    toml::Value::Array(items) => items
+                        .iter()
+                        .map(|i| match i {
+                            toml::Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(","),
                     toml::Value::Integer(i) => i.to_string(),
                     toml::Value::Float(f) => f.to_string(),
                     other => bail!(
@@ -218,6 +232,10 @@ impl Settings {
             mobility_indicators::run::parse_od_periods(v).map_err(|e| {
                 anyhow::anyhow!("od_periods = '{v}' (from {}): {e}", source("od_periods"))
             })?;
+        }
+        if let Some(v) = self.get("holidays") {
+            mobility_stats::calendar::Calendar::parse_extra(v)
+                .map_err(|e| anyhow::anyhow!("holidays (from {}): {e}", source("holidays")))?;
         }
         if let Some(v) = self
             .get("index_method")

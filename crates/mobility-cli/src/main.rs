@@ -426,6 +426,14 @@ fn check(data: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Norway's holidays and the kommune's own (`holidays`, checked when the settings resolved).
+fn calendar(settings: &config::Settings) -> mobility_stats::calendar::Calendar {
+    settings
+        .get("holidays")
+        .and_then(|v| mobility_stats::calendar::Calendar::parse_extra(v).ok())
+        .unwrap_or_default()
+}
+
 fn weight(a: &WeightArgs, quiet: bool) -> anyhow::Result<()> {
     use mobility_stats::calibration as cal;
     let opts = mobility_ingest::weight::WeightOptions {
@@ -617,6 +625,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 a.config.as_deref(),
                 &[("data", a.data.as_ref().map(|p| p.display().to_string()))],
             )?;
+            let holidays = calendar(&settings);
             let data = PathBuf::from(settings.get("data").unwrap_or("data/sample"));
             if !data.is_dir() {
                 anyhow::bail!(
@@ -626,7 +635,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             rt.block_on(async {
-                let session = mobility_sql::open(&data)
+                let session = mobility_sql::open_with(&data, Vec::new(), holidays)
                     .await
                     .map_err(|e| anyhow::anyhow!("{}", e.strip_backtrace()))?;
                 let ctx = session.ctx.enable_url_table();
@@ -659,6 +668,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             opts.bootstrap = st.parse("bootstrap").unwrap_or(opts.bootstrap);
             opts.seed = st.parse("seed").unwrap_or(opts.seed);
             opts.reference_year = st.parse("reference_year");
+            opts.calendar = calendar(&st);
             opts.index_method = st
                 .get("index_method")
                 .and_then(mobility_indicators::traffic::IndexMethod::parse)

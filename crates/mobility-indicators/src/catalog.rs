@@ -200,8 +200,9 @@ mod tests {
             assert_ne!(i.title, i.id, "{} has no title", i.id);
             assert!(!i.unit.is_empty(), "{} has no unit", i.id);
             assert!(!i.needs.is_empty(), "{} needs no table", i.id);
+            // Finished tables are the road figures, whose uncertainty their SQL computes.
             assert!(
-                matches!(i.kind, Kind::Survey { .. }),
+                matches!(i.kind, Kind::Survey { .. }) || i.id.starts_with("road_"),
                 "{} has no estimator",
                 i.id
             );

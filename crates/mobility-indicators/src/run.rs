@@ -39,6 +39,8 @@ pub struct RunOptions {
     pub reference_year: Option<i64>,
     /// The method of the traffic indices.
     pub index_method: crate::traffic::IndexMethod,
+    /// Public holidays: Norway's and the kommune's own (`holidays` of mobility.toml).
+    pub calendar: mobility_stats::calendar::Calendar,
     /// The language of `report.html`.
     pub lang: crate::report::Lang,
     /// The CSV flavour of the indicator files.
@@ -124,6 +126,7 @@ impl RunOptions {
             targets: None,
             reference_year: None,
             index_method: crate::traffic::IndexMethod::Classic,
+            calendar: mobility_stats::calendar::Calendar::default(),
             lang: crate::report::Lang::Nb,
             csv: CsvDialect::Utf8,
             progress: None,
@@ -472,7 +475,7 @@ pub async fn run_catalog(opts: &RunOptions, catalog: &[Indicator]) -> Result<Man
         tables: present,
         snapshot,
         lease: _lease,
-    } = mobility_sql::open_with(&opts.data, given)
+    } = mobility_sql::open_with(&opts.data, given, opts.calendar.clone())
         .await
         .map_err(|source| Error::DataFusion {
             context: format!("opening {}", opts.data.display()),

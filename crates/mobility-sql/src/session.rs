@@ -11,6 +11,7 @@ use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use mobility_geo::Zone;
 use mobility_model::Table;
 use mobility_model::layout::Snapshot;
+use mobility_stats::calendar::Calendar;
 
 use crate::functions::{self, Lookups, StopIndex};
 use crate::spatial_join::{self, MobilityOptions};
@@ -138,12 +139,18 @@ pub fn context() -> SessionContext {
 /// A session with every table present under `data` registered under its SQL name, the shared
 /// views, and the project's functions with the zones and stops of `data` as their look-ups.
 pub async fn open(data: &Path) -> Result<Session> {
-    open_with(data, Vec::new()).await
+    open_with(data, Vec::new(), Calendar::default()).await
 }
 
 /// [`open`], with some tables given in memory instead of read from `data` (e.g. the factor
-/// tables of `mobility run --factors`): views and look-ups are built on them.
-pub async fn open_with(data: &Path, given: Vec<(Table, Vec<RecordBatch>)>) -> Result<Session> {
+/// tables of `mobility run --factors`): views and look-ups are built on them; and with the
+/// holidays of `calendar` (Norway's and the kommune's own) in `is_holiday`, `day_type`,
+/// `days_in` and the views that use them.
+pub async fn open_with(
+    data: &Path,
+    given: Vec<(Table, Vec<RecordBatch>)>,
+    calendar: Calendar,
+) -> Result<Session> {
     let ctx = context();
     let mut tables = Vec::new();
     for (t, batches) in given {
@@ -172,7 +179,10 @@ pub async fn open_with(data: &Path, given: Vec<(Table, Vec<RecordBatch>)>) -> Re
             .await?;
         tables.push(*t);
     }
-    let mut lookups = Lookups::default();
+    let mut lookups = Lookups {
+        calendar: Arc::new(calendar),
+        ..Lookups::default()
+    };
     if tables.contains(&Table::Zones) {
         lookups.zones = Some(Arc::new(load_zones(&ctx).await?));
     }

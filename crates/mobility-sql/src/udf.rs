@@ -67,12 +67,27 @@ impl Arg {
 /// The kernel of a function: arrays of the coerced argument types (scalars expanded to the
 /// batch's rows) in, one array of the return type out; or, for kernels that treat a scalar
 /// argument specially (decode a literal polygon once), the values and the row count.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone)]
 pub enum Kernel {
     /// Over arrays.
     Arrays(fn(&[ArrayRef]) -> Result<ArrayRef>),
     /// Over values (scalars kept) and the number of rows.
     Values(fn(&[ColumnarValue], usize) -> Result<ArrayRef>),
+    /// Over arrays, with state of the session (e.g. the kommune's own holidays).
+    Shared(SharedKernel),
+}
+
+/// A kernel over arrays that holds state.
+pub type SharedKernel = std::sync::Arc<dyn Fn(&[ArrayRef]) -> Result<ArrayRef> + Send + Sync>;
+
+impl std::fmt::Debug for Kernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Kernel::Arrays(_) => "Kernel::Arrays",
+            Kernel::Values(_) => "Kernel::Values",
+            Kernel::Shared(_) => "Kernel::Shared",
+        })
+    }
 }
 
 /// A scalar function built from a kernel. Two are equal when their name and signature are:
@@ -179,9 +194,10 @@ impl ScalarUDFImpl for SimpleUdf {
             .args
             .iter()
             .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let out = match self.kernel {
+        let out = match &self.kernel {
             Kernel::Arrays(f) => f(&ColumnarValue::values_to_arrays(&args.args)?)?,
             Kernel::Values(f) => f(&args.args, if all_scalar { 1 } else { args.number_rows })?,
+            Kernel::Shared(f) => f(&ColumnarValue::values_to_arrays(&args.args)?)?,
         };
         if all_scalar && out.len() == 1 {
             return Ok(ColumnarValue::Scalar(

@@ -68,6 +68,51 @@ pub fn is_holiday(date: NaiveDate) -> bool {
     holidays(date.year()).iter().any(|(d, _)| *d == date)
 }
 
+/// Norway's public holidays and a municipality's own extra days off (e.g. 24 and 31 December
+/// where the kommune treats them as holidays), as `mobility.toml`'s `holidays` gives them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Calendar {
+    extra: std::collections::BTreeSet<NaiveDate>,
+}
+
+impl Calendar {
+    /// The national holidays and `extra`.
+    pub fn with_extra(extra: impl IntoIterator<Item = NaiveDate>) -> Self {
+        Self {
+            extra: extra.into_iter().collect(),
+        }
+    }
+
+    /// The national holidays and the days of a list such as `2024-12-24, 2024-12-31`
+    /// (`mobility.toml`'s `holidays`); `Err` names the first value that is not a date.
+    pub fn parse_extra(list: &str) -> Result<Self, String> {
+        let mut extra = Vec::new();
+        for v in list.split(',').map(str::trim).filter(|v| !v.is_empty()) {
+            match NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+                Ok(d) => extra.push(d),
+                Err(_) => return Err(format!("'{v}' is not a date like 2024-12-24")),
+            }
+        }
+        Ok(Self::with_extra(extra))
+    }
+
+    /// Whether a date is a holiday: national, or one of the extra days.
+    pub fn is_holiday(&self, date: NaiveDate) -> bool {
+        self.extra.contains(&date) || is_holiday(date)
+    }
+
+    /// [`day_type`] with the extra days as holidays.
+    pub fn day_type(&self, date: NaiveDate) -> &'static str {
+        if self.is_holiday(date) {
+            "holiday"
+        } else if matches!(date.weekday(), Weekday::Sat | Weekday::Sun) {
+            "weekend"
+        } else {
+            "weekday"
+        }
+    }
+}
+
 /// The day type the traffic figures are split by: `holiday` (a public holiday, whatever the
 /// weekday), `weekend` (Saturday, Sunday) or `weekday`.
 pub fn day_type(date: NaiveDate) -> &'static str {

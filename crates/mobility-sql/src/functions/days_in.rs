@@ -6,28 +6,31 @@ use arrow::datatypes::DataType;
 use chrono::NaiveDate;
 use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::{Documentation, ScalarUDF};
-use mobility_stats::calendar;
 
-use crate::udf::{Arg, DOMAIN, arc, num, simple, text};
+use std::sync::Arc;
 
-pub fn udf() -> ScalarUDF {
+use mobility_stats::calendar::Calendar;
+
+use crate::udf::{Arg, DOMAIN, Kernel, arc, num, text, with_kernel};
+
+pub fn udf(calendar: Arc<Calendar>) -> ScalarUDF {
     let doc = Documentation::builder(DOMAIN, "The number of days of a month (or of a whole year when month is NULL) of a day type, as day_type(date) gives it: 'all', 'weekday' (Monday to Friday except public holidays: trafikkdata.no's working days), 'weekend' (Saturday and Sunday except public holidays), 'holiday' (Norway's public holidays), or 'weekend_holiday' (weekend and holidays together).", "days_in(year, month, day_type)")
         .with_argument("year", "e.g. 2024")
         .with_argument("month", "1-12, or NULL for the whole year")
         .with_argument("day_type", "'all', 'weekday', 'weekend', 'holiday' or 'weekend_holiday'")
         .with_sql_example("SELECT days_in(2024, 5, 'weekday'), days_in(2024, 5, 'holiday'), days_in(2024, NULL, 'weekday');")
         .build();
-    simple(
+    with_kernel(
         "days_in",
         vec![vec![Arg::Num, Arg::Num, Arg::Text]],
         DataType::Int64,
         doc,
-        kernel,
+        Kernel::Shared(Arc::new(move |a: &[ArrayRef]| kernel(a, &calendar))),
     )
 }
 
-/// The days of `year` (and `month`) of `day_type`.
-pub fn days_in(year: i32, month: Option<u32>, day_type: &str) -> Option<i64> {
+/// The days of `year` (and `month`) of `day_type`, by `calendar`.
+pub fn days_in(calendar: &Calendar, year: i32, month: Option<u32>, day_type: &str) -> Option<i64> {
     let (first, last) = match month {
         Some(m) => {
             let first = NaiveDate::from_ymd_opt(year, m, 1)?;
@@ -49,14 +52,14 @@ pub fn days_in(year: i32, month: Option<u32>, day_type: &str) -> Option<i64> {
             .take_while(|d| *d < last)
             .filter(|d| match day_type {
                 "all" => true,
-                "weekend_holiday" => calendar::day_type(*d) != "weekday",
-                t => calendar::day_type(*d) == t,
+                "weekend_holiday" => calendar.day_type(*d) != "weekday",
+                t => calendar.day_type(*d) == t,
             })
             .count() as i64,
     )
 }
 
-fn kernel(a: &[ArrayRef]) -> Result<ArrayRef> {
+fn kernel(a: &[ArrayRef], calendar: &Calendar) -> Result<ArrayRef> {
     let (y, m, t) = (num(&a[0])?, num(&a[1])?, text(&a[2])?);
     let mut out = Vec::with_capacity(y.len());
     for i in 0..y.len() {
@@ -77,14 +80,34 @@ fn kernel(a: &[ArrayRef]) -> Result<ArrayRef> {
         if let Some(mv) = month.filter(|v| !(1.0..=12.0).contains(v) || v.fract() != 0.0) {
             return exec_err!("days_in: month {mv} is not 1-12 (or NULL for the year)");
         }
-        out.push(days_in(y.value(i) as i32, month.map(|v| v as u32), kind));
+        out.push(days_in(
+            calendar,
+            y.value(i) as i32,
+            month.map(|v| v as u32),
+            kind,
+        ));
     }
     Ok(arc(Int64Array::from(out)))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::days_in;
+    use super::Calendar;
+
+    fn days_in(y: i32, m: Option<u32>, t: &str) -> Option<i64> {
+        super::days_in(&Calendar::default(), y, m, t)
+    }
+
+    #[test]
+    fn extra_holidays_of_the_kommune() {
+        // Christmas Eve 2024 is a Tuesday: with it as the kommune's holiday, December has one
+        // weekday less and one holiday more.
+        let d = chrono::NaiveDate::from_ymd_opt(2024, 12, 24).unwrap();
+        let c = Calendar::with_extra([d]);
+        assert_eq!(super::days_in(&c, 2024, Some(12), "weekday"), Some(19));
+        assert_eq!(days_in(2024, Some(12), "weekday"), Some(20));
+        assert_eq!(super::days_in(&c, 2024, Some(12), "holiday"), Some(3));
+    }
 
     #[test]
     fn calendar() {

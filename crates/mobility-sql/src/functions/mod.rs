@@ -39,6 +39,8 @@ pub struct Lookups {
     pub zones: Option<Arc<Vec<mobility_geo::Zone>>>,
     /// The public-transport stops.
     pub stops: Option<Arc<StopIndex>>,
+    /// Public holidays: Norway's and the kommune's own (`mobility.toml`'s `holidays`).
+    pub calendar: Arc<mobility_stats::calendar::Calendar>,
 }
 
 /// The registry: every function of the project. The session, the test context and a remote
@@ -49,9 +51,9 @@ pub fn all(lookups: &Lookups) -> Vec<ScalarUDF> {
         haversine_km::udf(),
         geodesic_km::udf(),
         distance_band::udf(),
-        days_in::udf(),
-        is_holiday::udf(),
-        day_type::udf(),
+        days_in::udf(Arc::clone(&lookups.calendar)),
+        is_holiday::udf(Arc::clone(&lookups.calendar)),
+        day_type::udf(Arc::clone(&lookups.calendar)),
         calendar_day_class::udf(),
         calendar_day_class::weight(),
         trp_kind::udf(),
