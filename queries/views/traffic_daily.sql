@@ -7,6 +7,8 @@
 --   rule Norway follows), so a missing hour lowers it. The repeated hour in October is two
 --   distinct UTC hours and both count, as Statens vegvesen sums them.
 -- - length_quality_pct: the hours' length quality weighted by their volume.
+-- - day_type: weekday, weekend or holiday (day_type(date): Norway's public holidays and the
+--   kommune's own from mobility.toml).
 CREATE OR REPLACE VIEW traffic_daily AS
 WITH h AS (
   SELECT trp_id,
@@ -33,5 +35,6 @@ SELECT trp_id, date, volume, volume_lt_5_6m, volume_ge_5_6m,
     WHEN date_part('month', date) = 10 AND date_part('dow', date) = 0 AND date_part('day', date) > 24 THEN 25.0
     ELSE 24.0 END) AS coverage_pct,
   length_quality_pct,
-  hours
+  hours,
+  day_type(date) AS day_type
 FROM d
