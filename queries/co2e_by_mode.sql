@@ -1,6 +1,5 @@
 -- title: CO₂e per person per year by mode
 -- estimator: mean
--- variance: bootstrap
 -- unit: kg CO₂e/person/year
 -- needs: persons, households, trips, emission_factors, fleet_mix, occupancy
 -- As co2e_per_person_year, one cell per mode; the modes sum to the total.

@@ -1,6 +1,5 @@
 -- title: CO₂e per year from residents' daily travel, population total
 -- estimator: total
--- variance: bootstrap
 -- unit: t CO₂e/year
 -- needs: persons, households, trips, emission_factors, fleet_mix, occupancy
 -- Σ w·y with y = 365 × the person's travel-day g CO₂e / 10⁶: tonnes per year for the

@@ -90,6 +90,11 @@ const KEYS: &[Key] = &[
         default: None,
     },
     Key {
+        name: "variance",
+        help: "SEs of the survey indicators: default (linearisation; Woodruff for the median) or bootstrap (Rao-Wu, --bootstrap replicates)",
+        default: Some("default"),
+    },
+    Key {
         name: "holidays",
         help: "the kommune's own holidays beside Norway's public holidays, dates: 2024-12-24,2024-12-31",
         default: None,
@@ -232,6 +237,15 @@ impl Settings {
             mobility_indicators::run::parse_od_periods(v).map_err(|e| {
                 anyhow::anyhow!("od_periods = '{v}' (from {}): {e}", source("od_periods"))
             })?;
+        }
+        if let Some(v) = self
+            .get("variance")
+            .filter(|v| !matches!(*v, "default" | "bootstrap"))
+        {
+            bail!(
+                "variance = '{v}' (from {}) must be default or bootstrap",
+                source("variance")
+            );
         }
         if let Some(v) = self.get("holidays") {
             mobility_stats::calendar::Calendar::parse_extra(v)

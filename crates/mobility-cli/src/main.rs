@@ -329,6 +329,10 @@ struct RunArgs {
     /// counting point has ten months).
     #[arg(long, value_name = "YEAR")]
     reference_year: Option<i64>,
+    /// SEs of the survey indicators: default (linearisation, Woodruff for the median) or
+    /// bootstrap (every one by the Rao-Wu bootstrap with --bootstrap replicates).
+    #[arg(long, value_name = "METHOD")]
+    variance: Option<String>,
     /// Method of the traffic indices: classic (MDT of all days; the yearly index from the
     /// point indices) or calendar (Statens vegvesen's calendar-adjusted MDT,
     /// traffic_mdt_calendar) [default: classic].
@@ -390,6 +394,7 @@ impl RunArgs {
                 ("seed", self.seed.map(|v| v.to_string())),
                 ("reference_year", self.reference_year.map(|v| v.to_string())),
                 ("index_method", self.index_method.clone()),
+                ("variance", self.variance.clone()),
                 ("od_zone_kind", self.od_zone_kind.clone()),
                 ("od_periods", self.od_periods.clone()),
                 ("lang", self.lang.clone()),
@@ -669,6 +674,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             opts.seed = st.parse("seed").unwrap_or(opts.seed);
             opts.reference_year = st.parse("reference_year");
             opts.calendar = calendar(&st);
+            opts.bootstrap_all = st.get("variance") == Some("bootstrap");
             opts.index_method = st
                 .get("index_method")
                 .and_then(mobility_indicators::traffic::IndexMethod::parse)

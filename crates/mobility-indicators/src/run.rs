@@ -28,6 +28,9 @@ pub struct RunOptions {
     pub rules: Rules,
     /// Bootstrap replicates for the indicators that use the bootstrap.
     pub bootstrap: u32,
+    /// Every survey indicator's SE from the Rao–Wu bootstrap (`--variance bootstrap`), not
+    /// only those whose header asks for it.
+    pub bootstrap_all: bool,
     /// Seed of the bootstrap.
     pub seed: u64,
     /// Scenario parameters, `name → value`.
@@ -121,6 +124,7 @@ impl RunOptions {
             out: out.into(),
             rules: Rules::default(),
             bootstrap: 200,
+            bootstrap_all: false,
             seed: 2018,
             scenarios: Default::default(),
             targets: None,
@@ -746,11 +750,11 @@ async fn run_into(
                 let variance = match (&replicates, bootstrap) {
                     // The survey's own replicate weights take precedence for every indicator.
                     (Some(r), _) => Variance::Replicates(r.clone()),
-                    (None, true) => Variance::Bootstrap {
+                    (None, b) if b || opts.bootstrap_all => Variance::Bootstrap {
                         replicates: opts.bootstrap,
                         seed: opts.seed,
                     },
-                    (None, false) => Variance::Linearisation,
+                    (None, _) => Variance::Linearisation,
                 };
                 let spec = Spec {
                     id: &ind.id,
@@ -897,6 +901,7 @@ async fn run_into(
             "suppress_below_n": opts.rules.min_n,
             "suppress_above_cv": opts.rules.max_cv,
             "bootstrap_replicates": opts.bootstrap,
+            "variance": if opts.bootstrap_all { "bootstrap" } else { "default" },
             "bootstrap_seed": opts.seed,
             "scenarios": opts.scenarios,
             "traffic_reference_year": opts.reference_year,

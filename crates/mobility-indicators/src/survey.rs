@@ -786,9 +786,25 @@ fn weighted_median(values: &[(f64, u32)], w: &[f64]) -> f64 {
     values.last().map_or(f64::NAN, |v| v.0)
 }
 
+/// The persons of a cell's observations, and Kish's effective number of them.
+fn persons_of(c: &[(f64, u32)], weight: &[f64]) -> (u64, f64) {
+    let mut persons: Vec<u32> = c.iter().map(|&(_, p)| p).collect();
+    persons.sort_unstable();
+    persons.dedup();
+    let (sw, sw2) = persons.iter().fold((0.0, 0.0), |(a, b), &p| {
+        let w = weight[p as usize];
+        (a + w, b + w * w)
+    });
+    (
+        persons.len() as u64,
+        if sw2 > 0.0 { sw * sw / sw2 } else { 0.0 },
+    )
+}
+
 /// The cells of a median indicator: each row is one observation (a trip) of its person, in
-/// the person's domains and its own trip-level domains; the estimate is the weighted median,
-/// the SE comes from the replicates (c · Σ (m_r − m̂)²), the CI is m̂ ± t·SE.
+/// the person's domains and its own trip-level domains; the estimate is the weighted median.
+/// With linearisation, Woodruff's CI and SE ([`mobility_stats::quantile::woodruff`]); with a
+/// replicate method, the SE from the replicates (c · Σ (m_r − m̂)²) and the CI m̂ ± t·SE.
 fn medians(
     frame: &Frame,
     spec: &Spec,
@@ -819,16 +835,41 @@ fn medians(
         .filter(|&c| !cells[c].is_empty())
         .map(|c| (c / nk, c % nk))
         .collect();
-    // A median has no linearised SE: without replicates it takes the default bootstrap.
-    let fallback = Variance::Bootstrap {
-        replicates: 200,
-        seed: 2018,
+    // Without replicates, Woodruff's interval: the linearised SE of the distribution function
+    // at the median, turned into an interval for the median.
+    let Some(reps) = spec.variance.replicates(frame) else {
+        let estimates = report
+            .par_iter()
+            .map(|&(d, k)| {
+                let c = &cells[d * nk + k];
+                let q = mobility_stats::quantile::woodruff(
+                    c,
+                    &|i| frame.weight[i as usize],
+                    &|i| frame.stratum[i as usize] as usize,
+                    &frame.n_h,
+                    0.5,
+                    spec.rules.level,
+                    df,
+                );
+                let (n, n_eff) = persons_of(c, &frame.weight);
+                Estimate {
+                    estimate: q.estimate,
+                    se: q.se,
+                    ci_lower: q.ci_lower,
+                    ci_upper: q.ci_upper,
+                    n,
+                    n_eff,
+                    cv: q.se / q.estimate.abs(),
+                    lonely_strata: 0,
+                }
+            })
+            .collect();
+        return (
+            report,
+            estimates,
+            "Woodruff (linearised distribution function at the median)".to_string(),
+        );
     };
-    let reps = spec
-        .variance
-        .replicates(frame)
-        .or_else(|| fallback.replicates(frame))
-        .expect("the bootstrap has replicates");
     let thetas: Vec<Vec<f64>> = (0..reps.count)
         .into_par_iter()
         .map(|b| {
@@ -848,20 +889,14 @@ fn medians(
             let m = weighted_median(c, &frame.weight);
             let replicates: Vec<f64> = thetas.iter().map(|r| r[j]).collect();
             let se = replicate_variance(m, &replicates, reps.scale).sqrt();
-            let mut persons: Vec<u32> = c.iter().map(|&(_, p)| p).collect();
-            persons.sort_unstable();
-            persons.dedup();
-            let (sw, sw2) = persons.iter().fold((0.0, 0.0), |(a, b), &p| {
-                let w = frame.weight[p as usize];
-                (a + w, b + w * w)
-            });
+            let (n, n_eff) = persons_of(c, &frame.weight);
             Estimate {
                 estimate: m,
                 se,
                 ci_lower: m - t * se,
                 ci_upper: m + t * se,
-                n: persons.len() as u64,
-                n_eff: if sw2 > 0.0 { sw * sw / sw2 } else { 0.0 },
+                n,
+                n_eff,
                 cv: se / m.abs(),
                 lonely_strata: 0,
             }

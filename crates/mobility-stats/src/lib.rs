@@ -8,6 +8,8 @@
 //! - [`calibration`]: weights calibrated to population margins (raking, linear), and the
 //!   residual variance of estimates made with them.
 //!
+//! - [`quantile`]: weighted quantiles with Woodruff's CI and SE.
+//!
 //! - [`replicate`]: the Rao–Wu bootstrap and replicate-weight variances, for quantities
 //!   without a closed form and for surveys that ship replicate weights.
 //!
@@ -18,6 +20,7 @@
 
 pub mod calendar;
 pub mod calibration;
+pub mod quantile;
 pub mod ratio;
 pub mod replicate;
 pub mod traffic;
