@@ -175,3 +175,117 @@ fn functions_lists_every_function_with_an_example() {
     }
     assert_eq!(out.matches("    example: ").count(), 28, "{out}");
 }
+
+/// `--memory-limit`: a sort larger than the limit spills to disk and gives the same rows; a
+/// run whose queries cannot fit fails with DataFusion's message naming the operator and ours
+/// naming the limit and where it came from (not an OOM kill); a limit the run fits in changes
+/// no figure.
+#[test]
+fn a_memory_limit_spills_or_fails_naming_itself() {
+    let d = sample();
+    let q = "SELECT v, v % 7 AS k FROM (SELECT value AS v FROM generate_series(1, 2000000)) ORDER BY k, v DESC";
+    let free = ok(&["sql", "--data", &d, "--format", "csv", "-c", q]);
+    let limited = ok(&[
+        "sql",
+        "--data",
+        &d,
+        "--memory-limit",
+        "24MiB",
+        "--format",
+        "csv",
+        "-c",
+        q,
+    ]);
+    assert!(free == limited, "the spilled sort differs");
+    let plan = ok(&[
+        "sql",
+        "--data",
+        &d,
+        "--memory-limit",
+        "24MiB",
+        "-c",
+        &format!("EXPLAIN ANALYZE {q}"),
+    ]);
+    let spills: u64 = plan
+        .split("spill_count=")
+        .skip(1)
+        .map(|s| {
+            s.split(|c: char| !c.is_ascii_digit())
+                .next()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+        })
+        .sum();
+    assert!(spills > 0, "no spill under 24 MiB:\n{plan}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = out.to_str().unwrap();
+    let out_cmd = crate::mobility(&[
+        "run",
+        "--data",
+        &d,
+        "--out",
+        o,
+        "--memory-limit",
+        "64KiB",
+        "--only",
+        "trips_per_person_day",
+        "-q",
+    ]);
+    assert_eq!(
+        out_cmd.status.code(),
+        Some(1),
+        "an error exit, not a signal"
+    );
+    let err = String::from_utf8_lossy(&out_cmd.stderr);
+    assert!(
+        err.contains("Resources exhausted") || err.contains("Failed to allocate"),
+        "{err}"
+    );
+    assert!(
+        err.contains("the query needed more memory than memory_limit = 64KiB (0.1 MiB, from flag)"),
+        "{err}"
+    );
+
+    let read = |dir: &std::path::Path, id: &str| {
+        std::fs::read_to_string(dir.join(format!("indicators/{id}.csv"))).unwrap()
+    };
+    let ids = "trips_per_person_day,mode_share_trips,od_trips,median_trip_length_by_mode";
+    let free_out = dir.path().join("free");
+    ok(&[
+        "run",
+        "--data",
+        &d,
+        "--out",
+        free_out.to_str().unwrap(),
+        "--only",
+        ids,
+        "-q",
+    ]);
+    ok(&[
+        "run",
+        "--data",
+        &d,
+        "--out",
+        o,
+        "--only",
+        ids,
+        "--memory-limit",
+        "256MiB",
+        "-q",
+    ]);
+    for id in ids.split(',') {
+        assert!(
+            read(&free_out, id) == read(&out, id),
+            "{id} differs under the limit"
+        );
+    }
+    let config = ok(&["config", "--memory-limit", "2GiB"]);
+    assert!(
+        config.contains("memory_limit    = \"2GiB\"")
+            && config.contains("(= 2.00 GiB here); from flag"),
+        "{config}"
+    );
+}

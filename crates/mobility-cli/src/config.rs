@@ -90,6 +90,11 @@ const KEYS: &[Key] = &[
         default: None,
     },
     Key {
+        name: "memory_limit",
+        help: "memory the queries and estimation may hold, e.g. 2GiB, 512MiB or a share of the machine's memory (75%)",
+        default: Some("75%"),
+    },
+    Key {
         name: "variance",
         help: "SEs of the survey indicators: default (linearisation; Woodruff for the median) or bootstrap (Rao-Wu, --bootstrap replicates)",
         default: Some("default"),
@@ -238,6 +243,12 @@ impl Settings {
                 anyhow::anyhow!("od_periods = '{v}' (from {}): {e}", source("od_periods"))
             })?;
         }
+        if let Some(v) = self.get("memory_limit") {
+            mobility_sql::parse_size(v, mobility_sql::machine_memory().unwrap_or(8 << 30))
+                .map_err(|e| {
+                    anyhow::anyhow!("memory_limit (from {}): {e}", source("memory_limit"))
+                })?;
+        }
         if let Some(v) = self
             .get("variance")
             .filter(|v| !matches!(*v, "default" | "bootstrap"))
@@ -286,6 +297,11 @@ impl Settings {
     }
 
     /// Every setting with its value and source, as `mobility config` prints them.
+    /// Where a setting's value came from (default, file, environment, flag).
+    pub fn source(&self, name: &str) -> &'static str {
+        self.values.get(name).map_or("default", |v| v.1.name())
+    }
+
     pub fn describe(&self) -> String {
         let mut out = format!(
             "# mobility settings: defaults < {} < MOBILITY_* < flags\n",
@@ -304,8 +320,18 @@ impl Settings {
                     } else {
                         format!("\"{}\"", v.replace('"', "\\\""))
                     };
+                    // The memory limit also in bytes, as this machine resolves it.
+                    let resolved = match k.name {
+                        "memory_limit" => mobility_sql::parse_size(
+                            v,
+                            mobility_sql::machine_memory().unwrap_or(8 << 30),
+                        )
+                        .map(|b| format!(" (= {:.2} GiB here)", b as f64 / (1u64 << 30) as f64))
+                        .unwrap_or_default(),
+                        _ => String::new(),
+                    };
                     out.push_str(&format!(
-                        "{:<15} = {:<24} # {}; from {}\n",
+                        "{:<15} = {:<24} # {}{resolved}; from {}\n",
                         k.name,
                         shown,
                         k.help,

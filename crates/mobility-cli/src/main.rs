@@ -120,6 +120,10 @@ struct SqlArgs {
     /// The data directory [default: data/sample, or `data` of mobility.toml / MOBILITY_DATA].
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Memory the queries may hold (2GiB, 512MiB, 75%); beyond it sorts, aggregates and joins
+    /// spill to the temporary directory [default: memory_limit of mobility.toml, else 75%].
+    #[arg(long, value_name = "SIZE")]
+    memory_limit: Option<String>,
     /// Settings file [default: $MOBILITY_CONFIG, else ./mobility.toml if present].
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -329,6 +333,11 @@ struct RunArgs {
     /// counting point has ten months).
     #[arg(long, value_name = "YEAR")]
     reference_year: Option<i64>,
+    /// Memory DataFusion's operators and the estimation may hold: 2GiB, 512MiB, 2G, or a
+    /// share of the machine's memory such as 75% (the default); beyond it sorts, aggregates
+    /// and joins spill to the temporary directory, and what cannot spill fails naming it.
+    #[arg(long, value_name = "SIZE")]
+    memory_limit: Option<String>,
     /// SEs of the survey indicators: default (linearisation, Woodruff for the median) or
     /// bootstrap (every one by the Rao-Wu bootstrap with --bootstrap replicates).
     #[arg(long, value_name = "METHOD")]
@@ -395,6 +404,7 @@ impl RunArgs {
                 ("reference_year", self.reference_year.map(|v| v.to_string())),
                 ("index_method", self.index_method.clone()),
                 ("variance", self.variance.clone()),
+                ("memory_limit", self.memory_limit.clone()),
                 ("od_zone_kind", self.od_zone_kind.clone()),
                 ("od_periods", self.od_periods.clone()),
                 ("lang", self.lang.clone()),
@@ -429,6 +439,26 @@ fn check(data: &std::path::Path) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The memory limit the run or shell was given, for the message when it is reached.
+static MEMORY_LIMIT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// `memory_limit` in bytes (checked when the settings resolved), remembered for messages.
+fn memory_limit(settings: &config::Settings) -> Option<usize> {
+    let v = settings.get("memory_limit")?;
+    let total = mobility_sql::machine_memory().unwrap_or(8 << 30);
+    let bytes = mobility_sql::parse_size(v, total).ok()?;
+    let shown = if bytes >= 1 << 30 {
+        format!("{:.2} GiB", bytes as f64 / (1u64 << 30) as f64)
+    } else {
+        format!("{:.1} MiB", bytes as f64 / (1u64 << 20) as f64)
+    };
+    let _ = MEMORY_LIMIT.set(format!(
+        "memory_limit = {v} ({shown}, from {})",
+        settings.source("memory_limit")
+    ));
+    Some(bytes as usize)
 }
 
 /// Norway's holidays and the kommune's own (`holidays`, checked when the settings resolved).
@@ -477,6 +507,13 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             eprintln!("error: {err:#}");
+            if format!("{err:#}").contains("Resources exhausted")
+                && let Some(limit) = MEMORY_LIMIT.get()
+            {
+                eprintln!(
+                    "the query needed more memory than {limit}: raise it (--memory-limit, memory_limit in mobility.toml or MOBILITY_MEMORY_LIMIT); sorts, aggregates and joins that can spill already did"
+                );
+            }
             ExitCode::FAILURE
         }
     }
@@ -628,9 +665,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sql(a) => {
             let settings = config::Settings::resolve(
                 a.config.as_deref(),
-                &[("data", a.data.as_ref().map(|p| p.display().to_string()))],
+                &[
+                    ("data", a.data.as_ref().map(|p| p.display().to_string())),
+                    ("memory_limit", a.memory_limit.clone()),
+                ],
             )?;
-            let holidays = calendar(&settings);
+            let session_options = mobility_sql::SessionOptions {
+                calendar: calendar(&settings),
+                memory_limit: memory_limit(&settings),
+                temp_dir: None,
+            };
             let data = PathBuf::from(settings.get("data").unwrap_or("data/sample"));
             if !data.is_dir() {
                 anyhow::bail!(
@@ -640,7 +684,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             rt.block_on(async {
-                let session = mobility_sql::open_with(&data, Vec::new(), holidays)
+                let session = mobility_sql::open_with(&data, Vec::new(), session_options)
                     .await
                     .map_err(|e| anyhow::anyhow!("{}", e.strip_backtrace()))?;
                 let ctx = session.ctx.enable_url_table();
@@ -674,6 +718,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             opts.seed = st.parse("seed").unwrap_or(opts.seed);
             opts.reference_year = st.parse("reference_year");
             opts.calendar = calendar(&st);
+            opts.memory_limit = memory_limit(&st);
             opts.bootstrap_all = st.get("variance") == Some("bootstrap");
             opts.index_method = st
                 .get("index_method")

@@ -44,6 +44,8 @@ pub struct RunOptions {
     pub index_method: crate::traffic::IndexMethod,
     /// Public holidays: Norway's and the kommune's own (`holidays` of mobility.toml).
     pub calendar: mobility_stats::calendar::Calendar,
+    /// Bytes the run's queries and estimation may hold (`--memory-limit`); `None`: no limit.
+    pub memory_limit: Option<usize>,
     /// The language of `report.html`.
     pub lang: crate::report::Lang,
     /// The CSV flavour of the indicator files.
@@ -131,6 +133,7 @@ impl RunOptions {
             reference_year: None,
             index_method: crate::traffic::IndexMethod::Classic,
             calendar: mobility_stats::calendar::Calendar::default(),
+            memory_limit: None,
             lang: crate::report::Lang::Nb,
             csv: CsvDialect::Utf8,
             progress: None,
@@ -479,12 +482,20 @@ pub async fn run_catalog(opts: &RunOptions, catalog: &[Indicator]) -> Result<Man
         tables: present,
         snapshot,
         lease: _lease,
-    } = mobility_sql::open_with(&opts.data, given, opts.calendar.clone())
-        .await
-        .map_err(|source| Error::DataFusion {
-            context: format!("opening {}", opts.data.display()),
-            source,
-        })?;
+    } = mobility_sql::open_with(
+        &opts.data,
+        given,
+        mobility_sql::SessionOptions {
+            calendar: opts.calendar.clone(),
+            memory_limit: opts.memory_limit,
+            temp_dir: None,
+        },
+    )
+    .await
+    .map_err(|source| Error::DataFusion {
+        context: format!("opening {}", opts.data.display()),
+        source,
+    })?;
     // The files of the commit the session reads, hashed before any later commit can replace them.
     let mut inputs = checksums(&opts.data, &snapshot, &present)?;
     if let Some(f) = &opts.factors {
@@ -773,7 +784,23 @@ async fn run_into(
                     ));
                     continue;
                 }
-                survey::estimate(frame, spec, &batches)?
+                // The estimation's own memory, from the same pool as the queries': the rows
+                // it interns and sums, about twice the query's batches.
+                let bytes: usize = batches.iter().map(|b| 2 * b.get_array_memory_size()).sum();
+                let reservation = datafusion::execution::memory_pool::MemoryConsumer::new(format!(
+                    "survey estimation of {}",
+                    ind.id
+                ))
+                .register(&ctx.runtime_env().memory_pool);
+                reservation
+                    .try_grow(bytes)
+                    .map_err(|source| Error::DataFusion {
+                        context: format!("indicator {}", ind.id),
+                        source,
+                    })?;
+                let out = survey::estimate(frame, spec, &batches)?;
+                drop(reservation);
+                out
             }
             Kind::Table => {
                 let schema = batches

@@ -20,4 +20,7 @@ pub mod session;
 pub mod spatial_join;
 pub mod udf;
 
-pub use session::{DEFAULT_OD_PERIODS, Session, open, open_with, register_od_periods};
+pub use session::{
+    DEFAULT_OD_PERIODS, Session, SessionOptions, machine_memory, open, open_with, parse_size,
+    register_od_periods,
+};

@@ -125,33 +125,111 @@ pub struct Session {
 /// A context with mobility's options (`SET mobility.…`) and planner rules (the indexed spatial
 /// join), and no tables or functions yet.
 pub fn context() -> SessionContext {
-    let config = SessionConfig::new()
+    context_with(&SessionOptions::default()).expect("the default runtime builds")
+}
+
+/// What a session is opened with besides its data directory.
+#[derive(Debug, Clone, Default)]
+pub struct SessionOptions {
+    /// Public holidays: Norway's and the kommune's own.
+    pub calendar: Calendar,
+    /// Bytes DataFusion's operators may hold (`--memory-limit`); sorts, aggregates and joins
+    /// that can spill go to `temp_dir` beyond it, the others fail naming the limit. `None`:
+    /// no limit.
+    pub memory_limit: Option<usize>,
+    /// Where spills go (default: the system's temporary directory).
+    pub temp_dir: Option<std::path::PathBuf>,
+}
+
+/// [`context`] with a memory pool of `options.memory_limit` (fair between the operators that
+/// can spill, the five largest consumers named when it is exhausted) and spills in
+/// `options.temp_dir`.
+pub fn context_with(options: &SessionOptions) -> Result<SessionContext> {
+    let mut config = SessionConfig::new()
         .with_information_schema(true)
         .with_option_extension(MobilityOptions::default());
+    let mut runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new();
+    if let Some(limit) = options.memory_limit {
+        // What a sort keeps back to merge its spills: DataFusion's 10 MB would take a small
+        // limit whole, so a sixteenth of the limit at most.
+        let exec = &mut config.options_mut().execution;
+        exec.sort_spill_reservation_bytes = exec.sort_spill_reservation_bytes.min(limit / 16);
+        let pool = datafusion::execution::memory_pool::TrackConsumersPool::new(
+            datafusion::execution::memory_pool::FairSpillPool::new(limit),
+            std::num::NonZeroUsize::new(5).expect("5 is not 0"),
+        );
+        runtime = runtime.with_memory_pool(Arc::new(pool));
+    }
+    if let Some(dir) = &options.temp_dir {
+        runtime = runtime.with_temp_file_path(dir.clone());
+    }
     let state = SessionStateBuilder::new()
         .with_config(config)
+        .with_runtime_env(runtime.build_arc()?)
         .with_default_features()
         .with_physical_optimizer_rules(spatial_join::physical_optimizer_rules())
         .build();
-    SessionContext::new_with_state(state)
+    Ok(SessionContext::new_with_state(state))
+}
+
+/// A size as planners write it: `2GiB`, `512MiB`, `2G`, `1.5GB`, `800M`, `1000000` bytes, or
+/// `75%` of `total` (the machine's memory). K, M, G, T are powers of 1024 with or without `i`
+/// and `B`, as `free -h` shows them.
+pub fn parse_size(s: &str, total: u64) -> std::result::Result<u64, String> {
+    let t = s.trim();
+    let bad = || format!("'{s}' is not a size such as 2GiB, 512MiB, 2G or 75%");
+    if let Some(p) = t.strip_suffix('%') {
+        let p: f64 = p.trim().parse().map_err(|_| bad())?;
+        if !(p > 0.0 && p <= 100.0) {
+            return Err(bad());
+        }
+        return Ok((total as f64 * p / 100.0) as u64);
+    }
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    let unit = unit.trim().to_ascii_lowercase();
+    let unit = unit.trim_end_matches('b').trim_end_matches('i');
+    let mult: f64 = match unit {
+        "" => 1.0,
+        "k" => 1024.0,
+        "m" => 1024.0 * 1024.0,
+        "g" => 1024.0 * 1024.0 * 1024.0,
+        "t" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(bad()),
+    };
+    if !(n > 0.0) || !n.is_finite() {
+        return Err(bad());
+    }
+    Ok((n * mult) as u64)
+}
+
+/// The machine's memory in bytes (`MemTotal` of /proc/meminfo), if it can be read.
+pub fn machine_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }
 
 /// A session with every table present under `data` registered under its SQL name, the shared
 /// views, and the project's functions with the zones and stops of `data` as their look-ups.
 pub async fn open(data: &Path) -> Result<Session> {
-    open_with(data, Vec::new(), Calendar::default()).await
+    open_with(data, Vec::new(), SessionOptions::default()).await
 }
 
 /// [`open`], with some tables given in memory instead of read from `data` (e.g. the factor
-/// tables of `mobility run --factors`): views and look-ups are built on them; and with the
-/// holidays of `calendar` (Norway's and the kommune's own) in `is_holiday`, `day_type`,
-/// `days_in` and the views that use them.
+/// tables of `mobility run --factors`): views and look-ups are built on them; with the
+/// holidays of `options.calendar` (Norway's and the kommune's own) in `is_holiday`,
+/// `day_type`, `days_in` and the views that use them, and its memory limit.
 pub async fn open_with(
     data: &Path,
     given: Vec<(Table, Vec<RecordBatch>)>,
-    calendar: Calendar,
+    options: SessionOptions,
 ) -> Result<Session> {
-    let ctx = context();
+    let ctx = context_with(&options)?;
     let mut tables = Vec::new();
     for (t, batches) in given {
         let mem = datafusion::datasource::MemTable::try_new(t.schema(), vec![batches])?;
@@ -180,7 +258,7 @@ pub async fn open_with(
         tables.push(*t);
     }
     let mut lookups = Lookups {
-        calendar: Arc::new(calendar),
+        calendar: Arc::new(options.calendar),
         ..Lookups::default()
     };
     if tables.contains(&Table::Zones) {
@@ -250,4 +328,23 @@ async fn load_zones(ctx: &SessionContext) -> Result<Vec<Zone>> {
         }
     }
     Ok(zones)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_as_planners_write_them() {
+        let g = 1u64 << 30;
+        assert_eq!(parse_size("2GiB", 0), Ok(2 * g));
+        assert_eq!(parse_size("2G", 0), Ok(2 * g));
+        assert_eq!(parse_size("512MiB", 0), Ok(512 << 20));
+        assert_eq!(parse_size("1.5GB", 0), Ok(3 * g / 2));
+        assert_eq!(parse_size("1000", 0), Ok(1000));
+        assert_eq!(parse_size("75%", 4 * g), Ok(3 * g));
+        for bad in ["", "2 GB x", "lots", "-1G", "0", "120%", "5Q"] {
+            assert!(parse_size(bad, g).is_err(), "{bad}");
+        }
+    }
 }
