@@ -4,7 +4,7 @@ computing the same point estimates (weighted sums per group) from the same Parqu
 one run, interleaved. mobility also computes the standard errors, CIs, n, n_eff and writes
 Parquet and CSV; DuckDB only the estimates.
 
-    pip install "duckdb==1.5.5" pyarrow
+    pip install "duckdb==1.5.5" pyarrow holidays
     cargo build --release
     python3 benches/survey_indicators.py [--persons 1000000] [--runs 3]
 
@@ -37,23 +37,39 @@ PERSON = ["home_zone", "age_band", "gender", "employment", "day_type"]
 TRIP = ["purpose", "distance_band"]
 
 
+def table_path(data, table):
+    """The committed generation of a table, as the data directory's pointer `_current` names it."""
+    with open(os.path.join(data, "_current")) as f:
+        dirs = dict(l.split() for l in f.read().splitlines()[2:] if l.strip())
+    return os.path.join(data, dirs[table], "*.parquet")
+
+
+def holiday_list(years):
+    """Norway's public holidays of `years` as a SQL list (the `holidays` package, not mobility)."""
+    import holidays
+    return ", ".join(f"DATE '{d}'" for d in sorted(holidays.Norway(years=years)))
+
+
 def duck_sql(data):
+    persons, households, trips = (table_path(data, t) for t in ("persons", "households", "trips"))
+    hol = holiday_list(range(2015, 2031))
     frame = f"""
     CREATE OR REPLACE TEMP TABLE f AS
     SELECT p.person_id, p.weight AS w, h.home_zone_id AS home_zone,
       CASE WHEN p.age IS NULL THEN NULL WHEN p.age < 18 THEN '13-17' WHEN p.age < 30 THEN '18-29'
            WHEN p.age < 45 THEN '30-44' WHEN p.age < 67 THEN '45-66' ELSE '67+' END AS age_band,
       p.gender, p.employment,
-      CASE WHEN p.travel_date IS NULL THEN NULL WHEN dayofweek(p.travel_date) IN (0, 6) THEN 'weekend' ELSE 'weekday' END AS day_type
-    FROM read_parquet('{data}/persons/*.parquet') p
-    LEFT JOIN read_parquet('{data}/households/*.parquet') h USING (household_id);
+      CASE WHEN p.travel_date IS NULL THEN NULL WHEN p.travel_date IN ({hol}) THEN 'holiday'
+           WHEN dayofweek(p.travel_date) IN (0, 6) THEN 'weekend' ELSE 'weekday' END AS day_type
+    FROM read_parquet('{persons}') p
+    LEFT JOIN read_parquet('{households}') h USING (household_id);
     CREATE OR REPLACE TEMP TABLE t AS
     SELECT person_id, mode, purpose, distance_km,
       CASE WHEN mode IN ('walk','bike','bus','tram','metro','rail','ferry') THEN 'sustainable' ELSE 'other' END AS sust,
       CASE WHEN distance_km IS NULL THEN NULL WHEN distance_km < 1 THEN '0-1 km' WHEN distance_km < 2.5 THEN '1-2.5 km'
            WHEN distance_km < 5 THEN '2.5-5 km' WHEN distance_km < 10 THEN '5-10 km' WHEN distance_km < 25 THEN '10-25 km'
            WHEN distance_km < 50 THEN '25-50 km' ELSE '50+ km' END AS distance_band
-    FROM read_parquet('{data}/trips/*.parquet');
+    FROM read_parquet('{trips}');
     CREATE OR REPLACE TEMP TABLE tf AS SELECT * FROM t JOIN f USING (person_id);
     """
     queries = []
