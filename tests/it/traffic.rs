@@ -47,6 +47,20 @@ struct Published {
 /// are within 0.04998 of it on all 195 rows), so the CI is held to half that rounding, 0.05.
 /// Nord-Jæren publishes everything rounded, the point means included, so its figures are held
 /// to their rounding: index to 0.01, n_eff to 0.1, SD and SE to 0.01, CI to 0.1.
+
+/// The header of a trafikkdata.no hourly export.
+const EXPORT_HEADER: &str = "Trafikkregistreringspunkt;Navn;Vegreferanse;Fra;Til;Dato;Fra tidspunkt;Til tidspunkt;Felt;Trafikkmengde;Dekningsgrad (%);Antall timer total;Antall timer inkludert;Antall timer ugyldig;Ikke gyldig lengde;Lengdekvalitetsgrad (%);< 5,6m;>= 5,6m;5,6m - 7,6m;7,6m - 12,5m;12,5m - 16,0m;>= 16,0m;16,0m - 24,0m;>= 24,0m";
+
+/// One `Totalt` row of a hand-made export for the hour `from` (e.g. `2024-05-01T00:00+02:00`)
+/// to `to`: full coverage and length quality, `light` vehicles under 5.6 m and `heavy` of
+/// 5.6–7.6 m.
+fn export_row(point: &str, from: &str, to: &str, light: u32, heavy: u32) -> String {
+    let (date, h1, h2) = (&from[..10], &from[11..16], &to[11..16]);
+    format!(
+        "{point};Test;FV1 S1D1 m1;{from};{to};{date};{h1};{h2};Totalt;{};100,0;1;1;0;0;100,00;{light};{heavy};{heavy};0;0;0;0;0\n",
+        light + heavy
+    )
+}
 #[test]
 fn published_rolling_area_indices_are_reproduced_from_the_point_figures() {
     let Some(real) = shared_data() else { return };
@@ -300,9 +314,7 @@ fn mdt_of_the_real_baerum_export_equals_the_raw_sums() {
 #[test]
 fn hand_made_export_gives_the_hand_worked_mdt_and_point_index() {
     let dir = tempfile::tempdir().unwrap();
-    let header = "Trafikkregistreringspunkt;Navn;Vegreferanse;Fra;Til;Dato;Fra tidspunkt;Til tidspunkt;Felt;Trafikkmengde;Dekningsgrad (%);Antall timer total;Antall timer inkludert;Antall timer ugyldig;Ikke gyldig lengde;Lengdekvalitetsgrad (%);< 5,6m;>= 5,6m;5,6m - 7,6m;7,6m - 12,5m;12,5m - 16,0m;>= 16,0m;16,0m - 24,0m;>= 24,0m";
-    let mut text = String::from(header);
-    text.push('\n');
+    let mut text = format!("{EXPORT_HEADER}\n");
     for year in [2023, 2024] {
         let light = if year == 2023 { 100 } else { 110 };
         for day in 1..=20 {
@@ -322,9 +334,12 @@ fn hand_made_export_gives_the_hand_worked_mdt_and_point_index() {
                 } else {
                     date.clone()
                 };
-                text.push_str(&format!(
-                    "00001V1;Test;FV1 S1D1 m1;{date}T{h1}+01:00;{to_date}T{h2}+01:00;{date};{h1};{h2};Totalt;{};100,0;1;1;0;0;100,00;{light};10;10;0;0;0;0;0\n",
-                    light + 10
+                text.push_str(&export_row(
+                    "00001V1",
+                    &format!("{date}T{h1}+01:00"),
+                    &format!("{to_date}T{h2}+01:00"),
+                    light,
+                    10,
                 ));
             }
         }
@@ -392,9 +407,7 @@ fn hand_made_export_gives_the_hand_worked_mdt_and_point_index() {
 #[test]
 fn calendar_adjusted_mdt_worked_by_hand() {
     let dir = tempfile::tempdir().unwrap();
-    let header = "Trafikkregistreringspunkt;Navn;Vegreferanse;Fra;Til;Dato;Fra tidspunkt;Til tidspunkt;Felt;Trafikkmengde;Dekningsgrad (%);Antall timer total;Antall timer inkludert;Antall timer ugyldig;Ikke gyldig lengde;Lengdekvalitetsgrad (%);< 5,6m;>= 5,6m;5,6m - 7,6m;7,6m - 12,5m;12,5m - 16,0m;>= 16,0m;16,0m - 24,0m;>= 24,0m";
-    let mut text = String::from(header);
-    text.push('\n');
+    let mut text = format!("{EXPORT_HEADER}\n");
     for point in ["00001V1", "00002V2"] {
         for day in 1..=31u32 {
             // 1 May 2024 is a Wednesday: Saturdays 4, 11, 18, 25; Sundays 5, 12, 19, 26.
@@ -426,9 +439,12 @@ fn calendar_adjusted_mdt_worked_by_hand() {
                     format!("{hour:02}:00"),
                     format!("{:02}:00", (hour + 1) % 24),
                 );
-                text.push_str(&format!(
-                    "{point};Test;FV1 S1D1 m1;{date}T{h1}+02:00;{to_date}T{h2}+02:00;{date};{h1};{h2};Totalt;{};100,0;1;1;0;0;100,00;{light};10;10;0;0;0;0;0\n",
-                    light + 10
+                text.push_str(&export_row(
+                    point,
+                    &format!("{date}T{h1}+02:00"),
+                    &format!("{to_date}T{h2}+02:00"),
+                    light,
+                    10,
                 ));
             }
         }
@@ -545,9 +561,7 @@ fn the_index_method_is_chosen_and_recorded() {
 fn bicycle_points_have_their_own_index_beside_the_bike_target() {
     use chrono::{Duration, NaiveDate, TimeZone, Utc};
     let dir = tempfile::tempdir().unwrap();
-    let header = "Trafikkregistreringspunkt;Navn;Vegreferanse;Fra;Til;Dato;Fra tidspunkt;Til tidspunkt;Felt;Trafikkmengde;Dekningsgrad (%);Antall timer total;Antall timer inkludert;Antall timer ugyldig;Ikke gyldig lengde;Lengdekvalitetsgrad (%);< 5,6m;>= 5,6m;5,6m - 7,6m;7,6m - 12,5m;12,5m - 16,0m;>= 16,0m;16,0m - 24,0m;>= 24,0m";
-    let mut text = String::from(header);
-    text.push('\n');
+    let mut text = format!("{EXPORT_HEADER}\n");
     // Every UTC hour of local 2023-01-01 to 2024-12-31 (Oslo is UTC+1 in winter).
     let start = Utc.from_utc_datetime(
         &NaiveDate::from_ymd_opt(2022, 12, 31)
@@ -565,8 +579,6 @@ fn bicycle_points_have_their_own_index_beside_the_bike_target() {
     while at < end {
         let next = at + Duration::hours(1);
         let fmt = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%dT%H:%M+00:00").to_string();
-        let date = at.format("%Y-%m-%d");
-        let (h1, h2) = (at.format("%H:%M"), next.format("%H:%M"));
         let year_2024 = at
             >= Utc.from_utc_datetime(
                 &NaiveDate::from_ymd_opt(2023, 12, 31)
@@ -578,12 +590,7 @@ fn bicycle_points_have_their_own_index_beside_the_bike_target() {
             ("00001V1", 100, 10),
             ("00002B2", if year_2024 { 22 } else { 20 }, 0),
         ] {
-            text.push_str(&format!(
-                "{point};Test;FV1 S1D1 m1;{};{};{date};{h1};{h2};Totalt;{};100,0;1;1;0;0;100,00;{light};{heavy};{heavy};0;0;0;0;0\n",
-                fmt(at),
-                fmt(next),
-                light + heavy
-            ));
+            text.push_str(&export_row(point, &fmt(at), &fmt(next), light, heavy));
         }
         at = next;
     }

@@ -784,9 +784,12 @@ async fn run_into(
                     ));
                     continue;
                 }
-                // The estimation's own memory, from the same pool as the queries': the rows
-                // it interns and sums, about twice the query's batches.
-                let bytes: usize = batches.iter().map(|b| 2 * b.get_array_memory_size()).sum();
+                // The estimation's own memory, from the same pool as the queries': each row
+                // of the query interned (person, key, trip domains, y, x: 32 bytes) and sorted,
+                // with room for the cell sums; 64 bytes a row. (Not the batches' buffer sizes:
+                // batches sliced from one buffer each report all of it.)
+                let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+                let bytes = rows * 64;
                 let reservation = datafusion::execution::memory_pool::MemoryConsumer::new(format!(
                     "survey estimation of {}",
                     ind.id

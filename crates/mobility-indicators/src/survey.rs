@@ -432,6 +432,8 @@ struct Shape {
     ns: usize,
     estimator: Estimator,
     bootstrap: bool,
+    /// Above this many (cell, stratum) slots the sums are a hash map ([`CellSums`]).
+    dense_max: usize,
 }
 
 /// Sums over persons: per (domain, key, stratum) the y terms (and for `ratio` the x terms);
@@ -439,7 +441,7 @@ struct Shape {
 /// and for the bootstrap the person-level contributions: per cell (person, y, x), per domain
 /// (person, x).
 struct Sums {
-    cells: Vec<StratumSums>,
+    cells: CellSums,
     dom: Vec<StratumSums>,
     cell_contrib: Vec<Vec<(u32, f64, f64)>>,
     dom_contrib: Vec<Vec<(u32, f64)>>,
@@ -456,10 +458,75 @@ fn add_sums(a: &mut StratumSums, b: &StratumSums) {
     a.sw2_xx += b.sw2_xx;
 }
 
+/// The per (cell, stratum) sums: an array when the indicator has few cells, a hash map of the
+/// cells met when an array would be large (origin–destination cells by mode or period: most
+/// of the zone pairs × domains × strata are empty, and an array per chunk of rows would cost
+/// gigabytes to allocate and merge).
+enum CellSums {
+    Dense(Vec<StratumSums>),
+    Sparse(HashMap<usize, StratumSums>),
+}
+
+impl CellSums {
+    /// Above this many (cell, stratum) slots, a hash map.
+    const DENSE_MAX: usize = 1 << 20;
+
+    fn new(len: usize, dense_max: usize) -> Self {
+        if len <= dense_max {
+            Self::Dense(vec![StratumSums::default(); len])
+        } else {
+            Self::Sparse(HashMap::default())
+        }
+    }
+
+    fn get(&self, i: usize) -> StratumSums {
+        match self {
+            Self::Dense(v) => v[i],
+            Self::Sparse(m) => m.get(&i).copied().unwrap_or_default(),
+        }
+    }
+
+    fn get_mut(&mut self, i: usize) -> &mut StratumSums {
+        match self {
+            Self::Dense(v) => &mut v[i],
+            Self::Sparse(m) => m.entry(i).or_default(),
+        }
+    }
+
+    fn merge(&mut self, o: CellSums) {
+        match (self, o) {
+            (Self::Dense(a), Self::Dense(b)) => {
+                for (a, b) in a.iter_mut().zip(&b) {
+                    add_sums(a, b);
+                }
+            }
+            (Self::Sparse(a), Self::Sparse(b)) => {
+                for (i, b) in b {
+                    add_sums(a.entry(i).or_default(), &b);
+                }
+            }
+            _ => unreachable!("one shape per indicator"),
+        }
+    }
+
+    /// The cells (slot / `ns`) with a slot, sorted; `None` for an array, where every cell is.
+    fn occupied(&self, ns: usize) -> Option<Vec<usize>> {
+        match self {
+            Self::Dense(_) => None,
+            Self::Sparse(m) => {
+                let mut c: Vec<usize> = m.keys().map(|i| i / ns).collect();
+                c.sort_unstable();
+                c.dedup();
+                Some(c)
+            }
+        }
+    }
+}
+
 impl Sums {
     fn new(s: &Shape) -> Self {
         Self {
-            cells: vec![StratumSums::default(); s.nd * s.nk * s.ns],
+            cells: CellSums::new(s.nd * s.nk * s.ns, s.dense_max),
             dom: vec![StratumSums::default(); s.nd * s.ns],
             cell_contrib: if s.bootstrap {
                 vec![Vec::new(); s.nd * s.nk]
@@ -475,9 +542,7 @@ impl Sums {
     }
 
     fn merge(&mut self, o: Sums) {
-        for (a, b) in self.cells.iter_mut().zip(&o.cells) {
-            add_sums(a, b);
-        }
+        self.cells.merge(o.cells);
         for (a, b) in self.dom.iter_mut().zip(&o.dom) {
             add_sums(a, b);
         }
@@ -524,7 +589,7 @@ impl Sums {
             }
             for &(d, k, y, x) in &local {
                 let cell = d as usize * nk + k as usize;
-                let a = &mut self.cells[cell * ns + h];
+                let a = self.cells.get_mut(cell * ns + h);
                 a.sw_y += w * y;
                 a.sw2_yy += w * w * y * y;
                 match s.estimator {
@@ -772,18 +837,7 @@ impl CalibratedTerms {
 /// The weighted median of `values` (sorted by value) with weights `w`: the smallest value at
 /// which the cumulative weight reaches half the total. NaN without weight.
 fn weighted_median(values: &[(f64, u32)], w: &[f64]) -> f64 {
-    let total: f64 = values.iter().map(|&(_, p)| w[p as usize]).sum();
-    if total.is_nan() || total <= 0.0 {
-        return f64::NAN;
-    }
-    let mut acc = 0.0;
-    for &(v, p) in values {
-        acc += w[p as usize];
-        if acc >= 0.5 * total {
-            return v;
-        }
-    }
-    values.last().map_or(f64::NAN, |v| v.0)
+    mobility_stats::quantile::weighted_quantile_by(values, |v| v.0, |v| w[v.1 as usize], 0.5)
 }
 
 /// The persons of a cell's observations, and Kish's effective number of them.
@@ -951,6 +1005,16 @@ pub struct Spec<'a> {
 
 /// Estimates every cell of an indicator from its query's rows.
 pub fn estimate(frame: &Frame, spec: Spec, batches: &[RecordBatch]) -> Result<RecordBatch> {
+    estimate_with(frame, spec, batches, CellSums::DENSE_MAX)
+}
+
+/// [`estimate`] with the sums as a hash map above `dense_max` slots (the tests compare both).
+fn estimate_with(
+    frame: &Frame,
+    spec: Spec,
+    batches: &[RecordBatch],
+    dense_max: usize,
+) -> Result<RecordBatch> {
     let shape = |message: String| Error::Shape {
         id: spec.id.to_string(),
         message,
@@ -1160,6 +1224,7 @@ pub fn estimate(frame: &Frame, spec: Spec, batches: &[RecordBatch]) -> Result<Re
             ns,
             estimator: spec.estimator,
             bootstrap,
+            dense_max,
         };
         let mut acc = bounds
             .par_windows(2)
@@ -1208,18 +1273,22 @@ pub fn estimate(frame: &Frame, spec: Spec, batches: &[RecordBatch]) -> Result<Re
                 d
             }
         };
+        // The cells to look at: those met when the sums are sparse and only met cells are
+        // reported, else every key of every domain.
+        let candidates: Vec<usize> = match cells.occupied(ns) {
+            Some(met) if spec.estimator == Estimator::Ratio || spec.observed_only => met,
+            _ => (0..nd * nk).collect(),
+        };
         let mut report: Vec<(usize, usize)> = Vec::new();
-        for d in 0..nd {
-            for k in 0..nk {
-                let cell = d * nk + k;
-                let has = match spec.estimator {
-                    Estimator::Ratio => (0..ns).any(|h| cells[cell * ns + h].sw_x != 0.0),
-                    _ if spec.observed_only => (0..ns).any(|h| cells[cell * ns + h].sw_y != 0.0),
-                    _ => (0..ns).any(|h| dom[dom_row(d) * ns + h].n_d > 0),
-                };
-                if has {
-                    report.push((d, k));
-                }
+        for cell in candidates {
+            let (d, k) = (cell / nk, cell % nk);
+            let has = match spec.estimator {
+                Estimator::Ratio => (0..ns).any(|h| cells.get(cell * ns + h).sw_x != 0.0),
+                _ if spec.observed_only => (0..ns).any(|h| cells.get(cell * ns + h).sw_y != 0.0),
+                _ => (0..ns).any(|h| dom[dom_row(d) * ns + h].n_d > 0),
+            };
+            if has {
+                report.push((d, k));
             }
         }
         // With calibrated weights, linearised SEs come from the calibration residuals.
@@ -1237,7 +1306,7 @@ pub fn estimate(frame: &Frame, spec: Spec, batches: &[RecordBatch]) -> Result<Re
                 let cell = d * nk + k;
                 let strata: Vec<StratumSums> = (0..ns)
                     .map(|h| {
-                        let c = cells[cell * ns + h];
+                        let c = cells.get(cell * ns + h);
                         let x = if spec.estimator == Estimator::Ratio {
                             c
                         } else {
@@ -1408,4 +1477,104 @@ pub fn estimate(frame: &Frame, spec: Spec, batches: &[RecordBatch]) -> Result<Re
         Arc::new(StringArray::from(vec![method.as_str(); rows])),
     ]);
     Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Twelve persons in two strata with trips between four zones: every estimator gives the
+    /// same table with the sums in an array and in a hash map.
+    #[test]
+    fn sparse_and_dense_sums_agree() {
+        let n = 12;
+        let s = |f: &dyn Fn(usize) -> Option<String>| -> ArrayRef {
+            Arc::new(StringArray::from((0..n).map(f).collect::<Vec<_>>()))
+        };
+        let frame_batch = RecordBatch::try_from_iter(vec![
+            (
+                "person_id",
+                Arc::new(Int64Array::from_iter_values(0..n as i64)) as ArrayRef,
+            ),
+            ("stratum", s(&|i| Some(format!("h{}", i % 2)))),
+            (
+                "w",
+                Arc::new(Float64Array::from_iter_values(
+                    (0..n).map(|i| 1.0 + i as f64 / 3.0),
+                )),
+            ),
+            ("home_zone", s(&|i| Some(format!("z{}", i % 3)))),
+            (
+                "age_band",
+                s(&|i| (i % 4 != 0).then(|| "18-29".to_string())),
+            ),
+            (
+                "gender",
+                s(&|i| Some(if i % 2 == 0 { "female" } else { "male" }.into())),
+            ),
+            ("employment", s(&|_| None)),
+            ("day_type", s(&|_| Some("weekday".into()))),
+        ])
+        .unwrap();
+        let frame = Frame::from_batches(&[frame_batch]).unwrap();
+        let trips = 30;
+        let t = |f: &dyn Fn(usize) -> String| -> ArrayRef {
+            Arc::new(StringArray::from((0..trips).map(f).collect::<Vec<_>>()))
+        };
+        let rows = RecordBatch::try_from_iter(vec![
+            (
+                "person_id",
+                Arc::new(Int64Array::from_iter_values(
+                    (0..trips).map(|i| (i * 7 % n) as i64),
+                )) as ArrayRef,
+            ),
+            ("origin_zone_id", t(&|i| format!("z{}", i % 4))),
+            ("dest_zone_id", t(&|i| format!("z{}", (i / 4) % 4))),
+            (
+                "purpose",
+                t(&|i| {
+                    if i % 3 == 0 {
+                        "work".into()
+                    } else {
+                        "leisure".into()
+                    }
+                }),
+            ),
+            (
+                "y",
+                Arc::new(Float64Array::from_iter_values(
+                    (0..trips).map(|i| 1.0 + (i % 5) as f64),
+                )),
+            ),
+            (
+                "x",
+                Arc::new(Float64Array::from_iter_values(
+                    (0..trips).map(|i| 2.0 + (i % 3) as f64),
+                )),
+            ),
+        ])
+        .unwrap();
+        for estimator in [
+            Estimator::Total,
+            Estimator::Mean,
+            Estimator::Share,
+            Estimator::Ratio,
+        ] {
+            for observed_only in [false, true] {
+                let spec = Spec {
+                    id: "test",
+                    unit: "u",
+                    estimator,
+                    variance: Variance::Linearisation,
+                    rules: Rules::default(),
+                    observed_only,
+                };
+                let dense =
+                    estimate_with(&frame, spec.clone(), &[rows.clone()], usize::MAX).unwrap();
+                let sparse = estimate_with(&frame, spec, &[rows.clone()], 0).unwrap();
+                assert!(dense.num_rows() > 10, "{estimator:?}");
+                assert_eq!(dense, sparse, "{estimator:?} observed_only={observed_only}");
+            }
+        }
+    }
 }

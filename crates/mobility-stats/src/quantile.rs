@@ -32,18 +32,28 @@ pub struct Quantile {
 /// value, each with its weight); the first value for p ≤ 0, the last for p ≥ 1; NaN without
 /// weight.
 pub fn weighted_quantile(values: &[(f64, f64)], p: f64) -> f64 {
-    let total: f64 = values.iter().map(|v| v.1).sum();
+    weighted_quantile_by(values, |v| v.0, |v| v.1, p)
+}
+
+/// [`weighted_quantile`] over any observations, their value and weight given by functions.
+pub fn weighted_quantile_by<T>(
+    values: &[T],
+    value: impl Fn(&T) -> f64,
+    weight: impl Fn(&T) -> f64,
+    p: f64,
+) -> f64 {
+    let total: f64 = values.iter().map(&weight).sum();
     if values.is_empty() || total.is_nan() || total <= 0.0 {
         return f64::NAN;
     }
     let mut acc = 0.0;
-    for &(v, w) in values {
-        acc += w;
+    for v in values {
+        acc += weight(v);
         if acc >= p * total {
-            return v;
+            return value(v);
         }
     }
-    values.last().map_or(f64::NAN, |v| v.0)
+    values.last().map_or(f64::NAN, value)
 }
 
 /// The p-quantile of observations `(value, person)` sorted by value, with Woodruff's CI at
@@ -59,8 +69,8 @@ pub fn woodruff(
     level: f64,
     df: f64,
 ) -> Quantile {
-    let weighted: Vec<(f64, f64)> = values.iter().map(|&(v, i)| (v, weight(i))).collect();
-    let q = weighted_quantile(&weighted, p);
+    let quantile = |p: f64| weighted_quantile_by(values, |v| v.0, |v| weight(v.1), p);
+    let q = quantile(p);
     // Per person: observations ≤ q̂ and all of them.
     let mut persons: Vec<(u32, f64, f64)> = Vec::new();
     let mut order: Vec<(u32, bool)> = values.iter().map(|&(v, i)| (i, v <= q)).collect();
@@ -86,10 +96,7 @@ pub fn woodruff(
     }
     let f = ratio_estimate(&strata, level, df);
     let t = t_quantile(level, df);
-    let (lo, hi) = (
-        weighted_quantile(&weighted, p - t * f.se),
-        weighted_quantile(&weighted, p + t * f.se),
-    );
+    let (lo, hi) = (quantile(p - t * f.se), quantile(p + t * f.se));
     Quantile {
         estimate: q,
         se: (hi - lo) / (2.0 * t),
