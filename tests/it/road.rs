@@ -361,3 +361,70 @@ fn mode_factors_filtered_by_mode_gives_that_mode_only() {
         );
     }
 }
+
+/// Worked by hand on three links of 2023 (365 days), without the shared data: A (FYLKESVEG,
+/// 1 km, ÅDT 1,000, heavy 10 %, SE 50), B (FYLKESVEG, 0.5 km, no ÅDT), C (KOMMUNAL_VEG, 2 km,
+/// ÅDT 100, no heavy ratio). All roads: 1,000·1·365 + 100·2·365 = 438,000 vkm, SE 50·365 =
+/// 18,250, 2 of 3 links and 3 of 3.5 km with an ÅDT; heavy: A only, 36,500. Without a `heavy`
+/// factor, road_co2e is skipped with a note and the run goes on.
+#[test]
+fn road_vkm_worked_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("links.csv");
+    std::fs::write(
+        &csv,
+        "id,yearAppliesTo,municipalityIds,roadCategory,length,bestDataSourceAadt_trafficVolumeValue,bestDataSourceAadt_heavyRatio,bestDataSourceAadt_correctedStandardError\n\
+         A-WITH,2023,3201,FYLKESVEG,1000,1000,0.1,50\n\
+         B-WITH,2023,3201,FYLKESVEG,500,,,\n\
+         C-WITH,2023,3201,KOMMUNAL_VEG,2000,100,,0\n",
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+    ok(&["ingest", "links", csv.to_str().unwrap(), "--out", d, "-q"]);
+    let factors = dir.path().join("factors");
+    std::fs::create_dir_all(&factors).unwrap();
+    for f in ["fleet_mix.csv", "occupancy.csv"] {
+        std::fs::copy(root().join("data/factors").join(f), factors.join(f)).unwrap();
+    }
+    let ef = std::fs::read_to_string(root().join("data/factors/emission_factors.csv")).unwrap();
+    let no_heavy: String = ef
+        .lines()
+        .filter(|l| !l.contains(",heavy,"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(factors.join("emission_factors.csv"), no_heavy).unwrap();
+    let out = dir.path().join("out");
+    ok(&[
+        "run",
+        "--data",
+        d,
+        "--out",
+        out.to_str().unwrap(),
+        "--factors",
+        factors.to_str().unwrap(),
+        "--only",
+        "road_vkm,road_co2e",
+        "-q",
+    ]);
+    let got = rows(&out.join("indicators/road_vkm.csv"));
+    let cell = |c: &str, v: &str| &got[&("3201".to_string(), c.to_string(), v.to_string())];
+    let f = |r: &csv::StringRecord, i: usize| r[i].parse::<f64>().unwrap();
+    let all = cell("all", "all");
+    assert_eq!((f(all, 4), f(all, 5)), (438_000.0, 18_250.0));
+    assert_eq!((f(all, 8), f(all, 9), f(all, 10)), (3.0, 2.0, 1.0));
+    assert!((f(all, 11) - 2.0 / 3.0).abs() < 1e-12 && (f(all, 14) - 3.0 / 3.5).abs() < 1e-12);
+    let heavy = cell("all", "heavy");
+    assert!((f(heavy, 4) - 36_500.0).abs() < 1e-9 && f(heavy, 9) == 1.0);
+    let fylke = cell("FYLKESVEG", "all");
+    assert_eq!(
+        (f(fylke, 4), f(fylke, 8), f(fylke, 9)),
+        (365_000.0, 2.0, 1.0)
+    );
+    assert!(!out.join("indicators/road_co2e.csv").exists());
+    let manifest = std::fs::read_to_string(out.join("manifest.json")).unwrap();
+    assert!(
+        manifest.contains("a `heavy` row in emission_factors is needed"),
+        "{manifest}"
+    );
+}

@@ -806,13 +806,19 @@ async fn run_into(
                 out
             }
             Kind::Table => {
-                let schema = batches
-                    .first()
+                // A finished table with nothing in it (road_co2e without a `heavy` factor, say)
+                // is skipped with a note, as a survey indicator without rows is.
+                let Some(schema) = batches
+                    .iter()
+                    .find(|b| b.num_rows() > 0)
                     .map(|b| b.schema())
-                    .ok_or_else(|| Error::Shape {
-                        id: ind.id.clone(),
-                        message: "no rows".into(),
-                    })?;
+                else {
+                    reports.push(skip(
+                        ind,
+                        "its query returned no rows (for road_co2e: a `heavy` row in emission_factors is needed, data/factors has one)".into(),
+                    ));
+                    continue;
+                };
                 arrow::compute::concat_batches(&schema, &batches)?
             }
         };
