@@ -1,6 +1,7 @@
 -- Calendar-adjusted MDT per counting point (Statens vegvesen's 2027 byindeks method, as coded
 -- in snohan/byindeks calculate_calendar_adjusted_mdt(), calendar_effects.R; docs/traffic.md):
--- - days kept: total coverage ≥ 99 % and length quality ≥ 97.5 %;
+-- - days kept: total coverage ≥ 99 % and length quality ≥ 97.5 % (bicycle points, which count
+--   no lengths: coverage only);
 -- - each day's class, calendar_day_class(date): working, non_working, or the Easter and
 --   Whitsun periods, which are periods of their own;
 -- - per month (period = 'month'): the plain means of the working and of the non-working days,
@@ -17,7 +18,9 @@ WITH d AS (
     CAST(date_part('month', date) AS BIGINT) AS month,
     calendar_day_class(date) AS class
   FROM traffic_daily
-  WHERE coverage_pct >= 99 AND length_quality_pct >= 97.5
+  -- Bicycle points count no lengths: length quality applies to vehicle points only.
+  WHERE coverage_pct >= 99
+    AND (length_quality_pct >= 97.5 OR trp_kind(trp_id) = 'bicycle')
 ),
 m AS (
   SELECT trp_id, year, month,

@@ -288,6 +288,68 @@ fn calibrating_again_starts_from_the_base_weight() {
         column_f64(&original, "weight")
     );
     ok(&["check", "--data", data.to_str().unwrap()]);
+
+    // The bootstrap calibrates each replicate to the margins too: the calibrated margins keep
+    // an SE of 0 (replicates that leave a small zone empty are left out, and said so).
+    let out = dir.path().join("boot");
+    ok(&[
+        "run",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--only",
+        "population",
+        "--variance",
+        "bootstrap",
+        "--bootstrap",
+        "60",
+        "-q",
+    ]);
+    let pop = rows(&out, "population");
+    for ((b, v), (e, se, how)) in &pop {
+        assert!(
+            how.contains("each replicate calibrated to the margins"),
+            "{how}"
+        );
+        if ["all", "gender", "age_band", "home_zone"].contains(&b.as_str()) {
+            assert!(
+                se.abs() <= 1e-7 * e,
+                "bootstrap: population {b}={v}: SE {se} of {e}"
+            );
+        }
+    }
+
+    // A looser --tolerance still counts as calibrated: runs check the weights against the
+    // totals `mobility weight` reached, not against the margins.
+    ok(&[
+        "weight",
+        "--data",
+        data.to_str().unwrap(),
+        "--margins",
+        margins_file.to_str().unwrap(),
+        "--tolerance",
+        "0.05",
+        "--max-iter",
+        "1",
+        "-q",
+    ]);
+    let out = dir.path().join("loose");
+    ok(&[
+        "run",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--only",
+        "population",
+        "-q",
+    ]);
+    let pop = rows(&out, "population");
+    assert!(
+        pop.values().all(|(_, _, how)| how.contains("calibration")),
+        "{pop:?}"
+    );
 }
 
 #[test]

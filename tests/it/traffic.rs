@@ -674,4 +674,57 @@ fn bicycle_points_have_their_own_index_beside_the_bike_target() {
         bike["trend"].contains("12 months to 2024-12 against 2023, 1 point(s)"),
         "{bike:?}"
     );
+
+    // The bicycle point alone, its rows without length data as bicycle counters give them:
+    // the run goes through (no vehicle index, an empty nullvekst), and the calendar method
+    // keeps its days (no length quality to ask of a bicycle point).
+    let bikes_only: String = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("00001V1"))
+        .map(|l| match l.split_once(";100,00;") {
+            Some((head, _)) if l.starts_with("00002B2") => format!("{head};-;-;-;-;-;-;-;-;-\n"),
+            _ => format!("{l}\n"),
+        })
+        .collect();
+    let only = dir.path().join("bikes.csv");
+    std::fs::write(&only, bikes_only).unwrap();
+    let data2 = dir.path().join("data2");
+    let d2 = data2.to_str().unwrap();
+    ok(&[
+        "ingest",
+        "traffic",
+        only.to_str().unwrap(),
+        "--out",
+        d2,
+        "--strict",
+        "-q",
+    ]);
+    let out2 = dir.path().join("out2");
+    ok(&[
+        "run",
+        "--data",
+        d2,
+        "--out",
+        out2.to_str().unwrap(),
+        "--only",
+        "trips_per_person_day",
+        "--index-method",
+        "calendar",
+        "-q",
+    ]);
+    let read =
+        |id: &str| std::fs::read_to_string(out2.join(format!("indicators/{id}.csv"))).unwrap();
+    assert_eq!(
+        read("nullvekst").lines().count(),
+        1,
+        "{}",
+        read("nullvekst")
+    );
+    let bike = read("bike_traffic_index_rolling");
+    assert!(
+        bike.lines()
+            .any(|l| l.contains(",calendar,12_months,") && l.contains("2024-12-01")),
+        "{bike}"
+    );
 }

@@ -351,7 +351,10 @@ async fn calibrate_frame(ctx: &SessionContext, frame: &mut Frame) -> Result<serd
     let rows = collect(
         ctx,
         "calibration_margins",
-        "SELECT variable, category, total FROM calibration_margins",
+        // The totals the weights met when `mobility weight` wrote them (its --tolerance away
+        // from the margins at most): the check against re-ingested persons and the targets
+        // of the replicates' recalibration.
+        "SELECT variable, category, calibrated_total AS total FROM calibration_margins",
     )
     .await?;
     let mut margins = Vec::new();

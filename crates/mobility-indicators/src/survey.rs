@@ -117,6 +117,8 @@ pub enum Variance {
 /// The replicates of a replicate method: how many, the scale c of c·Σ(θ_r − θ̂)², the name
 /// the output gives the method, and each replicate's weights.
 struct Replicates<'a> {
+    /// Replicates that could not be calibrated to the margins.
+    failed: std::sync::atomic::AtomicU64,
     count: u64,
     scale: f64,
     method: String,
@@ -148,6 +150,7 @@ impl Variance {
             None => method,
         };
         Some(Replicates {
+            failed: std::sync::atomic::AtomicU64::new(0),
             count,
             scale,
             method,
@@ -158,24 +161,62 @@ impl Variance {
 }
 
 impl Replicates<'_> {
-    /// The weights of replicate `b`, in the frame's person order.
-    fn weights(&self, b: u64) -> Vec<f64> {
+    /// The weights of replicate `b`, in the frame's person order. With calibrated weights,
+    /// each replicate is calibrated to the same margins (linear calibration: one step), so a
+    /// calibrated margin does not vary across replicates. A replicate that cannot be (a
+    /// category it leaves without anyone: a small home zone missed by a Rao–Wu draw) is left
+    /// out of a bootstrap (`None`) and kept uncalibrated among a survey's replicate weights,
+    /// whose scale needs them all; either way [`Replicates::failed`] counts it.
+    fn weights(&self, b: u64) -> Option<Vec<f64>> {
         let w = self.raw_weights(b);
-        // With calibrated weights, each replicate is calibrated to the same margins (linear
-        // calibration: one step), so a calibrated margin does not vary across replicates.
-        match &self.frame.calibration {
-            Some(c) => calibration::calibrate(
-                &w,
-                &c.design,
-                &c.totals,
-                &calibration::Options {
-                    method: calibration::Method::Linear,
-                    ..calibration::Options::default()
-                },
-            )
-            .map(|c| c.weights)
-            .unwrap_or(w),
-            None => w,
+        let Some(c) = &self.frame.calibration else {
+            return Some(w);
+        };
+        let calibrated = calibration::calibrate(
+            &w,
+            &c.design,
+            &c.totals,
+            &calibration::Options {
+                method: calibration::Method::Linear,
+                ..calibration::Options::default()
+            },
+        );
+        match calibrated {
+            Ok(c) => Some(c.weights),
+            Err(_) => {
+                self.failed
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                match self.variance {
+                    Variance::Bootstrap { .. } => None,
+                    _ => Some(w),
+                }
+            }
+        }
+    }
+
+    /// The variance scale over the replicates used, and the method's name with what was left
+    /// out or kept uncalibrated.
+    fn used(&self, thetas: &[Option<Vec<f64>>]) -> (f64, String) {
+        let failed = self.failed.load(std::sync::atomic::Ordering::Relaxed);
+        if failed == 0 {
+            return (self.scale, self.method.clone());
+        }
+        let used = thetas.iter().filter(|t| t.is_some()).count();
+        match self.variance {
+            Variance::Bootstrap { .. } => (
+                1.0 / used.max(1) as f64,
+                format!(
+                    "{}; {failed} of {} replicates left out (a calibration category empty in them)",
+                    self.method, self.count
+                ),
+            ),
+            _ => (
+                self.scale,
+                format!(
+                    "{}; {failed} of {} replicates kept uncalibrated (a calibration category empty in them)",
+                    self.method, self.count
+                ),
+            ),
         }
     }
 
@@ -924,16 +965,19 @@ fn medians(
             "Woodruff (linearised distribution function at the median)".to_string(),
         );
     };
-    let thetas: Vec<Vec<f64>> = (0..reps.count)
+    let thetas: Vec<Option<Vec<f64>>> = (0..reps.count)
         .into_par_iter()
         .map(|b| {
-            let aw = reps.weights(b);
-            report
-                .iter()
-                .map(|&(d, k)| weighted_median(&cells[d * nk + k], &aw))
-                .collect()
+            let aw = reps.weights(b)?;
+            Some(
+                report
+                    .iter()
+                    .map(|&(d, k)| weighted_median(&cells[d * nk + k], &aw))
+                    .collect(),
+            )
         })
         .collect();
+    let (scale, method) = reps.used(&thetas);
     let t = t_quantile(spec.rules.level, df);
     let estimates = report
         .iter()
@@ -941,8 +985,8 @@ fn medians(
         .map(|(j, &(d, k))| {
             let c = &cells[d * nk + k];
             let m = weighted_median(c, &frame.weight);
-            let replicates: Vec<f64> = thetas.iter().map(|r| r[j]).collect();
-            let se = replicate_variance(m, &replicates, reps.scale).sqrt();
+            let replicates: Vec<f64> = thetas.iter().flatten().map(|r| r[j]).collect();
+            let se = replicate_variance(m, &replicates, scale).sqrt();
             let (n, n_eff) = persons_of(c, &frame.weight);
             Estimate {
                 estimate: m,
@@ -956,7 +1000,7 @@ fn medians(
             }
         })
         .collect();
-    (report, estimates, reps.method)
+    (report, estimates, method)
 }
 
 /// A domain: a breakdown and its value (`all` has none).
@@ -1348,10 +1392,10 @@ fn estimate_with(
             ),
             Some(reps) => {
                 // θ_b for every reported cell, replicate by replicate.
-                let thetas: Vec<Vec<f64>> = (0..reps.count)
+                let thetas: Vec<Option<Vec<f64>>> = (0..reps.count)
                     .into_par_iter()
                     .map(|b| {
-                        let aw = reps.weights(b);
+                        let aw = reps.weights(b)?;
                         // Denominators of `mean`: Σ a w over each domain's persons.
                         let mut dsum = vec![0.0; nd];
                         if spec.estimator == Estimator::Mean {
@@ -1368,7 +1412,7 @@ fn estimate_with(
                                 dsum[d] = c.iter().map(|&(p, x)| aw[p as usize] * x).sum();
                             }
                         }
-                        report
+                        let thetas = report
                             .iter()
                             .map(|&(d, k)| {
                                 let c = &cell_contrib[d * nk + k];
@@ -1384,16 +1428,18 @@ fn estimate_with(
                                     _ => y / dsum[dom_row(d)],
                                 }
                             })
-                            .collect()
+                            .collect();
+                        Some(thetas)
                     })
                     .collect();
+                let (scale, method) = reps.used(&thetas);
                 let t = t_quantile(spec.rules.level, df);
                 let out = estimates
                     .iter()
                     .enumerate()
                     .map(|(j, e)| {
-                        let replicates: Vec<f64> = thetas.iter().map(|r| r[j]).collect();
-                        let se = replicate_variance(e.estimate, &replicates, reps.scale).sqrt();
+                        let replicates: Vec<f64> = thetas.iter().flatten().map(|r| r[j]).collect();
+                        let se = replicate_variance(e.estimate, &replicates, scale).sqrt();
                         Estimate {
                             se,
                             ci_lower: e.estimate - t * se,
@@ -1403,7 +1449,7 @@ fn estimate_with(
                         }
                     })
                     .collect();
-                (out, reps.method)
+                (out, method)
             }
         };
         (report, estimates, method)

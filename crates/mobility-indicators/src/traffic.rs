@@ -411,8 +411,32 @@ pub async fn index_rolling(
 /// `nullvekst`: for each subset, the latest rolling index of the longest window there is,
 /// with where its CI lies. `breakdown` is `all` for all points and `kommune` for a
 /// municipality's points, and `estimate`/`ci_lower`/`ci_upper` repeat the index so the targets
+/// The columns of `nullvekst`.
+fn nullvekst_schema() -> Schema {
+    Schema::new(vec![
+        Field::new("breakdown", DataType::Utf8, false),
+        Field::new("breakdown_value", DataType::Utf8, true),
+        Field::new("subset", DataType::Utf8, false),
+        Field::new("official", DataType::Boolean, false),
+        Field::new("window", DataType::Utf8, false),
+        Field::new("last_month", DataType::Utf8, false),
+        Field::new("index_period", DataType::Utf8, false),
+        Field::new("estimate", DataType::Float64, true),
+        Field::new("se", DataType::Float64, true),
+        Field::new("ci_lower", DataType::Float64, true),
+        Field::new("ci_upper", DataType::Float64, true),
+        Field::new("n_trp", DataType::Int64, false),
+        Field::new("status", DataType::Utf8, false),
+        Field::new("unit", DataType::Utf8, false),
+    ])
+}
+
 /// table can read it.
 pub fn nullvekst_table(rolling: &RecordBatch) -> Result<RecordBatch> {
+    // No rolling index (no vehicle points, or none with enough months): no rows, same columns.
+    if rolling.num_rows() == 0 {
+        return Ok(RecordBatch::new_empty(Arc::new(nullvekst_schema())));
+    }
     let col = |n: &str| -> Result<StringArray> {
         let i = rolling.schema().index_of(n)?;
         text(rolling, i)
@@ -461,22 +485,7 @@ pub fn nullvekst_table(rolling: &RecordBatch) -> Result<RecordBatch> {
             rows.iter().map(|&i| a.is_valid(i).then(|| a.value(i))),
         ))
     };
-    let schema = Schema::new(vec![
-        Field::new("breakdown", DataType::Utf8, false),
-        Field::new("breakdown_value", DataType::Utf8, true),
-        Field::new("subset", DataType::Utf8, false),
-        Field::new("official", DataType::Boolean, false),
-        Field::new("window", DataType::Utf8, false),
-        Field::new("last_month", DataType::Utf8, false),
-        Field::new("index_period", DataType::Utf8, false),
-        Field::new("estimate", DataType::Float64, true),
-        Field::new("se", DataType::Float64, true),
-        Field::new("ci_lower", DataType::Float64, true),
-        Field::new("ci_upper", DataType::Float64, true),
-        Field::new("n_trp", DataType::Int64, false),
-        Field::new("status", DataType::Utf8, false),
-        Field::new("unit", DataType::Utf8, false),
-    ]);
+    let schema = nullvekst_schema();
     let cols: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from_iter_values(rows.iter().map(|&i| {
             if subset.value(i) == "all points" {

@@ -118,6 +118,25 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Margin>, MarginError> {
             .filter(|c| !c.is_whitespace() && *c != '\u{a0}')
             .collect();
         if sep == ';' {
+            // Norwegian Excel: `,` the decimal mark, `.` a thousands separator (55.000 is
+            // 55 000, never 55): taken out only where it groups thousands, refused elsewhere.
+            if number.contains('.') {
+                let int = number.split(',').next().unwrap_or("");
+                let groups: Vec<&str> = int.split('.').collect();
+                let thousands = groups[0].len() <= 3
+                    && !groups[0].is_empty()
+                    && groups[1..].iter().all(|g| g.len() == 3);
+                if !thousands {
+                    return Err(err(
+                        Some(line),
+                        format!(
+                            "column total: `{}` mixes `.` and `,`; with `;` between fields `,` is the decimal mark and `.` groups thousands (55.000)",
+                            f[2]
+                        ),
+                    ));
+                }
+                number = number.replace('.', "");
+            }
             number = number.replace(',', ".");
         }
         let total = match number.parse::<f64>() {
@@ -428,6 +447,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(m[0].total, 1234.5);
+        let m = parse(
+            "m.csv",
+            "variable;category;total\ngender;female;55.000\ngender;male;1.234.567,5\n",
+        )
+        .unwrap();
+        assert_eq!((m[0].total, m[1].total), (55_000.0, 1_234_567.5));
+        assert!(parse("m.csv", "variable;category;total\ngender;female;55.5\n").is_err());
         assert_eq!(m[1].line, 3);
         assert_eq!(band("13–17"), Ok((13, 17)));
         assert_eq!(band("67+"), Ok((67, i64::MAX)));

@@ -203,15 +203,24 @@ pub fn parse_size(s: &str, total: u64) -> std::result::Result<u64, String> {
     if !(n > 0.0) || !n.is_finite() {
         return Err(bad());
     }
-    Ok((n * mult) as u64)
+    // A number without a unit below a mebibyte is a slip (`0.5`, `1000`): refused.
+    let bytes = (n * mult) as u64;
+    if bytes < 1 << 20 && mult == 1.0 {
+        return Err(format!("'{s}' is {bytes} bytes; give a unit, e.g. 512MiB"));
+    }
+    Ok(bytes)
 }
 
-/// The machine's memory in bytes (`MemTotal` of /proc/meminfo), if it can be read.
+/// The memory this process may use: the cgroup's limit in a container (`memory.max`), else
+/// the machine's (`MemTotal` of /proc/meminfo), if either can be read.
 pub fn machine_memory() -> Option<u64> {
+    let cgroup = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok());
     let text = std::fs::read_to_string("/proc/meminfo").ok()?;
     let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
+    Some(cgroup.map_or(kb * 1024, |c| c.min(kb * 1024)))
 }
 
 /// A session with every table present under `data` registered under its SQL name, the shared
@@ -341,9 +350,10 @@ mod tests {
         assert_eq!(parse_size("2G", 0), Ok(2 * g));
         assert_eq!(parse_size("512MiB", 0), Ok(512 << 20));
         assert_eq!(parse_size("1.5GB", 0), Ok(3 * g / 2));
-        assert_eq!(parse_size("1000", 0), Ok(1000));
+        assert_eq!(parse_size("64KiB", 0), Ok(64 << 10));
+        assert!(parse_size("0.5", 0).is_err() && parse_size("1000", 0).is_err());
         assert_eq!(parse_size("75%", 4 * g), Ok(3 * g));
-        for bad in ["", "2 GB x", "lots", "-1G", "0", "120%", "5Q"] {
+        for bad in ["", "2 GB x", "lots", "-1G", "0", "120%", "5Q", "0.5"] {
             assert!(parse_size(bad, g).is_err(), "{bad}");
         }
     }

@@ -12,14 +12,16 @@ use crate::udf::{Arg, DOMAIN, arc, simple, text};
 /// `vehicle`, `bicycle`, or `None` for an id of another form.
 pub fn kind(id: &str) -> Option<&'static str> {
     let rest = id.trim_start_matches(|c: char| c.is_ascii_digit());
-    if rest.len() == id.len() || rest.len() < 2 {
+    if rest.len() == id.len() {
         return None;
     }
-    let digits = rest[1..].chars().all(|c| c.is_ascii_digit());
-    match rest.as_bytes()[0] {
-        b'V' if digits => Some("vehicle"),
-        b'B' if digits => Some("bicycle"),
-        _ => None,
+    let digits = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
+    if rest.strip_prefix('V').is_some_and(digits) {
+        Some("vehicle")
+    } else if rest.strip_prefix('B').is_some_and(digits) {
+        Some("bicycle")
+    } else {
+        None
     }
 }
 
@@ -56,7 +58,9 @@ mod tests {
     fn kinds_from_ids() {
         assert_eq!(kind("00492V443603"), Some("vehicle"));
         assert_eq!(kind("17949B613537"), Some("bicycle"));
-        for other in ["", "V1", "123", "123X45", "123B", "123B4x"] {
+        for other in [
+            "", "V1", "123", "123X45", "123B", "123B4x", "123Ø45", "12ØB45",
+        ] {
             assert_eq!(kind(other), None, "{other}");
         }
     }
