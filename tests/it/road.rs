@@ -36,6 +36,11 @@ fn independent(path: &std::path::Path) -> (BTreeMap<Key, Sums>, f64, usize) {
         at("bestDataSourceAadt_correctedStandardError"),
         at("bestDataSourceAadt_trafficWorkValue"),
     );
+    let (source, frequency, aadt_year) = (
+        at("bestDataSourceAadt_sourceType"),
+        at("bestDataSourceAadt_registrationFrequency"),
+        at("bestDataSourceAadt_year"),
+    );
     let mut seen = HashSet::new();
     let mut out: BTreeMap<Key, Sums> = BTreeMap::new();
     let (mut file_work, mut repeated) = (0.0, 0);
@@ -50,7 +55,20 @@ fn independent(path: &std::path::Path) -> (BTreeMap<Key, Sums>, f64, usize) {
         let a = num(aadt).filter(|a| *a >= 0.0);
         let h = num(heavy);
         let s = num(se).unwrap_or(0.0);
-        file_work += num(work).filter(|_| a.is_some()).unwrap_or(0.0);
+        // Statens vegvesen's own traffic work, brought to one direction and 366 days: the
+        // municipal counts (EXTERNAL, PERIODIC) give the two-way figure, ÅDTs of earlier
+        // years 365 days.
+        let one_way = if &rec[source] == "EXTERNAL" && &rec[frequency] == "PERIODIC" {
+            0.5
+        } else {
+            1.0
+        };
+        let days = if &rec[aadt_year] == "2024" {
+            1.0
+        } else {
+            366.0 / 365.0
+        };
+        file_work += num(work).filter(|_| a.is_some()).unwrap_or(0.0) * one_way * days;
         for class in ["all", "light", "heavy"] {
             let share = match class {
                 "all" => Some(1.0),
@@ -196,15 +214,21 @@ fn road_vkm_and_co2e_equal_an_independent_sum_over_the_links() {
     }
     let all = |m: &str| want[&(m.to_string(), "all".to_string(), "all".to_string())];
     let (oslo, baerum) = (all("301"), all("3201"));
+    // The published traffic work, so adjusted, is the same vehicle-km.
+    assert!(
+        close(file_work, oslo.vkm + baerum.vkm, 1e-8),
+        "{file_work} vs {}",
+        oslo.vkm + baerum.vkm
+    );
     eprintln!(
         "road_vkm 2024: Oslo {:.1} M vkm ({:.1} % of link length), Bærum {:.1} M ({:.1} %); \
-         the file's traffic work on the same links {:.1} M, {:+.2} %",
+         the file's traffic work, one way and 366 days, {:.1} M, {:+.2e}",
         oslo.vkm / 1e6,
         100.0 * oslo.km_with_aadt / oslo.km,
         baerum.vkm / 1e6,
         100.0 * baerum.km_with_aadt / baerum.km,
         file_work / 1e6,
-        100.0 * (file_work / (oslo.vkm + baerum.vkm) - 1.0)
+        file_work / (oslo.vkm + baerum.vkm) - 1.0
     );
 
     // CO₂e: light vkm × the car fleet's factor + heavy vkm × the heavy factor (904 g/vkm).
