@@ -789,10 +789,24 @@ async fn run_into(
                 }
                 // The estimation's own memory, from the same pool as the queries': each row
                 // of the query interned (person, key, trip domains, y, x: 32 bytes) and sorted,
-                // with room for the cell sums; 64 bytes a row. (Not the batches' buffer sizes:
-                // batches sliced from one buffer each report all of it.)
+                // with room for the cell sums, 64 bytes a row; a median also keeps (value,
+                // person) per row in each of its domains, and replicate methods each person's
+                // contribution per cell: 16 and 24 bytes for each of up to eight domains.
+                // (Not the batches' buffer sizes: batches sliced from one buffer each report
+                // all of it.)
                 let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-                let bytes = rows * 64;
+                let domains = 1 + survey::PERSON_BREAKDOWNS.len() + survey::TRIP_BREAKDOWNS.len();
+                let per_row =
+                    64 + if estimator == survey::Estimator::Median {
+                        16 * domains
+                    } else {
+                        0
+                    } + if matches!(spec.variance, Variance::Linearisation) {
+                        0
+                    } else {
+                        24 * domains
+                    };
+                let bytes = rows * per_row;
                 let reservation = datafusion::execution::memory_pool::MemoryConsumer::new(format!(
                     "survey estimation of {}",
                     ind.id
