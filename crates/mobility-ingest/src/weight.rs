@@ -7,7 +7,7 @@
 //! `calibration_margins`, which `mobility run` reads to give SEs from calibration residuals.
 //! The report is printed and written to `<data>/_calibration.txt`.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -115,22 +115,78 @@ fn kish(w: &[f64]) -> f64 {
 pub fn weight(dir: &DataDir, margins_path: &Path, opts: &WeightOptions) -> Result<WeightReport> {
     let lock = dir.lock(&opts.lock)?;
     let file = margins_path.display().to_string();
-    let text = crate::source::read_text(margins_path, &[".csv", ".txt"])?;
-    let [text] = text.as_slice() else {
+    let (margins_name, margins) = read_margins(margins_path)?;
+    let persons = read_persons(dir)?;
+    let all: Vec<RecordBatch> = persons
+        .iter()
+        .flat_map(|(_, b)| b.iter().cloned())
+        .collect();
+    let households = dir.read_table(Table::Households)?;
+    let categorised =
+        margins::categorise(&margins_name, &margins, &all, &households).map_err(margin_error)?;
+    let base = base_weights(&all, &categorised, &file)?;
+
+    let (design, column_of) = Design::from_categories(&categorised.of_person, &categorised.sizes());
+    let totals = categorised.column_totals(&column_of, design.columns);
+    let calibrated = calibration::calibrate(&base, &design, &totals, &opts.calibration)
+        .map_err(|e| calibration_error(e, &categorised, &column_of, opts, &file))?;
+    let w = calibrated.weights;
+    let margin_rows = margin_rows(&categorised, &base, &w);
+
+    let mut staging = Staging::new(dir, &lock)?;
+    stage_weights(&mut staging, &persons, &w, &base)?;
+    staging.table(
+        Table::CalibrationMargins,
+        "data",
+        &margins_batch(&margin_rows)?,
+    )?;
+    staging.commit()?;
+
+    let report = WeightReport {
+        margins_file: margins_name,
+        method: opts.calibration.method,
+        bounds: opts.calibration.bounds,
+        persons: w.len(),
+        iterations: calibrated.iterations,
+        max_error: categorised.max_error(&w),
+        margins: margin_rows,
+        base_range: range(base.iter().copied()),
+        weight_range: range(w.iter().copied()),
+        g_range: range(w.iter().zip(&base).map(|(w, d)| w / d)),
+        kish: (kish(&base), kish(&w)),
+    };
+    // The report beside the data it describes, replaced whole.
+    let target = dir.root().join(REPORT);
+    let tmp = dir.root().join(format!(".{REPORT}.tmp"));
+    std::fs::write(&tmp, report.to_string()).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, &target).map_err(|e| Error::io(&target, e))?;
+    drop(lock);
+    Ok(report)
+}
+
+fn margin_error(e: margins::MarginError) -> Error {
+    Error::format(&e.file, e.line.map(|l| l as u64), e.message)
+}
+
+/// The margins file (plain, `.gz` or one member of a `.zip`): its name and margins.
+fn read_margins(path: &Path) -> Result<(String, Vec<margins::Margin>)> {
+    let files = crate::source::read_text(path, &[".csv", ".txt"])?;
+    let [text] = files.as_slice() else {
         return Err(Error::format(
-            &file,
+            &path.display().to_string(),
             None::<u64>,
             format!(
                 "holds {} margins files; expected one CSV of variable,category,total",
-                text.len()
+                files.len()
             ),
         ));
     };
-    let margin_err =
-        |e: margins::MarginError| Error::format(&e.file, e.line.map(|l| l as u64), e.message);
-    let margins = margins::parse(&text.name, &text.text).map_err(margin_err)?;
+    let margins = margins::parse(&text.name, &text.text).map_err(margin_error)?;
+    Ok((text.name.clone(), margins))
+}
 
-    // Persons part by part (each is written back whole), and their households.
+/// The persons part by part (each is written back whole).
+fn read_persons(dir: &DataDir) -> Result<Vec<(String, Vec<RecordBatch>)>> {
     let parts = dir.parts(Table::Persons)?;
     if parts.is_empty() {
         return Err(Error::format(
@@ -139,32 +195,29 @@ pub fn weight(dir: &DataDir, margins_path: &Path, opts: &WeightOptions) -> Resul
             "has no persons: ingest a survey before calibrating its weights",
         ));
     }
-    let mut persons: Vec<(String, Vec<RecordBatch>)> = Vec::new();
-    for p in &parts {
-        let name = p
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let batches = dir.read_part(Table::Persons, &name)?;
-        persons.push((name, batches));
-    }
-    let all: Vec<RecordBatch> = persons
+    parts
         .iter()
-        .flat_map(|(_, b)| b.iter().cloned())
-        .collect();
-    let households = dir.read_table(Table::Households)?;
-    let categorised =
-        margins::categorise(&text.name, &margins, &all, &households).map_err(margin_err)?;
+        .map(|p| {
+            let name = p
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let batches = dir.read_part(Table::Persons, &name)?;
+            Ok((name, batches))
+        })
+        .collect()
+}
 
-    // The base: the weight before the first calibration.
-    let mut base = Vec::with_capacity(categorised.person_id.len());
-    for b in &all {
-        let w = b.column_by_name("weight").expect("model schema");
-        let w = arrow::compute::cast(w, &DataType::Float64)?;
-        let bw = b
-            .column_by_name("base_weight")
-            .expect("conformed to the model");
-        let bw = arrow::compute::cast(bw, &DataType::Float64)?;
+/// Each person's weight before the first calibration (`base_weight`, else `weight`), all
+/// positive.
+fn base_weights(all: &[RecordBatch], c: &Categorised, file: &str) -> Result<Vec<f64>> {
+    let mut base = Vec::with_capacity(c.person_id.len());
+    for b in all {
+        let column = |name: &str| {
+            let col = b.column_by_name(name).expect("conformed to the model");
+            arrow::compute::cast(col, &DataType::Float64)
+        };
+        let (w, bw) = (column("weight")?, column("base_weight")?);
         let (w, bw) = (
             w.as_primitive::<Float64Type>(),
             bw.as_primitive::<Float64Type>(),
@@ -179,48 +232,59 @@ pub fn weight(dir: &DataDir, margins_path: &Path, opts: &WeightOptions) -> Resul
     }
     if let Some(i) = base.iter().position(|w| !(w.is_finite() && *w > 0.0)) {
         return Err(Error::format(
-            &file,
+            file,
             None::<u64>,
             format!(
                 "person {} has base weight {}; calibration needs positive weights",
-                categorised.person_id[i], base[i]
+                c.person_id[i], base[i]
             ),
         ));
     }
+    Ok(base)
+}
 
-    let (design, column_of) = Design::from_categories(&categorised.of_person, &categorised.sizes());
-    let totals = categorised.column_totals(&column_of, design.columns);
-    let calibrated = calibration::calibrate(&base, &design, &totals, &opts.calibration).map_err(|e| {
-        let what = match &e {
-            calibration::Error::EmptyColumn(_) => e.to_string(),
-            calibration::Error::NoConvergence { iterations, max_error, column } => {
-                let (v, m) = column_name(&categorised, &column_of, *column);
-                format!(
-                    "no convergence in {iterations} iterations (--max-iter): the margin {v} = {} is still off by {max_error:.3e} of its total; \
-                     {} or raise --max-iter",
-                    m,
-                    if opts.calibration.bounds.is_some() { "widen --bounds" } else { "check the margins against the sample" }
-                )
-            }
-            calibration::Error::Singular { .. } => e.to_string(),
-        };
-        Error::format(&file, None::<u64>, what)
-    })?;
-    let w = calibrated.weights;
+/// A calibration that failed, said in the margins' terms.
+fn calibration_error(
+    e: calibration::Error,
+    c: &Categorised,
+    column_of: &[Vec<u32>],
+    opts: &WeightOptions,
+    file: &str,
+) -> Error {
+    let what = match &e {
+        calibration::Error::NoConvergence {
+            iterations,
+            max_error,
+            column,
+        } => {
+            let (v, m) = column_name(c, column_of, *column);
+            let hint = if opts.calibration.bounds.is_some() {
+                "widen --bounds"
+            } else {
+                "check the margins against the sample"
+            };
+            format!(
+                "no convergence in {iterations} iterations (--max-iter): the margin {v} = {m} is still off by {max_error:.3e} of its total; {hint} or raise --max-iter"
+            )
+        }
+        calibration::Error::EmptyColumn(_) | calibration::Error::Singular { .. } => e.to_string(),
+    };
+    Error::format(file, None::<u64>, what)
+}
 
-    // Every margin, including the dropped first categories, against its total.
-    let mut margin_rows = Vec::new();
-    let mut max_error: f64 = 0.0;
-    for (v, group) in categorised.margins.iter().enumerate() {
+/// Per margin, including the dropped first categories: (variable, category, total, Σ base
+/// weight, Σ calibrated weight).
+fn margin_rows(c: &Categorised, base: &[f64], w: &[f64]) -> Vec<(String, String, f64, f64, f64)> {
+    let mut rows = Vec::new();
+    for (group, cats) in c.margins.iter().zip(&c.of_person) {
         let mut before = vec![0.0; group.len()];
         let mut after = vec![0.0; group.len()];
-        for (i, &c) in categorised.of_person[v].iter().enumerate() {
-            before[c as usize] += base[i];
-            after[c as usize] += w[i];
+        for (i, &k) in cats.iter().enumerate() {
+            before[k as usize] += base[i];
+            after[k as usize] += w[i];
         }
         for (k, m) in group.iter().enumerate() {
-            max_error = max_error.max((after[k] - m.total).abs() / m.total);
-            margin_rows.push((
+            rows.push((
                 m.variable.clone(),
                 m.category.clone(),
                 m.total,
@@ -229,31 +293,39 @@ pub fn weight(dir: &DataDir, margins_path: &Path, opts: &WeightOptions) -> Resul
             ));
         }
     }
+    rows
+}
 
-    let mut staging = Staging::new(dir, &lock)?;
+/// Each persons part with its calibrated `weight` and its `base_weight`, as one batch so the
+/// part is replaced whole.
+fn stage_weights(
+    staging: &mut Staging<'_>,
+    persons: &[(String, Vec<RecordBatch>)],
+    w: &[f64],
+    base: &[f64],
+) -> Result<()> {
     let mut offset = 0;
-    for (part, batches) in &persons {
-        if batches.is_empty() {
-            continue;
-        }
-        // One batch per part, so the part is replaced whole.
+    for (part, batches) in persons.iter().filter(|(_, b)| !b.is_empty()) {
         let b = arrow::compute::concat_batches(&batches[0].schema(), batches)?;
-        {
-            let b = &b;
-            let n = b.num_rows();
-            let schema = b.schema();
-            let mut cols: Vec<ArrayRef> = b.columns().to_vec();
-            let wi = schema.index_of("weight").expect("model schema");
-            let bi = schema.index_of("base_weight").expect("conformed");
-            cols[wi] = Arc::new(Float64Array::from(w[offset..offset + n].to_vec()));
-            cols[bi] = Arc::new(Float64Array::from(base[offset..offset + n].to_vec()));
-            offset += n;
-            let batch = RecordBatch::try_new(Table::Persons.schema(), cols)?;
-            staging.table(Table::Persons, part, &batch)?;
-        }
+        let n = b.num_rows();
+        let schema = b.schema();
+        let mut cols: Vec<ArrayRef> = b.columns().to_vec();
+        let (wi, bi) = (
+            schema.index_of("weight").expect("model schema"),
+            schema.index_of("base_weight").expect("conformed"),
+        );
+        cols[wi] = Arc::new(Float64Array::from(w[offset..offset + n].to_vec()));
+        cols[bi] = Arc::new(Float64Array::from(base[offset..offset + n].to_vec()));
+        offset += n;
+        let batch = RecordBatch::try_new(Table::Persons.schema(), cols)?;
+        staging.table(Table::Persons, part, &batch)?;
     }
-    let m = &margin_rows;
-    let margins_batch = RecordBatch::try_new(
+    Ok(())
+}
+
+/// The `calibration_margins` table.
+fn margins_batch(m: &[(String, String, f64, f64, f64)]) -> Result<RecordBatch> {
+    Ok(RecordBatch::try_new(
         Table::CalibrationMargins.schema(),
         vec![
             Arc::new(StringArray::from_iter_values(
@@ -266,32 +338,7 @@ pub fn weight(dir: &DataDir, margins_path: &Path, opts: &WeightOptions) -> Resul
             Arc::new(Float64Array::from_iter_values(m.iter().map(|r| r.3))),
             Arc::new(Float64Array::from_iter_values(m.iter().map(|r| r.4))),
         ],
-    )?;
-    staging.table(Table::CalibrationMargins, "data", &margins_batch)?;
-    staging.commit()?;
-
-    let report = WeightReport {
-        margins_file: text.name.clone(),
-        method: opts.calibration.method,
-        bounds: opts.calibration.bounds,
-        persons: w.len(),
-        iterations: calibrated.iterations,
-        margins: margin_rows,
-        max_error,
-        base_range: range(base.iter().copied()),
-        weight_range: range(w.iter().copied()),
-        g_range: range(w.iter().zip(&base).map(|(w, d)| w / d)),
-        kish: (kish(&base), kish(&w)),
-    };
-    // The report beside the data it describes, replaced whole.
-    let mut body = String::new();
-    let _ = write!(body, "{report}");
-    let target = dir.root().join(REPORT);
-    let tmp = dir.root().join(format!(".{REPORT}.tmp"));
-    std::fs::write(&tmp, body).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, &target).map_err(|e| Error::io(&target, e))?;
-    drop(lock);
-    Ok(report)
+    )?)
 }
 
 /// The (variable, category) of a design column.
