@@ -14,6 +14,8 @@ pub mod traffic;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
+
 /// The default emission factors, fleet mix and occupancy shipped in `data/factors/`.
 pub const DEFAULT_FACTORS: &[(&str, &str)] = &[
     (
@@ -37,7 +39,7 @@ pub struct Config {
     pub persons: usize,
     /// Seed of every random draw.
     pub seed: u64,
-    /// Counting points (at most 8).
+    /// Counting points (Bærum's 8 first, then around Norway; at most `traffic::MAX_POINTS`).
     pub traffic_points: usize,
     /// Years of hourly counts.
     pub traffic_years: Vec<i32>,
@@ -95,6 +97,58 @@ fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::write(path, bytes).map_err(io)
 }
 
+/// Points per export file, as a download from trafikkdata.no holds a selection of points.
+pub const POINTS_PER_EXPORT: usize = 8;
+
+/// Writes the hourly exports of `points` for `years` into `folder`: per year, one file per
+/// [`POINTS_PER_EXPORT`] points (`trafikkdata-2024.csv.gz`, or `trafikkdata-2024-0001.csv.gz`
+/// and on when a year needs several), ISO-8859-1 and gzipped, as downloaded. Files are made in
+/// parallel and each is written before the next is begun, so memory does not grow with the
+/// number of points. Returns the files in order and the data rows written.
+pub fn write_exports(
+    points: &[traffic::CountPoint],
+    years: &[i32],
+    seed: u64,
+    folder: &Path,
+) -> Result<(Vec<PathBuf>, usize)> {
+    let chunks: Vec<&[traffic::CountPoint]> = points.chunks(POINTS_PER_EXPORT).collect();
+    let first = *years.first().unwrap_or(&2022);
+    let jobs: Vec<(i32, usize)> = years
+        .iter()
+        .flat_map(|y| (0..chunks.len()).map(move |k| (*y, k)))
+        .collect();
+    let written: Vec<(PathBuf, usize)> = jobs
+        .into_par_iter()
+        .map(|(year, k)| {
+            let name = if chunks.len() == 1 {
+                format!("trafikkdata-{year}.csv.gz")
+            } else {
+                format!("trafikkdata-{year}-{:04}.csv.gz", k + 1)
+            };
+            let path = folder.join(name);
+            let mut text = String::from(traffic::HEADER);
+            text.push('\n');
+            let mut rows = 0;
+            for p in chunks[k] {
+                let t = traffic::export(p, year, first, seed);
+                rows += t.bytes().filter(|b| *b == b'\n').count();
+                text.push_str(&t);
+            }
+            let (latin1, _, _) = encoding_rs::WINDOWS_1252.encode(&text);
+            let io = |source| Error::Io {
+                path: path.clone(),
+                source,
+            };
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(&latin1).map_err(io)?;
+            write(&path, &gz.finish().map_err(io)?)?;
+            Ok((path, rows))
+        })
+        .collect::<Result<_>>()?;
+    let rows = written.iter().map(|(_, r)| r).sum();
+    Ok((written.into_iter().map(|(p, _)| p).collect(), rows))
+}
+
 /// Writes the raw files under `raw`.
 pub fn write_raw(cfg: &Config, raw: &Path) -> Result<Generated> {
     let geo = geography::Geography::new();
@@ -117,32 +171,9 @@ pub fn write_raw(cfg: &Config, raw: &Path) -> Result<Generated> {
     let json = raw.join("traffic").join("registration-points.json");
     write(&json, traffic::points_json(&points).as_bytes())?;
     g.traffic.push(json);
-    let exports = traffic::exports(&points, &cfg.traffic_years, cfg.seed);
-    for year in &cfg.traffic_years {
-        // One export per year with every point, ISO-8859-1 and gzipped, as downloaded.
-        let mut text = String::from(traffic::HEADER);
-        text.push('\n');
-        for (_, _, t) in exports.iter().filter(|(_, y, _)| y == year) {
-            g.traffic_rows += t.lines().count();
-            text.push_str(t);
-        }
-        let (latin1, _, _) = encoding_rs::WINDOWS_1252.encode(&text);
-        let path = raw
-            .join("traffic")
-            .join(format!("trafikkdata-{year}.csv.gz"));
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        gz.write_all(&latin1).map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let bytes = gz.finish().map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?;
-        write(&path, &bytes)?;
-        g.traffic.push(path);
-    }
-
+    let (files, rows) = write_exports(&points, &cfg.traffic_years, cfg.seed, &raw.join("traffic"))?;
+    g.traffic.extend(files);
+    g.traffic_rows = rows;
     g.factors = raw.join("factors");
     for (name, text) in DEFAULT_FACTORS {
         write(&g.factors.join(name), text.as_bytes())?;

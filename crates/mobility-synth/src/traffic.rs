@@ -2,6 +2,11 @@
 //! exports them (ISO-8859-1, `;`, decimal comma, `-` for missing, local time with offset, rows
 //! per lane, per direction and in total), with weekday, hourly and seasonal profiles, a trend
 //! over the years, outages (hours with `-`) and hours of low coverage.
+//!
+//! The first eight points are Bærum's. Beyond them, points are spread over Norway: around 49
+//! towns and rural municipalities, each with its own traffic level and its own profile (a
+//! commuter town's rush hours, a mountain resort's winter season, a coastal destination's
+//! summer), so that a national index has something to weigh.
 
 use std::fmt::Write;
 
@@ -27,7 +32,121 @@ pub struct CountPoint {
     pub heavy: f64,
     /// Direction names: lane 1 (odd, with the metering direction) and lane 2.
     pub directions: [&'static str; 2],
+    /// How its traffic varies over the year, the week and the day.
+    pub profile: Profile,
 }
+
+/// How a place's traffic varies: a factor per month and per weekday, and the weight of the
+/// weekday rush hours in the day's profile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    pub month: [f64; 12],
+    pub dow: [f64; 7],
+    /// 1 in a commuter town; lower where traffic is mostly leisure.
+    pub commute: f64,
+}
+
+impl Profile {
+    /// The Bærum profile: commuting, a dip in July.
+    pub fn commuter() -> Self {
+        Self {
+            month: MONTH,
+            dow: DOW,
+            commute: 1.0,
+        }
+    }
+
+    /// The profile of a place of `kind`, varied by `rng` so that no two places are alike.
+    fn of(kind: Kind, rng: &mut impl Rng) -> Self {
+        let (month, dow, commute) = match kind {
+            Kind::City | Kind::Town => (MONTH, DOW, 0.9 + 0.3 * rng.random::<f64>()),
+            Kind::Rural => (RURAL_MONTH, DOW, 0.5 + 0.3 * rng.random::<f64>()),
+            Kind::Summer => (SUMMER_MONTH, LEISURE_DOW, 0.2 + 0.2 * rng.random::<f64>()),
+            Kind::Winter => (WINTER_MONTH, LEISURE_DOW, 0.2 + 0.2 * rng.random::<f64>()),
+        };
+        let mut jitter = |v: f64| v * (0.95 + 0.1 * rng.random::<f64>());
+        Self {
+            month: month.map(&mut jitter),
+            dow: dow.map(&mut jitter),
+            commute,
+        }
+    }
+
+    /// Share of the day's traffic in each hour, on weekdays (`[0]`) and weekends (`[1]`).
+    fn hours(&self) -> [[f64; 24]; 2] {
+        [false, true].map(|weekend| {
+            let raw: [f64; 24] = std::array::from_fn(|h| hour_weight(weekend, h as f64, self.commute));
+            let total: f64 = raw.iter().sum();
+            raw.map(|v| v / total)
+        })
+    }
+}
+
+/// What kind of place a municipality is, for its traffic profile.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    City,
+    Town,
+    Rural,
+    /// A destination in summer (fjords, Lofoten).
+    Summer,
+    /// A ski resort.
+    Winter,
+}
+
+/// Places of Norway (municipality, latitude, longitude, kind) for points beyond Bærum's.
+/// Coordinates are approximate town centres; the data are synthetic.
+const PLACES: &[(&str, f64, f64, Kind)] = &[
+    ("Oslo", 59.91, 10.75, Kind::City),
+    ("Bergen", 60.39, 5.32, Kind::City),
+    ("Trondheim", 63.43, 10.39, Kind::City),
+    ("Stavanger", 58.97, 5.73, Kind::City),
+    ("Kristiansand", 58.15, 8.00, Kind::City),
+    ("Drammen", 59.74, 10.20, Kind::City),
+    ("Fredrikstad", 59.22, 10.93, Kind::Town),
+    ("Sandnes", 58.85, 5.74, Kind::Town),
+    ("Tromsø", 69.65, 18.96, Kind::Town),
+    ("Sarpsborg", 59.28, 11.11, Kind::Town),
+    ("Skien", 59.21, 9.61, Kind::Town),
+    ("Ålesund", 62.47, 6.15, Kind::Town),
+    ("Bodø", 67.28, 14.40, Kind::Town),
+    ("Sandefjord", 59.13, 10.22, Kind::Town),
+    ("Larvik", 59.05, 10.03, Kind::Town),
+    ("Tønsberg", 59.27, 10.41, Kind::Town),
+    ("Arendal", 58.46, 8.77, Kind::Town),
+    ("Haugesund", 59.41, 5.27, Kind::Town),
+    ("Moss", 59.43, 10.66, Kind::Town),
+    ("Porsgrunn", 59.14, 9.66, Kind::Town),
+    ("Hamar", 60.79, 11.07, Kind::Town),
+    ("Lillehammer", 61.12, 10.47, Kind::Town),
+    ("Gjøvik", 60.80, 10.69, Kind::Town),
+    ("Molde", 62.74, 7.16, Kind::Town),
+    ("Kongsberg", 59.67, 9.65, Kind::Town),
+    ("Harstad", 68.80, 16.54, Kind::Town),
+    ("Halden", 59.12, 11.39, Kind::Town),
+    ("Kristiansund", 63.11, 7.73, Kind::Town),
+    ("Alta", 69.97, 23.27, Kind::Rural),
+    ("Rana", 66.31, 14.14, Kind::Rural),
+    ("Steinkjer", 64.01, 11.50, Kind::Rural),
+    ("Elverum", 60.88, 11.56, Kind::Rural),
+    ("Narvik", 68.44, 17.43, Kind::Rural),
+    ("Sunnfjord", 61.45, 5.85, Kind::Rural),
+    ("Sør-Varanger", 69.73, 30.05, Kind::Rural),
+    ("Hammerfest", 70.66, 23.68, Kind::Rural),
+    ("Namsos", 64.47, 11.50, Kind::Rural),
+    ("Levanger", 63.75, 11.30, Kind::Rural),
+    ("Eigersund", 58.45, 6.00, Kind::Rural),
+    ("Lindesnes", 58.03, 7.46, Kind::Rural),
+    ("Voss", 60.63, 6.42, Kind::Summer),
+    ("Lom", 61.84, 8.57, Kind::Summer),
+    ("Vågan", 68.23, 14.57, Kind::Summer),
+    ("Stryn", 61.90, 6.72, Kind::Summer),
+    ("Ullensvang", 60.07, 6.55, Kind::Summer),
+    ("Sogndal", 61.23, 7.10, Kind::Summer),
+    ("Hol", 60.53, 8.21, Kind::Winter),
+    ("Trysil", 61.31, 12.26, Kind::Winter),
+    ("Røros", 62.57, 11.38, Kind::Winter),
+];
 
 const POINTS: &[(&str, &str, f64, f64, f64, [&str; 2])] = &[
     (
@@ -96,15 +215,26 @@ const POINTS: &[(&str, &str, f64, f64, f64, [&str; 2])] = &[
     ),
 ];
 
-/// The counting points (up to 8), the same for every seed; the seed varies their counts.
+/// The most counting points `points` makes (Norway has about 8,800 with hourly counts).
+pub const MAX_POINTS: usize = 10_000;
+
+/// A point's id as trafikkdata.no writes them (`12345V678901`), distinct for `i < 90,000`.
+fn trp_id(i: usize) -> String {
+    format!("{:05}V{}", 10_000 + i * 7919 % 90_000, 443_600 + i * 37)
+}
+
+/// `n` counting points (at most [`MAX_POINTS`]): Bærum's eight first, then points around
+/// Norway's places. The same `n` and seed give the same points, and the first `k` of `n` points
+/// are the `k` points of `points(k, seed)`.
 pub fn points(n: usize, seed: u64) -> Vec<CountPoint> {
+    let n = n.min(MAX_POINTS);
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_7AFF);
-    POINTS
+    let mut out: Vec<CountPoint> = POINTS
         .iter()
         .take(n)
         .enumerate()
         .map(|(i, (name, road, lon, lat, aadt, dirs))| CountPoint {
-            trp_id: format!("{:05}V{}", 10_000 + i * 7919 % 90_000, 443_600 + i * 37),
+            trp_id: trp_id(i),
             name: (*name).into(),
             road_reference: (*road).into(),
             lon: *lon,
@@ -113,6 +243,68 @@ pub fn points(n: usize, seed: u64) -> Vec<CountPoint> {
             trend: -0.012 + 0.02 * rng.random::<f64>(),
             heavy: if road.starts_with("EV") { 0.09 } else { 0.05 } + 0.02 * rng.random::<f64>(),
             directions: *dirs,
+            profile: Profile::commuter(),
+        })
+        .collect();
+    if n > out.len() {
+        out.extend(national(out.len(), n, seed));
+    }
+    out
+}
+
+/// Points `from..n` around Norway's places: each place has its own level and profile, each
+/// point its road, size and trend.
+fn national(from: usize, n: usize, seed: u64) -> Vec<CountPoint> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x4E4F_5247);
+    let places: Vec<(f64, Profile)> = PLACES
+        .iter()
+        .map(|(_, _, _, kind)| {
+            let size = match kind {
+                Kind::City => 2.0,
+                Kind::Town => 1.0,
+                Kind::Rural => 0.5,
+                Kind::Summer | Kind::Winter => 0.6,
+            };
+            (size * (0.7 + 0.6 * rng.random::<f64>()), Profile::of(*kind, &mut rng))
+        })
+        .collect();
+    let weights: Vec<f64> = places.iter().map(|(level, _)| *level).collect();
+    let total: f64 = weights.iter().sum();
+    (from..n)
+        .map(|i| {
+            // A place drawn in proportion to its level: cities have more counting points.
+            let mut u = rng.random::<f64>() * total;
+            let k = weights
+                .iter()
+                .position(|w| {
+                    u -= w;
+                    u <= 0.0
+                })
+                .unwrap_or(weights.len() - 1);
+            let (place, lat, lon, _) = PLACES[k];
+            let (level, profile) = &places[k];
+            let (road, base, heavy) = match rng.random::<f64>() {
+                r if r < 0.2 => (format!("EV{}", [6, 18, 39, 134, 136][i % 5]), 14_000.0, 0.12),
+                r if r < 0.45 => (format!("RV{}", [2, 3, 4, 7, 9, 15][i % 6]), 6_000.0, 0.10),
+                _ => (format!("FV{}", 100 + i % 900), 2_500.0, 0.06),
+            };
+            let lognormal = (0.5 * normal(&mut rng)).exp();
+            CountPoint {
+                trp_id: trp_id(i),
+                name: format!("{place} {}", i - from + 1),
+                road_reference: format!("{road} S1D1 m{}", 100 + (i * 37) % 9_000),
+                lon: lon + 0.6 * (rng.random::<f64>() - 0.5),
+                lat: lat + 0.3 * (rng.random::<f64>() - 0.5),
+                aadt: (base * level * lognormal).max(200.0),
+                trend: -0.012 + 0.03 * rng.random::<f64>(),
+                heavy: heavy * (0.7 + 0.6 * rng.random::<f64>()),
+                directions: if i % 2 == 0 {
+                    ["NORD", "SØR"]
+                } else {
+                    ["ØST", "VEST"]
+                },
+                profile: profile.clone(),
+            }
         })
         .collect()
 }
@@ -143,27 +335,25 @@ const MONTH: [f64; 12] = [
     0.88, 0.92, 0.97, 1.00, 1.04, 1.08, 0.92, 1.04, 1.05, 1.04, 1.01, 0.95,
 ];
 const DOW: [f64; 7] = [1.05, 1.06, 1.06, 1.07, 1.08, 0.88, 0.80];
+const RURAL_MONTH: [f64; 12] = [
+    0.80, 0.84, 0.90, 0.97, 1.05, 1.15, 1.22, 1.15, 1.02, 0.96, 0.90, 0.85,
+];
+const SUMMER_MONTH: [f64; 12] = [
+    0.62, 0.66, 0.74, 0.86, 1.05, 1.45, 1.80, 1.55, 1.05, 0.82, 0.70, 0.68,
+];
+const WINTER_MONTH: [f64; 12] = [
+    1.25, 1.45, 1.50, 1.20, 0.70, 0.85, 1.00, 0.90, 0.70, 0.75, 0.80, 1.15,
+];
+const LEISURE_DOW: [f64; 7] = [0.92, 0.90, 0.92, 0.98, 1.15, 1.12, 1.01];
 
-fn hour_share(weekend: bool, h: u32) -> f64 {
-    let h = h as f64;
+/// Unnormalised weight of hour `h` (0–23): rush-hour peaks of weight `commute` on weekdays.
+fn hour_weight(weekend: bool, h: f64, commute: f64) -> f64 {
     let bump = |c: f64, w: f64, a: f64| a * (-((h - c) / w).powi(2)).exp();
-    let raw = if weekend {
+    if weekend {
         0.15 + bump(13.5, 4.0, 1.0)
     } else {
-        0.08 + bump(7.8, 1.2, 1.3) + bump(16.0, 1.6, 1.4) + bump(12.0, 4.0, 0.6)
-    };
-    let total: f64 = (0..24)
-        .map(|k| {
-            let k = k as f64;
-            let b = |c: f64, w: f64, a: f64| a * (-((k - c) / w).powi(2)).exp();
-            if weekend {
-                0.15 + b(13.5, 4.0, 1.0)
-            } else {
-                0.08 + b(7.8, 1.2, 1.3) + b(16.0, 1.6, 1.4) + b(12.0, 4.0, 0.6)
-            }
-        })
-        .sum();
-    raw / total
+        0.08 + commute * bump(7.8, 1.2, 1.3) + commute * bump(16.0, 1.6, 1.4) + bump(12.0, 4.0, 0.6)
+    }
 }
 
 fn normal(rng: &mut impl Rng) -> f64 {
@@ -198,18 +388,14 @@ fn split(rng: &mut impl Rng, total: i64, heavy_share: f64) -> Counts {
     }
 }
 
-fn row(
-    out: &mut String,
+/// The fields an hour's rows share: point, name, road, from, to, date, from and to times.
+fn hour_prefix(
     p: &CountPoint,
     start: chrono::DateTime<chrono_tz::Tz>,
     end: chrono::DateTime<chrono_tz::Tz>,
-    felt: &str,
-    c: Option<&Counts>,
-    coverage: f64,
-) {
-    let _ = write!(
-        out,
-        "{};{};{};{};{};{};{};{};{};",
+) -> String {
+    format!(
+        "{};{};{};{};{};{};{};{};",
         p.trp_id,
         p.name,
         p.road_reference,
@@ -218,8 +404,13 @@ fn row(
         start.format("%Y-%m-%d"),
         start.format("%H:%M"),
         end.format("%H:%M"),
-        felt
-    );
+    )
+}
+
+fn row(out: &mut String, prefix: &str, felt: &str, c: Option<&Counts>, coverage: f64) {
+    out.push_str(prefix);
+    out.push_str(felt);
+    out.push(';');
     match c {
         None => {
             let _ = writeln!(out, "-;0,0;1;1;0;-;-;-;-;-;-;-;-;-;-");
@@ -275,29 +466,29 @@ pub fn export(p: &CountPoint, year: i32, first_year: i32, seed: u64) -> String {
         })
         .collect();
     let growth = (1.0 + p.trend).powi(year - first_year);
+    let shares = p.profile.hours();
+    let felt = [
+        "1".to_string(),
+        "2".to_string(),
+        format!("Totalt i retning {}", p.directions[0]),
+        format!("Totalt i retning {}", p.directions[1]),
+        "Totalt".to_string(),
+    ];
     let mut out = String::with_capacity(hours as usize * 5 * 140);
     for h in 0..hours {
         let t0 = start + chrono::Duration::hours(h);
         let t1 = t0 + chrono::Duration::hours(1);
+        let prefix = hour_prefix(p, t0, t1);
         let local = t0.naive_local();
         let dow = local.weekday().num_days_from_monday() as usize;
         let mean = p.aadt
             * growth
-            * MONTH[local.month0() as usize]
-            * DOW[dow]
-            * hour_share(dow >= 5, local.hour());
+            * p.profile.month[local.month0() as usize]
+            * p.profile.dow[dow]
+            * shares[usize::from(dow >= 5)][local.hour() as usize];
         if outages.iter().any(|(a, b)| (*a..*b).contains(&h)) {
-            for felt in ["1", "2"]
-                .into_iter()
-                .chain(p.directions.iter().map(|d| d as &str))
-                .chain(["Totalt"])
-            {
-                let f = if felt == "1" || felt == "2" || felt == "Totalt" {
-                    felt.to_string()
-                } else {
-                    format!("Totalt i retning {felt}")
-                };
-                row(&mut out, p, t0, t1, &f, None, 0.0);
+            for f in &felt {
+                row(&mut out, &prefix, f, None, 0.0);
             }
             continue;
         }
@@ -324,27 +515,9 @@ pub fn export(p: &CountPoint, year: i32, first_year: i32, seed: u64) -> String {
             light: lanes[0].light + lanes[1].light,
             heavy: [0, 1, 2, 3].map(|k| lanes[0].heavy[k] + lanes[1].heavy[k]),
         };
-        row(&mut out, p, t0, t1, "1", Some(&lanes[0]), coverage);
-        row(&mut out, p, t0, t1, "2", Some(&lanes[1]), coverage);
-        row(
-            &mut out,
-            p,
-            t0,
-            t1,
-            &format!("Totalt i retning {}", p.directions[0]),
-            Some(&lanes[0]),
-            coverage,
-        );
-        row(
-            &mut out,
-            p,
-            t0,
-            t1,
-            &format!("Totalt i retning {}", p.directions[1]),
-            Some(&lanes[1]),
-            coverage,
-        );
-        row(&mut out, p, t0, t1, "Totalt", Some(&sum), coverage);
+        for (f, c) in felt.iter().zip([&lanes[0], &lanes[1], &lanes[0], &lanes[1], &sum]) {
+            row(&mut out, &prefix, f, Some(c), coverage);
+        }
     }
     out
 }
@@ -366,10 +539,29 @@ mod tests {
 
     #[test]
     fn hour_shares_sum_to_one() {
-        for weekend in [false, true] {
-            let s: f64 = (0..24).map(|h| hour_share(weekend, h)).sum();
-            assert!((s - 1.0).abs() < 1e-12);
+        for p in points(60, 3) {
+            for day in p.profile.hours() {
+                assert!((day.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+            }
         }
+    }
+
+    #[test]
+    fn national_points_extend_baerums_and_are_distinct() {
+        let eight = points(8, 1);
+        let many = points(2_000, 1);
+        assert_eq!(many.len(), 2_000);
+        for (a, b) in eight.iter().zip(&many) {
+            assert_eq!((&a.trp_id, a.aadt, &a.profile), (&b.trp_id, b.aadt, &b.profile));
+        }
+        let ids: std::collections::HashSet<&str> = many.iter().map(|p| p.trp_id.as_str()).collect();
+        assert_eq!(ids.len(), 2_000);
+        // Inside Norway's bounding box, and not all alike.
+        assert!(many.iter().all(|p| (4.5..31.5).contains(&p.lon) && (57.8..71.3).contains(&p.lat)));
+        let profiles: std::collections::HashSet<String> =
+            many.iter().map(|p| format!("{:?}", p.profile.month)).collect();
+        assert!(profiles.len() >= 40, "{} profiles", profiles.len());
+        assert_eq!(points(MAX_POINTS + 5, 1).len(), MAX_POINTS);
     }
 
     #[test]
