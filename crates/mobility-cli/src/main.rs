@@ -157,6 +157,10 @@ struct Common {
     /// Fill zone ids from zones of this kind only (default: the smallest zone holding the point).
     #[arg(long, value_name = "KIND")]
     zone_kind: Option<String>,
+    /// Memory the ingest may hold for the rows it buffers (2GiB, 512MiB, 75%); past half of it
+    /// rows spill to a folder beside the data [default: memory_limit of mobility.toml, else 75%].
+    #[arg(long, value_name = "SIZE")]
+    memory_limit: Option<String>,
     #[command(flatten)]
     lock: LockArgs,
 }
@@ -292,15 +296,19 @@ struct SynthArgs {
     /// The data directory to write.
     #[arg(long, value_name = "DATA_DIR")]
     out: PathBuf,
-    /// Counting points (at most 8).
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u8).range(0..=8))]
-    traffic_points: u8,
+    /// Counting points: Bærum's 8, then points around Norway's municipalities, each place with
+    /// its own traffic level and profile (up to 10,000; exports are written 8 points a file).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(0..=10_000))]
+    traffic_points: u16,
     /// Years of hourly counts, as FIRST-LAST.
     #[arg(long, default_value = "2022-2024")]
     traffic_years: String,
     /// Keep the generated raw files (CSV, GeoJSON, trafikkdata exports) in <DATA_DIR>/raw.
     #[arg(long)]
     keep_raw: bool,
+    /// Write the raw files to <DATA_DIR>/raw and ingest nothing (for benchmarks of ingest).
+    #[arg(long)]
+    raw_only: bool,
 }
 
 #[derive(Args, Clone)]
@@ -519,13 +527,16 @@ fn main() -> ExitCode {
     }
 }
 
-fn options(c: &Common, quiet: bool) -> Options {
-    Options {
+fn options(c: &Common, quiet: bool) -> anyhow::Result<Options> {
+    let settings =
+        config::Settings::resolve(None, &[("memory_limit", c.memory_limit.clone())])?;
+    Ok(Options {
         strict: c.strict,
         zone_kind: c.zone_kind.clone(),
         progress: file_progress(quiet),
         lock: c.lock.options(quiet),
-    }
+        memory_limit: memory_limit(&settings).map(|b| b as u64),
+    })
 }
 
 /// A spinner that counts files and rows as an ingest goes, on a terminal and unless quiet.
@@ -584,7 +595,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Ingest::Traffic { inputs, common } => mobility_ingest::ingest_traffic(
                     &DataDir::new(&common.out),
                     &inputs,
-                    &options(&common, quiet),
+                    &options(&common, quiet)?,
                 )?,
                 Ingest::Zones {
                     inputs,
@@ -607,7 +618,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         &DataDir::new(&common.out),
                         &inputs,
                         &z,
-                        &options(&common, quiet),
+                        &options(&common, quiet)?,
                     )?
                 }
                 Ingest::Survey {
@@ -620,23 +631,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         &DataDir::new(&common.out),
                         &m,
                         &inputs,
-                        &options(&common, quiet),
+                        &options(&common, quiet)?,
                     )?
                 }
                 Ingest::Gtfs { inputs, common } => mobility_ingest::ingest_gtfs(
                     &DataDir::new(&common.out),
                     &inputs,
-                    &options(&common, quiet),
+                    &options(&common, quiet)?,
                 )?,
                 Ingest::Factors { inputs, common } => mobility_ingest::ingest_factors(
                     &DataDir::new(&common.out),
                     &inputs,
-                    &options(&common, quiet),
+                    &options(&common, quiet)?,
                 )?,
                 Ingest::Links { inputs, common } => mobility_ingest::ingest_links(
                     &DataDir::new(&common.out),
                     &inputs,
-                    &options(&common, quiet),
+                    &options(&common, quiet)?,
                 )?,
                 Ingest::ReplicateWeights {
                     inputs,
@@ -648,7 +659,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     &inputs,
                     &id_column,
                     &prefix,
-                    &options(&common, quiet),
+                    &options(&common, quiet)?,
                 )?,
             };
             if !quiet {
@@ -875,7 +886,7 @@ fn synth(a: SynthArgs, quiet: bool) -> anyhow::Result<()> {
         traffic_points: a.traffic_points as usize,
         traffic_years: (first..=last).collect(),
     };
-    let raw = if a.keep_raw {
+    let raw = if a.keep_raw || a.raw_only {
         a.out.join("raw")
     } else {
         a.out.join(format!(".synth-raw-{}", std::process::id()))
@@ -898,9 +909,24 @@ fn synth(a: SynthArgs, quiet: bool) -> anyhow::Result<()> {
         b.finish_and_clear();
     }
     let t_gen = t0.elapsed().as_secs_f64();
+    if a.raw_only {
+        if !quiet {
+            println!(
+                "generated {} persons, {} trips, {} hourly traffic rows in {:.2} s into {}",
+                g.persons,
+                g.trips,
+                g.traffic_rows,
+                t_gen,
+                raw.display()
+            );
+        }
+        return Ok(());
+    }
     let dir = DataDir::new(&a.out);
     let opts = Options {
         progress: file_progress(quiet),
+        // The settings' limit (75 % of memory unless set): past half of it, traffic rows spill.
+        memory_limit: memory_limit(&config::Settings::resolve(None, &[])?).map(|b| b as u64),
         ..Options::default()
     };
     let result = (|| -> anyhow::Result<Vec<Summary>> {

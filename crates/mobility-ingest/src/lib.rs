@@ -17,6 +17,7 @@ pub mod factors;
 pub mod gtfs;
 pub mod json;
 pub mod links;
+pub mod monthly;
 pub mod parse;
 pub mod points;
 pub mod rejects;
@@ -33,7 +34,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, BinaryBuilder, Float64Array, RecordBatch, StringArray};
-use arrow::datatypes::{Float64Type, TimestampMicrosecondType};
+use rayon::prelude::*;
+use arrow::datatypes::Float64Type;
 use mobility_geo::{Zone, ZoneIndex};
 use mobility_model::Table;
 
@@ -56,6 +58,9 @@ pub struct Options {
     pub progress: Option<Progress>,
     /// How to take the data directory's writer lock.
     pub lock: store::LockOptions,
+    /// Bytes the ingest may hold in memory for the rows it buffers (`None`: no limit); past half
+    /// of it, rows spill to disk, and a table part that cannot be merged within it is an error.
+    pub memory_limit: Option<u64>,
 }
 
 impl std::fmt::Debug for Options {
@@ -65,6 +70,7 @@ impl std::fmt::Debug for Options {
             .field("zone_kind", &self.zone_kind)
             .field("progress", &self.progress.is_some())
             .field("lock", &self.lock)
+            .field("memory_limit", &self.memory_limit)
             .finish()
     }
 }
@@ -200,78 +206,123 @@ fn no_zones_note(s: &mut Summary, what: &str) {
     s.notes.push(format!("no zones in the data directory: {what} have no zone ids (ingest zones first, then this again)"));
 }
 
-/// Ingests trafikkdata.no hourly exports (`.csv`, `.csv.gz`, `.zip`) and registration points
-/// from the GraphQL JSON (`.json`) into `traffic_hourly` and `traffic_points`.
-pub fn ingest_traffic(dir: &DataDir, inputs: &[PathBuf], opts: &Options) -> Result<Summary> {
-    let lock = dir.lock(&opts.lock)?;
-    let mut summary = Summary::default();
-    let mut all_rejects = Vec::new();
-    let mut months: BTreeMap<String, RecordBatch> = BTreeMap::new();
-    let mut seen = BTreeMap::new();
-    let mut located = Vec::new();
-    for path in source::expand(inputs)? {
-        for f in read_input(&mut summary, &path, &[".csv", ".json"])? {
-            let lower = f.name.to_ascii_lowercase();
-            if lower
-                .strip_suffix(".gz")
-                .unwrap_or(&lower)
-                .ends_with(".json")
-            {
-                let (pts, read, rej) = match points::parse(&f) {
-                    Ok(p) => p,
-                    // A JSON member of an archive that is not the registration points (a
-                    // metadata file beside the export) is passed over, saying so; a JSON file
-                    // given by name must be them.
-                    Err(Error::Format { message, .. }) if f.name.contains('!') => {
-                        summary.notes.push(format!(
-                            "skipped {}: not a trafficRegistrationPoints answer ({message})",
-                            f.name
-                        ));
-                        continue;
-                    }
-                    Err(e) => return Err(e),
-                };
-                summary.push(
-                    opts,
-                    FileReport::new(
+/// One input of a traffic ingest, read and parsed.
+enum TrafficInput {
+    /// Registration points from the GraphQL JSON.
+    Points(FileReport, Vec<points::Point>, Rejects),
+    /// Hourly rows, unique by key within the file.
+    Hourly(FileReport, RecordBatch, traffic::Parsed),
+    /// A JSON member of an archive that is not the registration points.
+    Skipped(String),
+}
+
+/// Reads and parses the files of one input path (an archive may hold several).
+fn read_traffic(path: &std::path::Path) -> Result<(Vec<TrafficInput>, Vec<String>)> {
+    let inputs = source::read_inputs(path, &[".csv", ".json"])?;
+    let notes = inputs
+        .skipped
+        .into_iter()
+        .map(|(member, why)| format!("skipped {member}: {why}"))
+        .collect();
+    let mut out = Vec::new();
+    for f in inputs.files {
+        let lower = f.name.to_ascii_lowercase();
+        if lower
+            .strip_suffix(".gz")
+            .unwrap_or(&lower)
+            .ends_with(".json")
+        {
+            match points::parse(&f) {
+                Ok((pts, read, rej)) => {
+                    let report = FileReport::new(
                         &f,
                         Table::TrafficPoints,
                         read,
                         pts.len() as u64,
                         rej.rows.len() as u64,
-                    ),
-                );
-                located.extend(pts);
-                all_rejects.push(rej);
-                continue;
+                    );
+                    out.push(TrafficInput::Points(report, pts, rej));
+                }
+                // A JSON member of an archive that is not the registration points (a metadata
+                // file beside the export) is passed over, saying so; a JSON file given by name
+                // must be them.
+                Err(Error::Format { message, .. }) if f.name.contains('!') => {
+                    out.push(TrafficInput::Skipped(format!(
+                        "skipped {}: not a trafficRegistrationPoints answer ({message})",
+                        f.name
+                    )));
+                }
+                Err(e) => return Err(e),
             }
-            let mut p = traffic::parse(&f)?;
-            let (batch, dups) = store::dedup(Table::TrafficHourly, &p.batch, &p.lines, &f.name)?;
-            p.rejects.rows.extend(dups);
-            summary.push(
-                opts,
-                FileReport::new(
-                    &f,
-                    Table::TrafficHourly,
-                    p.rows_read,
-                    batch.num_rows() as u64,
-                    p.rejects.rows.len() as u64,
-                ),
-            );
-            for (month, part) in split_by_month(&batch)? {
-                let acc = months.remove(&month);
-                let merged = dir.merge_into_part(Table::TrafficHourly, &month, acc, &part)?;
-                months.insert(month, merged);
-            }
-            seen.extend(p.points);
-            all_rejects.push(p.rejects);
+            continue;
         }
+        let mut p = traffic::parse(&f)?;
+        let (batch, dups) = store::dedup(Table::TrafficHourly, &p.batch, &p.lines, &f.name)?;
+        p.rejects.rows.extend(dups);
+        p.batch = RecordBatch::new_empty(p.batch.schema());
+        p.lines = Vec::new();
+        let report = FileReport::new(
+            &f,
+            Table::TrafficHourly,
+            p.rows_read,
+            batch.num_rows() as u64,
+            p.rejects.rows.len() as u64,
+        );
+        out.push(TrafficInput::Hourly(report, batch, p));
+    }
+    Ok((out, notes))
+}
+
+/// Ingests trafikkdata.no hourly exports (`.csv`, `.csv.gz`, `.zip`) and registration points
+/// from the GraphQL JSON (`.json`) into `traffic_hourly` and `traffic_points`.
+///
+/// Inputs are read and parsed in parallel, as many at a time as there are threads, and their
+/// rows go by month into [`monthly::Months`], which spills to disk past half of
+/// `opts.memory_limit`; each month is merged once at the end. A later input's row replaces an
+/// earlier one of the same key; within one input, a repeated key is a reject.
+pub fn ingest_traffic(dir: &DataDir, inputs: &[PathBuf], opts: &Options) -> Result<Summary> {
+    let lock = dir.lock(&opts.lock)?;
+    let mut summary = Summary::default();
+    let mut all_rejects = Vec::new();
+    let mut months = monthly::Months::new(Table::TrafficHourly, dir, opts.memory_limit);
+    let mut seen = BTreeMap::new();
+    let mut located = Vec::new();
+    let paths = source::expand(inputs)?;
+    let width = rayon::current_num_threads().max(1);
+    for chunk in paths.chunks(width) {
+        let read: Vec<Result<(Vec<TrafficInput>, Vec<String>)>> =
+            chunk.par_iter().map(|p| read_traffic(p)).collect();
+        for r in read {
+            let (files, notes) = r?;
+            summary.notes.extend(notes);
+            for input in files {
+                match input {
+                    TrafficInput::Points(report, pts, rej) => {
+                        summary.push(opts, report);
+                        located.extend(pts);
+                        all_rejects.push(rej);
+                    }
+                    TrafficInput::Hourly(report, batch, p) => {
+                        summary.push(opts, report);
+                        months.push(&batch)?;
+                        seen.extend(p.points);
+                        all_rejects.push(p.rejects);
+                    }
+                    TrafficInput::Skipped(note) => summary.notes.push(note),
+                }
+            }
+        }
+    }
+    if months.spilled_bytes() > 0 {
+        summary.notes.push(format!(
+            "{} MiB of rows spilled to disk to stay within the memory limit",
+            months.spilled_bytes() >> 20
+        ));
     }
     let mut staging = Staging::new(dir, &lock)?;
     finish_rejects(&mut staging, "traffic", &all_rejects, opts)?;
-    for (month, batch) in &months {
-        staging.table(Table::TrafficHourly, month, batch)?;
-    }
+    let touched = !months.is_empty();
+    months.finish(dir, &mut staging)?;
     if !seen.is_empty() || !located.is_empty() {
         let index = zone_index(dir, opts.zone_kind.as_deref())?;
         if index.is_none() {
@@ -284,39 +335,13 @@ pub fn ingest_traffic(dir: &DataDir, inputs: &[PathBuf], opts: &Options) -> Resu
         staging.table(Table::TrafficPoints, "data", &batch)?;
     }
     staging.commit()?;
-    if !months.is_empty() {
+    if touched {
         let total = dir.row_count(Table::TrafficHourly)?;
         summary
             .tables
             .insert(Table::TrafficHourly.name().into(), total);
     }
     Ok(summary)
-}
-
-/// Splits `traffic_hourly` rows by UTC month, the unit of its files.
-fn split_by_month(batch: &RecordBatch) -> Result<Vec<(String, RecordBatch)>> {
-    let hours = batch
-        .column_by_name("hour_start")
-        .expect("schema")
-        .as_primitive::<TimestampMicrosecondType>();
-    let mut groups: BTreeMap<String, Vec<u32>> = BTreeMap::new();
-    for (i, v) in hours.values().iter().enumerate() {
-        let d =
-            chrono::DateTime::from_timestamp_micros(*v).expect("parsed timestamps are in range");
-        groups
-            .entry(d.format("%Y-%m").to_string())
-            .or_default()
-            .push(i as u32);
-    }
-    groups
-        .into_iter()
-        .map(|(m, idx)| {
-            Ok((
-                m,
-                arrow::compute::take_record_batch(batch, &arrow::array::UInt32Array::from(idx))?,
-            ))
-        })
-        .collect()
 }
 
 #[derive(Debug, Clone, Default)]

@@ -616,7 +616,7 @@ pub fn geo_metadata(batch: &RecordBatch) -> Result<String> {
     .to_string())
 }
 
-fn key_rows(table: Table, batch: &RecordBatch) -> Result<(RowConverter, arrow::row::Rows)> {
+pub(crate) fn key_rows(table: Table, batch: &RecordBatch) -> Result<(RowConverter, arrow::row::Rows)> {
     let cols: Vec<ArrayRef> = table
         .key()
         .iter()
@@ -732,7 +732,7 @@ pub fn sort_by_key(table: Table, batch: &RecordBatch) -> Result<RecordBatch> {
 }
 
 /// Casts a batch read back from Parquet onto the model schema (e.g. view strings, metadata).
-fn align(batch: &RecordBatch, schema: &arrow::datatypes::SchemaRef) -> Result<RecordBatch> {
+pub(crate) fn align(batch: &RecordBatch, schema: &arrow::datatypes::SchemaRef) -> Result<RecordBatch> {
     let cols = schema
         .fields()
         .iter()
