@@ -289,3 +289,45 @@ fn a_memory_limit_spills_or_fails_naming_itself() {
         "{config}"
     );
 }
+
+/// The calls of `zone_of` the physical plan evaluates on rows: `zone_of(lon@0, …)`, whose first
+/// argument is a column by index, not a column named after an earlier call
+/// (`zone_of(traffic_points.lon,…)@0`); the Parquet scan's pruning predicate is not evaluated
+/// per row.
+fn zone_of_evaluations(explain: &str) -> usize {
+    explain
+        .lines()
+        .skip_while(|l| !l.contains("physical_plan"))
+        .filter(|l| !l.contains("DataSourceExec"))
+        .flat_map(|l| l.split("zone_of(").skip(1))
+        .filter(|rest| rest.split([',', ')']).next().is_some_and(|a| a.contains('@')))
+        .count()
+}
+
+#[test]
+fn a_lookup_filtered_and_selected_is_evaluated_once() {
+    let forms = [
+        "SELECT zone_of(origin_lon, origin_lat) AS z, count(*) AS n FROM trips \
+         WHERE zone_of(origin_lon, origin_lat) IS NOT NULL GROUP BY 1 ORDER BY 1",
+        "SELECT z, count(*) AS n FROM (SELECT zone_of(origin_lon, origin_lat) AS z FROM trips) t \
+         WHERE z IS NOT NULL GROUP BY z ORDER BY z",
+        "SELECT zone_of(origin_lon, origin_lat, 'grunnkrets') AS z, trip_id FROM trips \
+         WHERE zone_of(origin_lon, origin_lat, 'grunnkrets') <> '32010101' ORDER BY trip_id",
+    ];
+    for q in forms {
+        let plan = ok(&["sql", "--data", &sample(), "--format", "csv", "-c", &format!("EXPLAIN {q}")]);
+        let before = ok(&[
+            "sql", "--data", &sample(), "--format", "csv", "-c",
+            &format!("SET mobility.lookup_once = false; EXPLAIN {q}"),
+        ]);
+        assert_eq!(zone_of_evaluations(&before), 2, "DataFusion's own plan:\n{before}");
+        assert_eq!(zone_of_evaluations(&plan), 1, "{plan}");
+        let once = ok(&["sql", "--data", &sample(), "--format", "csv", "-c", q]);
+        let twice = ok(&[
+            "sql", "--data", &sample(), "--format", "csv", "-c",
+            &format!("SET mobility.lookup_once = false; {q}"),
+        ]);
+        assert_eq!(once, twice, "{q}");
+        assert!(once.lines().count() > 30, "{once}");
+    }
+}

@@ -16,6 +16,7 @@
 //! in `functions::all`, and a `.slt` file in `tests/sql/`.
 
 pub mod functions;
+pub mod lookup_once;
 pub mod session;
 pub mod spatial_join;
 pub mod udf;
