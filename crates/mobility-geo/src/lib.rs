@@ -3,14 +3,15 @@
 //!
 //! - [`wkb`]: geometry to and from Well-Known Binary, the encoding of every `geometry` column.
 //! - [`crs`]: EPSG:25833 (ETRS89 / UTM 33N, Norway's usual CRS) to and from EPSG:4326 lon/lat.
-//! - [`zone_index`]: point-in-polygon against many zones through an R-tree of their bounding
-//!   boxes, with exact tests only for candidates ([`prepared`]: edges binned in slabs),
-//!   parallel over points with rayon.
+//! - [`zone_index`]: point-in-polygon against many zones through a grid of their bounding
+//!   boxes ([`grid`]), with exact tests only for candidates ([`prepared`]: edges binned in
+//!   slabs), smallest zone first, parallel over points with rayon.
 //! - [`valid`]: OGC validity (what is wrong and where), repair, ring orientation.
 //!
 //! To add a kernel: a file of its own with its tests beside it, re-exported here.
 
 pub mod crs;
+pub mod grid;
 pub mod local;
 pub mod prepared;
 pub mod valid;

@@ -9,8 +9,8 @@
 //! - the *build* side (the side of the containing geometry `x`; for `ST_Intersects` the side
 //!   that is not an `ST_Point`, else the nested loop's left) is collected once, its geometries
 //!   decoded, polygons prepared ([`PreparedPolygon`]: edges in slabs) and their bounding boxes
-//!   put in an R-tree;
-//! - each batch of the *probe* side is matched in parallel (rayon): the R-tree gives the
+//!   put in a grid of cells ([`BoxGrid`], for point probes) and an R-tree (for others);
+//! - each batch of the *probe* side is matched in parallel (rayon): the grid or R-tree gives the
 //!   candidates whose box holds the probe geometry's box, and an exact test decides. For
 //!   `ST_Point(lon, lat)` the coordinates are read straight from their columns, with no WKB.
 //!
@@ -48,6 +48,7 @@ use datafusion::physical_plan::{
 };
 use futures::{StreamExt, TryStreamExt};
 use geo::{BoundingRect, Contains, Coord, Geometry, Intersects, MultiPolygon};
+use mobility_geo::grid::BoxGrid;
 use mobility_geo::prepared::{Position, PreparedPolygon};
 use rayon::prelude::*;
 use rstar::primitives::{GeomWithData, Rectangle};
@@ -61,6 +62,9 @@ extensions_options! {
         /// Plan `ST_Contains`/`ST_Within`/`ST_Intersects` joins as an indexed spatial join
         /// (false: DataFusion's nested loop).
         pub spatial_join: bool, default = true
+        /// Compute a look-up (`zone_of`, `nearest_stop_m`) used both in a filter and above it
+        /// once per row (false: as DataFusion plans it, twice).
+        pub lookup_once: bool, default = true
     }
 }
 
@@ -87,6 +91,7 @@ enum ProbeGeom {
 /// DataFusion's physical optimizer rules with [`SpatialJoinRule`] right after the join
 /// selection: before the projections below the join are pushed into the scans, so that the
 /// `ST_Point(lon, lat)` DataFusion computes for a join filter can still be read as lon and lat.
+/// Last comes [`crate::lookup_once::LookupOnceRule`], once the plan's shape is settled.
 pub fn physical_optimizer_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
     let mut rules = datafusion::physical_optimizer::optimizer::PhysicalOptimizer::new().rules;
     let at = rules
@@ -94,6 +99,7 @@ pub fn physical_optimizer_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + 
         .position(|r| r.name() == "join_selection")
         .map_or(rules.len(), |i| i + 1);
     rules.insert(at, Arc::new(SpatialJoinRule));
+    rules.push(Arc::new(crate::lookup_once::LookupOnceRule));
     rules
 }
 
@@ -135,7 +141,8 @@ impl PhysicalOptimizerRule for SpatialJoinRule {
     }
 }
 
-/// An inner join on a spatial predicate through an R-tree over the build side's geometries.
+/// An inner join on a spatial predicate through a grid (points) or an R-tree (other
+/// geometries) over the build side's bounding boxes.
 #[derive(Debug)]
 pub struct SpatialJoinExec {
     left: Arc<dyn ExecutionPlan>,
@@ -552,13 +559,16 @@ impl ExecutionPlan for SpatialJoinExec {
 
 type Entry = GeomWithData<Rectangle<[f64; 2]>, u32>;
 
-/// The build side: its rows, geometries and an R-tree over their bounding boxes.
+/// The build side: its rows, geometries, a grid of their bounding boxes for point probes and
+/// an R-tree for other probes.
 #[derive(Debug)]
 struct BuildIndex {
     batch: RecordBatch,
     geoms: Vec<Option<Geometry<f64>>>,
     /// The prepared form of each polygonal geometry.
     prepared: Vec<Option<PreparedPolygon>>,
+    /// Candidates for point probes, in row order.
+    grid: BoxGrid,
     tree: RTree<Entry>,
 }
 
@@ -601,8 +611,14 @@ impl BuildIndex {
                 ))
             })
             .collect();
+        let boxes = geoms
+            .iter()
+            .map(|g| g.as_ref().and_then(|g| g.bounding_rect()))
+            .collect();
+        let rows: Vec<u32> = (0..geoms.len() as u32).collect();
         Ok(Self {
             batch,
+            grid: BoxGrid::new(boxes, &rows),
             geoms,
             prepared,
             tree: RTree::bulk_load(entries),
@@ -612,21 +628,18 @@ impl BuildIndex {
     /// The build rows whose geometry satisfies `predicate` with the point `c`, in row order.
     fn match_point(&self, c: Coord<f64>, predicate: Predicate, out: &mut Vec<u32>) {
         let start = out.len();
-        for e in self
-            .tree
-            .locate_in_envelope_intersecting(&AABB::from_point([c.x, c.y]))
-        {
-            let i = e.data as usize;
+        for row in self.grid.candidates(c.x, c.y) {
+            let i = row as usize;
             let hit = match (&self.prepared[i], predicate) {
                 (Some(p), Predicate::Contains) => p.position(c) == Position::Inside,
                 (Some(p), Predicate::Intersects) => p.position(c) != Position::Outside,
                 (None, pr) => exact(self.geoms[i].as_ref(), &Geometry::Point(c.into()), pr),
             };
             if hit {
-                out.push(e.data);
+                out.push(row);
             }
         }
-        out[start..].sort_unstable();
+        debug_assert!(out[start..].is_sorted(), "the grid lists rows in order");
     }
 
     /// [`BuildIndex::match_point`] for any geometry.
