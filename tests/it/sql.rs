@@ -300,7 +300,11 @@ fn zone_of_evaluations(explain: &str) -> usize {
         .skip_while(|l| !l.contains("physical_plan"))
         .filter(|l| !l.contains("DataSourceExec"))
         .flat_map(|l| l.split("zone_of(").skip(1))
-        .filter(|rest| rest.split([',', ')']).next().is_some_and(|a| a.contains('@')))
+        .filter(|rest| {
+            rest.split([',', ')'])
+                .next()
+                .is_some_and(|a| a.contains('@'))
+        })
         .count()
 }
 
@@ -315,16 +319,38 @@ fn a_lookup_filtered_and_selected_is_evaluated_once() {
          WHERE zone_of(origin_lon, origin_lat, 'grunnkrets') <> '32010101' ORDER BY trip_id",
     ];
     for q in forms {
-        let plan = ok(&["sql", "--data", &sample(), "--format", "csv", "-c", &format!("EXPLAIN {q}")]);
+        let plan = ok(&[
+            "sql",
+            "--data",
+            &sample(),
+            "--format",
+            "csv",
+            "-c",
+            &format!("EXPLAIN {q}"),
+        ]);
         let before = ok(&[
-            "sql", "--data", &sample(), "--format", "csv", "-c",
+            "sql",
+            "--data",
+            &sample(),
+            "--format",
+            "csv",
+            "-c",
             &format!("SET mobility.lookup_once = false; EXPLAIN {q}"),
         ]);
-        assert_eq!(zone_of_evaluations(&before), 2, "DataFusion's own plan:\n{before}");
+        assert_eq!(
+            zone_of_evaluations(&before),
+            2,
+            "DataFusion's own plan:\n{before}"
+        );
         assert_eq!(zone_of_evaluations(&plan), 1, "{plan}");
         let once = ok(&["sql", "--data", &sample(), "--format", "csv", "-c", q]);
         let twice = ok(&[
-            "sql", "--data", &sample(), "--format", "csv", "-c",
+            "sql",
+            "--data",
+            &sample(),
+            "--format",
+            "csv",
+            "-c",
             &format!("SET mobility.lookup_once = false; {q}"),
         ]);
         assert_eq!(once, twice, "{q}");

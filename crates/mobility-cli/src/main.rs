@@ -528,8 +528,7 @@ fn main() -> ExitCode {
 }
 
 fn options(c: &Common, quiet: bool) -> anyhow::Result<Options> {
-    let settings =
-        config::Settings::resolve(None, &[("memory_limit", c.memory_limit.clone())])?;
+    let settings = config::Settings::resolve(None, &[("memory_limit", c.memory_limit.clone())])?;
     Ok(Options {
         strict: c.strict,
         zone_kind: c.zone_kind.clone(),

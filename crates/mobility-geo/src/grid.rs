@@ -125,7 +125,10 @@ mod tests {
                 }
                 let (x, y) = (rng.random_range(0.0..10.0), rng.random_range(50.0..55.0));
                 let (w, h) = (rng.random_range(0.0..2.0), rng.random_range(0.0..1.0));
-                Some(Rect::new(coord! { x: x, y: y }, coord! { x: x + w, y: y + h }))
+                Some(Rect::new(
+                    coord! { x: x, y: y },
+                    coord! { x: x + w, y: y + h },
+                ))
             })
             .collect();
         let order: Vec<u32> = (0..300).rev().collect();
@@ -147,6 +150,9 @@ mod tests {
         let r = boxes[1].unwrap();
         assert!(g.candidates(r.max().x, r.max().y).any(|i| i == 1));
         assert_eq!(g.candidates(f64::NAN, 52.0).count(), 0);
-        assert_eq!(BoxGrid::new(vec![None], &[0]).candidates(1.0, 1.0).count(), 0);
+        assert_eq!(
+            BoxGrid::new(vec![None], &[0]).candidates(1.0, 1.0).count(),
+            0
+        );
     }
 }

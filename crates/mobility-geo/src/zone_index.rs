@@ -76,7 +76,11 @@ impl ZoneIndex {
                 .total_cmp(&index.area[b as usize])
                 .then_with(|| index.zones[a as usize].id.cmp(&index.zones[b as usize].id))
         });
-        let boxes = index.zones.iter().map(|z| z.geometry.bounding_rect()).collect();
+        let boxes = index
+            .zones
+            .iter()
+            .map(|z| z.geometry.bounding_rect())
+            .collect();
         index.grid = BoxGrid::new(boxes, &order);
         index
     }

@@ -12,7 +12,9 @@ use mobility_model::Table;
 use mobility_model::layout::Snapshot;
 use serde::Serialize;
 
-use crate::batches::collect;
+use futures::StreamExt;
+
+use crate::batches::{collect, execute_stream};
 use crate::catalog::{Indicator, Kind};
 use crate::survey::{self, Frame, Rules, Spec, Variance};
 use crate::{Error, Result, io, targets, traffic};
@@ -748,9 +750,9 @@ async fn run_into(
                 }
             }
         }
-        let batches = collect(ctx, &format!("indicator {}", ind.id), &sql).await?;
-        let query_seconds = t0.elapsed().as_secs_f64();
-        let t1 = Instant::now();
+        let what = format!("indicator {}", ind.id);
+        let query_seconds: f64;
+        let t1: Instant;
         let out = match ind.kind {
             Kind::Survey {
                 estimator,
@@ -778,23 +780,12 @@ async fn run_into(
                     rules: opts.rules,
                     observed_only,
                 };
-                // Nothing to count (a survey without trip distances has no km to share
-                // out): the indicator is skipped, saying so, not the run failed.
-                if batches.iter().all(|b| b.num_rows() == 0) {
-                    reports.push(skip(
-                        ind,
-                        "its query found no rows to estimate from (e.g. no trip distances in the survey)".into(),
-                    ));
-                    continue;
-                }
-                // The estimation's own memory, from the same pool as the queries': each row
-                // of the query interned (person, key, trip domains, y, x: 32 bytes) and sorted,
-                // with room for the cell sums, 64 bytes a row; a median also keeps (value,
-                // person) per row in each of its domains, and replicate methods each person's
-                // contribution per cell: 16 and 24 bytes for each of up to eight domains.
-                // (Not the batches' buffer sizes: batches sliced from one buffer each report
-                // all of it.)
-                let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+                // The estimation's own memory, from the same pool as the queries', grown with
+                // each batch: each row of the query interned (person, key, trip domains, y, x:
+                // 32 bytes) and sorted, with room for the cell sums, 64 bytes a row; a median
+                // also keeps (value, person) per row in each of its domains, and replicate
+                // methods each person's contribution per cell: 16 and 24 bytes for each of up
+                // to eight domains.
                 let domains = 1 + survey::PERSON_BREAKDOWNS.len() + survey::TRIP_BREAKDOWNS.len();
                 let per_row =
                     64 + if estimator == survey::Estimator::Median {
@@ -806,23 +797,57 @@ async fn run_into(
                     } else {
                         24 * domains
                     };
-                let bytes = rows * per_row;
                 let reservation = datafusion::execution::memory_pool::MemoryConsumer::new(format!(
                     "survey estimation of {}",
                     ind.id
                 ))
                 .register(&ctx.runtime_env().memory_pool);
-                reservation
-                    .try_grow(bytes)
-                    .map_err(|source| Error::DataFusion {
-                        context: format!("indicator {}", ind.id),
+                // The query's batches stream into the intake, each dropped once interned: the
+                // result is never held whole.
+                let mut stream = execute_stream(ctx, &what, &sql).await?;
+                let mut spec = Some(spec);
+                let mut intake: Option<survey::Intake> = None;
+                while let Some(b) = stream.next().await {
+                    let b = b.map_err(|source| Error::DataFusion {
+                        context: what.clone(),
                         source,
                     })?;
-                let out = survey::estimate(frame, spec, &batches)?;
+                    reservation
+                        .try_grow(b.num_rows() * per_row)
+                        .map_err(|source| Error::DataFusion {
+                            context: what.clone(),
+                            source,
+                        })?;
+                    let i = match (&mut intake, spec.take()) {
+                        (Some(i), _) => i,
+                        (None, Some(sp)) => {
+                            intake.insert(survey::Intake::new(frame, sp, &b.schema())?)
+                        }
+                        (None, None) => unreachable!("the spec goes to the first batch"),
+                    };
+                    i.push(&b)?;
+                }
+                drop(stream);
+                query_seconds = t0.elapsed().as_secs_f64();
+                t1 = Instant::now();
+                // Nothing to count (a survey without trip distances has no km to share
+                // out): the indicator is skipped, saying so, not the run failed.
+                let Some(intake) = intake.filter(|i| i.rows() > 0) else {
+                    reports.push(skip(
+                        ind,
+                        "its query found no rows to estimate from (e.g. no trip distances in the survey)".into(),
+                    ));
+                    continue;
+                };
+                mobility_sql::release_free_memory();
+                let out = intake.finish()?;
                 drop(reservation);
                 out
             }
             Kind::Table => {
+                let batches = collect(ctx, &what, &sql).await?;
+                query_seconds = t0.elapsed().as_secs_f64();
+                t1 = Instant::now();
                 // A finished table with nothing in it (road_co2e without a `heavy` factor, say)
                 // is skipped with a note, as a survey indicator without rows is.
                 let Some(schema) = batches
@@ -853,6 +878,9 @@ async fn run_into(
             write_seconds: t2.elapsed().as_secs_f64(),
         });
         outputs.insert(ind.id.clone(), out);
+        // What the query and the estimation freed goes back to the system, not kept by the
+        // allocator's arenas for the next indicator.
+        mobility_sql::release_free_memory();
     }
     tell(catalog.len(), "traffic index");
     if present.contains(&Table::TrafficHourly) {

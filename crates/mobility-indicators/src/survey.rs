@@ -1059,73 +1059,149 @@ fn estimate_with(
     batches: &[RecordBatch],
     dense_max: usize,
 ) -> Result<RecordBatch> {
-    let shape = |message: String| Error::Shape {
-        id: spec.id.to_string(),
-        message,
+    let Some(first) = batches.first() else {
+        return Err(Error::Shape {
+            id: spec.id.to_string(),
+            message: "the query returned no batches".into(),
+        });
     };
-    let schema = match batches.first() {
-        Some(b) => b.schema(),
-        None => return Err(shape("the query returned no batches".into())),
-    };
-    for need in ["person_id", "y"]
-        .into_iter()
-        .chain((spec.estimator == Estimator::Ratio).then_some("x"))
-    {
-        if schema.field_with_name(need).is_err() {
-            return Err(shape(format!(
-                "a survey indicator's query must return column {need} (see docs/methods.md)"
-            )));
-        }
-    }
-    let trip_cols: Vec<(usize, &str)> = TRIP_BREAKDOWNS
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| schema.field_with_name(t).is_ok())
-        .map(|(i, t)| (i, *t))
-        .collect();
-    let keys: Vec<String> = schema
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .filter(|n| {
-            !["person_id", "y", "x"].contains(&n.as_str()) && !TRIP_BREAKDOWNS.contains(&n.as_str())
-        })
-        .collect();
-
-    // Domains: `all`, the person-level values, then trip-level values as met.
-    let mut domains: Vec<Domain> = vec![Domain {
-        order: 0,
-        breakdown: "all".into(),
-        value: None,
-    }];
-    let mut person_domain: Vec<Vec<u32>> = Vec::new();
-    for (k, b) in PERSON_BREAKDOWNS.iter().enumerate() {
-        person_domain.push(
-            frame.values[k]
-                .iter()
-                .map(|v| {
-                    domains.push(Domain {
-                        order: order(b),
-                        breakdown: b.to_string(),
-                        value: Some(v.clone()),
-                    });
-                    domains.len() as u32 - 1
-                })
-                .collect(),
-        );
-    }
-    // Keys and trip-level values are coded per column as they are met.
-    let mut key_interners: Vec<Interner> = keys.iter().map(|_| Interner::default()).collect();
-    let mut trip_interners: Vec<Interner> = TRIP_BREAKDOWNS
-        .iter()
-        .map(|_| Interner::default())
-        .collect();
-    let mut composite: HashMap<Vec<u32>, u32> = HashMap::default();
-    let mut key_codes: Vec<Vec<u32>> = Vec::new();
-    let mut rows: Vec<Row> = Vec::new();
-    let mut codes: Vec<Vec<u32>> = vec![Vec::new(); keys.len()];
-    let mut tcodes: Vec<Vec<u32>> = vec![Vec::new(); TRIP_BREAKDOWNS.len()];
+    let mut intake = Intake::new(frame, spec, &first.schema())?;
     for b in batches {
+        intake.push(b)?;
+    }
+    intake.finish_with(dense_max)
+}
+
+/// An indicator's query rows as they stream in, each batch interned (person, key, trip
+/// domains, y, x: 32 bytes a row) and then dropped, so the query's result is never held whole.
+pub struct Intake<'a> {
+    frame: &'a Frame,
+    spec: Spec<'a>,
+    keys: Vec<String>,
+    trip_cols: Vec<(usize, &'static str)>,
+    domains: Vec<Domain>,
+    person_domain: Vec<Vec<u32>>,
+    key_interners: Vec<Interner>,
+    trip_interners: Vec<Interner>,
+    composite: HashMap<Vec<u32>, u32>,
+    key_codes: Vec<Vec<u32>>,
+    rows: Vec<Row>,
+    codes: Vec<Vec<u32>>,
+    tcodes: Vec<Vec<u32>>,
+}
+
+impl<'a> Intake<'a> {
+    /// Checks the query's columns (`schema`) and sets up the domains.
+    pub fn new(
+        frame: &'a Frame,
+        spec: Spec<'a>,
+        schema: &arrow::datatypes::Schema,
+    ) -> Result<Self> {
+        let shape = |message: String| Error::Shape {
+            id: spec.id.to_string(),
+            message,
+        };
+        for need in ["person_id", "y"]
+            .into_iter()
+            .chain((spec.estimator == Estimator::Ratio).then_some("x"))
+        {
+            if schema.field_with_name(need).is_err() {
+                return Err(shape(format!(
+                    "a survey indicator's query must return column {need} (see docs/methods.md)"
+                )));
+            }
+        }
+        let trip_cols: Vec<(usize, &str)> = TRIP_BREAKDOWNS
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| schema.field_with_name(t).is_ok())
+            .map(|(i, t)| (i, *t))
+            .collect();
+        let keys: Vec<String> = schema
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .filter(|n| {
+                !["person_id", "y", "x"].contains(&n.as_str())
+                    && !TRIP_BREAKDOWNS.contains(&n.as_str())
+            })
+            .collect();
+
+        // Domains: `all`, the person-level values, then trip-level values as met.
+        let mut domains: Vec<Domain> = vec![Domain {
+            order: 0,
+            breakdown: "all".into(),
+            value: None,
+        }];
+        let mut person_domain: Vec<Vec<u32>> = Vec::new();
+        for (k, b) in PERSON_BREAKDOWNS.iter().enumerate() {
+            person_domain.push(
+                frame.values[k]
+                    .iter()
+                    .map(|v| {
+                        domains.push(Domain {
+                            order: order(b),
+                            breakdown: b.to_string(),
+                            value: Some(v.clone()),
+                        });
+                        domains.len() as u32 - 1
+                    })
+                    .collect(),
+            );
+        }
+        // Keys and trip-level values are coded per column as they are met.
+        let key_interners: Vec<Interner> = keys.iter().map(|_| Interner::default()).collect();
+        let trip_interners: Vec<Interner> = TRIP_BREAKDOWNS
+            .iter()
+            .map(|_| Interner::default())
+            .collect();
+        let composite: HashMap<Vec<u32>, u32> = HashMap::default();
+        let key_codes: Vec<Vec<u32>> = Vec::new();
+        let rows: Vec<Row> = Vec::new();
+        let codes: Vec<Vec<u32>> = vec![Vec::new(); keys.len()];
+        let tcodes: Vec<Vec<u32>> = vec![Vec::new(); TRIP_BREAKDOWNS.len()];
+        Ok(Self {
+            frame,
+            spec,
+            keys,
+            trip_cols,
+            domains,
+            person_domain,
+            key_interners,
+            trip_interners,
+            composite,
+            key_codes,
+            rows,
+            codes,
+            tcodes,
+        })
+    }
+
+    /// Rows interned so far.
+    pub fn rows(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Interns the rows of one batch.
+    pub fn push(&mut self, b: &RecordBatch) -> Result<()> {
+        let Self {
+            frame,
+            spec,
+            keys,
+            trip_cols,
+            key_interners,
+            trip_interners,
+            composite,
+            key_codes,
+            rows,
+            codes,
+            tcodes,
+            ..
+        } = self;
+        let shape = |message: String| Error::Shape {
+            id: spec.id.to_string(),
+            message,
+        };
         let n = b.num_rows();
         let pid = arrow::compute::cast(
             b.column_by_name("person_id").expect("checked"),
@@ -1147,7 +1223,7 @@ fn estimate_with(
             codes[k].clear();
             key_interners[k].code(b.column_by_name(name).expect("named"), &mut codes[k])?;
         }
-        for (t, name) in &trip_cols {
+        for (t, name) in trip_cols.iter() {
             tcodes[*t].clear();
             trip_interners[*t].code(b.column_by_name(name).expect("named"), &mut tcodes[*t])?;
         }
@@ -1173,7 +1249,7 @@ fn estimate_with(
                 }
             };
             let mut trip_domain = [NONE; TRIP_BREAKDOWNS.len()];
-            for (t, _) in &trip_cols {
+            for (t, _) in trip_cols.iter() {
                 trip_domain[*t] = tcodes[*t][i];
             }
             let val = |a: &Float64Array| if a.is_valid(i) { a.value(i) } else { 0.0 };
@@ -1185,344 +1261,381 @@ fn estimate_with(
                 x: x.as_ref().map_or(0.0, val),
             });
         }
+        Ok(())
     }
-    // The key list, one entry per key code; NONE (a NULL key) stays NULL.
-    let key_name =
-        |k: usize, c: u32| (c != NONE).then(|| key_interners[k].names[c as usize].clone());
-    let key_list: Vec<Vec<Option<String>>> = match keys.len() {
-        0 => vec![vec![]],
-        1 => {
-            let mut l: Vec<Vec<Option<String>>> = (0..key_interners[0].names.len() as u32)
-                .map(|c| vec![key_name(0, c)])
-                .collect();
-            // A NULL key gets the code after the names.
-            let null = l.len() as u32;
-            if rows.iter().any(|r| r.key == NONE) {
-                l.push(vec![None]);
-                for r in rows.iter_mut().filter(|r| r.key == NONE) {
-                    r.key = null;
+
+    /// Estimates every cell from the rows pushed.
+    pub fn finish(self) -> Result<RecordBatch> {
+        self.finish_with(CellSums::DENSE_MAX)
+    }
+
+    fn finish_with(self, dense_max: usize) -> Result<RecordBatch> {
+        let Self {
+            frame,
+            spec,
+            keys,
+            mut domains,
+            person_domain,
+            key_interners,
+            trip_interners,
+            key_codes,
+            mut rows,
+            ..
+        } = self;
+        // The key list, one entry per key code; NONE (a NULL key) stays NULL.
+        let key_name =
+            |k: usize, c: u32| (c != NONE).then(|| key_interners[k].names[c as usize].clone());
+        let key_list: Vec<Vec<Option<String>>> = match keys.len() {
+            0 => vec![vec![]],
+            1 => {
+                let mut l: Vec<Vec<Option<String>>> = (0..key_interners[0].names.len() as u32)
+                    .map(|c| vec![key_name(0, c)])
+                    .collect();
+                // A NULL key gets the code after the names.
+                let null = l.len() as u32;
+                if rows.iter().any(|r| r.key == NONE) {
+                    l.push(vec![None]);
+                    for r in rows.iter_mut().filter(|r| r.key == NONE) {
+                        r.key = null;
+                    }
+                }
+                l
+            }
+            _ => key_codes
+                .iter()
+                .map(|cs| {
+                    cs.iter()
+                        .enumerate()
+                        .map(|(k, &c)| key_name(k, c))
+                        .collect()
+                })
+                .collect(),
+        };
+        // Trip-level domains, after the person-level ones; rows' codes become domain ids.
+        for (t, name) in TRIP_BREAKDOWNS.iter().enumerate() {
+            let first = domains.len() as u32;
+            for v in &trip_interners[t].names {
+                domains.push(Domain {
+                    order: order(name),
+                    breakdown: name.to_string(),
+                    value: Some(v.clone()),
+                });
+            }
+            for r in rows.iter_mut() {
+                if r.trip_domain[t] != NONE {
+                    r.trip_domain[t] += first;
                 }
             }
-            l
         }
-        _ => key_codes
-            .iter()
-            .map(|cs| {
-                cs.iter()
-                    .enumerate()
-                    .map(|(k, &c)| key_name(k, c))
-                    .collect()
-            })
-            .collect(),
-    };
-    // Trip-level domains, after the person-level ones; rows' codes become domain ids.
-    for (t, name) in TRIP_BREAKDOWNS.iter().enumerate() {
-        let first = domains.len() as u32;
-        for v in &trip_interners[t].names {
-            domains.push(Domain {
-                order: order(name),
-                breakdown: name.to_string(),
-                value: Some(v.clone()),
-            });
-        }
-        for r in rows.iter_mut() {
-            if r.trip_domain[t] != NONE {
-                r.trip_domain[t] += first;
-            }
-        }
-    }
-    rows.par_sort_unstable_by_key(|r| r.person);
+        rows.par_sort_unstable_by_key(|r| r.person);
 
-    let (nd, nk, ns) = (domains.len(), key_list.len(), frame.n_h.len());
-    // Replicate methods need the person-level contributions.
-    let bootstrap = !matches!(spec.variance, Variance::Linearisation);
-    let domains_of = |p: usize, out: &mut Vec<u32>| {
-        out.clear();
-        out.push(0);
-        for (k, ids) in person_domain.iter().enumerate() {
-            let v = frame.value_of[k][p];
-            if v != NONE {
-                out.push(ids[v as usize]);
+        let (nd, nk, ns) = (domains.len(), key_list.len(), frame.n_h.len());
+        // Replicate methods need the person-level contributions.
+        let bootstrap = !matches!(spec.variance, Variance::Linearisation);
+        let domains_of = |p: usize, out: &mut Vec<u32>| {
+            out.clear();
+            out.push(0);
+            for (k, ids) in person_domain.iter().enumerate() {
+                let v = frame.value_of[k][p];
+                if v != NONE {
+                    out.push(ids[v as usize]);
+                }
             }
-        }
-    };
-    let df = frame.df();
-    let (report, estimates, method) = if spec.estimator == Estimator::Median {
-        medians(frame, &spec, &rows, nd, nk, &domains_of, df)
-    } else {
-        // The persons' rows in chunks that end at a person, summed in parallel, then merged in
-        // order. The chunk size is fixed, so the sums (and their rounding) do not depend on the
-        // number of threads.
-        let chunk = 65_536;
-        let mut bounds = vec![0];
-        while *bounds.last().expect("non-empty") < rows.len() {
-            let mut end = (bounds.last().expect("non-empty") + chunk).min(rows.len());
-            while end < rows.len() && rows[end].person == rows[end - 1].person {
-                end += 1;
-            }
-            bounds.push(end);
-        }
-        let shape_of = Shape {
-            nd,
-            nk,
-            ns,
-            estimator: spec.estimator,
-            bootstrap,
-            dense_max,
         };
-        let mut acc = bounds
-            .par_windows(2)
-            .map(|w| {
-                let mut acc = Sums::new(&shape_of);
-                acc.walk(&shape_of, frame, &rows[w[0]..w[1]], &domains_of);
-                acc
-            })
-            .reduce(
-                || Sums::new(&shape_of),
-                |mut a, b| {
+        let df = frame.df();
+        let (report, estimates, method) = if spec.estimator == Estimator::Median {
+            medians(frame, &spec, &rows, nd, nk, &domains_of, df)
+        } else {
+            // The persons' rows in chunks that end at a person, summed in parallel, then merged in
+            // order.
+            let chunk = 65_536;
+            let mut bounds = vec![0];
+            while *bounds.last().expect("non-empty") < rows.len() {
+                let mut end = (bounds.last().expect("non-empty") + chunk).min(rows.len());
+                while end < rows.len() && rows[end].person == rows[end - 1].person {
+                    end += 1;
+                }
+                bounds.push(end);
+            }
+            let shape_of = Shape {
+                nd,
+                nk,
+                ns,
+                estimator: spec.estimator,
+                bootstrap,
+                dense_max,
+            };
+            // Each worker walks a run of chunks into one accumulator (a fresh one per chunk kept
+            // many copies of an origin–destination indicator's sums alive: 1.4 GB at 3.3 M
+            // persons), and the few accumulators are merged at the end.
+            let runs = (bounds.len() / (2 * rayon::current_num_threads()).max(1)).max(1);
+            let mut acc = bounds
+                .par_windows(2)
+                .with_min_len(runs)
+                .fold(
+                    || Sums::new(&shape_of),
+                    |mut acc, w| {
+                        acc.walk(&shape_of, frame, &rows[w[0]..w[1]], &domains_of);
+                        acc
+                    },
+                )
+                .reduce_with(|mut a, b| {
                     a.merge(b);
                     a
-                },
-            );
-        if matches!(spec.estimator, Estimator::Mean | Estimator::Total) {
-            let mut pd = Vec::new();
-            for p in 0..frame.persons() {
-                domains_of(p, &mut pd);
-                let (w, h) = (frame.weight[p], frame.stratum[p] as usize);
-                for &d in &pd {
-                    let s = &mut acc.dom[d as usize * ns + h];
-                    s.n_d += 1;
-                    s.sw += w;
-                    s.sw2 += w * w;
-                    s.sw_x += w;
-                    s.sw2_xx += w * w;
-                }
-            }
-        }
-        let Sums {
-            cells,
-            dom,
-            cell_contrib,
-            dom_contrib,
-        } = acc;
-
-        // Which cells to report: every key in every domain that has persons, except for `ratio`,
-        // whose cells exist only where x does.
-        let trip_domain = |d: usize| domains[d].order > PERSON_BREAKDOWNS.len();
-        let dom_row = |d: usize| -> usize {
-            // `mean` and `total` over a trip-level domain: every person is in it.
-            if trip_domain(d) && matches!(spec.estimator, Estimator::Mean | Estimator::Total) {
-                0
-            } else {
-                d
-            }
-        };
-        // The cells to look at: those met when the sums are sparse and only met cells are
-        // reported, else every key of every domain.
-        let candidates: Vec<usize> = match cells.occupied(ns) {
-            Some(met) if spec.estimator == Estimator::Ratio || spec.observed_only => met,
-            _ => (0..nd * nk).collect(),
-        };
-        let mut report: Vec<(usize, usize)> = Vec::new();
-        for cell in candidates {
-            let (d, k) = (cell / nk, cell % nk);
-            let has = match spec.estimator {
-                Estimator::Ratio => (0..ns).any(|h| cells.get(cell * ns + h).sw_x != 0.0),
-                _ if spec.observed_only => (0..ns).any(|h| cells.get(cell * ns + h).sw_y != 0.0),
-                _ => (0..ns).any(|h| dom[dom_row(d) * ns + h].n_d > 0),
-            };
-            if has {
-                report.push((d, k));
-            }
-        }
-        // With calibrated weights, linearised SEs come from the calibration residuals.
-        let calibrated = match (&frame.calibration, &spec.variance) {
-            (Some(cal), Variance::Linearisation) => Some((
-                cal,
-                CalibratedTerms::new(frame, cal, &shape_of, &rows, &domains_of, &report, &dom_row),
-            )),
-            _ => None,
-        };
-        let estimates: Vec<Estimate> = report
-            .par_iter()
-            .enumerate()
-            .map(|(j, &(d, k))| {
-                let cell = d * nk + k;
-                let strata: Vec<StratumSums> = (0..ns)
-                    .map(|h| {
-                        let c = cells.get(cell * ns + h);
-                        let x = if spec.estimator == Estimator::Ratio {
-                            c
-                        } else {
-                            dom[dom_row(d) * ns + h]
-                        };
-                        StratumSums {
-                            n_h: frame.n_h[h],
-                            n_d: x.n_d,
-                            sw: x.sw,
-                            sw2: x.sw2,
-                            sw_y: c.sw_y,
-                            sw_x: x.sw_x,
-                            sw2_yy: c.sw2_yy,
-                            sw2_xy: c.sw2_xy,
-                            sw2_xx: x.sw2_xx,
-                        }
-                    })
-                    .collect();
-                match (&calibrated, spec.estimator) {
-                    (Some((cal, terms)), e) => {
-                        terms.estimate(cal, e, j, dom_row(d), &strata, spec.rules.level, df)
+                })
+                .unwrap_or_else(|| Sums::new(&shape_of));
+            if matches!(spec.estimator, Estimator::Mean | Estimator::Total) {
+                let mut pd = Vec::new();
+                for p in 0..frame.persons() {
+                    domains_of(p, &mut pd);
+                    let (w, h) = (frame.weight[p], frame.stratum[p] as usize);
+                    for &d in &pd {
+                        let s = &mut acc.dom[d as usize * ns + h];
+                        s.n_d += 1;
+                        s.sw += w;
+                        s.sw2 += w * w;
+                        s.sw_x += w;
+                        s.sw2_xx += w * w;
                     }
-                    (None, Estimator::Total) => total_estimate(&strata, spec.rules.level, df),
-                    (None, _) => ratio_estimate(&strata, spec.rules.level, df),
                 }
-            })
-            .collect();
-
-        let (estimates, method) = match spec.variance.replicates(frame) {
-            None => (
-                estimates,
-                match &calibrated {
-                    Some((cal, _)) => format!(
-                        "linearisation, residuals of the calibration to {}",
-                        cal.variables.join(", ")
-                    ),
-                    None => "linearisation".to_string(),
-                },
-            ),
-            Some(reps) => {
-                // θ_b for every reported cell, replicate by replicate.
-                let thetas: Vec<Option<Vec<f64>>> = (0..reps.count)
-                    .into_par_iter()
-                    .map(|b| {
-                        let aw = reps.weights(b)?;
-                        // Denominators of `mean`: Σ a w over each domain's persons.
-                        let mut dsum = vec![0.0; nd];
-                        if spec.estimator == Estimator::Mean {
-                            let mut pd = Vec::new();
-                            for (p, &v) in aw.iter().enumerate() {
-                                domains_of(p, &mut pd);
-                                for &d in &pd {
-                                    dsum[d as usize] += v;
-                                }
-                            }
-                        }
-                        if spec.estimator == Estimator::Share {
-                            for (d, c) in dom_contrib.iter().enumerate() {
-                                dsum[d] = c.iter().map(|&(p, x)| aw[p as usize] * x).sum();
-                            }
-                        }
-                        let thetas = report
-                            .iter()
-                            .map(|&(d, k)| {
-                                let c = &cell_contrib[d * nk + k];
-                                let y: f64 = c.iter().map(|&(p, y, _)| aw[p as usize] * y).sum();
-                                match spec.estimator {
-                                    Estimator::Total => y,
-                                    Estimator::Ratio => {
-                                        y / c
-                                            .iter()
-                                            .map(|&(p, _, x)| aw[p as usize] * x)
-                                            .sum::<f64>()
-                                    }
-                                    _ => y / dsum[dom_row(d)],
-                                }
-                            })
-                            .collect();
-                        Some(thetas)
-                    })
-                    .collect();
-                let (scale, method) = reps.used(&thetas);
-                let t = t_quantile(spec.rules.level, df);
-                let out = estimates
-                    .iter()
-                    .enumerate()
-                    .map(|(j, e)| {
-                        let replicates: Vec<f64> = thetas.iter().flatten().map(|r| r[j]).collect();
-                        let se = replicate_variance(e.estimate, &replicates, scale).sqrt();
-                        Estimate {
-                            se,
-                            ci_lower: e.estimate - t * se,
-                            ci_upper: e.estimate + t * se,
-                            cv: se / e.estimate.abs(),
-                            ..*e
-                        }
-                    })
-                    .collect();
-                (out, method)
             }
-        };
-        (report, estimates, method)
-    };
+            let Sums {
+                cells,
+                dom,
+                cell_contrib,
+                dom_contrib,
+            } = acc;
 
-    // Rows in breakdown order, then value, then key.
-    let mut ordered: BTreeMap<(&Domain, &Vec<Option<String>>), &Estimate> = BTreeMap::new();
-    for (&(d, k), e) in report.iter().zip(&estimates) {
-        ordered.insert((&domains[d], &key_list[k]), e);
-    }
-    let mut fields = vec![
-        Field::new("breakdown", DataType::Utf8, false),
-        Field::new("breakdown_value", DataType::Utf8, true),
-    ];
-    fields.extend(keys.iter().map(|k| Field::new(k, DataType::Utf8, true)));
-    for (n, t, null) in [
-        ("estimate", DataType::Float64, true),
-        ("se", DataType::Float64, true),
-        ("ci_lower", DataType::Float64, true),
-        ("ci_upper", DataType::Float64, true),
-        ("n", DataType::Int64, false),
-        ("n_eff", DataType::Float64, false),
-        ("cv", DataType::Float64, true),
-        ("suppressed", DataType::Boolean, false),
-        ("unit", DataType::Utf8, false),
-        ("se_method", DataType::Utf8, false),
-    ] {
-        fields.push(Field::new(n, t, null));
-    }
-    let rows = ordered.len();
-    let finite = |x: f64| x.is_finite().then_some(x);
-    let mut kv: Vec<Vec<Option<String>>> = vec![Vec::with_capacity(rows); keys.len()];
-    for (_, k) in ordered.keys() {
-        for (col, v) in kv.iter_mut().zip(k.iter()) {
-            col.push(v.clone());
+            // Which cells to report: every key in every domain that has persons, except for `ratio`,
+            // whose cells exist only where x does.
+            let trip_domain = |d: usize| domains[d].order > PERSON_BREAKDOWNS.len();
+            let dom_row = |d: usize| -> usize {
+                // `mean` and `total` over a trip-level domain: every person is in it.
+                if trip_domain(d) && matches!(spec.estimator, Estimator::Mean | Estimator::Total) {
+                    0
+                } else {
+                    d
+                }
+            };
+            // The cells to look at: those met when the sums are sparse and only met cells are
+            // reported, else every key of every domain.
+            let candidates: Vec<usize> = match cells.occupied(ns) {
+                Some(met) if spec.estimator == Estimator::Ratio || spec.observed_only => met,
+                _ => (0..nd * nk).collect(),
+            };
+            let mut report: Vec<(usize, usize)> = Vec::new();
+            for cell in candidates {
+                let (d, k) = (cell / nk, cell % nk);
+                let has = match spec.estimator {
+                    Estimator::Ratio => (0..ns).any(|h| cells.get(cell * ns + h).sw_x != 0.0),
+                    _ if spec.observed_only => {
+                        (0..ns).any(|h| cells.get(cell * ns + h).sw_y != 0.0)
+                    }
+                    _ => (0..ns).any(|h| dom[dom_row(d) * ns + h].n_d > 0),
+                };
+                if has {
+                    report.push((d, k));
+                }
+            }
+            // With calibrated weights, linearised SEs come from the calibration residuals.
+            let calibrated = match (&frame.calibration, &spec.variance) {
+                (Some(cal), Variance::Linearisation) => Some((
+                    cal,
+                    CalibratedTerms::new(
+                        frame,
+                        cal,
+                        &shape_of,
+                        &rows,
+                        &domains_of,
+                        &report,
+                        &dom_row,
+                    ),
+                )),
+                _ => None,
+            };
+            let estimates: Vec<Estimate> = report
+                .par_iter()
+                .enumerate()
+                .map(|(j, &(d, k))| {
+                    let cell = d * nk + k;
+                    let strata: Vec<StratumSums> = (0..ns)
+                        .map(|h| {
+                            let c = cells.get(cell * ns + h);
+                            let x = if spec.estimator == Estimator::Ratio {
+                                c
+                            } else {
+                                dom[dom_row(d) * ns + h]
+                            };
+                            StratumSums {
+                                n_h: frame.n_h[h],
+                                n_d: x.n_d,
+                                sw: x.sw,
+                                sw2: x.sw2,
+                                sw_y: c.sw_y,
+                                sw_x: x.sw_x,
+                                sw2_yy: c.sw2_yy,
+                                sw2_xy: c.sw2_xy,
+                                sw2_xx: x.sw2_xx,
+                            }
+                        })
+                        .collect();
+                    match (&calibrated, spec.estimator) {
+                        (Some((cal, terms)), e) => {
+                            terms.estimate(cal, e, j, dom_row(d), &strata, spec.rules.level, df)
+                        }
+                        (None, Estimator::Total) => total_estimate(&strata, spec.rules.level, df),
+                        (None, _) => ratio_estimate(&strata, spec.rules.level, df),
+                    }
+                })
+                .collect();
+
+            let (estimates, method) = match spec.variance.replicates(frame) {
+                None => (
+                    estimates,
+                    match &calibrated {
+                        Some((cal, _)) => format!(
+                            "linearisation, residuals of the calibration to {}",
+                            cal.variables.join(", ")
+                        ),
+                        None => "linearisation".to_string(),
+                    },
+                ),
+                Some(reps) => {
+                    // θ_b for every reported cell, replicate by replicate.
+                    let thetas: Vec<Option<Vec<f64>>> = (0..reps.count)
+                        .into_par_iter()
+                        .map(|b| {
+                            let aw = reps.weights(b)?;
+                            // Denominators of `mean`: Σ a w over each domain's persons.
+                            let mut dsum = vec![0.0; nd];
+                            if spec.estimator == Estimator::Mean {
+                                let mut pd = Vec::new();
+                                for (p, &v) in aw.iter().enumerate() {
+                                    domains_of(p, &mut pd);
+                                    for &d in &pd {
+                                        dsum[d as usize] += v;
+                                    }
+                                }
+                            }
+                            if spec.estimator == Estimator::Share {
+                                for (d, c) in dom_contrib.iter().enumerate() {
+                                    dsum[d] = c.iter().map(|&(p, x)| aw[p as usize] * x).sum();
+                                }
+                            }
+                            let thetas = report
+                                .iter()
+                                .map(|&(d, k)| {
+                                    let c = &cell_contrib[d * nk + k];
+                                    let y: f64 =
+                                        c.iter().map(|&(p, y, _)| aw[p as usize] * y).sum();
+                                    match spec.estimator {
+                                        Estimator::Total => y,
+                                        Estimator::Ratio => {
+                                            y / c
+                                                .iter()
+                                                .map(|&(p, _, x)| aw[p as usize] * x)
+                                                .sum::<f64>()
+                                        }
+                                        _ => y / dsum[dom_row(d)],
+                                    }
+                                })
+                                .collect();
+                            Some(thetas)
+                        })
+                        .collect();
+                    let (scale, method) = reps.used(&thetas);
+                    let t = t_quantile(spec.rules.level, df);
+                    let out = estimates
+                        .iter()
+                        .enumerate()
+                        .map(|(j, e)| {
+                            let replicates: Vec<f64> =
+                                thetas.iter().flatten().map(|r| r[j]).collect();
+                            let se = replicate_variance(e.estimate, &replicates, scale).sqrt();
+                            Estimate {
+                                se,
+                                ci_lower: e.estimate - t * se,
+                                ci_upper: e.estimate + t * se,
+                                cv: se / e.estimate.abs(),
+                                ..*e
+                            }
+                        })
+                        .collect();
+                    (out, method)
+                }
+            };
+            (report, estimates, method)
+        };
+
+        // Rows in breakdown order, then value, then key.
+        let mut ordered: BTreeMap<(&Domain, &Vec<Option<String>>), &Estimate> = BTreeMap::new();
+        for (&(d, k), e) in report.iter().zip(&estimates) {
+            ordered.insert((&domains[d], &key_list[k]), e);
         }
+        let mut fields = vec![
+            Field::new("breakdown", DataType::Utf8, false),
+            Field::new("breakdown_value", DataType::Utf8, true),
+        ];
+        fields.extend(keys.iter().map(|k| Field::new(k, DataType::Utf8, true)));
+        for (n, t, null) in [
+            ("estimate", DataType::Float64, true),
+            ("se", DataType::Float64, true),
+            ("ci_lower", DataType::Float64, true),
+            ("ci_upper", DataType::Float64, true),
+            ("n", DataType::Int64, false),
+            ("n_eff", DataType::Float64, false),
+            ("cv", DataType::Float64, true),
+            ("suppressed", DataType::Boolean, false),
+            ("unit", DataType::Utf8, false),
+            ("se_method", DataType::Utf8, false),
+        ] {
+            fields.push(Field::new(n, t, null));
+        }
+        let rows = ordered.len();
+        let finite = |x: f64| x.is_finite().then_some(x);
+        let mut kv: Vec<Vec<Option<String>>> = vec![Vec::with_capacity(rows); keys.len()];
+        for (_, k) in ordered.keys() {
+            for (col, v) in kv.iter_mut().zip(k.iter()) {
+                col.push(v.clone());
+            }
+        }
+        let es: Vec<&Estimate> = ordered.values().copied().collect();
+        let mut cols: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from_iter_values(
+                ordered.keys().map(|(d, _)| d.breakdown.as_str()),
+            )),
+            Arc::new(StringArray::from_iter(
+                ordered.keys().map(|(d, _)| d.value.as_deref()),
+            )),
+        ];
+        cols.extend(
+            kv.into_iter()
+                .map(|c| Arc::new(StringArray::from(c)) as ArrayRef),
+        );
+        cols.extend([
+            Arc::new(Float64Array::from_iter(
+                es.iter().map(|e| finite(e.estimate)),
+            )) as ArrayRef,
+            Arc::new(Float64Array::from_iter(
+                es.iter().map(|e| finite(e.estimate).and(finite(e.se))),
+            )),
+            Arc::new(Float64Array::from_iter(
+                es.iter().map(|e| finite(e.ci_lower)),
+            )),
+            Arc::new(Float64Array::from_iter(
+                es.iter().map(|e| finite(e.ci_upper)),
+            )),
+            Arc::new(Int64Array::from_iter_values(es.iter().map(|e| e.n as i64))),
+            Arc::new(Float64Array::from_iter_values(es.iter().map(|e| e.n_eff))),
+            Arc::new(Float64Array::from_iter(es.iter().map(|e| finite(e.cv)))),
+            Arc::new(BooleanArray::from_iter(es.iter().map(|e| {
+                Some(e.n < spec.rules.min_n || e.cv.is_nan() || e.cv > spec.rules.max_cv)
+            }))),
+            Arc::new(StringArray::from(vec![spec.unit; rows])),
+            Arc::new(StringArray::from(vec![method.as_str(); rows])),
+        ]);
+        Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?)
     }
-    let es: Vec<&Estimate> = ordered.values().copied().collect();
-    let mut cols: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from_iter_values(
-            ordered.keys().map(|(d, _)| d.breakdown.as_str()),
-        )),
-        Arc::new(StringArray::from_iter(
-            ordered.keys().map(|(d, _)| d.value.as_deref()),
-        )),
-    ];
-    cols.extend(
-        kv.into_iter()
-            .map(|c| Arc::new(StringArray::from(c)) as ArrayRef),
-    );
-    cols.extend([
-        Arc::new(Float64Array::from_iter(
-            es.iter().map(|e| finite(e.estimate)),
-        )) as ArrayRef,
-        Arc::new(Float64Array::from_iter(
-            es.iter().map(|e| finite(e.estimate).and(finite(e.se))),
-        )),
-        Arc::new(Float64Array::from_iter(
-            es.iter().map(|e| finite(e.ci_lower)),
-        )),
-        Arc::new(Float64Array::from_iter(
-            es.iter().map(|e| finite(e.ci_upper)),
-        )),
-        Arc::new(Int64Array::from_iter_values(es.iter().map(|e| e.n as i64))),
-        Arc::new(Float64Array::from_iter_values(es.iter().map(|e| e.n_eff))),
-        Arc::new(Float64Array::from_iter(es.iter().map(|e| finite(e.cv)))),
-        Arc::new(BooleanArray::from_iter(es.iter().map(|e| {
-            Some(e.n < spec.rules.min_n || e.cv.is_nan() || e.cv > spec.rules.max_cv)
-        }))),
-        Arc::new(StringArray::from(vec![spec.unit; rows])),
-        Arc::new(StringArray::from(vec![method.as_str(); rows])),
-    ]);
-    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?)
 }
 
 #[cfg(test)]

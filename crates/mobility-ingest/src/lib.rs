@@ -34,10 +34,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, BinaryBuilder, Float64Array, RecordBatch, StringArray};
-use rayon::prelude::*;
 use arrow::datatypes::Float64Type;
 use mobility_geo::{Zone, ZoneIndex};
 use mobility_model::Table;
+use rayon::prelude::*;
 
 pub use error::{Error, Result};
 use rejects::{Reject, Rejects};

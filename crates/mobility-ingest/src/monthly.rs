@@ -92,9 +92,11 @@ impl Months {
         let folder = match &self.spill {
             Some(d) => d.0.clone(),
             None => {
-                let d = self
-                    .root
-                    .join(format!(".spill-{}-{}", self.table.name(), std::process::id()));
+                let d = self.root.join(format!(
+                    ".spill-{}-{}",
+                    self.table.name(),
+                    std::process::id()
+                ));
                 std::fs::create_dir_all(&d).map_err(|e| Error::io(&d, e))?;
                 self.spill = Some(SpillDir(d.clone()));
                 d
@@ -180,7 +182,8 @@ pub fn merge_later_wins(table: Table, batches: &[RecordBatch]) -> Result<RecordB
     let all = concat_batches(&schema, &aligned)?;
     if aligned.len() > 1 {
         let (_, rows) = store::key_rows(table, &all)?;
-        let mut seen = HashSet::with_capacity(all.num_rows());
+        let mut seen: HashSet<_, foldhash::fast::RandomState> =
+            HashSet::with_capacity_and_hasher(all.num_rows(), Default::default());
         let mut keep = vec![false; all.num_rows()];
         for i in (0..all.num_rows()).rev() {
             keep[i] = seen.insert(rows.row(i));
@@ -249,7 +252,8 @@ pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
 
 fn write_ipc(path: &Path, batch: &RecordBatch) -> Result<()> {
     let file = File::create(path).map_err(|e| Error::io(path, e))?;
-    let mut w = arrow_ipc::writer::FileWriter::try_new(std::io::BufWriter::new(file), &batch.schema())?;
+    let mut w =
+        arrow_ipc::writer::FileWriter::try_new(std::io::BufWriter::new(file), &batch.schema())?;
     w.write(batch)?;
     w.finish()?;
     Ok(())
@@ -311,14 +315,20 @@ mod tests {
             ..Options::default()
         };
         let s = ingest_traffic(&tight, &files, &opts).unwrap();
-        assert!(s.notes.iter().any(|n| n.contains("spilled")), "{:?}", s.notes);
+        assert!(
+            s.notes.iter().any(|n| n.contains("spilled")),
+            "{:?}",
+            s.notes
+        );
         let (a, b) = (table(&free), table(&tight));
         assert_eq!(a, b);
         assert_eq!(a.num_rows(), 3 * 8760 * 5);
         assert!(
-            std::fs::read_dir(tight.root())
+            std::fs::read_dir(tight.root()).unwrap().all(|e| !e
                 .unwrap()
-                .all(|e| !e.unwrap().file_name().to_string_lossy().starts_with(".spill")),
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".spill")),
             "the spill folder is removed"
         );
         // Point 1's volumes are the second file's: one more than the first file's.
@@ -327,7 +337,10 @@ mod tests {
         ingest_traffic(&only_a, &files[..1], &Options::default()).unwrap();
         let sum = |t: &RecordBatch| -> i64 {
             let id = t.column_by_name("trp_id").unwrap().as_string::<i32>();
-            let v = t.column_by_name("volume").unwrap().as_primitive::<Int64Type>();
+            let v = t
+                .column_by_name("volume")
+                .unwrap()
+                .as_primitive::<Int64Type>();
             (0..t.num_rows())
                 .filter(|&i| id.value(i) == p1 && v.is_valid(i))
                 .map(|i| v.value(i))
@@ -335,7 +348,10 @@ mod tests {
         };
         let valid = {
             let id = a.column_by_name("trp_id").unwrap().as_string::<i32>();
-            let v = a.column_by_name("volume").unwrap().as_primitive::<Int64Type>();
+            let v = a
+                .column_by_name("volume")
+                .unwrap()
+                .as_primitive::<Int64Type>();
             (0..a.num_rows())
                 .filter(|&i| id.value(i) == p1 && v.is_valid(i))
                 .count() as i64
@@ -353,8 +369,14 @@ mod tests {
             ..Options::default()
         };
         let e = ingest_traffic(&dir, &files, &opts).unwrap_err().to_string();
-        assert!(e.contains("memory limit of 1 MiB") && e.contains("month"), "{e}");
-        assert!(dir.read_table(Table::TrafficHourly).unwrap().is_empty(), "nothing written");
+        assert!(
+            e.contains("memory limit of 1 MiB") && e.contains("month"),
+            "{e}"
+        );
+        assert!(
+            dir.read_table(Table::TrafficHourly).unwrap().is_empty(),
+            "nothing written"
+        );
     }
 
     #[test]
@@ -362,7 +384,11 @@ mod tests {
         for day in (-800_000..800_000).step_by(997) {
             let d = chrono::DateTime::from_timestamp(day * 86_400, 0).unwrap();
             use chrono::Datelike;
-            let want = (i64::from(d.year()), i64::from(d.month()), i64::from(d.day()));
+            let want = (
+                i64::from(d.year()),
+                i64::from(d.month()),
+                i64::from(d.day()),
+            );
             assert_eq!(civil_from_days(day), want, "day {day}");
         }
         assert_eq!(month_name(2024 * 12 + 4), "2024-05");

@@ -38,7 +38,8 @@ pub fn decimal(s: &str) -> Result<Option<f64>, FieldError> {
     if !b.is_empty()
         && b.len() <= 32
         && b[0].is_ascii_digit()
-        && b.iter().all(|c| c.is_ascii_digit() || *c == b',' || *c == b'.')
+        && b.iter()
+            .all(|c| c.is_ascii_digit() || *c == b',' || *c == b'.')
         && b.iter().filter(|c| !c.is_ascii_digit()).count() <= 1
     {
         let mut buf = [0u8; 32];
@@ -102,7 +103,20 @@ fn instant_fast(b: &[u8]) -> Option<i64> {
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (h, mi, oh, om) = (num(11..13)?, num(14..16)?, num(17..19)?, num(20..22)?);
     let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
-    let days_in = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let days_in = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
     if !(1..=12).contains(&mo)
         || d < 1
         || d > days_in[(mo - 1) as usize]
@@ -114,7 +128,11 @@ fn instant_fast(b: &[u8]) -> Option<i64> {
         return None;
     }
     // Days since 1970-01-01 (H. Hinnant's days_from_civil).
-    let (y2, m2) = if mo <= 2 { (y - 1, mo + 9) } else { (y, mo - 3) };
+    let (y2, m2) = if mo <= 2 {
+        (y - 1, mo + 9)
+    } else {
+        (y, mo - 3)
+    };
     let era = y2.div_euclid(400);
     let yoe = y2 - era * 400;
     let doy = (153 * m2 + 2) / 5 + d - 1;
@@ -165,7 +183,11 @@ mod tests {
         ] {
             assert_eq!(instant_fast(t.as_bytes()), chrono_micros(t), "{t}");
         }
-        for bad in ["2023-02-29T00:00+01:00", "2024-13-01T00:00+01:00", "2024-05-01T24:00+01:00"] {
+        for bad in [
+            "2023-02-29T00:00+01:00",
+            "2024-13-01T00:00+01:00",
+            "2024-05-01T24:00+01:00",
+        ] {
             assert_eq!(instant_fast(bad.as_bytes()), None, "{bad}");
             assert!(instant_micros(bad).is_err(), "{bad}");
         }

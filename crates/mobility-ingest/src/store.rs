@@ -616,7 +616,10 @@ pub fn geo_metadata(batch: &RecordBatch) -> Result<String> {
     .to_string())
 }
 
-pub(crate) fn key_rows(table: Table, batch: &RecordBatch) -> Result<(RowConverter, arrow::row::Rows)> {
+pub(crate) fn key_rows(
+    table: Table,
+    batch: &RecordBatch,
+) -> Result<(RowConverter, arrow::row::Rows)> {
     let cols: Vec<ArrayRef> = table
         .key()
         .iter()
@@ -645,7 +648,8 @@ pub fn dedup(
     file: &str,
 ) -> Result<(RecordBatch, Vec<Reject>)> {
     let (_, rows) = key_rows(table, batch)?;
-    let mut seen: HashMap<arrow::row::Row<'_>, u64> = HashMap::with_capacity(batch.num_rows());
+    let mut seen: HashMap<arrow::row::Row<'_>, u64, foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(batch.num_rows(), Default::default());
     let mut keep = Vec::with_capacity(batch.num_rows());
     let mut rejects = Vec::new();
     for (i, row) in rows.iter().enumerate() {
@@ -732,7 +736,10 @@ pub fn sort_by_key(table: Table, batch: &RecordBatch) -> Result<RecordBatch> {
 }
 
 /// Casts a batch read back from Parquet onto the model schema (e.g. view strings, metadata).
-pub(crate) fn align(batch: &RecordBatch, schema: &arrow::datatypes::SchemaRef) -> Result<RecordBatch> {
+pub(crate) fn align(
+    batch: &RecordBatch,
+    schema: &arrow::datatypes::SchemaRef,
+) -> Result<RecordBatch> {
     let cols = schema
         .fields()
         .iter()

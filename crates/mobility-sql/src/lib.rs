@@ -23,5 +23,5 @@ pub mod udf;
 
 pub use session::{
     DEFAULT_OD_PERIODS, Session, SessionOptions, machine_memory, open, open_with, parse_size,
-    register_od_periods,
+    register_od_periods, release_free_memory,
 };

@@ -20,16 +20,16 @@
 
 use std::sync::Arc;
 
+use datafusion::common::Result;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode};
-use datafusion::common::Result;
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::{PhysicalExpr, ScalarFunctionExpr};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode, PhysicalGroupBy};
 use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
-use datafusion::physical_plan::ExecutionPlan;
 
 /// The functions worth computing once: each call searches an index.
 const LOOKUPS: &[&str] = &["zone_of", "nearest_stop_m"];
@@ -111,8 +111,13 @@ fn parent_exprs(node: &Arc<dyn ExecutionPlan>) -> Option<Vec<Arc<dyn PhysicalExp
         a.mode(),
         AggregateMode::Partial | AggregateMode::Single | AggregateMode::SinglePartitioned
     );
-    (raw && !a.group_expr().has_grouping_set())
-        .then(|| a.group_expr().expr().iter().map(|(e, _)| Arc::clone(e)).collect())
+    (raw && !a.group_expr().has_grouping_set()).then(|| {
+        a.group_expr()
+            .expr()
+            .iter()
+            .map(|(e, _)| Arc::clone(e))
+            .collect()
+    })
 }
 
 fn rewrite(node: Arc<dyn ExecutionPlan>) -> Result<Transformed<Arc<dyn ExecutionPlan>>> {
@@ -157,7 +162,8 @@ fn rewrite(node: Arc<dyn ExecutionPlan>) -> Result<Transformed<Arc<dyn Execution
         expr: Arc::clone(c),
         alias: column_name(k),
     }));
-    let computed: Arc<dyn ExecutionPlan> = Arc::new(ProjectionExec::try_new(exprs, Arc::clone(input))?);
+    let computed: Arc<dyn ExecutionPlan> =
+        Arc::new(ProjectionExec::try_new(exprs, Arc::clone(input))?);
     let new_filter: Arc<dyn ExecutionPlan> = Arc::new(
         FilterExec::try_new(read_columns(filter.predicate(), &calls, first)?, computed)?
             .with_default_selectivity(filter.default_selectivity())?

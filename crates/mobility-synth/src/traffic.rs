@@ -75,7 +75,8 @@ impl Profile {
     /// Share of the day's traffic in each hour, on weekdays (`[0]`) and weekends (`[1]`).
     fn hours(&self) -> [[f64; 24]; 2] {
         [false, true].map(|weekend| {
-            let raw: [f64; 24] = std::array::from_fn(|h| hour_weight(weekend, h as f64, self.commute));
+            let raw: [f64; 24] =
+                std::array::from_fn(|h| hour_weight(weekend, h as f64, self.commute));
             let total: f64 = raw.iter().sum();
             raw.map(|v| v / total)
         })
@@ -265,7 +266,10 @@ fn national(from: usize, n: usize, seed: u64) -> Vec<CountPoint> {
                 Kind::Rural => 0.5,
                 Kind::Summer | Kind::Winter => 0.6,
             };
-            (size * (0.7 + 0.6 * rng.random::<f64>()), Profile::of(*kind, &mut rng))
+            (
+                size * (0.7 + 0.6 * rng.random::<f64>()),
+                Profile::of(*kind, &mut rng),
+            )
         })
         .collect();
     let weights: Vec<f64> = places.iter().map(|(level, _)| *level).collect();
@@ -284,7 +288,11 @@ fn national(from: usize, n: usize, seed: u64) -> Vec<CountPoint> {
             let (place, lat, lon, _) = PLACES[k];
             let (level, profile) = &places[k];
             let (road, base, heavy) = match rng.random::<f64>() {
-                r if r < 0.2 => (format!("EV{}", [6, 18, 39, 134, 136][i % 5]), 14_000.0, 0.12),
+                r if r < 0.2 => (
+                    format!("EV{}", [6, 18, 39, 134, 136][i % 5]),
+                    14_000.0,
+                    0.12,
+                ),
                 r if r < 0.45 => (format!("RV{}", [2, 3, 4, 7, 9, 15][i % 6]), 6_000.0, 0.10),
                 _ => (format!("FV{}", 100 + i % 900), 2_500.0, 0.06),
             };
@@ -515,7 +523,10 @@ pub fn export(p: &CountPoint, year: i32, first_year: i32, seed: u64) -> String {
             light: lanes[0].light + lanes[1].light,
             heavy: [0, 1, 2, 3].map(|k| lanes[0].heavy[k] + lanes[1].heavy[k]),
         };
-        for (f, c) in felt.iter().zip([&lanes[0], &lanes[1], &lanes[0], &lanes[1], &sum]) {
+        for (f, c) in felt
+            .iter()
+            .zip([&lanes[0], &lanes[1], &lanes[0], &lanes[1], &sum])
+        {
             row(&mut out, &prefix, f, Some(c), coverage);
         }
     }
@@ -552,14 +563,22 @@ mod tests {
         let many = points(2_000, 1);
         assert_eq!(many.len(), 2_000);
         for (a, b) in eight.iter().zip(&many) {
-            assert_eq!((&a.trp_id, a.aadt, &a.profile), (&b.trp_id, b.aadt, &b.profile));
+            assert_eq!(
+                (&a.trp_id, a.aadt, &a.profile),
+                (&b.trp_id, b.aadt, &b.profile)
+            );
         }
         let ids: std::collections::HashSet<&str> = many.iter().map(|p| p.trp_id.as_str()).collect();
         assert_eq!(ids.len(), 2_000);
         // Inside Norway's bounding box, and not all alike.
-        assert!(many.iter().all(|p| (4.5..31.5).contains(&p.lon) && (57.8..71.3).contains(&p.lat)));
-        let profiles: std::collections::HashSet<String> =
-            many.iter().map(|p| format!("{:?}", p.profile.month)).collect();
+        assert!(
+            many.iter()
+                .all(|p| (4.5..31.5).contains(&p.lon) && (57.8..71.3).contains(&p.lat))
+        );
+        let profiles: std::collections::HashSet<String> = many
+            .iter()
+            .map(|p| format!("{:?}", p.profile.month))
+            .collect();
         assert!(profiles.len() >= 40, "{} profiles", profiles.len());
         assert_eq!(points(MAX_POINTS + 5, 1).len(), MAX_POINTS);
     }
