@@ -7,12 +7,12 @@
 //! one of the same key, sorted by key. Memory is then one month's rows (two when the budget
 //! allows merging two months at once), not the whole ingest's.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use arrow::array::{AsArray, BooleanArray, RecordBatch, UInt32Array};
-use arrow::compute::{concat_batches, filter_record_batch, take_record_batch};
+use arrow::array::{AsArray, RecordBatch, UInt32Array};
+use arrow::compute::{concat_batches, take_record_batch};
 use arrow::datatypes::TimestampMicrosecondType;
 use mobility_model::Table;
 use rayon::prelude::*;
@@ -120,6 +120,9 @@ impl Months {
 
     /// Merges each month with its stored part and stages it. Returns the months written.
     pub fn finish(mut self, dir: &DataDir, staging: &mut Staging<'_>) -> Result<usize> {
+        if self.pieces.is_empty() {
+            return Ok(0);
+        }
         let table = self.table;
         let months: Vec<(String, Vec<(Piece, u64)>)> =
             std::mem::take(&mut self.pieces).into_iter().collect();
@@ -149,8 +152,9 @@ impl Months {
             Some(b) if largest.saturating_mul(4) > b => 1,
             _ => rayon::current_num_threads().max(1),
         };
+        let folder = staging.generation_of(table)?;
         for chunk in months.chunks(width) {
-            let merged: Vec<(String, RecordBatch)> = chunk
+            chunk
                 .par_iter()
                 .map(|(month, list)| {
                     let mut batches = dir.read_part(table, month)?;
@@ -160,19 +164,20 @@ impl Months {
                             Piece::Spilled(p) => batches.extend(read_ipc(p)?),
                         }
                     }
-                    Ok((month.clone(), merge_later_wins(table, &batches)?))
+                    let merged = merge_later_wins(table, &batches)?;
+                    drop(batches);
+                    store::write_part(&folder, table, month, &merged)
                 })
-                .collect::<Result<_>>()?;
-            for (month, batch) in &merged {
-                staging.table(table, month, batch)?;
-            }
+                .collect::<Result<Vec<()>>>()?;
         }
         Ok(months.len())
     }
 }
 
 /// The rows of `batches` (in input order, each unique by key) with, for each key, the row of
-/// the last batch that has it, sorted by key.
+/// the last batch that has it, sorted by key: one stable sort of the row indices by the key in
+/// Arrow's row format (a byte comparison), after which a key's rows are adjacent in input
+/// order and the last of each run is kept. No hashing.
 pub fn merge_later_wins(table: Table, batches: &[RecordBatch]) -> Result<RecordBatch> {
     let schema = table.schema();
     let aligned = batches
@@ -180,20 +185,18 @@ pub fn merge_later_wins(table: Table, batches: &[RecordBatch]) -> Result<RecordB
         .map(|b| store::align(b, &schema))
         .collect::<Result<Vec<_>>>()?;
     let all = concat_batches(&schema, &aligned)?;
-    if aligned.len() > 1 {
-        let (_, rows) = store::key_rows(table, &all)?;
-        let mut seen: HashSet<_, foldhash::fast::RandomState> =
-            HashSet::with_capacity_and_hasher(all.num_rows(), Default::default());
-        let mut keep = vec![false; all.num_rows()];
-        for i in (0..all.num_rows()).rev() {
-            keep[i] = seen.insert(rows.row(i));
-        }
-        if keep.iter().any(|k| !k) {
-            let all = filter_record_batch(&all, &BooleanArray::from(keep))?;
-            return store::sort_by_key(table, &all);
+    let (_, rows) = store::key_rows(table, &all)?;
+    let mut idx: Vec<u32> = (0..all.num_rows() as u32).collect();
+    idx.par_sort_by(|&a, &b| rows.row(a as usize).cmp(&rows.row(b as usize)));
+    let mut keep: Vec<u32> = Vec::with_capacity(idx.len());
+    for w in 0..idx.len() {
+        let last_of_run = w + 1 == idx.len()
+            || rows.row(idx[w] as usize) != rows.row(idx[w + 1] as usize);
+        if last_of_run {
+            keep.push(idx[w]);
         }
     }
-    store::sort_by_key(table, &all)
+    Ok(take_record_batch(&all, &UInt32Array::from(keep))?)
 }
 
 /// Splits rows by the UTC month (`YYYY-MM`) of `hour_start`, the unit of the table's files.

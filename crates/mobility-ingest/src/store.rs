@@ -336,13 +336,12 @@ impl<'a> Staging<'a> {
     /// tables), replacing the part of that name.
     pub fn table(&mut self, table: Table, part: &str, batch: &RecordBatch) -> Result<()> {
         let gen_dir = self.generation(table)?;
-        let target = gen_dir.join(format!("{part}.parquet"));
-        // Written beside and renamed over: `target` may be a hard link to a committed file,
-        // which must not be written through.
-        let tmp = gen_dir.join(format!(".{part}.parquet.tmp"));
-        write_parquet(&tmp, table, batch)?;
-        std::fs::rename(&tmp, &target).map_err(|e| Error::io(&target, e))?;
-        Ok(())
+        write_part(&gen_dir, table, part, batch)
+    }
+
+    /// The folder of the table's new generation, for [`write_part`] from several threads.
+    pub fn generation_of(&mut self, table: Table) -> Result<PathBuf> {
+        self.generation(table)
     }
 
     /// Writes the rejects of one input, or stages the removal of an old rejects file when there
@@ -532,6 +531,18 @@ fn temp_beside(target: &Path) -> Result<PathBuf> {
         .expect("targets have a name")
         .to_string_lossy();
     Ok(parent.join(format!(".{name}.{}.tmp", std::process::id())))
+}
+
+/// Writes `batch` as part `part` into `gen_dir`, a generation folder of a commit being staged
+/// ([`Staging::generation_of`]), replacing the part of that name.
+pub fn write_part(gen_dir: &Path, table: Table, part: &str, batch: &RecordBatch) -> Result<()> {
+    let target = gen_dir.join(format!("{part}.parquet"));
+    // Written beside and renamed over: `target` may be a hard link to a committed file,
+    // which must not be written through.
+    let tmp = gen_dir.join(format!(".{part}.parquet.tmp"));
+    write_parquet(&tmp, table, batch)?;
+    std::fs::rename(&tmp, &target).map_err(|e| Error::io(&target, e))?;
+    Ok(())
 }
 
 fn write_parquet(path: &Path, table: Table, batch: &RecordBatch) -> Result<()> {

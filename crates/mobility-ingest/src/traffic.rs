@@ -184,14 +184,25 @@ pub fn parse(file: &TextFile) -> Result<Parsed> {
     let mut points = BTreeMap::new();
     let mut rows_read = 0u64;
 
+    // A plain line's fields borrow from the text, in one vector reused line after line.
+    let mut plain: Vec<&str> = Vec::with_capacity(header.len() + 1);
     for (i, line) in lines.enumerate() {
         let lineno = i as u64 + 2;
         if line.trim().is_empty() {
             continue;
         }
         rows_read += 1;
-        let owned = fields(line);
-        let f: Vec<&str> = owned.iter().map(|f| f.as_ref()).collect();
+        let owned;
+        let quoted: Vec<&str>;
+        let f: &[&str] = if line.contains('"') {
+            owned = fields(line);
+            quoted = owned.iter().map(|f| f.as_ref()).collect();
+            &quoted
+        } else {
+            plain.clear();
+            plain.extend(line.split(';'));
+            &plain
+        };
         if f.len() != header.len() {
             let what = if f.len() < header.len() {
                 "truncated line"
