@@ -157,7 +157,7 @@ struct Common {
     /// Fill zone ids from zones of this kind only (default: the smallest zone holding the point).
     #[arg(long, value_name = "KIND")]
     zone_kind: Option<String>,
-    /// Memory the ingest may hold for the rows it buffers (2GiB, 512MiB, 75%); past half of it
+    /// Memory the ingest may hold for the rows it buffers (2GiB, 512MiB, 75%); past a third of it
     /// rows spill to a folder beside the data [default: memory_limit of mobility.toml, else 75%].
     #[arg(long, value_name = "SIZE")]
     memory_limit: Option<String>,
@@ -924,7 +924,7 @@ fn synth(a: SynthArgs, quiet: bool) -> anyhow::Result<()> {
     let dir = DataDir::new(&a.out);
     let opts = Options {
         progress: file_progress(quiet),
-        // The settings' limit (75 % of memory unless set): past half of it, traffic rows spill.
+        // The settings' limit (75 % of memory unless set): past a third of it, traffic rows spill.
         memory_limit: memory_limit(&config::Settings::resolve(None, &[])?).map(|b| b as u64),
         ..Options::default()
     };

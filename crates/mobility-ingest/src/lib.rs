@@ -58,8 +58,8 @@ pub struct Options {
     pub progress: Option<Progress>,
     /// How to take the data directory's writer lock.
     pub lock: store::LockOptions,
-    /// Bytes the ingest may hold in memory for the rows it buffers (`None`: no limit); past half
-    /// of it, rows spill to disk, and a table part that cannot be merged within it is an error.
+    /// Bytes the ingest may hold in memory for the rows it buffers (`None`: no limit); past a
+    /// third of it, rows spill to disk, and a table part that cannot be merged within it is an error.
     pub memory_limit: Option<u64>,
 }
 
@@ -277,7 +277,7 @@ fn read_traffic(path: &std::path::Path) -> Result<(Vec<TrafficInput>, Vec<String
 /// from the GraphQL JSON (`.json`) into `traffic_hourly` and `traffic_points`.
 ///
 /// Inputs are read and parsed in parallel, as many at a time as there are threads, and their
-/// rows go by month into [`monthly::Months`], which spills to disk past half of
+/// rows go by month into [`monthly::Months`], which spills to disk past a third of
 /// `opts.memory_limit`; each month is merged once at the end. A later input's row replaces an
 /// earlier one of the same key; within one input, a repeated key is a reject.
 pub fn ingest_traffic(dir: &DataDir, inputs: &[PathBuf], opts: &Options) -> Result<Summary> {

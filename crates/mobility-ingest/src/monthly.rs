@@ -1,6 +1,7 @@
 //! A monthly-partitioned table (`traffic_hourly`) as an ingest builds it, in bounded memory.
 //!
-//! Each input's rows, split by UTC month, are kept in memory until they pass the memory budget;
+//! Each input's rows, split by UTC month, are kept in memory until they pass a third of the
+//! memory budget (the inputs being parsed and the merges need the rest);
 //! then every buffered piece is spilled to an Arrow IPC file in a folder beside the data
 //! (removed when the ingest ends, however it ends). At the end each month is merged once: the
 //! stored part first, then the inputs in their order, a later input's row replacing an earlier
@@ -81,7 +82,7 @@ impl Months {
                 .or_default()
                 .push((Piece::Memory(part), bytes));
         }
-        if self.budget.is_some_and(|b| self.held > b / 2) {
+        if self.budget.is_some_and(|b| self.held > b / 3) {
             self.spill_all()?;
         }
         Ok(())
@@ -190,8 +191,8 @@ pub fn merge_later_wins(table: Table, batches: &[RecordBatch]) -> Result<RecordB
     idx.par_sort_by(|&a, &b| rows.row(a as usize).cmp(&rows.row(b as usize)));
     let mut keep: Vec<u32> = Vec::with_capacity(idx.len());
     for w in 0..idx.len() {
-        let last_of_run = w + 1 == idx.len()
-            || rows.row(idx[w] as usize) != rows.row(idx[w + 1] as usize);
+        let last_of_run =
+            w + 1 == idx.len() || rows.row(idx[w] as usize) != rows.row(idx[w + 1] as usize);
         if last_of_run {
             keep.push(idx[w]);
         }

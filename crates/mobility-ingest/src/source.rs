@@ -33,8 +33,6 @@ pub struct TextFile {
     pub encoding: Encoding,
     /// The decoded text.
     pub text: String,
-    /// SHA-256 of the raw bytes, hex.
-    pub sha256: String,
 }
 
 /// Expands folders into the files they hold (sorted, not recursive into hidden folders).
@@ -263,7 +261,6 @@ fn bomb(name: &str, expanded: u64, packed: u64, limits: Limits) -> Error {
 /// Decodes bytes as UTF-8 when they are valid UTF-8, else as ISO-8859-1. UTF-16 and binary
 /// data are refused: Latin-1 would decode them into garbage without complaint.
 pub fn decode(name: &str, bytes: &[u8]) -> Result<TextFile> {
-    let sha256 = sha256_hex(bytes);
     if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
         return Err(Error::format(
             name,
@@ -293,7 +290,6 @@ pub fn decode(name: &str, bytes: &[u8]) -> Result<TextFile> {
         name: name.to_string(),
         encoding,
         text,
-        sha256,
     })
 }
 

@@ -186,6 +186,7 @@ pub fn parse(file: &TextFile) -> Result<Parsed> {
 
     // A plain line's fields borrow from the text, in one vector reused line after line.
     let mut plain: Vec<&str> = Vec::with_capacity(header.len() + 1);
+    let mut last_point = String::new();
     for (i, line) in lines.enumerate() {
         let lineno = i as u64 + 2;
         if line.trim().is_empty() {
@@ -318,14 +319,19 @@ pub fn parse(file: &TextFile) -> Result<Parsed> {
             continue;
         }
 
-        if !points.contains_key(id) {
-            points.insert(
-                id.to_string(),
-                PointSeen {
-                    name: c_name.map(|c| f[c].trim().to_string()).unwrap_or_default(),
-                    road_reference: c_road.map(|c| f[c].trim().to_string()).unwrap_or_default(),
-                },
-            );
+        // Rows come point by point: look the id up only when it changes.
+        if id != last_point {
+            if !points.contains_key(id) {
+                points.insert(
+                    id.to_string(),
+                    PointSeen {
+                        name: c_name.map(|c| f[c].trim().to_string()).unwrap_or_default(),
+                        road_reference: c_road.map(|c| f[c].trim().to_string()).unwrap_or_default(),
+                    },
+                );
+            }
+            last_point.clear();
+            last_point.push_str(id);
         }
         trp.append_value(id);
         hour.append_value(at);
