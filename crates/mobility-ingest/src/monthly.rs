@@ -125,53 +125,69 @@ impl Months {
             return Ok(0);
         }
         let table = self.table;
-        let months: Vec<(String, Vec<(Piece, u64)>)> =
-            std::mem::take(&mut self.pieces).into_iter().collect();
-        let (biggest, largest) = months
+        let (biggest, largest) = self
+            .pieces
             .iter()
-            .map(|(m, l)| (m.as_str(), l.iter().map(|(_, b)| b).sum::<u64>()))
+            .map(|(m, l)| (m.clone(), l.iter().map(|(_, b)| b).sum::<u64>()))
             .max_by_key(|(_, b)| *b)
-            .unwrap_or(("", 0));
-        // A month's rows, twice over while merging, must fit the budget.
-        if let Some(b) = self.budget
-            && largest.saturating_mul(2) > b
-        {
-            return Err(Error::format(
-                table.name(),
-                None,
-                format!(
-                    "month {biggest} of {} holds about {:.1} MiB of new rows, and merging it \
-                     needs about twice that, more than the memory limit of {} MiB allows; \
-                     raise --memory-limit or ingest fewer points at a time",
-                    table.name(),
-                    largest as f64 / f64::from(1 << 20),
-                    b >> 20
-                ),
-            ));
-        }
+            .unwrap_or_default();
+        // Merging a month holds its pieces, their concatenation, the sort keys and the sorted
+        // copy: about MERGE times its rows (measured: 1,000 points, 370 MB a month).
+        const MERGE: u64 = 4;
         let width = match self.budget {
-            Some(b) if largest.saturating_mul(4) > b => 1,
-            _ => rayon::current_num_threads().max(1),
+            Some(b) if largest.saturating_mul(MERGE) > b => {
+                return Err(Error::format(
+                    table.name(),
+                    None,
+                    format!(
+                        "month {biggest} of {} holds about {:.1} MiB of new rows, and merging \
+                         it needs about {MERGE} times that, more than the memory limit of {} \
+                         MiB allows; raise --memory-limit or ingest fewer points at a time",
+                        table.name(),
+                        largest as f64 / f64::from(1 << 20),
+                        b >> 20
+                    ),
+                ));
+            }
+            Some(b) => {
+                // What is still in memory goes to disk first unless it fits beside the merges.
+                let width = (b / largest.saturating_mul(MERGE).max(1)) as usize;
+                let width = width.clamp(1, rayon::current_num_threads().max(1));
+                if self.held + largest * MERGE * width as u64 > b {
+                    self.spill_all()?;
+                }
+                width
+            }
+            None => rayon::current_num_threads().max(1),
         };
         let folder = staging.generation_of(table)?;
-        for chunk in months.chunks(width) {
+        let mut months = std::mem::take(&mut self.pieces).into_iter();
+        let mut written = 0;
+        loop {
+            // Owned, so that a month's pieces are freed once it is written.
+            let chunk: Vec<(String, Vec<(Piece, u64)>)> = months.by_ref().take(width).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            written += chunk.len();
             chunk
-                .par_iter()
+                .into_par_iter()
                 .map(|(month, list)| {
-                    let mut batches = dir.read_part(table, month)?;
+                    let mut batches = dir.read_part(table, &month)?;
                     for (piece, _) in list {
                         match piece {
-                            Piece::Memory(b) => batches.push(b.clone()),
-                            Piece::Spilled(p) => batches.extend(read_ipc(p)?),
+                            Piece::Memory(b) => batches.push(b),
+                            Piece::Spilled(p) => batches.extend(read_ipc(&p)?),
                         }
                     }
                     let merged = merge_later_wins(table, &batches)?;
                     drop(batches);
-                    store::write_part(&folder, table, month, &merged)
+                    store::write_part(&folder, table, &month, &merged)
                 })
                 .collect::<Result<Vec<()>>>()?;
+            mobility_model::memory::release_free_memory();
         }
-        Ok(months.len())
+        Ok(written)
     }
 }
 

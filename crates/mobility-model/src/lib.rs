@@ -11,6 +11,7 @@
 pub mod codes;
 pub mod layout;
 pub mod margins;
+pub mod memory;
 pub mod tables;
 
 pub use codes::{Mode, Purpose, Scope};

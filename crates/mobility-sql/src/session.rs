@@ -172,18 +172,7 @@ pub fn context_with(options: &SessionOptions) -> Result<SessionContext> {
     Ok(SessionContext::new_with_state(state))
 }
 
-/// Returns the allocator's free memory to the system. glibc keeps what each thread frees in
-/// that thread's arena, and DataFusion's tokio workers and the estimation's rayon workers free
-/// and allocate in different arenas: on a 3.3 M person run the resident size crept by 1.7–2 GB
-/// of free chunks over the indicators. Called between indicators and before an estimation.
-pub fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only hands free pages of the heap back to the kernel; it has no
-    // preconditions and is safe to call from any thread at any time.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
+pub use mobility_model::memory::release_free_memory;
 
 /// A size as planners write it: `2GiB`, `512MiB`, `2G`, `1.5GB`, `800M`, `1000000` bytes, or
 /// `75%` of `total` (the machine's memory). K, M, G, T are powers of 1024 with or without `i`
