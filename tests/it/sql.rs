@@ -356,4 +356,29 @@ fn a_lookup_filtered_and_selected_is_evaluated_once() {
         assert_eq!(once, twice, "{q}");
         assert!(once.lines().count() > 30, "{once}");
     }
+    // A call in a later conjunct runs only on the rows the earlier ones kept: left in place.
+    let guarded = "SELECT zone_of(origin_lon, origin_lat) AS z FROM trips \
+                   WHERE trip_id < 100 AND zone_of(origin_lon, origin_lat) IS NOT NULL";
+    let plan = ok(&[
+        "sql",
+        "--data",
+        &sample(),
+        "--format",
+        "csv",
+        "-c",
+        &format!("EXPLAIN {guarded}"),
+    ]);
+    assert_eq!(zone_of_evaluations(&plan), 2, "{plan}");
+    // A LIMIT is kept, whichever operator it was pushed into.
+    let limited = ok(&[
+        "sql",
+        "--data",
+        &sample(),
+        "--format",
+        "csv",
+        "-c",
+        "SELECT zone_of(origin_lon, origin_lat) AS z FROM trips \
+         WHERE zone_of(origin_lon, origin_lat) IS NOT NULL LIMIT 5",
+    ]);
+    assert_eq!(limited.lines().count(), 6, "{limited}");
 }

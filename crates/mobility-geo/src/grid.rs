@@ -24,7 +24,17 @@ pub struct BoxGrid {
 impl BoxGrid {
     /// The grid over `boxes` (`None`: an empty geometry, in no cell); each cell lists its boxes
     /// in the order of `order` (a permutation of the positions, or any subset of them).
-    pub fn new(boxes: Vec<Option<Rect<f64>>>, order: &[u32]) -> Self {
+    pub fn new(mut boxes: Vec<Option<Rect<f64>>>, order: &[u32]) -> Self {
+        // A box with a coordinate that is not finite holds no point we can place.
+        for b in &mut boxes {
+            if b.is_some_and(|r| {
+                ![r.min().x, r.min().y, r.max().x, r.max().y]
+                    .iter()
+                    .all(|v| v.is_finite())
+            }) {
+                *b = None;
+            }
+        }
         let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
         let mut n = 0;
         for r in boxes.iter().flatten() {
@@ -53,6 +63,19 @@ impl BoxGrid {
         g.nx = ((cells * w / h).sqrt().round() as usize).clamp(1, 4096);
         g.ny = ((cells / g.nx as f64).round() as usize).clamp(1, 4096);
         (g.inv_w, g.inv_h) = (g.nx as f64 / w, g.ny as f64 / h);
+        // Boxes as large as the extent would each be listed in every cell: coarser cells until
+        // the lists hold at most MAX_ENTRIES (or about 16 per box).
+        const MAX_ENTRIES: usize = 1 << 24;
+        while g.nx * g.ny > 1 {
+            let mut entries = 0usize;
+            g.for_each_span(order, |cells| entries += cells);
+            if entries <= MAX_ENTRIES.max(16 * n) {
+                break;
+            }
+            g.nx = g.nx.div_ceil(2);
+            g.ny = g.ny.div_ceil(2);
+            (g.inv_w, g.inv_h) = (g.nx as f64 / w, g.ny as f64 / h);
+        }
         // Two passes: count per cell, then fill in `order`.
         let mut start = vec![0u32; g.nx * g.ny + 1];
         g.for_each_cell(order, |k, _| start[k + 1] += 1);
@@ -67,6 +90,17 @@ impl BoxGrid {
         });
         (g.start, g.members) = (start, members);
         g
+    }
+
+    /// Calls `f(cells)` with the number of cells each box of `order` meets.
+    fn for_each_span(&self, order: &[u32], mut f: impl FnMut(usize)) {
+        for &i in order {
+            if let Some(r) = &self.boxes[i as usize] {
+                let (ax, ay) = self.cell_xy(r.min().x, r.min().y);
+                let (bx, by) = self.cell_xy(r.max().x, r.max().y);
+                f((bx - ax + 1) * (by - ay + 1));
+            }
+        }
     }
 
     /// Calls `f(cell, box)` for every cell each box of `order` meets.

@@ -5,8 +5,9 @@
 //! then every buffered piece is spilled to an Arrow IPC file in a folder beside the data
 //! (removed when the ingest ends, however it ends). At the end each month is merged once: the
 //! stored part first, then the inputs in their order, a later input's row replacing an earlier
-//! one of the same key, sorted by key. Memory is then one month's rows (two when the budget
-//! allows merging two months at once), not the whole ingest's.
+//! one of the same key, sorted by key. Memory is then about four times a month's rows for each
+//! month merged at once (as many as the budget allows, up to one per thread), not the whole
+//! ingest's.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -46,6 +47,8 @@ pub struct Months {
     pieces: BTreeMap<String, Vec<(Piece, u64)>>,
     spill: Option<SpillDir>,
     spilled: u64,
+    /// Spill files written, for their names.
+    files: u64,
 }
 
 impl Months {
@@ -59,6 +62,7 @@ impl Months {
             pieces: BTreeMap::new(),
             spill: None,
             spilled: 0,
+            files: 0,
         }
     }
 
@@ -103,12 +107,11 @@ impl Months {
                 d
             }
         };
-        let mut n = 0;
         for (month, list) in &mut self.pieces {
             for (piece, _) in list.iter_mut() {
                 if let Piece::Memory(batch) = piece {
-                    n += 1;
-                    let path = folder.join(format!("{month}-{n:06}-{}.arrow", self.spilled));
+                    self.files += 1;
+                    let path = folder.join(format!("{month}-{:08}.arrow", self.files));
                     write_ipc(&path, batch)?;
                     self.spilled += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
                     *piece = Piece::Spilled(path);

@@ -22,8 +22,10 @@ use std::sync::Arc;
 
 use datafusion::common::Result;
 use datafusion::common::config::ConfigOptions;
-use datafusion::common::tree_node::{Transformed, TreeNode};
-use datafusion::physical_expr::expressions::Column;
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::logical_expr::Operator;
+use datafusion::physical_expr::expressions::{BinaryExpr, CaseExpr, Column};
+use datafusion::physical_expr::split_conjunction;
 use datafusion::physical_expr::{PhysicalExpr, ScalarFunctionExpr};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::ExecutionPlan;
@@ -63,17 +65,29 @@ impl PhysicalOptimizerRule for LookupOnceRule {
     }
 }
 
-/// The look-up calls in `expr`, each once.
-fn lookup_calls(expr: &Arc<dyn PhysicalExpr>) -> Vec<Arc<dyn PhysicalExpr>> {
+/// The look-up calls the filter evaluates on every row, each once: those of its first
+/// conjunct, not under `AND`, `OR` or `CASE`. A call DataFusion evaluates only on some rows (a
+/// later conjunct, after an earlier one has thrown rows out; a `CASE` branch) stays where it
+/// is: computed under the filter it would run on every row, and a guarded call might fail.
+fn lookup_calls(predicate: &Arc<dyn PhysicalExpr>) -> Vec<Arc<dyn PhysicalExpr>> {
+    let Some(first) = split_conjunction(predicate).first().map(|e| Arc::clone(*e)) else {
+        return Vec::new();
+    };
     let mut out: Vec<Arc<dyn PhysicalExpr>> = Vec::new();
-    let _ = expr.apply(|e| {
+    let _ = first.apply(|e| {
+        let guard = e.downcast_ref::<CaseExpr>().is_some()
+            || e.downcast_ref::<BinaryExpr>()
+                .is_some_and(|b| matches!(b.op(), Operator::And | Operator::Or));
+        if guard {
+            return Ok(TreeNodeRecursion::Jump);
+        }
         if e.downcast_ref::<ScalarFunctionExpr>()
             .is_some_and(|f| LOOKUPS.contains(&f.name()))
             && !out.iter().any(|o| o.as_ref() == e.as_ref())
         {
             out.push(Arc::clone(e));
         }
-        Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
+        Ok(TreeNodeRecursion::Continue)
     });
     out
 }
@@ -130,7 +144,8 @@ fn rewrite(node: Arc<dyn ExecutionPlan>) -> Result<Transformed<Arc<dyn Execution
     let Some(above) = parent_exprs(&node) else {
         return Ok(Transformed::no(node));
     };
-    if filter.projection().is_some() {
+    // A filter with its own projection or row limit (LIMIT pushed into it) is left alone.
+    if filter.projection().is_some() || filter.fetch().is_some() {
         return Ok(Transformed::no(node));
     }
     let calls: Vec<Arc<dyn PhysicalExpr>> = lookup_calls(filter.predicate())
