@@ -189,4 +189,28 @@ mod tests {
             0
         );
     }
+
+    #[test]
+    fn boxes_not_finite_are_left_out_and_large_boxes_coarsen_the_grid() {
+        // A box with an infinite corner is left out; the others still answer.
+        let inf = Rect::new(
+            coord! { x: 0.0, y: 0.0 },
+            coord! { x: f64::INFINITY, y: 1.0 },
+        );
+        let fine = Rect::new(coord! { x: 0.0, y: 0.0 }, coord! { x: 1.0, y: 1.0 });
+        let g = BoxGrid::new(vec![Some(inf), Some(fine)], &[0, 1]);
+        assert_eq!(g.candidates(0.5, 0.5).collect::<Vec<_>>(), vec![1]);
+        // 4,000 boxes over the whole extent would each be in all 64,000 cells (256 M entries).
+        let whole = Rect::new(coord! { x: 0.0, y: 0.0 }, coord! { x: 10.0, y: 10.0 });
+        let mut boxes = vec![Some(whole); 4_000];
+        boxes.push(Some(Rect::new(
+            coord! { x: 1.0, y: 1.0 },
+            coord! { x: 1.1, y: 1.1 },
+        )));
+        let order: Vec<u32> = (0..boxes.len() as u32).collect();
+        let g = BoxGrid::new(boxes, &order);
+        assert!(g.members.len() <= 1 << 24, "{} entries", g.members.len());
+        assert_eq!(g.candidates(1.05, 1.05).count(), 4_001);
+        assert_eq!(g.candidates(5.0, 5.0).count(), 4_000);
+    }
 }
