@@ -288,7 +288,26 @@ pub fn ingest_traffic(dir: &DataDir, inputs: &[PathBuf], opts: &Options) -> Resu
     let mut seen = BTreeMap::new();
     let mut located = Vec::new();
     let paths = source::expand(inputs)?;
-    let width = rayon::current_num_threads().max(1);
+    // Files read at once: one per thread, fewer when a third of the limit would not hold them
+    // (a file in memory is its text and its rows: about 20 times a gzip export's size, twice
+    // a plain file's).
+    let per_file = paths
+        .iter()
+        .map(|p| {
+            let size = std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+            let gz = p
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("gz") || e.eq_ignore_ascii_case("zip"));
+            size.saturating_mul(if gz { 20 } else { 2 })
+        })
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let threads = rayon::current_num_threads().max(1);
+    let width = match opts.memory_limit {
+        Some(b) => ((b / 3 / per_file) as usize).clamp(1, threads),
+        None => threads,
+    };
     for chunk in paths.chunks(width) {
         let read: Vec<Result<(Vec<TrafficInput>, Vec<String>)>> =
             chunk.par_iter().map(|p| read_traffic(p)).collect();

@@ -128,10 +128,14 @@ impl Months {
             return Ok(0);
         }
         let table = self.table;
-        let (biggest, largest) = self
-            .pieces
-            .iter()
-            .map(|(m, l)| (m.clone(), l.iter().map(|(_, b)| b).sum::<u64>()))
+        // A month's size: its new rows and the stored month they are merged with.
+        let mut sizes = Vec::with_capacity(self.pieces.len());
+        for (m, l) in &self.pieces {
+            let new: u64 = l.iter().map(|(_, b)| b).sum();
+            sizes.push((m.clone(), new + dir.part_bytes(table, m)?));
+        }
+        let (biggest, largest) = sizes
+            .into_iter()
             .max_by_key(|(_, b)| *b)
             .unwrap_or_default();
         // Merging a month holds its pieces, their concatenation, the sort keys and the sorted
@@ -143,8 +147,8 @@ impl Months {
                     table.name(),
                     None,
                     format!(
-                        "month {biggest} of {} holds about {:.1} MiB of new rows, and merging \
-                         it needs about {MERGE} times that, more than the memory limit of {} \
+                        "month {biggest} of {} holds about {:.1} MiB of rows (new and stored), \
+                         and merging it needs about {MERGE} times that, more than the memory limit of {} \
                          MiB allows; raise --memory-limit or ingest fewer points at a time",
                         table.name(),
                         largest as f64 / f64::from(1 << 20),

@@ -101,6 +101,27 @@ impl DataDir {
         merge(table, &base, new)
     }
 
+    /// Bytes of a stored part's rows uncompressed, from its Parquet footer (0 when the part
+    /// does not exist).
+    pub fn part_bytes(&self, table: Table, part: &str) -> Result<u64> {
+        let p = self.table_dir(table)?.join(format!("{part}.parquet"));
+        if !p.exists() {
+            return Ok(0);
+        }
+        let file = File::open(&p).map_err(|e| Error::io(&p, e))?;
+        let builder =
+            ParquetRecordBatchReaderBuilder::try_new(file).map_err(|source| Error::Parquet {
+                path: p.clone(),
+                source,
+            })?;
+        Ok(builder
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|rg| rg.total_byte_size().max(0) as u64)
+            .sum())
+    }
+
     /// Rows of a table, from the Parquet footers only.
     pub fn row_count(&self, table: Table) -> Result<u64> {
         let mut n = 0;
