@@ -308,6 +308,19 @@ fn zone_of_evaluations(explain: &str) -> usize {
         .count()
 }
 
+/// `mobility sql -c statements` on the sample, as CSV.
+fn csv_sql(statements: &str) -> String {
+    ok(&[
+        "sql",
+        "--data",
+        &sample(),
+        "--format",
+        "csv",
+        "-c",
+        statements,
+    ])
+}
+
 #[test]
 fn a_lookup_filtered_and_selected_is_evaluated_once() {
     let forms = [
@@ -318,67 +331,30 @@ fn a_lookup_filtered_and_selected_is_evaluated_once() {
         "SELECT zone_of(origin_lon, origin_lat, 'grunnkrets') AS z, trip_id FROM trips \
          WHERE zone_of(origin_lon, origin_lat, 'grunnkrets') <> '32010101' ORDER BY trip_id",
     ];
+    let off = "SET mobility.lookup_once = false;";
     for q in forms {
-        let plan = ok(&[
-            "sql",
-            "--data",
-            &sample(),
-            "--format",
-            "csv",
-            "-c",
-            &format!("EXPLAIN {q}"),
-        ]);
-        let before = ok(&[
-            "sql",
-            "--data",
-            &sample(),
-            "--format",
-            "csv",
-            "-c",
-            &format!("SET mobility.lookup_once = false; EXPLAIN {q}"),
-        ]);
+        let plan = csv_sql(&format!("EXPLAIN {q}"));
+        let before = csv_sql(&format!("{off} EXPLAIN {q}"));
         assert_eq!(
             zone_of_evaluations(&before),
             2,
             "DataFusion's own plan:\n{before}"
         );
         assert_eq!(zone_of_evaluations(&plan), 1, "{plan}");
-        let once = ok(&["sql", "--data", &sample(), "--format", "csv", "-c", q]);
-        let twice = ok(&[
-            "sql",
-            "--data",
-            &sample(),
-            "--format",
-            "csv",
-            "-c",
-            &format!("SET mobility.lookup_once = false; {q}"),
-        ]);
+        let once = csv_sql(q);
+        let twice = csv_sql(&format!("{off} {q}"));
         assert_eq!(once, twice, "{q}");
         assert!(once.lines().count() > 30, "{once}");
     }
     // A call in a later conjunct runs only on the rows the earlier ones kept: left in place.
     let guarded = "SELECT zone_of(origin_lon, origin_lat) AS z FROM trips \
                    WHERE trip_id < 100 AND zone_of(origin_lon, origin_lat) IS NOT NULL";
-    let plan = ok(&[
-        "sql",
-        "--data",
-        &sample(),
-        "--format",
-        "csv",
-        "-c",
-        &format!("EXPLAIN {guarded}"),
-    ]);
+    let plan = csv_sql(&format!("EXPLAIN {guarded}"));
     assert_eq!(zone_of_evaluations(&plan), 2, "{plan}");
     // A LIMIT is kept, whichever operator it was pushed into.
-    let limited = ok(&[
-        "sql",
-        "--data",
-        &sample(),
-        "--format",
-        "csv",
-        "-c",
+    let limited = csv_sql(
         "SELECT zone_of(origin_lon, origin_lat) AS z FROM trips \
          WHERE zone_of(origin_lon, origin_lat) IS NOT NULL LIMIT 5",
-    ]);
+    );
     assert_eq!(limited.lines().count(), 6, "{limited}");
 }

@@ -167,7 +167,7 @@ impl Months {
             }
             None => rayon::current_num_threads().max(1),
         };
-        let folder = staging.generation_of(table)?;
+        let folder = staging.generation(table)?;
         let mut months = std::mem::take(&mut self.pieces).into_iter();
         let mut written = 0;
         loop {

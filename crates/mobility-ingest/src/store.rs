@@ -328,8 +328,9 @@ impl<'a> Staging<'a> {
     }
 
     /// The new generation folder of `table`, made on first use with the committed parts
-    /// hard-linked into it (copied where the file system has no hard links).
-    fn generation(&mut self, table: Table) -> Result<PathBuf> {
+    /// hard-linked into it (copied where the file system has no hard links); parts are written
+    /// into it by [`write_part`], from several threads if need be.
+    pub(crate) fn generation(&mut self, table: Table) -> Result<PathBuf> {
         let root = self.dir.root();
         let gen_dir = root
             .join(table.name())
@@ -358,11 +359,6 @@ impl<'a> Staging<'a> {
     pub fn table(&mut self, table: Table, part: &str, batch: &RecordBatch) -> Result<()> {
         let gen_dir = self.generation(table)?;
         write_part(&gen_dir, table, part, batch)
-    }
-
-    /// The folder of the table's new generation, for [`write_part`] from several threads.
-    pub fn generation_of(&mut self, table: Table) -> Result<PathBuf> {
-        self.generation(table)
     }
 
     /// Writes the rejects of one input, or stages the removal of an old rejects file when there
@@ -555,7 +551,7 @@ fn temp_beside(target: &Path) -> Result<PathBuf> {
 }
 
 /// Writes `batch` as part `part` into `gen_dir`, a generation folder of a commit being staged
-/// ([`Staging::generation_of`]), replacing the part of that name.
+/// (`Staging::generation`), replacing the part of that name.
 pub fn write_part(gen_dir: &Path, table: Table, part: &str, batch: &RecordBatch) -> Result<()> {
     let target = gen_dir.join(format!("{part}.parquet"));
     // Written beside and renamed over: `target` may be a hard link to a committed file,
