@@ -4,7 +4,6 @@
 -- needs: persons, households, trips
 -- y = the person's kilometres as car driver (one vehicle-km per driver-km, so no occupancy
 -- is needed), x = 1 (DOMAIN.md §2.1).
-SELECT person_id, purpose, distance_band(distance_km) AS distance_band, sum(distance_km) AS y
+SELECT person_id, purpose, distance_band(distance_km) AS distance_band, distance_km AS y
 FROM trips
 WHERE mode = 'car_driver'
-GROUP BY 1, 2, 3

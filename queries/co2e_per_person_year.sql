@@ -7,8 +7,7 @@
 -- person-km) / 1000, x = 1. Linear in the person's km by mode with the factors fixed, so its
 -- SE is linearised; `--variance bootstrap` gives the Rao–Wu bootstrap instead.
 SELECT t.person_id, t.purpose, distance_band(t.distance_km) AS distance_band,
-  365.0 * sum(t.distance_km * f.g_per_pkm) / 1000.0 AS y
+  365.0 * t.distance_km * f.g_per_pkm / 1000.0 AS y
 FROM trips t
 JOIN mode_factors f ON f.mode = t.mode
 WHERE t.distance_km IS NOT NULL
-GROUP BY 1, 2, 3

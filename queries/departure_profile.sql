@@ -3,7 +3,6 @@
 -- unit: share of trips
 -- needs: persons, households, trips
 -- y = the person's trips starting in the hour (local time), x = all the person's trips.
-SELECT person_id, lpad(CAST(date_part('hour', depart_at) AS VARCHAR), 2, '0') AS hour, purpose, count(*) AS y
+SELECT person_id, lpad(CAST(date_part('hour', depart_at) AS VARCHAR), 2, '0') AS hour, purpose, 1 AS y
 FROM trips
 WHERE depart_at IS NOT NULL
-GROUP BY 1, 2, 3

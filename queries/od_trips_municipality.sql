@@ -9,8 +9,7 @@
 SELECT t.person_id,
   COALESCE(zone_of(t.origin_lon, t.origin_lat, 'kommune'), ko.zone_id, 'outside') AS origin_zone_id,
   COALESCE(zone_of(t.dest_lon, t.dest_lat, 'kommune'), kd.zone_id, 'outside') AS dest_zone_id,
-  t.purpose, distance_band(t.distance_km) AS distance_band, count(*) AS y
+  t.purpose, distance_band(t.distance_km) AS distance_band, 1 AS y
 FROM trips t
 LEFT JOIN zones ko ON ko.kind = 'kommune' AND ko.zone_id = t.origin_zone_id
 LEFT JOIN zones kd ON kd.kind = 'kommune' AND kd.zone_id = t.dest_zone_id
-GROUP BY 1, 2, 3, 4, 5

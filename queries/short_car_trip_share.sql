@@ -4,12 +4,8 @@
 -- needs: persons, households, trips
 -- y = the person's car-driver trips shorter than the threshold, x = all the person's
 -- car-driver trips; thresholds 2.5 and 5 km (cycling and walking distances).
-SELECT person_id, threshold, purpose, sum(y) AS y, count(*) AS x
-FROM (
-  SELECT person_id, purpose, '< 2.5 km' AS threshold, CASE WHEN distance_km < 2.5 THEN 1 ELSE 0 END AS y
-  FROM trips WHERE mode = 'car_driver' AND distance_km IS NOT NULL
-  UNION ALL
-  SELECT person_id, purpose, '< 5 km', CASE WHEN distance_km < 5 THEN 1 ELSE 0 END
-  FROM trips WHERE mode = 'car_driver' AND distance_km IS NOT NULL
-) t
-GROUP BY 1, 2, 3
+SELECT person_id, purpose, '< 2.5 km' AS threshold, CASE WHEN distance_km < 2.5 THEN 1 ELSE 0 END AS y, 1 AS x
+FROM trips WHERE mode = 'car_driver' AND distance_km IS NOT NULL
+UNION ALL
+SELECT person_id, purpose, '< 5 km', CASE WHEN distance_km < 5 THEN 1 ELSE 0 END, 1
+FROM trips WHERE mode = 'car_driver' AND distance_km IS NOT NULL

@@ -3,10 +3,9 @@
 -- and `afternoon_peak` 15:00–17:59, `mobility run --od-periods` sets others); `other` when the
 -- local departure hour is in no period or unknown.
 CREATE OR REPLACE VIEW od_trip_ends AS
-SELECT t.trip_id, t.person_id, t.mode, t.purpose, t.distance_km,
+SELECT z.trip_id, z.person_id, z.mode, z.purpose, z.distance_km,
   z.origin_zone_id, z.dest_zone_id,
   COALESCE(p.period, 'other') AS period
-FROM trips t
-JOIN trip_zones z ON z.trip_id = t.trip_id
+FROM trip_zones z
 LEFT JOIN od_periods p
-  ON date_part('hour', t.depart_at) >= p.from_hour AND date_part('hour', t.depart_at) < p.to_hour
+  ON date_part('hour', z.depart_at) >= p.from_hour AND date_part('hour', z.depart_at) < p.to_hour

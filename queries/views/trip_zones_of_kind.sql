@@ -3,7 +3,7 @@
 -- holding the end's coordinates, else the trip's own zone id where it is a zone of that kind
 -- (a survey giving zone ids without coordinates), else `outside`.
 CREATE OR REPLACE VIEW trip_zones AS
-SELECT t.trip_id,
+SELECT t.trip_id, t.person_id, t.mode, t.purpose, t.distance_km, t.depart_at,
   COALESCE(zone_of(t.origin_lon, t.origin_lat, k.kind), zo.zone_id, 'outside') AS origin_zone_id,
   COALESCE(zone_of(t.dest_lon, t.dest_lat, k.kind), zd.zone_id, 'outside') AS dest_zone_id
 FROM trips t
