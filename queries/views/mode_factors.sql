@@ -33,7 +33,11 @@ SELECT 'car_driver' AS mode, fleet.g_per_vkm AS g_per_pkm,
   'car fleet ' || CAST(fleet.year AS VARCHAR) || ', per vehicle-km' AS basis FROM fleet
 UNION ALL SELECT 'taxi', fleet.g_per_vkm / taxi.occupancy,
   'car fleet ' || CAST(fleet.year AS VARCHAR) || ' over taxi occupancy' FROM fleet, taxi
-UNION ALL SELECT 'car_passenger', 0.0, 'in the driver''s vehicle-km'
-UNION ALL SELECT 'walk', 0.0, 'no direct emissions'
-UNION ALL SELECT 'bike', 0.0, 'no direct emissions'
+-- The constant rows as VALUES, not `SELECT 'walk', 0.0, …` without FROM: on a Ballista
+-- cluster, a UNION with such a row leaves the job waiting forever (its tasks report unequal
+-- metrics; docs/cluster.md).
+UNION ALL SELECT column1, column2, column3 FROM (VALUES
+  ('car_passenger', 0.0, 'in the driver''s vehicle-km'),
+  ('walk', 0.0, 'no direct emissions'),
+  ('bike', 0.0, 'no direct emissions'))
 UNION ALL SELECT mode, g, 'per person-km ' || CAST(year AS VARCHAR) FROM pkm

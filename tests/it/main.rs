@@ -4,6 +4,7 @@ mod bad_inputs;
 mod calendar;
 mod calibration;
 mod cli;
+mod cluster;
 mod ingest_fixtures;
 mod od;
 mod outputs;

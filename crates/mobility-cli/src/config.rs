@@ -130,6 +130,11 @@ const KEYS: &[Key] = &[
         default: Some("utf8"),
     },
     Key {
+        name: "cluster",
+        help: "a Ballista scheduler, df://HOST:PORT, to run the queries of `run` and `sql` on; none: in this process",
+        default: None,
+    },
+    Key {
         name: "replicate_scale",
         help: "with replicate weights, c of c·Σ(θr − θ)²: jk1, bootstrap, or e.g. 6/7",
         default: Some("jk1"),
@@ -236,6 +241,11 @@ impl Settings {
                     "reference_year = '{v}' (from {}) is not a year",
                     source("reference_year")
                 )
+            })?;
+        }
+        if let Some(v) = self.get("cluster") {
+            cluster_url(v).map_err(|e| {
+                anyhow::anyhow!("cluster = '{v}' (from {}): {e}", source("cluster"))
             })?;
         }
         if let Some(v) = self.get("od_periods") {
@@ -346,6 +356,20 @@ impl Settings {
         }
         out
     }
+}
+
+/// Checks a scheduler's address, `df://HOST:PORT`, as `--cluster` takes it.
+pub fn cluster_url(v: &str) -> Result<(), String> {
+    let rest = v
+        .strip_prefix("df://")
+        .ok_or("expected df://HOST:PORT, e.g. df://127.0.0.1:50050")?;
+    let (host, port) = rest
+        .rsplit_once(':')
+        .ok_or("expected df://HOST:PORT with a port, e.g. df://127.0.0.1:50050")?;
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return Err("expected df://HOST:PORT, e.g. df://127.0.0.1:50050".into());
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use mobility_ingest::store::DataDir;
 
+mod cluster;
 mod config;
 mod sql;
 use mobility_ingest::{Options, Summary};
@@ -69,6 +70,12 @@ enum Command {
     /// Print the resolved settings of `run` and `sql` and where each came from
     /// (defaults < mobility.toml < MOBILITY_* environment < flags).
     Config(RunArgs),
+    /// Start a Ballista scheduler that knows the project's functions and plans (docs/cluster.md);
+    /// `run` and `sql` use it with --cluster df://HOST:PORT. Stops at SIGINT/SIGTERM.
+    Scheduler(cluster::SchedulerArgs),
+    /// Start a Ballista executor for a `mobility scheduler`; it reads the data directory by the
+    /// path the client gives. Stops at SIGINT/SIGTERM, finishing its tasks.
+    Executor(cluster::ExecutorArgs),
 }
 
 #[derive(Args)]
@@ -127,6 +134,10 @@ struct SqlArgs {
     /// Settings file [default: $MOBILITY_CONFIG, else ./mobility.toml if present].
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Run the queries on a Ballista cluster: its scheduler, df://HOST:PORT (`mobility
+    /// scheduler`) [default: cluster of mobility.toml / MOBILITY_CLUSTER, else none].
+    #[arg(long, value_name = "df://HOST:PORT")]
+    cluster: Option<String>,
     /// Run these statements (separated by ';') and exit.
     #[arg(
         short = 'c',
@@ -386,6 +397,11 @@ struct RunArgs {
     /// Settings file [default: $MOBILITY_CONFIG, else ./mobility.toml if present].
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Run the queries on a Ballista cluster: its scheduler, df://HOST:PORT (`mobility
+    /// scheduler`); the estimation stays here [default: cluster of mobility.toml /
+    /// MOBILITY_CLUSTER, else none].
+    #[arg(long, value_name = "df://HOST:PORT")]
+    cluster: Option<String>,
 }
 
 impl RunArgs {
@@ -418,6 +434,7 @@ impl RunArgs {
                 ("lang", self.lang.clone()),
                 ("csv_dialect", self.csv_dialect.clone()),
                 ("replicate_scale", self.replicate_scale.clone()),
+                ("cluster", self.cluster.clone()),
             ],
         )
     }
@@ -672,18 +689,30 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Config(a) => {
             print!("{}", a.settings()?.describe());
         }
+        Command::Scheduler(a) => {
+            cluster::init_logging();
+            let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            rt.block_on(cluster::scheduler(a))?;
+        }
+        Command::Executor(a) => {
+            cluster::init_logging();
+            let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            rt.block_on(cluster::executor(a))?;
+        }
         Command::Sql(a) => {
             let settings = config::Settings::resolve(
                 a.config.as_deref(),
                 &[
                     ("data", a.data.as_ref().map(|p| p.display().to_string())),
                     ("memory_limit", a.memory_limit.clone()),
+                    ("cluster", a.cluster.clone()),
                 ],
             )?;
             let session_options = mobility_sql::SessionOptions {
                 calendar: calendar(&settings),
                 memory_limit: memory_limit(&settings),
                 temp_dir: None,
+                cluster: settings.get("cluster").map(str::to_string),
             };
             let data = PathBuf::from(settings.get("data").unwrap_or("data/sample"));
             if !data.is_dir() {
@@ -743,6 +772,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             opts.progress = run_progress(quiet);
             opts.replicate_scale = st.get("replicate_scale").unwrap_or("jk1").to_string();
             opts.factors = st.get("factors").map(PathBuf::from);
+            opts.cluster = st.get("cluster").map(str::to_string);
             if st.get("csv_dialect") == Some("excel-nb") {
                 opts.csv = mobility_indicators::run::CsvDialect::ExcelNb;
             }

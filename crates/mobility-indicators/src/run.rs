@@ -65,6 +65,9 @@ pub struct RunOptions {
     /// The periods of `od_trips_by_period`, as `name=from-to,…` in local hours
     /// ([`parse_od_periods`]); `None`: morning peak 6–9, afternoon peak 15–18.
     pub od_periods: Option<String>,
+    /// A Ballista scheduler (`df://HOST:PORT`) to run the queries on; the estimation stays in
+    /// this process. `None`: everything here.
+    pub cluster: Option<String>,
 }
 
 /// Parses `name=from-to,…` (hours 0–24, `to` after `from`, periods not overlapping), e.g.
@@ -143,6 +146,7 @@ impl RunOptions {
             factors: None,
             od_zone_kind: None,
             od_periods: None,
+            cluster: None,
         }
     }
 }
@@ -494,6 +498,7 @@ pub async fn run_catalog(opts: &RunOptions, catalog: &[Indicator]) -> Result<Man
             calendar: opts.calendar.clone(),
             memory_limit: opts.memory_limit,
             temp_dir: None,
+            cluster: opts.cluster.clone(),
         },
     )
     .await
@@ -586,28 +591,16 @@ async fn od_zones_of_kind(ctx: &SessionContext, present: &[Table], kind: &str) -
             known.join(", ")
         )));
     }
-    let schema = std::sync::Arc::new(arrow::datatypes::Schema::new(vec![
-        arrow::datatypes::Field::new("kind", arrow::datatypes::DataType::Utf8, false),
-    ]));
-    let batch = RecordBatch::try_new(
-        schema.clone(),
-        vec![std::sync::Arc::new(arrow::array::StringArray::from(vec![
-            kind,
-        ]))],
+    mobility_sql::register_values(
+        ctx,
+        "od_zone_kind",
+        vec![vec![datafusion::prelude::lit(kind)]],
+        &["kind"],
     )
-    .expect("one column of one row");
-    let table =
-        datafusion::datasource::MemTable::try_new(schema, vec![vec![batch]]).map_err(|source| {
-            Error::DataFusion {
-                context: "od_zone_kind".into(),
-                source,
-            }
-        })?;
-    ctx.register_table("od_zone_kind", std::sync::Arc::new(table))
-        .map_err(|source| Error::DataFusion {
-            context: "od_zone_kind".into(),
-            source,
-        })?;
+    .map_err(|source| Error::DataFusion {
+        context: "od_zone_kind".into(),
+        source,
+    })?;
     collect(
         ctx,
         "trip_zones of a kind",

@@ -15,6 +15,7 @@
 //! To add a function: a file in `functions/` with its documentation, kernel and tests, listed
 //! in `functions::all`, and a `.slt` file in `tests/sql/`.
 
+pub mod cluster;
 pub mod functions;
 pub mod lookup_once;
 pub mod session;
@@ -23,5 +24,5 @@ pub mod udf;
 
 pub use session::{
     DEFAULT_OD_PERIODS, Session, SessionOptions, machine_memory, open, open_with, parse_size,
-    register_od_periods, release_free_memory,
+    register_od_periods, register_values, release_free_memory,
 };

@@ -88,24 +88,36 @@ pub const DEFAULT_OD_PERIODS: &[(&str, u32, u32)] =
 /// Registers (or replaces) the table `od_periods` (period, from_hour, to_hour) that the view
 /// `od_trip_ends` reads; views made before keep the table they were made with.
 pub fn register_od_periods(ctx: &SessionContext, periods: &[(&str, u32, u32)]) -> Result<()> {
-    use arrow::array::{StringArray, UInt32Array};
-    use arrow::datatypes::{Field, Schema};
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("period", DataType::Utf8, false),
-        Field::new("from_hour", DataType::UInt32, false),
-        Field::new("to_hour", DataType::UInt32, false),
-    ]));
-    let batch = RecordBatch::try_new(
-        schema.clone(),
-        vec![
-            Arc::new(StringArray::from_iter_values(periods.iter().map(|p| p.0))),
-            Arc::new(UInt32Array::from_iter_values(periods.iter().map(|p| p.1))),
-            Arc::new(UInt32Array::from_iter_values(periods.iter().map(|p| p.2))),
-        ],
-    )?;
-    let table = datafusion::datasource::MemTable::try_new(schema, vec![vec![batch]])?;
-    ctx.deregister_table("od_periods")?;
-    ctx.register_table("od_periods", Arc::new(table))?;
+    use datafusion::prelude::lit;
+    let rows = periods
+        .iter()
+        .map(|&(name, from, to)| vec![lit(name), lit(from), lit(to)])
+        .collect();
+    register_values(ctx, "od_periods", rows, &["period", "from_hour", "to_hour"])
+}
+
+/// Registers (or replaces) `name` as a view over constant rows, with `columns` as names. A
+/// view of values travels in the plan to a cluster's executors, which a table held in this
+/// process's memory would not.
+pub fn register_values(
+    ctx: &SessionContext,
+    name: &str,
+    rows: Vec<Vec<datafusion::prelude::Expr>>,
+    columns: &[&str],
+) -> Result<()> {
+    use datafusion::logical_expr::LogicalPlanBuilder;
+    use datafusion::prelude::col;
+    let plan = LogicalPlanBuilder::values(rows)?
+        .project(
+            columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| col(format!("column{}", i + 1)).alias(*c)),
+        )?
+        .build()?;
+    let view = datafusion::catalog::view::ViewTable::new(plan, None);
+    ctx.deregister_table(name)?;
+    ctx.register_table(name, Arc::new(view))?;
     Ok(())
 }
 
@@ -139,6 +151,9 @@ pub struct SessionOptions {
     pub memory_limit: Option<usize>,
     /// Where spills go (default: the system's temporary directory).
     pub temp_dir: Option<std::path::PathBuf>,
+    /// A Ballista scheduler, `df://HOST:PORT`: the queries run on its executors, which read
+    /// the data directory by its absolute path (docs/cluster.md). `None`: in this process.
+    pub cluster: Option<String>,
 }
 
 /// [`context`] with a memory pool of `options.memory_limit` (fair between the operators that
@@ -240,7 +255,30 @@ pub async fn open_with(
     given: Vec<(Table, Vec<RecordBatch>)>,
     options: SessionOptions,
 ) -> Result<Session> {
-    let ctx = context_with(&options)?;
+    let ctx = match &options.cluster {
+        None => context_with(&options)?,
+        Some(url) => {
+            if !given.is_empty() {
+                return Err(DataFusionError::Plan(
+                    "tables given in memory (run --factors) cannot be sent to a cluster: ingest them into the data directory (mobility ingest factors)".into(),
+                ));
+            }
+            crate::cluster::remote_context(url)
+                .await
+                .map_err(|e| e.context(format!("connecting to the Ballista scheduler at {url}")))?
+        }
+    };
+    // A cluster's executors read the tables by the path the client gives.
+    let absolute;
+    let data = match &options.cluster {
+        Some(_) => {
+            absolute = std::fs::canonicalize(data).map_err(|e| {
+                DataFusionError::Execution(format!("data directory {}: {e}", data.display()))
+            })?;
+            absolute.as_path()
+        }
+        None => data,
+    };
     let mut tables = Vec::new();
     for (t, batches) in given {
         let mem = datafusion::datasource::MemTable::try_new(t.schema(), vec![batches])?;
