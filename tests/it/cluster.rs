@@ -297,3 +297,126 @@ fn a_run_on_a_cluster_equals_the_local_run_and_joins_by_index() {
     assert_eq!(there, here);
     assert!(here.lines().count() > 5, "too few zones:\n{here}");
 }
+
+/// The files of a run's output folder with their bytes, to see that a failed run left it
+/// as it was.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(p.clone(), std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_run_survives_an_executor_killed_in_its_middle_or_fails_leaving_out_as_it_was() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    // A survey large enough that the run on the cluster takes several seconds.
+    ok(&[
+        "synth",
+        "-q",
+        "--persons",
+        "60000",
+        "--traffic-points",
+        "8",
+        "--traffic-years",
+        "2023-2024",
+        "--out",
+        data.to_str().unwrap(),
+    ]);
+    let d = data.display().to_string();
+    let local = tmp.path().join("local");
+    ok(&["run", "-q", "--data", &d, "--out", local.to_str().unwrap()]);
+
+    // An executor is lost after 3 s without a heartbeat (one a second).
+    let mut cluster = Cluster::start(&data, 2, 3);
+    let out = tmp.path().join("cluster");
+    // A previous run's outputs, which a failed run must leave as they are.
+    ok(&[
+        "run",
+        "-q",
+        "--data",
+        &d,
+        "--out",
+        out.to_str().unwrap(),
+        "--only",
+        "population",
+    ]);
+    let before = snapshot(&out);
+    let t0 = Instant::now();
+    let mut run = Command::new(env!("CARGO_BIN_EXE_mobility"))
+        .args([
+            "run",
+            "-q",
+            "--data",
+            &d,
+            "--out",
+            out.to_str().unwrap(),
+            "--cluster",
+            &cluster.url,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(
+        run.try_wait().unwrap().is_none(),
+        "the run ended within 4 s, before an executor could be killed in its middle"
+    );
+    let (victim, _) = &mut cluster.executors[0];
+    // SIGKILL: no goodbye to the scheduler.
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+    let killed_at = t0.elapsed();
+    let result = run.wait_with_output().unwrap();
+    let took = t0.elapsed();
+    // The scheduler notices the lost executor: a task it cannot launch there, or a heartbeat
+    // missing for its timeout (3 s).
+    let noticed = (0..100).any(|_| {
+        let log = std::fs::read_to_string(cluster.dir.path().join("scheduler.log")).unwrap();
+        log.contains("heartbeat timed out") || log.contains("Removing executor") || {
+            std::thread::sleep(Duration::from_millis(100));
+            false
+        }
+    });
+    assert!(
+        noticed,
+        "the scheduler never noticed the lost executor:\n{}",
+        cluster.logs()
+    );
+    eprintln!(
+        "run: {:?}; stderr: {}",
+        result.status,
+        String::from_utf8_lossy(&result.stderr)
+    );
+    if result.status.success() {
+        eprintln!(
+            "executor killed at {killed_at:?}; the run finished at {took:?} with the lost tasks run again"
+        );
+        let n = same_outputs(&local, &out, 1e-9);
+        assert!(n > 1000, "only {n} cells compared");
+    } else {
+        let err = String::from_utf8_lossy(&result.stderr);
+        eprintln!("executor killed at {killed_at:?}; the run failed at {took:?}: {err}");
+        assert!(
+            err.contains("cluster") || err.contains("executor") || err.contains("Ballista"),
+            "the failure does not say the cluster lost an executor:\n{err}"
+        );
+        assert_eq!(
+            snapshot(&out),
+            before,
+            "a failed run changed {}",
+            out.display()
+        );
+    }
+}

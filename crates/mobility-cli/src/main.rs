@@ -822,7 +822,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 catalog.retain(|i| ids.contains(&i.id.as_str()));
             }
-            let manifest = rt.block_on(mobility_indicators::run::run_catalog(&opts, &catalog))?;
+            let manifest = rt
+                .block_on(mobility_indicators::run::run_catalog(&opts, &catalog))
+                .map_err(|e| match &opts.cluster {
+                    Some(url) => anyhow::Error::new(e).context(format!(
+                        "the run on the Ballista cluster {url} failed and left {} as it was (a lost executor whose work could not be redone shows in the scheduler's log)",
+                        out_dir.display()
+                    )),
+                    None => anyhow::Error::new(e),
+                })?;
             if !quiet {
                 let mut out = std::io::stdout().lock();
                 for i in &manifest.indicators {
