@@ -12,6 +12,7 @@ mod real_data;
 mod reliability;
 mod report;
 mod road;
+mod s3;
 mod sql;
 mod survey;
 mod tour_survey;

@@ -79,7 +79,7 @@ async fn local_functions(
     let data = data
         .cloned()
         .unwrap_or_else(|| PathBuf::from(settings.get("data").unwrap_or("data/sample")));
-    if !data.is_dir() {
+    if !data.is_dir() && !data.to_string_lossy().starts_with("s3://") {
         anyhow::bail!(
             "data directory {} does not exist: the look-up functions need its zones and stops (--data)",
             data.display()
@@ -144,10 +144,17 @@ pub async fn scheduler(a: SchedulerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A free TCP port on `host` (the OS's choice, released just before Ballista binds it).
-fn free_port(host: std::net::IpAddr) -> anyhow::Result<u16> {
-    let l = std::net::TcpListener::bind((host, 0)).context("finding a free port")?;
-    Ok(l.local_addr()?.port())
+/// The ports asked for, with each 0 replaced by a free TCP port on `host` (the OS's choice;
+/// all are held at once, so two never coincide, and released just before Ballista binds them).
+fn free_ports<const N: usize>(host: std::net::IpAddr, asked: [u16; N]) -> anyhow::Result<[u16; N]> {
+    let mut held = Vec::new();
+    let mut out = asked;
+    for p in out.iter_mut().filter(|p| **p == 0) {
+        let l = std::net::TcpListener::bind((host, 0)).context("finding a free port")?;
+        *p = l.local_addr()?.port();
+        held.push(l);
+    }
+    Ok(out)
 }
 
 pub async fn executor(a: ExecutorArgs) -> anyhow::Result<()> {
@@ -163,14 +170,7 @@ pub async fn executor(a: ExecutorArgs) -> anyhow::Result<()> {
         .with_context(|| format!("--scheduler {}: expected HOST:PORT", a.scheduler))?;
     let local = local_functions(&settings, a.data.as_ref()).await?;
     let host = a.bind.ip();
-    let port = match a.bind.port() {
-        0 => free_port(host)?,
-        p => p,
-    };
-    let grpc_port = match a.grpc_port {
-        0 => free_port(host)?,
-        p => p,
-    };
+    let [port, grpc_port] = free_ports(host, [a.bind.port(), a.grpc_port])?;
     // The work folder: given, or a temporary one removed when the executor stops.
     let temp;
     let work_dir = match &a.work_dir {
@@ -202,6 +202,10 @@ pub async fn executor(a: ExecutorArgs) -> anyhow::Result<()> {
         memory_pool_size: crate::memory_limit(&settings).map(|b| b as u64),
         override_function_registry: Some(Arc::new(mobility_sql::cluster::function_registry(
             &local,
+        ))),
+        override_runtime_producer: Some(Arc::new(mobility_sql::cluster::executor_runtime(
+            &local,
+            work_dir.clone(),
         ))),
         override_config_producer: Some(Arc::new(mobility_sql::cluster::config)),
         override_physical_codec: Some(Arc::new(mobility_sql::cluster::PlanCodec::default())),

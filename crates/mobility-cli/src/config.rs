@@ -135,6 +135,11 @@ const KEYS: &[Key] = &[
         default: None,
     },
     Key {
+        name: "query_timeout",
+        help: "seconds a query of `run` may go without a result before the run fails (0: no limit); on a cluster, a job can stall after an executor is lost",
+        default: Some("0"),
+    },
+    Key {
         name: "replicate_scale",
         help: "with replicate weights, c of c·Σ(θr − θ)²: jk1, bootstrap, or e.g. 6/7",
         default: Some("jk1"),
@@ -228,7 +233,7 @@ impl Settings {
                 }
             }
         }
-        for k in ["min_n", "bootstrap", "seed"] {
+        for k in ["min_n", "bootstrap", "seed", "query_timeout"] {
             if let Some(v) = self.get(k) {
                 v.parse::<u64>().with_context(|| {
                     format!("{k} = '{v}' (from {}) is not a whole number", source(k))

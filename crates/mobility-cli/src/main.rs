@@ -402,6 +402,11 @@ struct RunArgs {
     /// MOBILITY_CLUSTER, else none].
     #[arg(long, value_name = "df://HOST:PORT")]
     cluster: Option<String>,
+    /// Seconds a query may go without a result before the run fails, leaving the output
+    /// folder as it was (0: no limit) [default: 0]. On a cluster a job can stall after an
+    /// executor is lost (docs/cluster.md).
+    #[arg(long, value_name = "SECONDS")]
+    query_timeout: Option<u64>,
 }
 
 impl RunArgs {
@@ -435,6 +440,7 @@ impl RunArgs {
                 ("csv_dialect", self.csv_dialect.clone()),
                 ("replicate_scale", self.replicate_scale.clone()),
                 ("cluster", self.cluster.clone()),
+                ("query_timeout", self.query_timeout.map(|v| v.to_string())),
             ],
         )
     }
@@ -607,9 +613,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Ingest(kind) => {
             let t0 = Instant::now();
+            // A data directory in a bucket is ingested in a local copy, then uploaded.
+            let remote = mobility_sql::remote::Remote::of(&kind.common().out)
+                .map_err(|e| anyhow::anyhow!("{}", e.strip_backtrace()))?;
+            let copy = match &remote {
+                Some(r) => Some(remote_copy(r)?),
+                None => None,
+            };
+            let dir = match &copy {
+                Some((tmp, _)) => tmp.path().to_path_buf(),
+                None => kind.common().out.clone(),
+            };
             let summary = match kind {
                 Ingest::Traffic { inputs, common } => mobility_ingest::ingest_traffic(
-                    &DataDir::new(&common.out),
+                    &DataDir::new(&dir),
                     &inputs,
                     &options(&common, quiet)?,
                 )?,
@@ -631,7 +648,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         repair,
                     };
                     mobility_ingest::ingest_zones(
-                        &DataDir::new(&common.out),
+                        &DataDir::new(&dir),
                         &inputs,
                         &z,
                         &options(&common, quiet)?,
@@ -644,24 +661,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 } => {
                     let m = mobility_ingest::survey::Mapping::load(&mapping)?;
                     mobility_ingest::ingest_survey(
-                        &DataDir::new(&common.out),
+                        &DataDir::new(&dir),
                         &m,
                         &inputs,
                         &options(&common, quiet)?,
                     )?
                 }
                 Ingest::Gtfs { inputs, common } => mobility_ingest::ingest_gtfs(
-                    &DataDir::new(&common.out),
+                    &DataDir::new(&dir),
                     &inputs,
                     &options(&common, quiet)?,
                 )?,
                 Ingest::Factors { inputs, common } => mobility_ingest::ingest_factors(
-                    &DataDir::new(&common.out),
+                    &DataDir::new(&dir),
                     &inputs,
                     &options(&common, quiet)?,
                 )?,
                 Ingest::Links { inputs, common } => mobility_ingest::ingest_links(
-                    &DataDir::new(&common.out),
+                    &DataDir::new(&dir),
                     &inputs,
                     &options(&common, quiet)?,
                 )?,
@@ -671,13 +688,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     prefix,
                     common,
                 } => mobility_ingest::ingest_replicate_weights(
-                    &DataDir::new(&common.out),
+                    &DataDir::new(&dir),
                     &inputs,
                     &id_column,
                     &prefix,
                     &options(&common, quiet)?,
                 )?,
             };
+            if let (Some(r), Some((_, rt))) = (&remote, &copy) {
+                let n = rt
+                    .block_on(r.upload(&dir))
+                    .map_err(|e| anyhow::anyhow!("{}", e.strip_backtrace()))?;
+                if !quiet {
+                    eprintln!("uploaded {n} files to {} (committed: _current last)", r.url);
+                }
+            }
             if !quiet {
                 print_summary(&summary, t0.elapsed().as_secs_f64())?;
             }
@@ -715,7 +740,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 cluster: settings.get("cluster").map(str::to_string),
             };
             let data = PathBuf::from(settings.get("data").unwrap_or("data/sample"));
-            if !data.is_dir() {
+            if !data.is_dir() && !data.to_string_lossy().starts_with("s3://") {
                 anyhow::bail!(
                     "data directory {} does not exist (make one with `mobility synth` or `mobility ingest`)",
                     data.display()
@@ -773,6 +798,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             opts.replicate_scale = st.get("replicate_scale").unwrap_or("jk1").to_string();
             opts.factors = st.get("factors").map(PathBuf::from);
             opts.cluster = st.get("cluster").map(str::to_string);
+            opts.query_timeout = st.parse("query_timeout").unwrap_or(0);
             if st.get("csv_dialect") == Some("excel-nb") {
                 opts.csv = mobility_indicators::run::CsvDialect::ExcelNb;
             }
@@ -800,7 +826,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         .with_context(|| format!("reading the targets file {t}"))?,
                 );
             }
-            if !data.is_dir() {
+            if !data.is_dir() && !data.to_string_lossy().starts_with("s3://") {
                 anyhow::bail!(
                     "data directory {} does not exist (make one with `mobility synth` or `mobility ingest`)",
                     data.display()
@@ -852,6 +878,35 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A local copy of a data directory in a bucket, to ingest into: the folder (removed when
+/// dropped) and the runtime that copied it, for the upload.
+fn remote_copy(
+    r: &mobility_sql::remote::Remote,
+) -> anyhow::Result<(tempfile::TempDir, tokio::runtime::Runtime)> {
+    let tmp = tempfile::Builder::new()
+        .prefix("mobility-s3-")
+        .tempdir()
+        .context("creating a local copy of the data directory")?;
+    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    rt.block_on(r.download(tmp.path()))
+        .map_err(|e| anyhow::anyhow!("copying {}: {}", r.url, e.strip_backtrace()))?;
+    Ok((tmp, rt))
+}
+
+impl Ingest {
+    fn common(&self) -> &Common {
+        match self {
+            Ingest::Traffic { common, .. }
+            | Ingest::Zones { common, .. }
+            | Ingest::Survey { common, .. }
+            | Ingest::Gtfs { common, .. }
+            | Ingest::Factors { common, .. }
+            | Ingest::Links { common, .. }
+            | Ingest::ReplicateWeights { common, .. } => common,
+        }
+    }
 }
 
 fn print_summary(s: &Summary, seconds: f64) -> anyhow::Result<()> {

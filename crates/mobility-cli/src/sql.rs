@@ -30,9 +30,11 @@ pub struct Output {
 
 /// Splits a script into statements with DataFusion's parser, so `;` inside strings is safe and
 /// a syntax error names its line and column.
-fn statements(sql: &str) -> anyhow::Result<Vec<String>> {
+/// The statements of a script, parsed once and planned as parsed (printing a statement and
+/// parsing it again loses the quotes of `COPY … TO 'file'`).
+fn statements(sql: &str) -> anyhow::Result<Vec<datafusion::sql::parser::Statement>> {
     let parsed = DFParser::parse_sql(sql).map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(parsed.into_iter().map(|s| s.to_string()).collect())
+    Ok(parsed.into_iter().collect())
 }
 
 /// A DataFusion error as one line (its hints, such as the valid field names, joined in).
@@ -40,8 +42,16 @@ fn one_line(e: datafusion::error::DataFusionError) -> anyhow::Error {
     anyhow::anyhow!("{}", e.strip_backtrace().trim().replace('\n', " "))
 }
 
-async fn execute(ctx: &SessionContext, sql: &str) -> anyhow::Result<Vec<RecordBatch>> {
-    let df = ctx.sql(sql).await.map_err(one_line)?;
+async fn execute(
+    ctx: &SessionContext,
+    statement: &datafusion::sql::parser::Statement,
+) -> anyhow::Result<Vec<RecordBatch>> {
+    let plan = ctx
+        .state()
+        .statement_to_plan(statement.clone())
+        .await
+        .map_err(one_line)?;
+    let df = ctx.execute_logical_plan(plan).await.map_err(one_line)?;
     df.collect().await.map_err(one_line)
 }
 

@@ -14,10 +14,49 @@ pub(crate) async fn collect(
     sql: &str,
 ) -> Result<Vec<RecordBatch>> {
     let run = async { ctx.sql(sql).await?.collect().await };
-    run.await.map_err(|source| Error::DataFusion {
+    within_timeout(ctx, what, run)
+        .await?
+        .map_err(|source| Error::DataFusion {
+            context: what.to_string(),
+            source,
+        })
+}
+
+/// `mobility.query_timeout` of the session: how long a query may go without a result.
+pub(crate) fn query_timeout(ctx: &SessionContext) -> Option<std::time::Duration> {
+    let s = ctx
+        .state()
+        .config()
+        .options()
+        .extensions
+        .get::<mobility_sql::spatial_join::MobilityOptions>()
+        .map_or(0, |o| o.query_timeout);
+    (s > 0).then(|| std::time::Duration::from_secs(s))
+}
+
+/// `fut` within the session's query timeout, or an error naming the query and the limit.
+pub(crate) async fn within_timeout<T>(
+    ctx: &SessionContext,
+    what: &str,
+    fut: impl std::future::Future<Output = T>,
+) -> Result<T> {
+    match query_timeout(ctx) {
+        None => Ok(fut.await),
+        Some(limit) => tokio::time::timeout(limit, fut)
+            .await
+            .map_err(|_| timed_out(what, limit)),
+    }
+}
+
+/// The error of a query without a result for `limit`.
+pub(crate) fn timed_out(what: &str, limit: std::time::Duration) -> Error {
+    Error::DataFusion {
         context: what.to_string(),
-        source,
-    })
+        source: datafusion::error::DataFusionError::Execution(format!(
+            "no result within {} s (query timeout, mobility.query_timeout / --query-timeout): on a cluster, a job can stall after an executor is lost; see the scheduler's log",
+            limit.as_secs()
+        )),
+    }
 }
 
 /// The stream of `sql`'s batches, errors naming `what`.

@@ -68,6 +68,9 @@ pub struct RunOptions {
     /// A Ballista scheduler (`df://HOST:PORT`) to run the queries on; the estimation stays in
     /// this process. `None`: everything here.
     pub cluster: Option<String>,
+    /// Seconds a query may go without a result before the run fails (0: no limit);
+    /// `mobility.query_timeout`.
+    pub query_timeout: u64,
 }
 
 /// Parses `name=from-to,…` (hours 0–24, `to` after `from`, periods not overlapping), e.g.
@@ -147,6 +150,7 @@ impl RunOptions {
             od_zone_kind: None,
             od_periods: None,
             cluster: None,
+            query_timeout: 0,
         }
     }
 }
@@ -212,7 +216,30 @@ fn files_in(dir: &Path, ext: &str) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn checksums(data: &Path, snapshot: &Snapshot, tables: &[Table]) -> Result<Vec<InputFile>> {
+async fn checksums(data: &Path, snapshot: &Snapshot, tables: &[Table]) -> Result<Vec<InputFile>> {
+    let remote = mobility_sql::remote::Remote::of(data).map_err(|source| Error::DataFusion {
+        context: data.display().to_string(),
+        source,
+    })?;
+    if let Some(r) = remote {
+        return r
+            .checksums(snapshot, tables)
+            .await
+            .map(|files| {
+                files
+                    .into_iter()
+                    .map(|(path, bytes, sha256)| InputFile {
+                        path,
+                        bytes,
+                        sha256,
+                    })
+                    .collect()
+            })
+            .map_err(|source| Error::DataFusion {
+                context: data.display().to_string(),
+                source,
+            });
+    }
     let mut out = Vec::new();
     for t in tables {
         let dir = snapshot.table_dir(data, *t);
@@ -507,7 +534,15 @@ pub async fn run_catalog(opts: &RunOptions, catalog: &[Indicator]) -> Result<Man
         source,
     })?;
     // The files of the commit the session reads, hashed before any later commit can replace them.
-    let mut inputs = checksums(&opts.data, &snapshot, &present)?;
+    if opts.query_timeout > 0 {
+        collect(
+            &ctx,
+            "query timeout",
+            &format!("SET mobility.query_timeout = {}", opts.query_timeout),
+        )
+        .await?;
+    }
+    let mut inputs = checksums(&opts.data, &snapshot, &present).await?;
     if let Some(f) = &opts.factors {
         inputs.extend(factor_checksums(f)?);
     }
@@ -800,7 +835,15 @@ async fn run_into(
                 let mut stream = execute_stream(ctx, &what, &sql).await?;
                 let mut spec = Some(spec);
                 let mut intake: Option<survey::Intake> = None;
-                while let Some(b) = stream.next().await {
+                let timeout = crate::batches::query_timeout(ctx);
+                loop {
+                    let next = match timeout {
+                        None => stream.next().await,
+                        Some(limit) => tokio::time::timeout(limit, stream.next())
+                            .await
+                            .map_err(|_| crate::batches::timed_out(&what, limit))?,
+                    };
+                    let Some(b) = next else { break };
                     let b = b.map_err(|source| Error::DataFusion {
                         context: what.clone(),
                         source,

@@ -91,12 +91,16 @@ pub fn scheduler_session(
 ) -> impl Fn(SessionConfig) -> Result<SessionState> + Send + Sync + 'static {
     let scalars: Vec<_> = local.scalar_functions().values().cloned().collect();
     let aggregates: Vec<_> = local.aggregate_functions().values().cloned().collect();
+    // The local session's runtime: its object stores (a data directory in a bucket) are
+    // needed to list a table's files when planning.
+    let runtime = Arc::clone(local.runtime_env());
     move |config: SessionConfig| {
         // The client always sends `ballista.planner.adaptive.enabled`; the adaptive planner
         // would drop the spatial join rule, so it is turned off here, after the client's word.
         let config = config.with_ballista_adaptive_query_planner(false);
         let mut state = SessionStateBuilder::new()
             .with_config(config)
+            .with_runtime_env(Arc::clone(&runtime))
             .with_default_features()
             .with_optimizer_rules(ballista_core::optimizer::ballista_default_optimizer_rules())
             .with_physical_optimizer_rules(spatial_join::physical_optimizer_rules())
@@ -115,6 +119,26 @@ pub fn scheduler_session(
 /// look-ups.
 pub fn function_registry(local: &SessionState) -> BallistaFunctionRegistry {
     BallistaFunctionRegistry::from(local)
+}
+
+/// The runtime of each of an executor's tasks: spills in `work_dir`, and the object stores of
+/// `local` (a data directory in a bucket). Ballista puts its memory pool on top.
+pub fn executor_runtime(
+    local: &SessionState,
+    work_dir: std::path::PathBuf,
+) -> impl Fn(&SessionConfig) -> Result<Arc<datafusion::execution::runtime_env::RuntimeEnv>>
++ Send
++ Sync
++ 'static {
+    let stores = Arc::clone(&local.runtime_env().object_store_registry);
+    move |_| {
+        Ok(Arc::new(
+            datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
+                .with_temp_file_path(work_dir.clone())
+                .with_object_store_registry(Arc::clone(&stores))
+                .build()?,
+        ))
+    }
 }
 
 /// A client context on the scheduler at `url` (`df://HOST:PORT`), with the project's options;

@@ -268,16 +268,20 @@ pub async fn open_with(
                 .map_err(|e| e.context(format!("connecting to the Ballista scheduler at {url}")))?
         }
     };
+    let remote = crate::remote::Remote::of(data)?;
+    if let Some(r) = &remote {
+        ctx.register_object_store(&r.bucket_url, Arc::clone(&r.store));
+    }
     // A cluster's executors read the tables by the path the client gives.
     let absolute;
     let data = match &options.cluster {
-        Some(_) => {
+        Some(_) if remote.is_none() => {
             absolute = std::fs::canonicalize(data).map_err(|e| {
                 DataFusionError::Execution(format!("data directory {}: {e}", data.display()))
             })?;
             absolute.as_path()
         }
-        None => data,
+        _ => data,
     };
     let mut tables = Vec::new();
     for (t, batches) in given {
@@ -287,21 +291,34 @@ pub async fn open_with(
     }
     // A lease first, then one read of the pointer: every table as of one commit, and its files
     // kept, whatever an ingest does meanwhile.
-    let lease = mobility_model::layout::reader_lease(data);
-    let snapshot = Snapshot::read(data).map_err(|e| DataFusionError::External(Box::new(e)))?;
+    let (lease, snapshot) = match &remote {
+        // Generations in a bucket are never changed once `_current` names them: no lease.
+        Some(r) => (None, r.snapshot().await?),
+        None => (
+            mobility_model::layout::reader_lease(data),
+            Snapshot::read(data).map_err(|e| DataFusionError::External(Box::new(e)))?,
+        ),
+    };
     for t in Table::ALL {
         if tables.contains(t) {
             continue;
         }
-        let dir = snapshot.table_dir(data, *t);
-        if snapshot
-            .parts(data, *t)
-            .map(|p| p.is_empty())
-            .unwrap_or(true)
-        {
-            continue;
-        }
-        let path = format!("{}/", dir.display());
+        let path = match &remote {
+            Some(r) => match r.table_url(&snapshot, *t).await? {
+                Some(url) => url,
+                None => continue,
+            },
+            None => {
+                if snapshot
+                    .parts(data, *t)
+                    .map(|p| p.is_empty())
+                    .unwrap_or(true)
+                {
+                    continue;
+                }
+                format!("{}/", snapshot.table_dir(data, *t).display())
+            }
+        };
         ctx.register_parquet(t.name(), &path, ParquetReadOptions::default())
             .await?;
         tables.push(*t);

@@ -65,6 +65,10 @@ extensions_options! {
         /// Compute a look-up (`zone_of`, `nearest_stop_m`) used both in a filter and above it
         /// once per row (false: as DataFusion plans it, twice).
         pub lookup_once: bool, default = true
+        /// Seconds an indicator run waits for a query's next result before failing it (0: no
+        /// limit). On a cluster a job that stalls (docs/cluster.md: a lost executor) otherwise
+        /// waits forever.
+        pub query_timeout: u64, default = 0
     }
 }
 
@@ -431,6 +435,24 @@ impl ExecutionPlan for SpatialJoinExec {
 
     fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
         vec![&self.left, &self.right]
+    }
+
+    /// The indexed side whole in one partition, the probe side as it comes. Every partition of
+    /// the probe side reads the whole build side; saying so lets a distributed planner
+    /// (Ballista) make the build side a stage of its own instead of handing each task only its
+    /// slice of it (which counted a fifth of 5 M points on a cluster, docs/cluster.md).
+    fn required_input_distribution(&self) -> Vec<datafusion::physical_plan::Distribution> {
+        use datafusion::physical_plan::Distribution;
+        match self.build_side {
+            JoinSide::Left => vec![
+                Distribution::SinglePartition,
+                Distribution::UnspecifiedDistribution,
+            ],
+            _ => vec![
+                Distribution::UnspecifiedDistribution,
+                Distribution::SinglePartition,
+            ],
+        }
     }
 
     fn apply_expressions(
