@@ -24,8 +24,10 @@ pub(crate) async fn collect(
 
 /// `mobility.query_timeout` of the session: how long a query may go without a result.
 pub(crate) fn query_timeout(ctx: &SessionContext) -> Option<std::time::Duration> {
+    // Read under the session's lock: `ctx.state()` would copy the whole session per query.
     let s = ctx
-        .state()
+        .state_ref()
+        .read()
         .config()
         .options()
         .extensions
