@@ -259,7 +259,7 @@ impl Default for Rules {
 
 /// The persons of the survey: design and person-level domains.
 pub struct Frame {
-    index: HashMap<i64, u32>,
+    index: PersonIndex,
     weight: Vec<f64>,
     stratum: Vec<u32>,
     n_h: Vec<u64>,
@@ -337,11 +337,7 @@ impl Frame {
             n_h[h as usize] += 1;
         }
         let (values, value_of) = sorted.into_iter().unzip();
-        let index = ids
-            .iter()
-            .enumerate()
-            .map(|(i, &id)| (id, i as u32))
-            .collect::<HashMap<_, _>>();
+        let index = PersonIndex::new(&ids);
         Ok(Self {
             index,
             weight,
@@ -402,7 +398,7 @@ impl Frame {
 
     /// The position of a person in the frame.
     pub fn position(&self, person_id: i64) -> Option<usize> {
-        self.index.get(&person_id).map(|&i| i as usize)
+        self.index.get(person_id).map(|i| i as usize)
     }
 
     /// Persons in the sample.
@@ -416,29 +412,113 @@ impl Frame {
     }
 }
 
-/// Strings of a column coded as they are met (NULL → NONE), without a String per row.
+/// Person id → position in the frame. Surveys number their persons 1, 2, 3, …: then a table
+/// indexed by `id − min` (one read per trip instead of a hash look-up in a map of a million
+/// persons); ids spread wider than four slots a person fall back to a hash map. The later of
+/// two rows with the same id wins in both.
+enum PersonIndex {
+    Dense { min: i64, pos: Vec<u32> },
+    Hashed(HashMap<i64, u32>),
+}
+
+impl PersonIndex {
+    fn new(ids: &[i64]) -> Self {
+        let (Some(&min), Some(&max)) = (ids.iter().min(), ids.iter().max()) else {
+            return Self::Dense {
+                min: 0,
+                pos: Vec::new(),
+            };
+        };
+        let span = (max as i128 - min as i128 + 1) as u128;
+        if span <= 4 * ids.len() as u128 + 1024 {
+            let mut pos = vec![NONE; span as usize];
+            for (i, &id) in ids.iter().enumerate() {
+                pos[(id - min) as usize] = i as u32;
+            }
+            Self::Dense { min, pos }
+        } else {
+            Self::Hashed(
+                ids.iter()
+                    .enumerate()
+                    .map(|(i, &id)| (id, i as u32))
+                    .collect(),
+            )
+        }
+    }
+
+    #[inline]
+    fn get(&self, id: i64) -> Option<u32> {
+        match self {
+            Self::Dense { min, pos } => id
+                .checked_sub(*min)
+                .and_then(|o| usize::try_from(o).ok())
+                .and_then(|o| pos.get(o).copied())
+                .filter(|&p| p != NONE),
+            Self::Hashed(m) => m.get(&id).copied(),
+        }
+    }
+}
+
+/// Strings of a column coded as they are met (NULL → NONE), without a String per row. Values
+/// shorter than 16 bytes (modes, purposes, bands, zone ids) are looked up by their bytes packed
+/// into one integer, without hashing or comparing a string.
 #[derive(Default)]
 struct Interner {
     ids: HashMap<String, u32>,
+    short: HashMap<u128, u32>,
     names: Vec<String>,
+}
+
+/// `v`'s length and bytes in one integer, when it is shorter than 16 bytes.
+#[inline]
+fn short_key(v: &[u8]) -> Option<u128> {
+    (v.len() < 16).then(|| {
+        let mut b = [0u8; 16];
+        b[0] = v.len() as u8;
+        b[1..=v.len()].copy_from_slice(v);
+        u128::from_le_bytes(b)
+    })
 }
 
 impl Interner {
     fn id(&mut self, v: &str) -> u32 {
-        if let Some(&i) = self.ids.get(v) {
+        let key = short_key(v.as_bytes());
+        if let Some(&i) = key.and_then(|k| self.short.get(&k)) {
             return i;
         }
-        self.names.push(v.to_string());
-        self.ids.insert(v.to_string(), self.names.len() as u32 - 1);
-        self.names.len() as u32 - 1
+        let i = match self.ids.get(v) {
+            Some(&i) => i,
+            None => {
+                self.names.push(v.to_string());
+                let i = self.names.len() as u32 - 1;
+                self.ids.insert(v.to_string(), i);
+                i
+            }
+        };
+        if let Some(k) = key {
+            self.short.insert(k, i);
+        }
+        i
     }
 
     fn code(&mut self, col: &ArrayRef, out: &mut Vec<u32>) -> Result<()> {
-        let c = match col.data_type() {
-            DataType::Utf8View => Arc::clone(col),
-            _ => arrow::compute::cast(col, &DataType::Utf8View)?,
-        };
-        let c = c.as_string_view();
+        match col.data_type() {
+            DataType::Utf8View => self.code_strings(col.as_string_view(), out),
+            DataType::Utf8 => self.code_strings(col.as_string::<i32>(), out),
+            DataType::LargeUtf8 => self.code_strings(col.as_string::<i64>(), out),
+            _ => {
+                let c = arrow::compute::cast(col, &DataType::Utf8View)?;
+                self.code_strings(c.as_string_view(), out)
+            }
+        }
+        Ok(())
+    }
+
+    fn code_strings<'s>(
+        &mut self,
+        c: impl arrow::array::ArrayAccessor<Item = &'s str>,
+        out: &mut Vec<u32>,
+    ) {
         out.extend((0..c.len()).map(|i| {
             if c.is_valid(i) {
                 self.id(c.value(i))
@@ -446,7 +526,6 @@ impl Interner {
                 NONE
             }
         }));
-        Ok(())
     }
 
     /// The names sorted, and each old code's new one.
@@ -661,26 +740,52 @@ impl Sums {
 }
 
 /// A person's (domain, key, Σy, Σx) over its rows: each row counts in the person's domains
-/// `pd` and in its own trip-level domains.
+/// `pd` and in its own trip-level domains. The rows are first summed per key, which every
+/// person-level domain shares; only the trip-level domains are looked up row by row.
 fn person_cells(person_rows: &[Row], pd: &[u32], local: &mut Vec<(u32, u32, f64, f64)>) {
     local.clear();
-    let mut add =
-        |d: u32, k: u32, y: f64, x: f64| match local.iter_mut().find(|e| e.0 == d && e.1 == k) {
-            Some(e) => {
-                e.2 += y;
-                e.3 += x;
-            }
-            None => local.push((d, k, y, x)),
-        };
+    // Per key, in the order met: Σy, Σx.
     for r in person_rows {
-        for &d in pd {
-            add(d, r.key, r.y, r.x);
+        match local.iter_mut().find(|e| e.1 == r.key) {
+            Some(e) => {
+                e.2 += r.y;
+                e.3 += r.x;
+            }
+            None => local.push((0, r.key, r.y, r.x)),
         }
+    }
+    let keys = local.len();
+    for i in 1..pd.len() {
+        for j in 0..keys {
+            let (_, k, y, x) = local[j];
+            local.push((pd[i], k, y, x));
+        }
+    }
+    if let Some(&d0) = pd.first() {
+        for e in &mut local[..keys] {
+            e.0 = d0;
+        }
+    }
+    let person_level = local.len();
+    for r in person_rows {
         for &d in &r.trip_domain {
-            if d != NONE {
-                add(d, r.key, r.y, r.x);
+            if d == NONE {
+                continue;
+            }
+            match local[person_level..]
+                .iter_mut()
+                .find(|e| e.0 == d && e.1 == r.key)
+            {
+                Some(e) => {
+                    e.2 += r.y;
+                    e.3 += r.x;
+                }
+                None => local.push((d, r.key, r.y, r.x)),
             }
         }
+    }
+    if pd.is_empty() {
+        local.drain(..keys);
     }
 }
 
@@ -881,19 +986,147 @@ fn weighted_median(values: &[(f64, u32)], w: &[f64]) -> f64 {
     mobility_stats::quantile::weighted_quantile_by(values, |v| v.0, |v| w[v.1 as usize], 0.5)
 }
 
-/// The persons of a cell's observations, and Kish's effective number of them.
-fn persons_of(c: &[(f64, u32)], weight: &[f64]) -> (u64, f64) {
-    let mut persons: Vec<u32> = c.iter().map(|&(_, p)| p).collect();
-    persons.sort_unstable();
-    persons.dedup();
-    let (sw, sw2) = persons.iter().fold((0.0, 0.0), |(a, b), &p| {
-        let w = weight[p as usize];
-        (a + w, b + w * w)
-    });
-    (
-        persons.len() as u64,
-        if sw2 > 0.0 { sw * sw / sw2 } else { 0.0 },
-    )
+/// The persons of a cell: how many, Σw and Σw² (for Kish's effective number).
+#[derive(Clone, Copy, Default)]
+struct CellPersons {
+    n: u64,
+    sw: f64,
+    sw2: f64,
+}
+
+impl CellPersons {
+    fn n_and_n_eff(&self) -> (u64, f64) {
+        let n_eff = if self.sw2 > 0.0 {
+            self.sw * self.sw / self.sw2
+        } else {
+            0.0
+        };
+        (self.n, n_eff)
+    }
+}
+
+/// The observations of a median indicator, ready to be dealt out to the cells (domain × key):
+/// each row counts in its person's domains and its own trip-level domains, rows without a
+/// finite value in none. The rows (sorted by person) are sorted once by value then person,
+/// and [`MedianObservations::deal`] hands out one breakdown's cells at a time, each cell
+/// sorted by value, from one buffer: not every cell at once (the `all` domain alone holds
+/// every trip, and eight copies of the trips cost more in fresh pages than in sorting).
+struct MedianObservations {
+    /// (value, person), sorted by value then person.
+    order: Vec<(f64, u32)>,
+    /// Per breakdown, per observation of `order`: its cell in that breakdown, or NONE.
+    cell_in: Vec<Vec<u32>>,
+    /// Observations per cell.
+    counts: Vec<usize>,
+    /// The persons of each cell.
+    persons: Vec<CellPersons>,
+}
+
+impl MedianObservations {
+    /// `group[d]`: the breakdown of domain d.
+    fn new(
+        frame: &Frame,
+        rows: &[Row],
+        nk: usize,
+        domains_of: &(dyn Fn(usize, &mut Vec<u32>) + Sync),
+        group: &[usize],
+    ) -> Self {
+        let cells = group.len() * nk;
+        let groups = group.iter().max().map_or(0, |g| g + 1);
+        let width = 1 + PERSON_BREAKDOWNS.len();
+        let mut person_domains = vec![NONE; frame.persons() * width];
+        let mut persons = vec![CellPersons::default(); cells];
+        let mut counts = vec![0usize; cells];
+        let (mut pd, mut touched) = (Vec::new(), Vec::new());
+        for person_rows in rows.chunk_by(|a, b| a.person == b.person) {
+            let p = person_rows[0].person as usize;
+            domains_of(p, &mut pd);
+            person_domains[p * width..p * width + pd.len()].copy_from_slice(&pd);
+            touched.clear();
+            for r in person_rows.iter().filter(|r| r.y.is_finite()) {
+                for &d in pd.iter().chain(&r.trip_domain).filter(|&&d| d != NONE) {
+                    let c = d as usize * nk + r.key as usize;
+                    counts[c] += 1;
+                    touched.push(c);
+                }
+            }
+            touched.sort_unstable();
+            touched.dedup();
+            let w = frame.weight[p];
+            for &c in &touched {
+                let s = &mut persons[c];
+                s.n += 1;
+                s.sw += w;
+                s.sw2 += w * w;
+            }
+        }
+        // (value, person, key, trip-level domains): what the cells need of a row, sorted.
+        let mut sorted: Vec<(f64, u32, u32, [u32; TRIP_BREAKDOWNS.len()])> = rows
+            .iter()
+            .filter(|r| r.y.is_finite())
+            .map(|r| (r.y, r.person, r.key, r.trip_domain))
+            .collect();
+        sorted.par_sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        // One pass in value order looks up each row's person's domains (the persons come at
+        // random); each breakdown's pass after it reads its own column in order.
+        let mut cell_in = vec![vec![NONE; sorted.len()]; groups];
+        let mut order = Vec::with_capacity(sorted.len());
+        for (j, &(y, person, key, trip_domain)) in sorted.iter().enumerate() {
+            let p = person as usize;
+            for &d in person_domains[p * width..(p + 1) * width]
+                .iter()
+                .chain(&trip_domain)
+                .filter(|&&d| d != NONE)
+            {
+                cell_in[group[d as usize]][j] = (d as usize * nk + key as usize) as u32;
+            }
+            order.push((y, person));
+        }
+        Self {
+            order,
+            cell_in,
+            counts,
+            persons,
+        }
+    }
+
+    /// For each breakdown in turn: its cells' observations (value, person), sorted by
+    /// value, handed to `f` as (cell, slice) pairs.
+    fn deal(&self, mut f: impl FnMut(&[(usize, &[(f64, u32)])])) {
+        let mut buffer: Vec<(f64, u32)> = Vec::new();
+        let mut next = vec![0usize; self.counts.len()];
+        for cell_in in &self.cell_in {
+            let mut at = 0;
+            let mut cells = Vec::new();
+            let mut seen = vec![false; self.counts.len()];
+            for &c in cell_in.iter().filter(|&&c| c != NONE) {
+                seen[c as usize] = true;
+            }
+            for (c, &n) in self.counts.iter().enumerate() {
+                if seen[c] {
+                    next[c] = at;
+                    cells.push((c, at));
+                    at += n;
+                }
+            }
+            if cells.is_empty() {
+                continue;
+            }
+            buffer.clear();
+            buffer.resize(at, (0.0, 0));
+            for (&o, &c) in self.order.iter().zip(cell_in) {
+                if c != NONE {
+                    buffer[next[c as usize]] = o;
+                    next[c as usize] += 1;
+                }
+            }
+            let slices: Vec<(usize, &[(f64, u32)])> = cells
+                .iter()
+                .map(|&(c, from)| (c, &buffer[from..from + self.counts[c]]))
+                .collect();
+            f(&slices);
+        }
+    }
 }
 
 /// The cells of a median indicator: each row is one observation (a trip) of its person, in
@@ -907,57 +1140,57 @@ fn medians(
     nd: usize,
     nk: usize,
     domains_of: &(dyn Fn(usize, &mut Vec<u32>) + Sync),
+    group: &[usize],
     df: f64,
 ) -> (Vec<(usize, usize)>, Vec<Estimate>, String) {
-    // Per cell: (value, person), sorted by value.
-    let mut cells: Vec<Vec<(f64, u32)>> = vec![Vec::new(); nd * nk];
-    let mut pd = Vec::new();
-    for person_rows in rows.chunk_by(|a, b| a.person == b.person) {
-        domains_of(person_rows[0].person as usize, &mut pd);
-        for r in person_rows.iter().filter(|r| r.y.is_finite()) {
-            for &d in pd
-                .iter()
-                .chain(r.trip_domain.iter().filter(|&&d| d != NONE))
-            {
-                cells[d as usize * nk + r.key as usize].push((r.y, r.person));
-            }
-        }
-    }
-    cells
-        .par_iter_mut()
-        .for_each(|c| c.sort_by(|a, b| a.0.total_cmp(&b.0)));
+    let obs = MedianObservations::new(frame, rows, nk, domains_of, group);
     let report: Vec<(usize, usize)> = (0..nd * nk)
-        .filter(|&c| !cells[c].is_empty())
+        .filter(|&c| obs.counts[c] > 0)
         .map(|c| (c / nk, c % nk))
         .collect();
+    let cell_estimate = |c: usize, e: f64, se: f64, lo: f64, hi: f64| {
+        let (n, n_eff) = obs.persons[c].n_and_n_eff();
+        Estimate {
+            estimate: e,
+            se,
+            ci_lower: lo,
+            ci_upper: hi,
+            n,
+            n_eff,
+            cv: se / e.abs(),
+            lonely_strata: 0,
+        }
+    };
     // Without replicates, Woodruff's interval: the linearised SE of the distribution function
     // at the median, turned into an interval for the median.
     let Some(reps) = spec.variance.replicates(frame) else {
+        let mut by_cell: Vec<Option<Estimate>> = vec![None; nd * nk];
+        obs.deal(|cells| {
+            let done: Vec<(usize, Estimate)> = cells
+                .par_iter()
+                .map(|&(c, values)| {
+                    let q = mobility_stats::quantile::woodruff(
+                        values,
+                        &|i| frame.weight[i as usize],
+                        &|i| frame.stratum[i as usize] as usize,
+                        &frame.n_h,
+                        0.5,
+                        spec.rules.level,
+                        df,
+                    );
+                    (
+                        c,
+                        cell_estimate(c, q.estimate, q.se, q.ci_lower, q.ci_upper),
+                    )
+                })
+                .collect();
+            for (c, e) in done {
+                by_cell[c] = Some(e);
+            }
+        });
         let estimates = report
-            .par_iter()
-            .map(|&(d, k)| {
-                let c = &cells[d * nk + k];
-                let q = mobility_stats::quantile::woodruff(
-                    c,
-                    &|i| frame.weight[i as usize],
-                    &|i| frame.stratum[i as usize] as usize,
-                    &frame.n_h,
-                    0.5,
-                    spec.rules.level,
-                    df,
-                );
-                let (n, n_eff) = persons_of(c, &frame.weight);
-                Estimate {
-                    estimate: q.estimate,
-                    se: q.se,
-                    ci_lower: q.ci_lower,
-                    ci_upper: q.ci_upper,
-                    n,
-                    n_eff,
-                    cv: q.se / q.estimate.abs(),
-                    lonely_strata: 0,
-                }
-            })
+            .iter()
+            .map(|&(d, k)| by_cell[d * nk + k].expect("every reported cell is dealt"))
             .collect();
         return (
             report,
@@ -965,6 +1198,13 @@ fn medians(
             "Woodruff (linearised distribution function at the median)".to_string(),
         );
     };
+    // The replicates need every cell at once.
+    let mut cells: Vec<Vec<(f64, u32)>> = vec![Vec::new(); nd * nk];
+    obs.deal(|dealt| {
+        for &(c, values) in dealt {
+            cells[c] = values.to_vec();
+        }
+    });
     let thetas: Vec<Option<Vec<f64>>> = (0..reps.count)
         .into_par_iter()
         .map(|b| {
@@ -987,17 +1227,7 @@ fn medians(
             let m = weighted_median(c, &frame.weight);
             let replicates: Vec<f64> = thetas.iter().flatten().map(|r| r[j]).collect();
             let se = replicate_variance(m, &replicates, scale).sqrt();
-            let (n, n_eff) = persons_of(c, &frame.weight);
-            Estimate {
-                estimate: m,
-                se,
-                ci_lower: m - t * se,
-                ci_upper: m + t * se,
-                n,
-                n_eff,
-                cv: se / m.abs(),
-                lonely_strata: 0,
-            }
+            cell_estimate(d * nk + k, m, se, m - t * se, m + t * se)
         })
         .collect();
     (report, estimates, method)
@@ -1228,12 +1458,19 @@ impl<'a> Intake<'a> {
             trip_interners[*t].code(b.column_by_name(name).expect("named"), &mut tcodes[*t])?;
         }
         let mut composite_key = Vec::with_capacity(keys.len());
+        // A person's trips come together: the last look-up is usually the next one's.
+        let mut last: Option<(i64, u32)> = None;
         for i in 0..n {
-            let Some(&person) = frame.index.get(&pid.value(i)) else {
-                return Err(shape(format!(
-                    "person_id {} is not in persons",
-                    pid.value(i)
-                )));
+            let id = pid.value(i);
+            let person = match last {
+                Some((l, p)) if l == id => p,
+                _ => {
+                    let Some(p) = frame.index.get(id) else {
+                        return Err(shape(format!("person_id {id} is not in persons")));
+                    };
+                    last = Some((id, p));
+                    p
+                }
             };
             let key = match keys.len() {
                 0 => 0,
@@ -1241,11 +1478,15 @@ impl<'a> Intake<'a> {
                 _ => {
                     composite_key.clear();
                     composite_key.extend(codes.iter().map(|c| c[i]));
-                    let next = key_codes.len() as u32;
-                    *composite.entry(composite_key.clone()).or_insert_with(|| {
-                        key_codes.push(composite_key.clone());
-                        next
-                    })
+                    match composite.get(composite_key.as_slice()) {
+                        Some(&k) => k,
+                        None => {
+                            let next = key_codes.len() as u32;
+                            composite.insert(composite_key.clone(), next);
+                            key_codes.push(composite_key.clone());
+                            next
+                        }
+                    }
                 }
             };
             let mut trip_domain = [NONE; TRIP_BREAKDOWNS.len()];
@@ -1344,7 +1585,9 @@ impl<'a> Intake<'a> {
         };
         let df = frame.df();
         let (report, estimates, method) = if spec.estimator == Estimator::Median {
-            medians(frame, &spec, &rows, nd, nk, &domains_of, df)
+            // Each domain's breakdown: the medians are dealt out one breakdown at a time.
+            let group: Vec<usize> = domains.iter().map(|d| d.order).collect();
+            medians(frame, &spec, &rows, nd, nk, &domains_of, &group, df)
         } else {
             // The persons' rows in chunks that end at a person, summed in parallel, then merged in
             // order.
@@ -1641,6 +1884,149 @@ impl<'a> Intake<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `person_cells` sums per key first; a row-by-row sum into every (domain, key) it counts
+    /// in (the plain definition) gives the same cells with the same sums, bit for bit.
+    #[test]
+    fn person_cells_equal_the_row_by_row_sums() {
+        fn plain(rows: &[Row], pd: &[u32]) -> Vec<(u32, u32, f64, f64)> {
+            let mut local: Vec<(u32, u32, f64, f64)> = Vec::new();
+            let mut add = |d: u32, k: u32, y: f64, x: f64| match local
+                .iter_mut()
+                .find(|e| e.0 == d && e.1 == k)
+            {
+                Some(e) => {
+                    e.2 += y;
+                    e.3 += x;
+                }
+                None => local.push((d, k, y, x)),
+            };
+            for r in rows {
+                for &d in pd
+                    .iter()
+                    .chain(r.trip_domain.iter().filter(|&&d| d != NONE))
+                {
+                    add(d, r.key, r.y, r.x);
+                }
+            }
+            local.sort_by_key(|e| (e.0, e.1));
+            local
+        }
+        let mut state = 7u64;
+        let mut next = |m: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % m
+        };
+        let mut local = Vec::new();
+        for case in 0..500 {
+            let pd: Vec<u32> = (0..next(4) as u32).map(|i| i * 3 + (case % 2)).collect();
+            let rows: Vec<Row> = (0..1 + next(6))
+                .map(|_| Row {
+                    person: 0,
+                    key: next(3) as u32,
+                    trip_domain: [
+                        if next(3) == 0 {
+                            NONE
+                        } else {
+                            20 + next(2) as u32
+                        },
+                        if next(3) == 0 {
+                            NONE
+                        } else {
+                            30 + next(3) as u32
+                        },
+                    ],
+                    y: next(1000) as f64 / 7.0,
+                    x: next(1000) as f64 / 3.0,
+                })
+                .collect();
+            person_cells(&rows, &pd, &mut local);
+            let mut got = local.clone();
+            got.sort_by_key(|e| (e.0, e.1));
+            let want = plain(&rows, &pd);
+            assert_eq!(got.len(), want.len(), "case {case}");
+            for (g, w) in got.iter().zip(&want) {
+                assert_eq!((g.0, g.1), (w.0, w.1), "case {case}");
+                assert_eq!(g.2.to_bits(), w.2.to_bits(), "case {case}");
+                assert_eq!(g.3.to_bits(), w.3.to_bits(), "case {case}");
+            }
+        }
+    }
+
+    /// Ids numbered densely are looked up in a table, ids spread wide in a hash map: both find
+    /// every person and nobody else, the later of two equal ids winning.
+    #[test]
+    fn person_index_dense_and_hashed_agree() {
+        for ids in [
+            vec![5i64, 6, 7, 9, 6],
+            vec![-3, 1 << 40, 17, 17, i64::MIN, i64::MAX],
+        ] {
+            let index = PersonIndex::new(&ids);
+            for probe in [
+                -4,
+                -3,
+                0,
+                5,
+                6,
+                7,
+                8,
+                9,
+                10,
+                17,
+                1 << 40,
+                i64::MIN,
+                i64::MAX,
+            ] {
+                let want = ids.iter().rposition(|&i| i == probe).map(|p| p as u32);
+                assert_eq!(index.get(probe), want, "{ids:?} {probe}");
+            }
+        }
+        assert!(matches!(
+            PersonIndex::new(&[5, 6, 7, 9, 6]),
+            PersonIndex::Dense { .. }
+        ));
+        assert!(matches!(
+            PersonIndex::new(&[0, 1 << 40]),
+            PersonIndex::Hashed(_)
+        ));
+        assert_eq!(PersonIndex::new(&[]).get(0), None);
+    }
+
+    /// Short and long values, as Utf8, Utf8View and dictionary columns, get one code each.
+    #[test]
+    fn interner_codes_short_and_long_values_alike_across_types() {
+        let values = vec![
+            Some("car_driver"),
+            None,
+            Some("a value longer than sixteen bytes"),
+            Some(""),
+            Some("car_driver"),
+            Some("a value longer than sixteen bytes"),
+            Some("fifteen bytes.."),
+            Some("sixteen bytes..."),
+        ];
+        let utf8: ArrayRef = Arc::new(StringArray::from(values.clone()));
+        let view: ArrayRef = Arc::new(arrow::array::StringViewArray::from(values.clone()));
+        let dict: ArrayRef = Arc::new(
+            values
+                .iter()
+                .copied()
+                .collect::<arrow::array::DictionaryArray<arrow::datatypes::Int32Type>>(),
+        );
+        let mut i = Interner::default();
+        let mut codes = Vec::new();
+        for col in [&utf8, &view, &dict] {
+            let mut out = Vec::new();
+            i.code(col, &mut out).unwrap();
+            codes.push(out);
+        }
+        assert_eq!(codes[0], vec![0, NONE, 1, 2, 0, 1, 3, 4]);
+        assert_eq!(codes[1], codes[0]);
+        assert_eq!(codes[2], codes[0]);
+        assert_eq!(i.names.len(), 5);
+    }
 
     /// Twelve persons in two strata with trips between four zones: every estimator gives the
     /// same table with the sums in an array and in a hash map.

@@ -17,6 +17,12 @@ use chrono::{Datelike, Days, NaiveDate, Weekday};
 
 /// Easter Sunday of a Gregorian year.
 pub fn easter_sunday(year: i32) -> NaiveDate {
+    let (month, day) = computus(year);
+    NaiveDate::from_ymd_opt(year, month as u32, day as u32).expect("the computus gives a date")
+}
+
+/// The month and day of Easter Sunday.
+fn computus(year: i32) -> (i32, i32) {
     let a = year.rem_euclid(19);
     let b = year.div_euclid(100);
     let c = year.rem_euclid(100);
@@ -31,7 +37,7 @@ pub fn easter_sunday(year: i32) -> NaiveDate {
     let m = (a + 11 * h + 22 * l) / 451;
     let month = (h + l - 7 * m + 114) / 31;
     let day = (h + l - 7 * m + 114) % 31 + 1;
-    NaiveDate::from_ymd_opt(year, month as u32, day as u32).expect("the computus gives a date")
+    (month, day)
 }
 
 /// The public holidays of a year, in date order, with their Norwegian names.
@@ -63,9 +69,27 @@ pub fn holidays(year: i32) -> Vec<(NaiveDate, &'static str)> {
     out
 }
 
-/// Whether a date is a public holiday.
+/// Whether a date is a public holiday: one of [`holidays`], found by its day of the year or
+/// its distance from Easter without building the year's list (the survey's person frame asks
+/// once per person).
 pub fn is_holiday(date: NaiveDate) -> bool {
-    holidays(date.year()).iter().any(|(d, _)| *d == date)
+    if matches!(
+        (date.month(), date.day()),
+        (1, 1) | (5, 1) | (5, 17) | (12, 25) | (12, 26)
+    ) {
+        return true;
+    }
+    let from_easter = date.ordinal() as i32 - easter_ordinal(date.year());
+    matches!(from_easter, -3 | -2 | 0 | 1 | 39 | 49 | 50)
+}
+
+/// The day of the year (1 = 1 January) of Easter Sunday, without building a date.
+fn easter_ordinal(year: i32) -> i32 {
+    let (month, day) = computus(year);
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    // 1 March is day 60 (61 in a leap year); Easter falls in March or April.
+    let march_1 = 60 + i32::from(leap);
+    march_1 + day - 1 + if month == 4 { 31 } else { 0 }
 }
 
 /// Norway's public holidays and a municipality's own extra days off (e.g. 24 and 31 December
@@ -213,6 +237,18 @@ mod tests {
                 NaiveDate::from_ymd_opt(y, m, d).unwrap(),
                 "{y}"
             );
+        }
+    }
+
+    #[test]
+    fn is_holiday_agrees_with_the_list_of_each_year() {
+        for year in 1900..=2100 {
+            let list = holidays(year);
+            let mut d = NaiveDate::from_ymd_opt(year, 1, 1).unwrap();
+            while d.year() == year {
+                assert_eq!(is_holiday(d), list.iter().any(|(h, _)| *h == d), "{d}");
+                d = d.succ_opt().unwrap();
+            }
         }
     }
 

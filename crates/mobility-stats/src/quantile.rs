@@ -69,15 +69,59 @@ pub fn woodruff(
     level: f64,
     df: f64,
 ) -> Quantile {
-    let quantile = |p: f64| weighted_quantile_by(values, |v| v.0, |v| weight(v.1), p);
+    // The cumulative weights, summed in the order `weighted_quantile_by` sums them: each of the
+    // three quantiles below is then a search instead of a pass that looks up every weight.
+    let mut cumulative = Vec::with_capacity(values.len());
+    let mut acc = 0.0;
+    let mut monotone = true;
+    for &(_, i) in values {
+        let w = weight(i);
+        monotone &= w >= 0.0;
+        acc += w;
+        cumulative.push(acc);
+    }
+    let quantile = |p: f64| {
+        let total = acc;
+        if values.is_empty() || total.is_nan() || total <= 0.0 {
+            return f64::NAN;
+        }
+        let at = if monotone {
+            cumulative.partition_point(|&c| c < p * total)
+        } else {
+            cumulative
+                .iter()
+                .position(|&c| c >= p * total)
+                .unwrap_or(values.len())
+        };
+        values.get(at).or(values.last()).map_or(f64::NAN, |v| v.0)
+    };
     let q = quantile(p);
-    // Per person: observations ≤ q̂ and all of them.
+    // Per person, in the order of their ids: observations ≤ q̂ and all of them. Counted in an
+    // array over the ids when the values are many for their span (the cells of a whole
+    // survey), else by sorting the values by person.
     let mut persons: Vec<(u32, f64, f64)> = Vec::new();
-    let mut order: Vec<(u32, bool)> = values.iter().map(|&(v, i)| (i, v <= q)).collect();
-    order.sort_unstable_by_key(|o| o.0);
-    for chunk in order.chunk_by(|a, b| a.0 == b.0) {
-        let c = chunk.iter().filter(|o| o.1).count() as f64;
-        persons.push((chunk[0].0, c, chunk.len() as f64));
+    let span = values.iter().map(|v| v.1 as usize + 1).max().unwrap_or(0);
+    if values.len() >= span / 8 {
+        let mut counts = vec![(0u32, 0u32); span];
+        for &(v, i) in values {
+            let c = &mut counts[i as usize];
+            c.0 += u32::from(v <= q);
+            c.1 += 1;
+        }
+        persons.extend(
+            counts
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.1 > 0)
+                .map(|(i, c)| (i as u32, f64::from(c.0), f64::from(c.1))),
+        );
+    } else {
+        let mut order: Vec<(u32, bool)> = values.iter().map(|&(v, i)| (i, v <= q)).collect();
+        order.sort_unstable_by_key(|o| o.0);
+        for chunk in order.chunk_by(|a, b| a.0 == b.0) {
+            let c = chunk.iter().filter(|o| o.1).count() as f64;
+            persons.push((chunk[0].0, c, chunk.len() as f64));
+        }
     }
     let mut strata = vec![StratumSums::default(); n_h.len()];
     for (h, s) in strata.iter_mut().enumerate() {
@@ -128,6 +172,58 @@ mod tests {
         assert_eq!((q.ci_lower, q.ci_upper), (1.0, 5.0));
         let t = t_quantile(0.95, 3.0);
         assert!((q.se - 4.0 / (2.0 * t)).abs() < 1e-12);
+    }
+
+    /// The two ways of counting each person's observations (an array over the ids, sorting by
+    /// person) give the same interval: the same values with the ids spread thin and packed.
+    #[test]
+    fn woodruff_counts_persons_alike_packed_and_spread() {
+        let mut state = 11u64;
+        let mut next = |m: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % m
+        };
+        let packed: Vec<(f64, u32)> = (0..400)
+            .map(|_| (next(50) as f64, next(60) as u32))
+            .collect();
+        let spread: Vec<(f64, u32)> = packed.iter().map(|&(v, i)| (v, i * 1000)).collect();
+        let w = |i: u32| 1.0 + f64::from(i % 7);
+        let (wp, ws) = (|i: u32| w(i), |i: u32| w(i / 1000));
+        let (hp, hs) = (|i: u32| (i % 3) as usize, |i: u32| (i / 1000 % 3) as usize);
+        let a = woodruff(&packed, &wp, &hp, &[20, 20, 20], 0.5, 0.95, 57.0);
+        let b = woodruff(&spread, &ws, &hs, &[20, 20, 20], 0.5, 0.95, 57.0);
+        assert!(a.se_cdf > 0.0, "{a:?}");
+        assert_eq!(a, b);
+    }
+
+    /// The quantiles Woodruff's interval is read from are those of [`weighted_quantile`]
+    /// over the same observations, at every p the interval can reach.
+    #[test]
+    fn woodruff_reads_the_weighted_quantiles() {
+        let values: Vec<(f64, u32)> = (0..200)
+            .map(|k| ((k / 3) as f64, (k * 7 % 50) as u32))
+            .collect();
+        let w = |i: u32| {
+            if i % 10 == 0 {
+                0.0
+            } else {
+                1.0 + f64::from(i % 4)
+            }
+        };
+        let q = woodruff(&values, &w, &|_| 0, &[50], 0.5, 0.95, 49.0);
+        let pairs: Vec<(f64, f64)> = values.iter().map(|&(v, i)| (v, w(i))).collect();
+        let t = t_quantile(0.95, 49.0);
+        assert_eq!(q.estimate, weighted_quantile(&pairs, 0.5));
+        assert_eq!(q.ci_lower, weighted_quantile(&pairs, 0.5 - t * q.se_cdf));
+        assert_eq!(q.ci_upper, weighted_quantile(&pairs, 0.5 + t * q.se_cdf));
+        for p in [-0.1, 0.0, 0.001, 0.25, 0.999, 1.0, 1.2] {
+            let one = woodruff(&values, &w, &|_| 0, &[50], p, 0.95, 49.0);
+            assert_eq!(one.estimate, weighted_quantile(&pairs, p), "{p}");
+        }
+        let none = woodruff(&[], &w, &|_| 0, &[50], 0.5, 0.95, 49.0);
+        assert!(none.estimate.is_nan());
     }
 
     #[test]
