@@ -268,6 +268,7 @@ fn read_traffic(path: &std::path::Path) -> Result<(Vec<TrafficInput>, Vec<String
             batch.num_rows() as u64,
             p.rejects.rows.len() as u64,
         );
+        source::recycle(f.text);
         out.push(TrafficInput::Hourly(report, batch, p));
     }
     Ok((out, notes))
@@ -332,6 +333,7 @@ pub fn ingest_traffic(dir: &DataDir, inputs: &[PathBuf], opts: &Options) -> Resu
             }
         }
     }
+    source::release_spares();
     if months.spilled_bytes() > 0 {
         summary.notes.push(format!(
             "{} MiB of rows spilled to disk to stay within the memory limit",

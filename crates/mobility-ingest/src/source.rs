@@ -130,8 +130,10 @@ pub fn read_inputs_with(path: &Path, members: &[&str], limits: Limits) -> Result
             &mut budget,
             "gzip",
         )?;
+        let file = decode(&name, &bytes);
+        give_back(bytes);
         Ok(Inputs {
-            files: vec![decode(&name, &bytes)?],
+            files: vec![file?],
             skipped: Vec::new(),
         })
     } else {
@@ -190,7 +192,9 @@ fn read_zip(name: &str, raw: &[u8], members: &[&str], limits: Limits) -> Result<
         } else {
             expand_limited(&full, entry, packed, limits, &mut budget, "zip")?
         };
-        out.files.push(decode(&full, &bytes)?);
+        let file = decode(&full, &bytes);
+        give_back(bytes);
+        out.files.push(file?);
     }
     if out.files.is_empty() {
         return Err(Error::format(
@@ -228,8 +232,11 @@ fn expand_limited(
     what: &str,
 ) -> Result<Vec<u8>> {
     let cap = limits.cap(packed).min(*budget);
-    // A first guess only, bounded: the vector grows as the stream really expands.
-    let mut bytes = Vec::with_capacity(packed.saturating_mul(8).min(cap).min(64 << 20) as usize);
+    // The thread's spare buffer (see [`SPARE`]), with a first guess of room, bounded: the
+    // vector grows as the stream really expands.
+    let mut bytes = SPARE.with(|s| std::mem::take(&mut s.borrow_mut().bytes));
+    bytes.clear();
+    bytes.reserve(packed.saturating_mul(8).min(cap).min(64 << 20) as usize);
     let read = (&mut reader)
         .take(cap.saturating_add(1))
         .read_to_end(&mut bytes)
@@ -258,6 +265,48 @@ fn bomb(name: &str, expanded: u64, packed: u64, limits: Limits) -> Error {
     )
 }
 
+/// The buffers of the inputs this thread read last, taken again by the next: a decompressed
+/// export is tens of MB, and fresh memory for each (then its text) costs the kernel a page
+/// fault per 4 KiB, more than the parsing. The bytes come back once decoded; a text comes back
+/// through [`recycle`] when its caller is done with it.
+#[derive(Default)]
+struct Spare {
+    bytes: Vec<u8>,
+    text: String,
+}
+
+thread_local! {
+    static SPARE: std::cell::RefCell<Spare> = std::cell::RefCell::new(Spare::default());
+}
+
+/// Hands a decompressed input's bytes back to this thread's spare buffer.
+fn give_back(bytes: Vec<u8>) {
+    SPARE.with(|s| {
+        let mut s = s.borrow_mut();
+        if bytes.capacity() > s.bytes.capacity() {
+            s.bytes = bytes;
+        }
+    });
+}
+
+/// Hands a [`TextFile`]'s text back, once parsed, for the next input read on this thread.
+pub fn recycle(text: String) {
+    SPARE.with(|s| {
+        let mut s = s.borrow_mut();
+        if text.capacity() > s.text.capacity() {
+            s.text = text;
+        }
+    });
+}
+
+/// Frees the spare buffers of every thread of the pool (and this one's): called when the
+/// inputs are read, so that what follows (the merge) has the memory.
+pub fn release_spares() {
+    let free = || SPARE.with(|s| *s.borrow_mut() = Spare::default());
+    rayon::broadcast(|_| free());
+    free();
+}
+
 /// Decodes bytes as UTF-8 when they are valid UTF-8, else as ISO-8859-1. UTF-16 and binary
 /// data are refused: Latin-1 would decode them into garbage without complaint.
 pub fn decode(name: &str, bytes: &[u8]) -> Result<TextFile> {
@@ -279,11 +328,27 @@ pub fn decode(name: &str, bytes: &[u8]) -> Result<TextFile> {
         ));
     }
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let (encoding, text) = match std::str::from_utf8(body) {
-        Ok(s) => (Encoding::Utf8, s.to_string()),
+    let mut text = SPARE.with(|s| std::mem::take(&mut s.borrow_mut().text));
+    text.clear();
+    let encoding = match std::str::from_utf8(body) {
+        Ok(s) => {
+            text.push_str(s);
+            Encoding::Utf8
+        }
         Err(_) => {
-            let (s, _, _) = encoding_rs::WINDOWS_1252.decode(body);
-            (Encoding::Latin1, s.into_owned())
+            // Every byte has a character in windows-1252 (WHATWG's ISO-8859-1): nothing is
+            // replaced, and the room reserved is what the decoder may need at most.
+            let mut decoder = encoding_rs::WINDOWS_1252.new_decoder_without_bom_handling();
+            let room = decoder
+                .max_utf8_buffer_length(body.len())
+                .unwrap_or(body.len().saturating_mul(3));
+            text.reserve(room);
+            let (result, read, _) = decoder.decode_to_string(body, &mut text, true);
+            debug_assert!(
+                result == encoding_rs::CoderResult::InputEmpty && read == body.len(),
+                "room for the whole text was reserved"
+            );
+            Encoding::Latin1
         }
     };
     Ok(TextFile {

@@ -681,8 +681,10 @@ pub fn dedup(
     let mut keep = Vec::with_capacity(batch.num_rows());
     let mut rejects = Vec::new();
     for (i, row) in rows.iter().enumerate() {
-        match seen.get(&row) {
-            Some(first) => {
+        // One hash a row: the entry is found or made in one probe.
+        match seen.entry(row) {
+            std::collections::hash_map::Entry::Occupied(e) => {
+                let first = *e.get();
                 keep.push(false);
                 rejects.push(Reject {
                     file: file.to_string(),
@@ -692,8 +694,8 @@ pub fn dedup(
                     reason: format!("duplicate key: the same row key is on line {first}"),
                 });
             }
-            None => {
-                seen.insert(row, lines[i]);
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(lines[i]);
                 keep.push(true);
             }
         }
