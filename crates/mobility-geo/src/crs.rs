@@ -12,6 +12,18 @@ use std::str::FromStr;
 use crate::Error;
 
 /// A coordinate reference system the project reads.
+///
+/// ```
+/// use mobility_geo::crs::Crs;
+/// // On zone 33's central meridian (15° E) at the equator: the false easting, northing 0.
+/// let (x, y) = Crs::Epsg25833.from_lon_lat(15.0, 0.0);
+/// assert!((x - 500_000.0).abs() < 1e-6 && y.abs() < 1e-6);
+/// // Sandvika and back, to a nanodegree.
+/// let (x, y) = Crs::Epsg25833.from_lon_lat(10.52, 59.89);
+/// let (lon, lat) = Crs::Epsg25833.to_lon_lat(x, y);
+/// assert!((lon - 10.52).abs() < 1e-9 && (lat - 59.89).abs() < 1e-9);
+/// assert_eq!(Crs::Epsg4326.to_lon_lat(10.52, 59.89), (10.52, 59.89));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Crs {
     /// WGS84 longitude/latitude in degrees.

@@ -44,6 +44,26 @@ impl Zone {
 }
 
 /// An index of zones for point-in-polygon look-ups.
+///
+/// ```
+/// use geo::{MultiPolygon, polygon};
+/// use mobility_geo::{Zone, ZoneIndex};
+/// let square = |id: &str, side: f64| Zone {
+///     id: id.into(),
+///     kind: "grunnkrets".into(),
+///     geometry: MultiPolygon(vec![polygon![
+///         (x: 10.0, y: 59.0), (x: 10.0 + side, y: 59.0),
+///         (x: 10.0 + side, y: 59.0 + side), (x: 10.0, y: 59.0 + side),
+///     ]]),
+/// };
+/// // A zone inside another: the smaller holds the points they share.
+/// let index = ZoneIndex::new([square("big", 1.0), square("small", 0.1)], None);
+/// assert_eq!(index.zone_id(10.05, 59.05), Some("small"));
+/// assert_eq!(index.zone_id(10.5, 59.5), Some("big"));
+/// assert_eq!(index.zone_id(10.0, 59.0), Some("small")); // a corner is inside
+/// assert_eq!(index.zone_id(11.5, 59.5), None);
+/// assert_eq!(index.zone_id(f64::NAN, 59.5), None);
+/// ```
 pub struct ZoneIndex {
     zones: Vec<Zone>,
     prepared: Vec<PreparedPolygon>,

@@ -90,6 +90,22 @@ pub fn t_quantile(level: f64, df: f64) -> f64 {
 
 /// The ratio estimate over strata, its linearised SE and a `level` CI with `df` degrees of
 /// freedom (persons − strata for the whole sample).
+///
+/// Worked by hand: three persons of weight 1 in one stratum with y = 1, 0, 2 trips by bike of
+/// x = 1, 1, 1 trips: R = 3/3 = 1, X = 3, z = (y − R x)/X = 0, −1/3, 1/3, and
+/// V = 3/2 · Σ (z − z̄)² = 3/2 · 2/9 = 1/3.
+///
+/// ```
+/// use mobility_stats::{StratumSums, ratio_estimate};
+/// let s = StratumSums {
+///     n_h: 3, n_d: 3, sw: 3.0, sw2: 3.0,
+///     sw_y: 3.0, sw_x: 3.0, sw2_yy: 5.0, sw2_xy: 3.0, sw2_xx: 3.0,
+/// };
+/// let e = ratio_estimate(&[s], 0.95, 2.0);
+/// assert_eq!(e.estimate, 1.0);
+/// assert!((e.se - (1.0f64 / 3.0).sqrt()).abs() < 1e-12);
+/// assert_eq!(e.n, 3);
+/// ```
 pub fn ratio_estimate(strata: &[StratumSums], level: f64, df: f64) -> Estimate {
     let (r, x) = ratio_of(strata);
     let wz: Vec<(f64, f64)> = strata.iter().map(|s| ratio_wz(s, r, x)).collect();

@@ -194,6 +194,14 @@ impl AreaSums {
 
 /// The base-volume-weighted area index over points (base, calc) with positive base; `None`
 /// without such a point. One point has no SD (NaN), as a sample of one.
+///
+/// ```
+/// use mobility_stats::traffic::area_index;
+/// // Σ calc / Σ base over the points: (1100 + 950) / (1000 + 1000) = +2.5 %.
+/// let a = area_index(&[(1000.0, 1100.0), (1000.0, 950.0)]).unwrap();
+/// assert!((a.index_p - 2.5).abs() < 1e-9);
+/// assert!(area_index(&[(0.0, 10.0)]).is_none());
+/// ```
 pub fn area_index(points: &[(f64, f64)]) -> Option<AreaIndex> {
     let mut s = AreaSums::default();
     for &(b, c) in points {
@@ -205,6 +213,16 @@ pub fn area_index(points: &[(f64, f64)]) -> Option<AreaIndex> {
 /// Two consecutive indices (percent, SE in percentage points) chained: R = R₁R₂ and
 /// Var(R₁R₂) = R₁²Var(R₂) + R₂²Var(R₁) + Var(R₁)Var(R₂) for independent links.
 /// Returns (index_p, se_p).
+///
+/// ```
+/// use mobility_stats::traffic::{chain, point_index};
+/// // +10 % then +10 %: +21 %. With SEs of 1 and 2 points: √(1.1² · 0.02² + 1.1² · 0.01² +
+/// // 0.01² · 0.02²) = 0.0245975 (2.46 points).
+/// let (index, se) = chain((10.0, 1.0), (10.0, 2.0));
+/// assert!((index - 21.0).abs() < 1e-9);
+/// assert!((se - 2.45975).abs() < 1e-5);
+/// assert!((point_index(1000.0, 1030.0) - 3.0).abs() < 1e-12);
+/// ```
 pub fn chain(first: (f64, f64), second: (f64, f64)) -> (f64, f64) {
     let (r1, r2) = (1.0 + first.0 / 100.0, 1.0 + second.0 / 100.0);
     let (v1, v2) = ((first.1 / 100.0).powi(2), (second.1 / 100.0).powi(2));
