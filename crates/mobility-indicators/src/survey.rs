@@ -755,17 +755,13 @@ fn person_cells(person_rows: &[Row], pd: &[u32], local: &mut Vec<(u32, u32, f64,
         }
     }
     let keys = local.len();
-    for i in 1..pd.len() {
+    for &d in pd {
         for j in 0..keys {
             let (_, k, y, x) = local[j];
-            local.push((pd[i], k, y, x));
+            local.push((d, k, y, x));
         }
     }
-    if let Some(&d0) = pd.first() {
-        for e in &mut local[..keys] {
-            e.0 = d0;
-        }
-    }
+    local.drain(..keys);
     let person_level = local.len();
     for r in person_rows {
         for &d in &r.trip_domain {
@@ -783,9 +779,6 @@ fn person_cells(person_rows: &[Row], pd: &[u32], local: &mut Vec<(u32, u32, f64,
                 None => local.push((d, r.key, r.y, r.x)),
             }
         }
-    }
-    if pd.is_empty() {
-        local.drain(..keys);
     }
 }
 
@@ -1016,6 +1009,8 @@ struct MedianObservations {
     order: Vec<(f64, u32)>,
     /// Per breakdown, per observation of `order`: its cell in that breakdown, or NONE.
     cell_in: Vec<Vec<u32>>,
+    /// The breakdown of each cell.
+    group_of_cell: Vec<usize>,
     /// Observations per cell.
     counts: Vec<usize>,
     /// The persons of each cell.
@@ -1085,6 +1080,7 @@ impl MedianObservations {
         Self {
             order,
             cell_in,
+            group_of_cell: (0..cells).map(|c| group[c / nk]).collect(),
             counts,
             persons,
         }
@@ -1095,15 +1091,11 @@ impl MedianObservations {
     fn deal(&self, mut f: impl FnMut(&[(usize, &[(f64, u32)])])) {
         let mut buffer: Vec<(f64, u32)> = Vec::new();
         let mut next = vec![0usize; self.counts.len()];
-        for cell_in in &self.cell_in {
+        for (g, cell_in) in self.cell_in.iter().enumerate() {
             let mut at = 0;
             let mut cells = Vec::new();
-            let mut seen = vec![false; self.counts.len()];
-            for &c in cell_in.iter().filter(|&&c| c != NONE) {
-                seen[c as usize] = true;
-            }
             for (c, &n) in self.counts.iter().enumerate() {
-                if seen[c] {
+                if n > 0 && self.group_of_cell[c] == g {
                     next[c] = at;
                     cells.push((c, at));
                     at += n;

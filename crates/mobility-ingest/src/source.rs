@@ -343,11 +343,16 @@ pub fn decode(name: &str, bytes: &[u8]) -> Result<TextFile> {
                 .max_utf8_buffer_length(body.len())
                 .unwrap_or(body.len().saturating_mul(3));
             text.reserve(room);
-            let (result, read, _) = decoder.decode_to_string(body, &mut text, true);
-            debug_assert!(
-                result == encoding_rs::CoderResult::InputEmpty && read == body.len(),
-                "room for the whole text was reserved"
-            );
+            let mut done = 0;
+            loop {
+                let (result, read, _) = decoder.decode_to_string(&body[done..], &mut text, true);
+                done += read;
+                match result {
+                    encoding_rs::CoderResult::InputEmpty => break,
+                    // Not expected with the room above; never a text cut short.
+                    encoding_rs::CoderResult::OutputFull => text.reserve(body.len() - done + 16),
+                }
+            }
             Encoding::Latin1
         }
     };
