@@ -18,6 +18,7 @@ pub mod gtfs;
 pub mod json;
 pub mod links;
 pub mod monthly;
+mod packed;
 pub mod parse;
 pub mod points;
 pub mod rejects;

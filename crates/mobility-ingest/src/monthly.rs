@@ -14,11 +14,12 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use arrow::array::{AsArray, RecordBatch, UInt32Array};
-use arrow::compute::{concat_batches, take_record_batch};
+use arrow::compute::{concat_batches, interleave_record_batch, take_record_batch};
 use arrow::datatypes::TimestampMicrosecondType;
 use mobility_model::Table;
 use rayon::prelude::*;
 
+use crate::packed;
 use crate::store::{self, DataDir, Staging};
 use crate::{Error, Result};
 
@@ -199,16 +200,46 @@ impl Months {
 }
 
 /// The rows of `batches` (in input order, each unique by key) with, for each key, the row of
-/// the last batch that has it, sorted by key: one stable sort of the row indices by the key in
-/// Arrow's row format (a byte comparison), after which a key's rows are adjacent in input
-/// order and the last of each run is kept. No hashing.
+/// the last batch that has it, sorted by key. The keys are packed into integers where they fit
+/// ([`packed`]) and sorted with their batch and row, so that a key's rows are adjacent in input
+/// order and the last of each run is kept; the kept rows are gathered from the batches in one
+/// copy. Other keys go through [`merge_by_rows`].
 pub fn merge_later_wins(table: Table, batches: &[RecordBatch]) -> Result<RecordBatch> {
     let schema = table.schema();
     let aligned = batches
         .iter()
         .map(|b| store::align(b, &schema))
         .collect::<Result<Vec<_>>>()?;
-    let all = concat_batches(&schema, &aligned)?;
+    let refs: Vec<&RecordBatch> = aligned.iter().collect();
+    let Some(keys) = packed::keys(table, &refs) else {
+        return merge_by_rows(table, &aligned);
+    };
+    // (key, batch << 32 | row): sorting the pairs orders equal keys by input position, as a
+    // stable sort by key would.
+    let mut order: Vec<(u128, u64)> = Vec::with_capacity(keys.iter().map(Vec::len).sum());
+    for (b, keys) in keys.iter().enumerate() {
+        let b = (b as u64) << 32;
+        order.extend(keys.iter().enumerate().map(|(r, &k)| (k, b | r as u64)));
+    }
+    drop(keys);
+    order.par_sort_unstable();
+    let mut keep: Vec<(usize, usize)> = Vec::with_capacity(order.len());
+    for (w, &(key, at)) in order.iter().enumerate() {
+        if order.get(w + 1).is_none_or(|next| next.0 != key) {
+            keep.push(((at >> 32) as usize, (at & u64::from(u32::MAX)) as usize));
+        }
+    }
+    drop(order);
+    if refs.is_empty() {
+        return Ok(RecordBatch::new_empty(schema));
+    }
+    Ok(interleave_record_batch(&refs, &keep)?)
+}
+
+/// [`merge_later_wins`] by Arrow's row format, for any key: one stable sort of the row indices
+/// by the key's bytes.
+pub fn merge_by_rows(table: Table, aligned: &[RecordBatch]) -> Result<RecordBatch> {
+    let all = concat_batches(&table.schema(), aligned)?;
     let (_, rows) = store::key_rows(table, &all)?;
     let mut idx: Vec<u32> = (0..all.num_rows() as u32).collect();
     idx.par_sort_by(|&a, &b| rows.row(a as usize).cmp(&rows.row(b as usize)));

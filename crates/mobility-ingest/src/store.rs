@@ -30,6 +30,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
+use crate::packed;
 use crate::rejects::{Reject, to_csv};
 use crate::{Error, Result};
 
@@ -675,17 +676,12 @@ pub fn dedup(
     lines: &[u64],
     file: &str,
 ) -> Result<(RecordBatch, Vec<Reject>)> {
-    let (_, rows) = key_rows(table, batch)?;
-    let mut seen: HashMap<arrow::row::Row<'_>, u64, foldhash::fast::RandomState> =
-        HashMap::with_capacity_and_hasher(batch.num_rows(), Default::default());
-    let mut keep = Vec::with_capacity(batch.num_rows());
-    let mut rejects = Vec::new();
-    for (i, row) in rows.iter().enumerate() {
-        // One hash a row: the entry is found or made in one probe.
-        match seen.entry(row) {
-            std::collections::hash_map::Entry::Occupied(e) => {
-                let first = *e.get();
-                keep.push(false);
+    let keep_first = |first: Vec<Option<u64>>| {
+        let mut keep = Vec::with_capacity(batch.num_rows());
+        let mut rejects = Vec::new();
+        for (i, first) in first.into_iter().enumerate() {
+            keep.push(first.is_none());
+            if let Some(first) = first {
                 rejects.push(Reject {
                     file: file.to_string(),
                     line: lines[i],
@@ -694,12 +690,16 @@ pub fn dedup(
                     reason: format!("duplicate key: the same row key is on line {first}"),
                 });
             }
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(lines[i]);
-                keep.push(true);
-            }
         }
-    }
+        (keep, rejects)
+    };
+    let (keep, rejects) = match packed::keys(table, &[batch]) {
+        Some(mut keys) => keep_first(first_lines(&keys.pop().expect("one batch"), lines)),
+        None => {
+            let (_, rows) = key_rows(table, batch)?;
+            keep_first(first_lines(&rows.iter().collect::<Vec<_>>(), lines))
+        }
+    };
     if rejects.is_empty() {
         return Ok((batch.clone(), rejects));
     }
@@ -707,6 +707,23 @@ pub fn dedup(
         filter_record_batch(batch, &BooleanArray::from(keep))?,
         rejects,
     ))
+}
+
+/// For each key, `None` where it is seen first, else the line it was first seen on.
+fn first_lines<K: std::hash::Hash + Eq + Copy>(keys: &[K], lines: &[u64]) -> Vec<Option<u64>> {
+    let mut seen: HashMap<K, u64, foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(keys.len(), Default::default());
+    keys.iter()
+        .zip(lines)
+        // One hash a row: the entry is found or made in one probe.
+        .map(|(k, line)| match seen.entry(*k) {
+            std::collections::hash_map::Entry::Occupied(e) => Some(*e.get()),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(*line);
+                None
+            }
+        })
+        .collect()
 }
 
 fn key_text(table: Table, batch: &RecordBatch, i: usize) -> String {
