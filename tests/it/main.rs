@@ -1,5 +1,6 @@
 //! Integration tests of the `mobility` binary, one test binary of modules.
 
+mod architecture;
 mod bad_inputs;
 mod calendar;
 mod calibration;

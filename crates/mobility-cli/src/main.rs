@@ -12,6 +12,7 @@ use mobility_ingest::store::DataDir;
 
 mod cluster;
 mod config;
+mod factors;
 mod sql;
 use mobility_ingest::{Options, Summary};
 
@@ -796,7 +797,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .unwrap_or_default();
             opts.progress = run_progress(quiet);
             opts.replicate_scale = st.get("replicate_scale").unwrap_or("jk1").to_string();
-            opts.factors = st.get("factors").map(PathBuf::from);
+            opts.factors = st
+                .get("factors")
+                .map(|p| factors::given(std::path::Path::new(p)))
+                .transpose()?;
             opts.cluster = st.get("cluster").map(str::to_string);
             opts.query_timeout = st.parse("query_timeout").unwrap_or(0);
             if st.get("csv_dialect") == Some("excel-nb") {

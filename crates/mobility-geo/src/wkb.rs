@@ -253,6 +253,58 @@ impl Reader<'_> {
     }
 }
 
+/// The geometry types and bounding box of a column of WKB values (what GeoParquet's file
+/// metadata records).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Extent {
+    /// The types present, by their GeoParquet names (`Point`, `MultiPolygon`, …).
+    pub types: std::collections::BTreeSet<&'static str>,
+    /// `[xmin, ymin, xmax, ymax]`; `None` when no geometry has coordinates.
+    pub bbox: Option<[f64; 4]>,
+}
+
+impl Extent {
+    /// The extent of `values`; the first that does not decode is the error.
+    ///
+    /// ```
+    /// use mobility_geo::wkb::{Extent, point_wkb};
+    /// let e = Extent::of([point_wkb(10.0, 59.0).as_slice(), &point_wkb(11.0, 60.5)]).unwrap();
+    /// assert_eq!(e.types.into_iter().collect::<Vec<_>>(), ["Point"]);
+    /// assert_eq!(e.bbox, Some([10.0, 59.0, 11.0, 60.5]));
+    /// ```
+    pub fn of<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> Result<Self> {
+        use geo::BoundingRect;
+        let mut e = Extent::default();
+        for wkb in values {
+            let g = from_wkb(wkb)?;
+            e.types.insert(match &g {
+                Geometry::Point(_) => "Point",
+                Geometry::LineString(_) => "LineString",
+                Geometry::Polygon(_) => "Polygon",
+                Geometry::MultiPoint(_) => "MultiPoint",
+                Geometry::MultiLineString(_) => "MultiLineString",
+                Geometry::MultiPolygon(_) => "MultiPolygon",
+                _ => "Unknown",
+            });
+            if let Some(r) = g.bounding_rect() {
+                let [x0, y0, x1, y1] = e.bbox.unwrap_or([
+                    f64::INFINITY,
+                    f64::INFINITY,
+                    f64::NEG_INFINITY,
+                    f64::NEG_INFINITY,
+                ]);
+                e.bbox = Some([
+                    x0.min(r.min().x),
+                    y0.min(r.min().y),
+                    x1.max(r.max().x),
+                    y1.max(r.max().y),
+                ]);
+            }
+        }
+        Ok(e)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

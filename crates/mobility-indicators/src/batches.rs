@@ -31,7 +31,7 @@ pub(crate) fn query_timeout(ctx: &SessionContext) -> Option<std::time::Duration>
         .config()
         .options()
         .extensions
-        .get::<mobility_sql::spatial_join::MobilityOptions>()
+        .get::<mobility_sql::options::MobilityOptions>()
         .map_or(0, |o| o.query_timeout);
     (s > 0).then(|| std::time::Duration::from_secs(s))
 }

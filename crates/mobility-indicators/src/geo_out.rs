@@ -179,10 +179,17 @@ fn desire_lines(
 fn write_both(dir: &Path, name: &str, batch: &RecordBatch) -> Result<Vec<String>> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let pq = dir.join(format!("{name}.parquet"));
-    let meta = mobility_ingest::store::geo_metadata(batch).map_err(|e| Error::Shape {
+    let shape = |message: String| Error::Shape {
         id: name.to_string(),
-        message: e.to_string(),
-    })?;
+        message,
+    };
+    let wkb = batch
+        .column_by_name("geometry")
+        .and_then(|c| c.as_any().downcast_ref::<BinaryArray>())
+        .ok_or_else(|| shape("no binary geometry column".into()))?;
+    let extent =
+        mobility_geo::wkb::Extent::of(wkb.iter().flatten()).map_err(|e| shape(e.to_string()))?;
+    let meta = mobility_model::geoparquet::file_metadata(extent.types, extent.bbox);
     let props = WriterProperties::builder()
         .set_key_value_metadata(Some(vec![KeyValue::new("geo".to_string(), meta)]))
         .build();

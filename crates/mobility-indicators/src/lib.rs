@@ -19,6 +19,7 @@
 mod batches;
 pub mod catalog;
 pub mod geo_out;
+pub mod manifest;
 pub mod matrix;
 pub mod report;
 pub mod run;

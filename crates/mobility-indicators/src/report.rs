@@ -19,7 +19,7 @@ use datafusion::prelude::SessionContext;
 use geo::MultiPolygon;
 
 use crate::batches::{collect_if, f64s, utf8};
-use crate::run::Manifest;
+use crate::manifest::Manifest;
 use crate::svg::{self, Bar, FlowLine, Line, MapPoint, MapZone, esc, num};
 use crate::{Error, Result};
 

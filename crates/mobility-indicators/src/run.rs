@@ -9,15 +9,26 @@ use std::time::Instant;
 use arrow::array::RecordBatch;
 use datafusion::prelude::SessionContext;
 use mobility_model::Table;
-use mobility_model::layout::Snapshot;
-use serde::Serialize;
 
 use futures::StreamExt;
 
 use crate::batches::{collect, execute_stream};
 use crate::catalog::{Indicator, Kind};
+pub use crate::manifest::{IndicatorReport, InputFile, Manifest};
+use crate::manifest::{checksums, factor_checksums};
 use crate::survey::{self, Frame, Rules, Spec, Variance};
 use crate::{Error, Result, io, targets, traffic};
+
+/// Factor tables given for one run instead of the data directory's (`mobility run --factors`).
+/// The caller reads the files (the CLI parses them as `mobility ingest factors` does); the run
+/// lists the files' checksums in its manifest.
+#[derive(Debug, Clone)]
+pub struct GivenFactors {
+    /// The file or folder they were read from.
+    pub path: PathBuf,
+    /// Each table with its rows.
+    pub tables: Vec<(Table, Vec<RecordBatch>)>,
+}
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -57,9 +68,9 @@ pub struct RunOptions {
     /// With replicate weights in the data: c of c·Σ(θ_r − θ̂)², `jk1` ((R − 1)/R),
     /// `bootstrap` (1/R), or a number or fraction such as `6/7`.
     pub replicate_scale: String,
-    /// Factor files (or folders of them) to use instead of the data directory's
-    /// emission_factors, fleet_mix and occupancy; a rejected row is an error.
-    pub factors: Option<PathBuf>,
+    /// Factor tables to use instead of the data directory's emission_factors, fleet_mix and
+    /// occupancy (`--factors`, read by the caller).
+    pub factors: Option<GivenFactors>,
     /// The zone kind of the origin–destination indicators; `None`: the trips' own zone ids.
     pub od_zone_kind: Option<String>,
     /// The periods of `od_trips_by_period`, as `name=from-to,…` in local hours
@@ -155,106 +166,6 @@ impl RunOptions {
     }
 }
 
-/// What happened to one indicator.
-#[derive(Debug, Clone, Serialize)]
-pub struct IndicatorReport {
-    pub id: String,
-    pub title: String,
-    /// Rows written, or `None` when skipped.
-    pub rows: Option<usize>,
-    /// Why it was skipped.
-    pub skipped: Option<String>,
-    /// Wall time in all, and of its steps: the query, the estimation, writing.
-    pub seconds: f64,
-    pub query_seconds: f64,
-    pub estimate_seconds: f64,
-    pub write_seconds: f64,
-}
-
-/// An input file with its checksum.
-#[derive(Debug, Clone, Serialize)]
-pub struct InputFile {
-    pub path: String,
-    pub bytes: u64,
-    pub sha256: String,
-}
-
-/// `manifest.json`.
-#[derive(Debug, Clone, Serialize)]
-pub struct Manifest {
-    pub version: String,
-    pub data: String,
-    pub inputs: Vec<InputFile>,
-    pub table_rows: std::collections::BTreeMap<String, u64>,
-    pub parameters: serde_json::Value,
-    pub indicators: Vec<IndicatorReport>,
-    pub seconds_total: f64,
-}
-
-/// A file with its size and SHA-256, shown as `shown`.
-fn input_file(path: &Path, shown: String) -> Result<InputFile> {
-    use sha2::Digest;
-    let bytes = std::fs::read(path).map_err(io(path))?;
-    Ok(InputFile {
-        path: shown,
-        bytes: bytes.len() as u64,
-        sha256: sha2::Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect(),
-    })
-}
-
-/// The files with extension `ext` in `dir`, sorted.
-fn files_in(dir: &Path, ext: &str) -> Result<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(io(dir))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == ext))
-        .collect();
-    files.sort();
-    Ok(files)
-}
-
-async fn checksums(data: &Path, snapshot: &Snapshot, tables: &[Table]) -> Result<Vec<InputFile>> {
-    let remote = mobility_sql::remote::Remote::of(data).map_err(|source| Error::DataFusion {
-        context: data.display().to_string(),
-        source,
-    })?;
-    if let Some(r) = remote {
-        return r
-            .checksums(snapshot, tables)
-            .await
-            .map(|files| {
-                files
-                    .into_iter()
-                    .map(|(path, bytes, sha256)| InputFile {
-                        path,
-                        bytes,
-                        sha256,
-                    })
-                    .collect()
-            })
-            .map_err(|source| Error::DataFusion {
-                context: data.display().to_string(),
-                source,
-            });
-    }
-    let mut out = Vec::new();
-    for t in tables {
-        let dir = snapshot.table_dir(data, *t);
-        if !dir.is_dir() {
-            // A table given from elsewhere (--factors), whose files are listed apart.
-            continue;
-        }
-        for f in files_in(&dir, "parquet")? {
-            let shown = f.strip_prefix(data).unwrap_or(&f).display().to_string();
-            out.push(input_file(&f, shown)?);
-        }
-    }
-    Ok(out)
-}
-
 /// Writes a batch as Parquet and as CSV with a header (UTF-8, or `excel-nb`).
 pub fn write_outputs(dir: &Path, id: &str, batch: &RecordBatch, dialect: CsvDialect) -> Result<()> {
     let pq = dir.join(format!("{id}.parquet"));
@@ -322,59 +233,6 @@ pub fn excel_nb(batch: &RecordBatch) -> Result<String> {
         out.push_str("\r\n");
     }
     Ok(out)
-}
-
-/// The factor files of `--factors` with their checksums.
-fn factor_checksums(path: &Path) -> Result<Vec<InputFile>> {
-    let files = if path.is_dir() {
-        files_in(path, "csv")?
-    } else {
-        vec![path.to_path_buf()]
-    };
-    files
-        .iter()
-        .map(|f| input_file(f, f.display().to_string()))
-        .collect()
-}
-
-/// The factor tables of `--factors`: every file parsed as `mobility ingest factors` does, and
-/// any rejected row an error naming file, line, column, value and reason.
-fn factor_tables(path: &Path) -> Result<Vec<(Table, Vec<RecordBatch>)>> {
-    let bad = |e: mobility_ingest::Error| Error::Shape {
-        id: "factors".into(),
-        message: e.to_string(),
-    };
-    let mut by_table: std::collections::BTreeMap<&'static str, (Table, Vec<RecordBatch>)> =
-        Default::default();
-    for p in mobility_ingest::source::expand(&[path.to_path_buf()]).map_err(bad)? {
-        for f in mobility_ingest::source::read_text(&p, &[".csv"]).map_err(bad)? {
-            let parsed = mobility_ingest::factors::parse(&f).map_err(bad)?;
-            if let Some(r) = parsed.rejects.rows.first() {
-                return Err(Error::Shape {
-                    id: "factors".into(),
-                    message: format!(
-                        "{} line {}, column {}: '{}': {}",
-                        r.file, r.line, r.column, r.value, r.reason
-                    ),
-                });
-            }
-            by_table
-                .entry(parsed.table.name())
-                .or_insert((parsed.table, Vec::new()))
-                .1
-                .push(parsed.batch);
-        }
-    }
-    if by_table.is_empty() {
-        return Err(Error::Shape {
-            id: "factors".into(),
-            message: format!(
-                "{}: no emission_factors*.csv, fleet_mix*.csv or occupancy*.csv",
-                path.display()
-            ),
-        });
-    }
-    Ok(by_table.into_values().collect())
 }
 
 /// Gives the frame the margins its weights were calibrated to (`calibration_margins`, from
@@ -510,7 +368,7 @@ pub async fn run(opts: &RunOptions) -> Result<Manifest> {
 pub async fn run_catalog(opts: &RunOptions, catalog: &[Indicator]) -> Result<Manifest> {
     let started = Instant::now();
     let given = match &opts.factors {
-        Some(path) => factor_tables(path)?,
+        Some(f) => f.tables.clone(),
         None => Vec::new(),
     };
     let mobility_sql::Session {
@@ -544,7 +402,7 @@ pub async fn run_catalog(opts: &RunOptions, catalog: &[Indicator]) -> Result<Man
     }
     let mut inputs = checksums(&opts.data, &snapshot, &present).await?;
     if let Some(f) = &opts.factors {
-        inputs.extend(factor_checksums(f)?);
+        inputs.extend(factor_checksums(&f.path)?);
     }
     let staging = opts.out.join(format!(".staging-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
@@ -1023,7 +881,7 @@ async fn run_into(
             "scenarios": opts.scenarios,
             "traffic_reference_year": opts.reference_year,
             "traffic_index_method": opts.index_method.name(),
-            "factors": opts.factors.as_ref().map(|p| p.display().to_string()),
+            "factors": opts.factors.as_ref().map(|f| f.path.display().to_string()),
             "replicate_weights": replicates.as_ref().map(|r| serde_json::json!({"replicates": r.weights.len(), "scale": r.scale, "scheme": r.scheme})),
             "calibration": calibration,
             "person_frame_seconds": frame_seconds,

@@ -21,7 +21,6 @@ use arrow::compute::{
     SortColumn, concat_batches, filter_record_batch, lexsort_to_indices, take_record_batch,
 };
 use arrow::row::{OwnedRow, RowConverter, SortField};
-use geo::BoundingRect;
 use mobility_model::Table;
 use mobility_model::layout::{self, Snapshot};
 use parquet::arrow::ArrowWriter;
@@ -589,8 +588,8 @@ fn write_parquet(path: &Path, table: Table, batch: &RecordBatch) -> Result<()> {
     Ok(())
 }
 
-/// GeoParquet 1.1 file metadata for the `geometry` column: WKB, lon/lat (OGC:CRS84, the
-/// default when `crs` is absent), the geometry types present and the bounding box.
+/// GeoParquet 1.1 file metadata for the `geometry` column
+/// ([`mobility_model::geoparquet::file_metadata`]).
 pub fn geo_metadata(batch: &RecordBatch) -> Result<String> {
     let col = batch
         .column_by_name("geometry")
@@ -602,47 +601,15 @@ pub fn geo_metadata(batch: &RecordBatch) -> Result<String> {
                 "geo table without a binary geometry column",
             )
         })?;
-    let mut types = std::collections::BTreeSet::new();
-    let (mut x0, mut y0, mut x1, mut y1) = (
-        f64::INFINITY,
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-        f64::NEG_INFINITY,
-    );
-    for wkb in col.iter().flatten() {
-        let g = mobility_geo::wkb::from_wkb(wkb).map_err(|source| Error::Geo {
+    let extent =
+        mobility_geo::wkb::Extent::of(col.iter().flatten()).map_err(|source| Error::Geo {
             context: "geometry column".into(),
             source,
         })?;
-        types.insert(match &g {
-            geo::Geometry::Point(_) => "Point",
-            geo::Geometry::LineString(_) => "LineString",
-            geo::Geometry::Polygon(_) => "Polygon",
-            geo::Geometry::MultiPoint(_) => "MultiPoint",
-            geo::Geometry::MultiLineString(_) => "MultiLineString",
-            geo::Geometry::MultiPolygon(_) => "MultiPolygon",
-            _ => "Unknown",
-        });
-        if let Some(r) = g.bounding_rect() {
-            x0 = x0.min(r.min().x);
-            y0 = y0.min(r.min().y);
-            x1 = x1.max(r.max().x);
-            y1 = y1.max(r.max().y);
-        }
-    }
-    let mut column = serde_json::json!({
-        "encoding": "WKB",
-        "geometry_types": types.into_iter().collect::<Vec<_>>(),
-    });
-    if x0.is_finite() {
-        column["bbox"] = serde_json::json!([x0, y0, x1, y1]);
-    }
-    Ok(serde_json::json!({
-        "version": "1.1.0",
-        "primary_column": "geometry",
-        "columns": { "geometry": column },
-    })
-    .to_string())
+    Ok(mobility_model::geoparquet::file_metadata(
+        extent.types,
+        extent.bbox,
+    ))
 }
 
 pub(crate) fn key_rows(

@@ -28,7 +28,8 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionConfig;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 
-use crate::spatial_join::{self, MobilityOptions, SpatialJoinCodec, SpatialJoinExec};
+use crate::options::MobilityOptions;
+use crate::spatial_join::{self, SpatialJoinCodec, SpatialJoinExec};
 
 /// The first byte of an encoded plan node: whose codec wrote the rest.
 const BALLISTA: u8 = 0;

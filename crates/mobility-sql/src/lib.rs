@@ -18,6 +18,7 @@
 pub mod cluster;
 pub mod functions;
 pub mod lookup_once;
+pub mod options;
 pub mod remote;
 pub mod session;
 pub mod spatial_join;

@@ -48,7 +48,7 @@ impl PhysicalOptimizerRule for LookupOnceRule {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let on = config
             .extensions
-            .get::<crate::spatial_join::MobilityOptions>()
+            .get::<crate::options::MobilityOptions>()
             .is_none_or(|o| o.lookup_once);
         if !on {
             return Ok(plan);

@@ -14,7 +14,8 @@ use mobility_model::layout::Snapshot;
 use mobility_stats::calendar::Calendar;
 
 use crate::functions::{self, Lookups, StopIndex};
-use crate::spatial_join::{self, MobilityOptions};
+use crate::options::MobilityOptions;
+use crate::spatial_join;
 
 /// Views every session creates when the tables they read are present: (name, needs, SQL).
 pub const VIEWS: &[(&str, &[Table], &str)] = &[

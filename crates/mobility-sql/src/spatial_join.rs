@@ -25,11 +25,9 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions, UInt32Array};
 use arrow::compute::{cast, take};
 use arrow::datatypes::{DataType, Float64Type, SchemaRef};
-use datafusion::common::config::{ConfigExtension, ConfigOptions};
+use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
-use datafusion::common::{
-    DataFusionError, JoinSide, JoinType, Result, ScalarValue, extensions_options, internal_err,
-};
+use datafusion::common::{DataFusionError, JoinSide, JoinType, Result, ScalarValue, internal_err};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::expressions::{Column, Literal};
 use datafusion::physical_expr::utils::collect_columns;
@@ -56,25 +54,7 @@ use rstar::{AABB, RTree};
 
 use crate::udf::decode;
 
-extensions_options! {
-    /// mobility's session options: `SET mobility.<name> = <value>`.
-    pub struct MobilityOptions {
-        /// Plan `ST_Contains`/`ST_Within`/`ST_Intersects` joins as an indexed spatial join
-        /// (false: DataFusion's nested loop).
-        pub spatial_join: bool, default = true
-        /// Compute a look-up (`zone_of`, `nearest_stop_m`) used both in a filter and above it
-        /// once per row (false: as DataFusion plans it, twice).
-        pub lookup_once: bool, default = true
-        /// Seconds an indicator run waits for a query's next result before failing it (0: no
-        /// limit). On a cluster a job that stalls (docs/cluster.md: a lost executor) otherwise
-        /// waits forever.
-        pub query_timeout: u64, default = 0
-    }
-}
-
-impl ConfigExtension for MobilityOptions {
-    const PREFIX: &'static str = "mobility";
-}
+use crate::options::MobilityOptions;
 
 /// What a pair must satisfy, with `build` the geometry of the indexed side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
