@@ -277,3 +277,83 @@ fn the_report_speaks_english_on_request() {
         "bokmål by default"
     );
 }
+
+/// The numbers a report writes (chart labels, tooltips, tables, axis ticks, category labels
+/// such as `2.5-5 km`): in bokmål with a decimal comma, in English with a point. Free text from
+/// the data (a factor's source) is left as it is: a text node counts when it has at most one
+/// word beside its numbers (a unit).
+#[test]
+fn the_report_writes_its_numbers_with_the_languages_decimal_mark() {
+    // `html` without its `<tag …>…</tag>` elements.
+    fn without(html: &str, tag: &str) -> String {
+        let (open, close) = (format!("<{tag}"), format!("</{tag}>"));
+        let mut kept = String::new();
+        let mut rest = html;
+        while let Some(i) = rest.find(&open) {
+            kept.push_str(&rest[..i]);
+            rest = rest[i..]
+                .find(&close)
+                .map_or("", |j| &rest[i + j + close.len()..]);
+        }
+        kept.push_str(rest);
+        kept
+    }
+    let numbers = |html: &str, mark: char| -> Vec<String> {
+        // Scripts and styles are not shown.
+        let shown = without(&without(html, "script"), "style");
+        let mut nodes = Vec::new();
+        let mut inside = false;
+        let mut node = String::new();
+        for c in shown.chars() {
+            match c {
+                '<' => {
+                    inside = true;
+                    nodes.push(std::mem::take(&mut node));
+                }
+                '>' => inside = false,
+                c if !inside => node.push(c),
+                _ => {}
+            }
+        }
+        nodes
+            .into_iter()
+            .map(|n| n.trim().to_string())
+            .filter(|n| {
+                let b: Vec<char> = n.chars().collect();
+                let marked = b
+                    .windows(3)
+                    .any(|w| w[0].is_ascii_digit() && w[1] == mark && w[2].is_ascii_digit());
+                let words = n
+                    .split(|c: char| !c.is_alphabetic())
+                    .filter(|w| w.chars().count() >= 2)
+                    .count();
+                marked && words <= 1
+            })
+            .collect()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut shown = 0;
+    for (lang, wrong, right) in [("nb", '.', ','), ("en", ',', '.')] {
+        let out = dir.path().join(lang);
+        ok(&[
+            "run",
+            "--data",
+            root().join("data/sample").to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--lang",
+            lang,
+            "--scenario",
+            "shift-short-car-trips=0.3",
+            "-q",
+        ]);
+        let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+        let bad = numbers(&html, wrong);
+        assert!(
+            bad.is_empty(),
+            "{lang}: numbers written with '{wrong}': {bad:?}"
+        );
+        shown += numbers(&html, right).len();
+    }
+    assert!(shown > 50, "the reports show decimals: {shown}");
+}

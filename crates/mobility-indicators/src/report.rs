@@ -20,7 +20,7 @@ use geo::MultiPolygon;
 
 use crate::batches::{collect_if, f64s, utf8};
 use crate::manifest::Manifest;
-use crate::svg::{self, Bar, FlowLine, Line, MapPoint, MapZone, esc, num};
+use crate::svg::{self, Bar, Decimal, FlowLine, Line, MapPoint, MapZone, esc};
 use crate::{Error, Result};
 
 /// The report's language.
@@ -43,10 +43,43 @@ impl Lang {
         }
     }
 
+    /// The decimal mark of this language's numbers.
+    fn decimal(self) -> Decimal {
+        match self {
+            Lang::Nb => Decimal::Comma,
+            Lang::En => Decimal::Point,
+        }
+    }
+
+    /// A number for people in this language ([`Decimal::num`]).
+    fn num(self, v: f64, digits: usize) -> String {
+        self.decimal().num(v, digits)
+    }
+
+    /// A category label that holds numbers (`2.5-5 km`) with this language's decimal mark.
+    fn label(self, code: &str) -> String {
+        if self.decimal() == Decimal::Point {
+            return code.to_string();
+        }
+        let b = code.as_bytes();
+        code.char_indices()
+            .map(|(i, c)| {
+                let digits_around = i > 0
+                    && b[i - 1].is_ascii_digit()
+                    && b.get(i + 1).is_some_and(u8::is_ascii_digit);
+                if c == '.' && digits_around { ',' } else { c }
+            })
+            .collect()
+    }
+
     fn t(self, key: &str) -> &'static str {
         let (nb, en) = match key {
             "title" => ("Mobilitet og utslipp", "Mobility and emissions"),
             "targets" => ("Mål", "Targets"),
+            "undrawn" => (
+                "Soner som ikke kunne tegnes (geometrien kan ikke leses)",
+                "Zones not drawn (their geometry cannot be read)",
+            ),
             "target" => ("Mål", "Target"),
             "measured" => ("Målt", "Measured"),
             "ci" => ("95 % KI", "95 % CI"),
@@ -200,6 +233,14 @@ fn mode_label(lang: Lang, code: &str) -> String {
     (if lang == Lang::Nb { nb } else { en }).to_string()
 }
 
+/// `YYYY-MM` of an ISO date (`2024-05-01`); `None` for anything else.
+fn year_month(date: &str) -> Option<&str> {
+    let ym = date.get(..7)?;
+    let b = ym.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    (digits(0..4) && b[4] == b'-' && digits(5..7)).then_some(ym)
+}
+
 /// One cell of an indicator table.
 struct Cell {
     value: Option<String>,
@@ -295,7 +336,7 @@ fn mode_bars(cells: Vec<Cell>, lang: Lang) -> Option<Chart> {
             suppressed: c.suppressed,
         })
         .collect();
-    Some((svg::bars(&bars, 100.0, "%", 1), bars.len()))
+    Some((svg::bars(&bars, 100.0, "%", 1, lang.decimal()), bars.len()))
 }
 
 /// Flows between municipalities (`od_trips_municipality`, breakdown `all`): a flow map of the
@@ -388,7 +429,7 @@ fn od_flows(
         lang.t("flow_map"),
         (!lines.is_empty()).then(|| {
             (
-                svg::flows(&background, &lines, lang.t("trips_day")),
+                svg::flows(&background, &lines, lang.t("trips_day"), lang.decimal()),
                 lines.len(),
             )
         }),
@@ -476,14 +517,14 @@ fn flow_table(
                 ""
             },
             esc(&label),
-            num(est.value(i), 0),
+            lang.num(est.value(i), 0),
             if lo.is_valid(i) {
-                num(lo.value(i), 0)
+                lang.num(lo.value(i), 0)
             } else {
                 "–".into()
             },
             if hi.is_valid(i) {
-                num(hi.value(i), 0)
+                lang.num(hi.value(i), 0)
             } else {
                 "–".into()
             }
@@ -513,9 +554,9 @@ fn road_table(
     let ci = |e: f64, lo: f64, hi: f64, scale: f64, digits: usize| {
         format!(
             "{} ({} – {})",
-            num(e / scale, digits),
-            num(lo / scale, digits),
-            num(hi / scale, digits)
+            lang.num(e / scale, digits),
+            lang.num(lo / scale, digits),
+            lang.num(hi / scale, digits)
         )
     };
     let m = if lang == Lang::Nb { "mill." } else { "M" };
@@ -558,8 +599,8 @@ fn road_table(
                     ci(e.value(i), lo.value(i), hi.value(i), scale, digits)
                 ),
                 lang.t("road_cover")
-                    .replace("{len}", &num(100.0 * len.value(i), 0))
-                    .replace("{links}", &num(100.0 * links.value(i), 0)),
+                    .replace("{len}", &lang.num(100.0 * len.value(i), 0))
+                    .replace("{links}", &lang.num(100.0 * links.value(i), 0)),
             ));
         }
     }
@@ -630,6 +671,7 @@ pub async fn render(
     let _ = write!(body, "<h2>{}</h2>", lang.t("targets"));
     if let Some(t) = outputs.get("targets") {
         let title_nb = utf8(t, "title_nb");
+        let (units, codes) = (utf8(t, "unit"), utf8(t, "status_code"));
         let (title, target, measured, lo, hi, gap, status, year) = (
             utf8(t, "title"),
             f64s(t, "target_value"),
@@ -662,17 +704,17 @@ pub async fn render(
                 lang.t("status")
             );
             for i in 0..t.num_rows() {
-                // Shares as percent; the traffic index is in percent already.
-                let pct = target.value(i).abs() <= 1.0 && !title.value(i).contains("byindeks");
-                let s = if pct { 100.0 } else { 1.0 };
-                let unit = if pct || title.value(i).contains("byindeks") {
-                    "\u{a0}%"
-                } else {
-                    ""
+                // The target's unit (`share`, `percent` or a unit to write after the number).
+                let unit_code = units.as_ref().map_or("", |u| u.value(i));
+                let (s, unit) = match unit_code {
+                    "share" => (100.0, "\u{a0}%".to_string()),
+                    "percent" => (1.0, "\u{a0}%".to_string()),
+                    "" => (1.0, String::new()),
+                    u => (1.0, format!("\u{a0}{}", esc(u))),
                 };
                 let v = |a: &arrow::array::Float64Array| {
                     if a.is_valid(i) {
-                        format!("{}{unit}", num(a.value(i) * s, 1))
+                        format!("{}{unit}", lang.num(a.value(i) * s, 1))
                     } else {
                         "–".into()
                     }
@@ -682,9 +724,9 @@ pub async fn render(
                 } else {
                     "–".into()
                 };
-                let class = match status.value(i) {
+                let class = match codes.as_ref().map_or("", |c| c.value(i)) {
                     "met" => "met",
-                    "not met" => "notmet",
+                    "not_met" => "notmet",
                     _ => "open",
                 };
                 let shown_title = match (lang, &title_nb) {
@@ -758,7 +800,7 @@ pub async fn render(
                 if !rest.is_empty() {
                     shares.push(rest.iter().map(|m| share(m)).sum());
                 }
-                (band.to_string(), shares)
+                (lang.label(band), shares)
             })
             .filter(|(_, s): &(String, Vec<f64>)| s.iter().sum::<f64>() > 0.0)
             .collect();
@@ -767,7 +809,7 @@ pub async fn render(
             names.push(mode_label(lang, "other"));
         }
         let segments: usize = rows.iter().map(|(_, shares)| shares.len()).sum();
-        (svg::stacked(&rows, &names), segments)
+        (svg::stacked(&rows, &names, lang.decimal()), segments)
     });
     figure(
         &mut body,
@@ -784,19 +826,26 @@ pub async fn render(
     )
     .await?;
     let mut zone_geoms: Vec<(String, String, MultiPolygon<f64>)> = Vec::new();
+    // Zones whose geometry does not decode: named under the map, not left out unseen.
+    let mut undrawn: Vec<String> = Vec::new();
     for b in &zones {
         let (id, name) = (utf8(b, "zone_id"), utf8(b, "name"));
         let g = arrow::compute::cast(b.column(2), &DataType::Binary).map_err(Error::from)?;
         let g = g.as_binary::<i32>();
         if let (Some(id), Some(name)) = (id, name) {
             for i in 0..b.num_rows() {
-                if let Ok(Some(z)) = mobility_geo::Zone::from_wkb(id.value(i), "", g.value(i)) {
-                    let n = if name.is_valid(i) {
-                        name.value(i).to_string()
-                    } else {
-                        String::new()
-                    };
-                    zone_geoms.push((id.value(i).to_string(), n, z.geometry));
+                match mobility_geo::Zone::from_wkb(id.value(i), "", g.value(i)) {
+                    Ok(Some(z)) => {
+                        let n = if name.is_valid(i) {
+                            name.value(i).to_string()
+                        } else {
+                            String::new()
+                        };
+                        zone_geoms.push((id.value(i).to_string(), n, z.geometry));
+                    }
+                    // Not an area (a point or a line): not a zone of the map.
+                    Ok(None) => {}
+                    Err(e) => undrawn.push(format!("{} ({e})", id.value(i))),
                 }
             }
         }
@@ -823,11 +872,24 @@ pub async fn render(
         &mut body,
         "map_zones",
         lang.t("map_zones"),
-        (!map_zones.is_empty())
-            .then(|| (svg::map(&map_zones, &[], "%", 100.0, 0), map_zones.len())),
+        (!map_zones.is_empty()).then(|| {
+            (
+                svg::map(&map_zones, &[], "%", 100.0, 0, lang.decimal()),
+                map_zones.len(),
+            )
+        }),
         lang,
     );
     let _ = write!(body, r#"<p class="note">{}</p>"#, lang.t("suppressed"));
+    if !undrawn.is_empty() {
+        let _ = write!(
+            body,
+            r#"<p class="note" data-undrawn="{}">{}: {}</p>"#,
+            undrawn.len(),
+            lang.t("undrawn"),
+            esc(&undrawn.join("; "))
+        );
+    }
     od_flows(&mut body, outputs, &zone_geoms, lang);
 
     // Emissions.
@@ -846,7 +908,7 @@ pub async fn render(
                 suppressed: c.suppressed,
             })
             .collect();
-        (svg::bars(&bars, 1.0, "kg", 0), bars.len())
+        (svg::bars(&bars, 1.0, "kg", 0, lang.decimal()), bars.len())
     });
     figure(&mut body, "co2e_by_mode", lang.t("co2_mode"), co2_svg, lang);
     let sc = cells(
@@ -893,7 +955,7 @@ pub async fn render(
                 });
             }
         }
-        (svg::bars(&bars, 1.0, "", 1), bars.len())
+        (svg::bars(&bars, 1.0, "", 1, lang.decimal()), bars.len())
     });
     figure(&mut body, "scenario", lang.t("scenario"), sc_svg, lang);
     road_table(&mut body, outputs, &zone_geoms, lang);
@@ -914,7 +976,8 @@ pub async fn render(
             .collect();
         let mut months: Vec<String> = rows
             .iter()
-            .map(|&i| last.value(i)[..7].to_string())
+            .filter_map(|&i| year_month(last.value(i)))
+            .map(str::to_string)
             .collect();
         months.sort();
         months.dedup();
@@ -926,7 +989,7 @@ pub async fn render(
                 let at = |m: &str| {
                     rows.iter()
                         .copied()
-                        .find(|&i| window.value(i) == w && &last.value(i)[..7] == m)
+                        .find(|&i| window.value(i) == w && year_month(last.value(i)) == Some(m))
                 };
                 Line {
                     name: w.replace('_', " "),
@@ -947,7 +1010,12 @@ pub async fn render(
                 }
             })
             .collect();
-        (!lines.is_empty()).then(|| (svg::lines(&months, &lines, "%"), line_points(&lines)))
+        (!lines.is_empty()).then(|| {
+            (
+                svg::lines(&months, &lines, "%", lang.decimal()),
+                line_points(&lines),
+            )
+        })
     });
     figure(&mut body, "traffic_index", lang.t("index"), index_svg, lang);
     // Profiles name the points when traffic_points has them.
@@ -997,7 +1065,12 @@ pub async fn render(
                 band: None,
             })
             .collect();
-        (!lines.is_empty()).then(|| (svg::lines(&labels, &lines, ""), line_points(&lines)))
+        (!lines.is_empty()).then(|| {
+            (
+                svg::lines(&labels, &lines, "", lang.decimal()),
+                line_points(&lines),
+            )
+        })
     };
     figure(
         &mut body,
@@ -1067,7 +1140,12 @@ pub async fn render(
         &mut body,
         "map_points",
         lang.t("map_points"),
-        (!points.is_empty()).then(|| (svg::map(&outline, &points, "", 1.0, 0), points.len())),
+        (!points.is_empty()).then(|| {
+            (
+                svg::map(&outline, &points, "", 1.0, 0, lang.decimal()),
+                points.len(),
+            )
+        }),
         lang,
     );
 
@@ -1090,7 +1168,7 @@ pub async fn render(
             body,
             "<tr><td>{}</td><td>{}</td></tr>",
             esc(t),
-            num(*n as f64, 0)
+            lang.num(*n as f64, 0)
         );
     }
     body.push_str("</table>");
@@ -1108,34 +1186,42 @@ pub async fn render(
             lang.t("factors")
         );
         for b in &factors {
-            let cols: Vec<_> = [
-                "year",
-                "mode",
-                "fuel",
-                "g_co2e_per_vkm",
-                "g_co2e_per_pkm",
-                "source",
-            ]
-            .iter()
-            .filter_map(|c| utf8(b, c))
-            .collect();
-            if cols.len() < 6 {
+            let texts: Vec<_> = ["year", "mode", "fuel", "source"]
+                .iter()
+                .filter_map(|c| utf8(b, c))
+                .collect();
+            let grams: Vec<_> = ["g_co2e_per_vkm", "g_co2e_per_pkm"]
+                .iter()
+                .filter_map(|c| f64s(b, c))
+                .collect();
+            if texts.len() < 4 || grams.len() < 2 {
                 continue;
             }
-            for i in 0..b.num_rows() {
-                body.push_str("<tr>");
-                for c in &cols {
-                    let _ = write!(
-                        body,
-                        "<td>{}</td>",
-                        if c.is_valid(i) {
-                            esc(c.value(i))
-                        } else {
-                            String::new()
-                        }
-                    );
+            let text = |c: &arrow::array::StringArray, i: usize| {
+                if c.is_valid(i) {
+                    esc(c.value(i))
+                } else {
+                    String::new()
                 }
-                body.push_str("</tr>");
+            };
+            let gram = |c: &arrow::array::Float64Array, i: usize| {
+                if c.is_valid(i) {
+                    lang.num(c.value(i), 1)
+                } else {
+                    String::new()
+                }
+            };
+            for i in 0..b.num_rows() {
+                let _ = write!(
+                    body,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    text(&texts[0], i),
+                    text(&texts[1], i),
+                    text(&texts[2], i),
+                    gram(&grams[0], i),
+                    gram(&grams[1], i),
+                    text(&texts[3], i),
+                );
             }
         }
         body.push_str("</table>");
@@ -1146,7 +1232,7 @@ pub async fn render(
         lang.t("generated"),
         esc(&manifest.version),
         esc(&manifest.data),
-        num(manifest.seconds_total, 1)
+        lang.num(manifest.seconds_total, 1)
     );
     Ok(format!(
         r#"<!DOCTYPE html>
@@ -1188,4 +1274,78 @@ window.addEventListener("load", function () {{
         lang_attr = if lang == Lang::Nb { "nb" } else { "en" },
         title = lang.t("title"),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{BinaryArray, StringArray};
+    use arrow::datatypes::{Field, Schema};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_zone_whose_geometry_does_not_decode_is_named_under_the_map() {
+        let square = geo::Geometry::Polygon(geo::Polygon::new(
+            geo::LineString::from(vec![(10.0, 59.0), (10.1, 59.0), (10.1, 59.1), (10.0, 59.0)]),
+            vec![],
+        ));
+        let good = mobility_geo::wkb::to_wkb(&square).unwrap();
+        let zones = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![
+                Field::new("zone_id", DataType::Utf8, false),
+                Field::new("name", DataType::Utf8, true),
+                Field::new("geometry", DataType::Binary, false),
+            ])),
+            vec![
+                Arc::new(StringArray::from(vec!["3201", "3203"])),
+                Arc::new(StringArray::from(vec!["Bærum", "Asker"])),
+                Arc::new(BinaryArray::from(vec![good.as_slice(), &[1, 3, 0]])),
+            ],
+        )
+        .unwrap();
+        let ctx = SessionContext::new();
+        ctx.register_batch("zones", zones).unwrap();
+        let manifest = Manifest {
+            version: "test".into(),
+            data: "memory".into(),
+            inputs: Vec::new(),
+            table_rows: Default::default(),
+            parameters: serde_json::json!({}),
+            indicators: Vec::new(),
+            seconds_total: 0.0,
+        };
+        let html = render(&ctx, &HashMap::new(), &manifest, Lang::En)
+            .await
+            .unwrap();
+        assert!(html.contains("data-undrawn=\"1\""), "one zone named");
+        let note = &html[html.find("data-undrawn").unwrap()..];
+        let note = &note[..note.find("</p>").unwrap()];
+        assert!(note.contains("3203 (") && !note.contains("3201"), "{note}");
+    }
+
+    #[test]
+    fn months_come_from_iso_dates_only() {
+        assert_eq!(year_month("2024-05-01"), Some("2024-05"));
+        assert_eq!(year_month("2024-05"), Some("2024-05"));
+        for bad in [
+            "",
+            "2024",
+            "2024/05/01",
+            "mai 2024",
+            "2024-5-01",
+            "ø2024-05",
+        ] {
+            assert_eq!(year_month(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn category_labels_take_the_languages_decimal_mark() {
+        assert_eq!(Lang::Nb.label("2.5-5 km"), "2,5-5 km");
+        assert_eq!(Lang::Nb.label("<1 km"), "<1 km");
+        assert_eq!(Lang::Nb.label("v.2. 5"), "v.2. 5");
+        assert_eq!(Lang::En.label("2.5-5 km"), "2.5-5 km");
+    }
 }

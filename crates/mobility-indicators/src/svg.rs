@@ -24,27 +24,54 @@ pub fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// A number for people: `digits` decimals, with a thin space between thousands.
-pub fn num(v: f64, digits: usize) -> String {
-    if !v.is_finite() {
-        return "–".into();
-    }
-    let s = format!("{:.*}", digits, v.abs());
-    let (int, frac) = s
-        .split_once('.')
-        .map_or((s.as_str(), None), |(i, f)| (i, Some(f)));
-    let mut out = String::new();
-    for (i, c) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            out.push('\u{2009}');
+/// How numbers are written for people: the decimal mark (a point in English; a comma in
+/// bokmål, as Språkrådet writes it) and a thin space between thousands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Decimal {
+    /// `1 234.5`
+    #[default]
+    Point,
+    /// `1 234,5`
+    Comma,
+}
+
+impl Decimal {
+    /// `v` with `digits` decimals; `–` when it is not finite.
+    ///
+    /// ```
+    /// use mobility_indicators::svg::Decimal;
+    /// assert_eq!(Decimal::Comma.num(1234.56, 1), "1\u{2009}234,6");
+    /// assert_eq!(Decimal::Point.num(-0.25, 2), "−0.25");
+    /// ```
+    pub fn num(self, v: f64, digits: usize) -> String {
+        if !v.is_finite() {
+            return "–".into();
         }
-        out.push(c);
+        let s = format!("{:.*}", digits, v.abs());
+        let (int, frac) = s
+            .split_once('.')
+            .map_or((s.as_str(), None), |(i, f)| (i, Some(f)));
+        let mut out = String::new();
+        for (i, c) in int.chars().enumerate() {
+            if i > 0 && (int.len() - i) % 3 == 0 {
+                out.push('\u{2009}');
+            }
+            out.push(c);
+        }
+        if let Some(f) = frac {
+            out.push(match self {
+                Decimal::Point => '.',
+                Decimal::Comma => ',',
+            });
+            out.push_str(f);
+        }
+        if v < 0.0 { format!("−{out}") } else { out }
     }
-    if let Some(f) = frac {
-        out.push('.');
-        out.push_str(f);
-    }
-    if v < 0.0 { format!("−{out}") } else { out }
+}
+
+/// A number for people with a decimal point ([`Decimal::num`]).
+pub fn num(v: f64, digits: usize) -> String {
+    Decimal::Point.num(v, digits)
 }
 
 /// One bar: label, estimate, CI, and whether it is suppressed (drawn pale).
@@ -57,7 +84,7 @@ pub struct Bar {
 }
 
 /// Horizontal bars with CI whiskers; `scale` turns values into shown numbers (100 for %).
-pub fn bars(bars: &[Bar], scale: f64, unit: &str, digits: usize) -> String {
+pub fn bars(bars: &[Bar], scale: f64, unit: &str, digits: usize, dec: Decimal) -> String {
     let longest = bars
         .iter()
         .map(|b| b.label.chars().count())
@@ -87,7 +114,7 @@ pub fn bars(bars: &[Bar], scale: f64, unit: &str, digits: usize) -> String {
             x(b.value) - left,
             row - 8.0,
             esc(&b.label),
-            num(b.value * scale, digits)
+            dec.num(b.value * scale, digits)
         );
         if let (Some(lo), Some(hi)) = (b.lo, b.hi) {
             let ym = y + (row - 8.0) / 2.0;
@@ -111,7 +138,7 @@ pub fn bars(bars: &[Bar], scale: f64, unit: &str, digits: usize) -> String {
             r#"<text x="{:.1}" y="{}" font-size="12">{}{}</text>"#,
             x(b.hi.unwrap_or(b.value).max(b.value)) + 6.0,
             y + 15.0,
-            num(b.value * scale, digits),
+            dec.num(b.value * scale, digits),
             if b.suppressed { " *" } else { "" }
         );
     }
@@ -120,7 +147,7 @@ pub fn bars(bars: &[Bar], scale: f64, unit: &str, digits: usize) -> String {
 }
 
 /// Stacked horizontal bars of shares (each row sums to about 1), with a legend.
-pub fn stacked(rows: &[(String, Vec<f64>)], series: &[String]) -> String {
+pub fn stacked(rows: &[(String, Vec<f64>)], series: &[String], dec: Decimal) -> String {
     let (w, row, left) = (640.0, 24.0, 90.0);
     let legend_rows = series.len().div_ceil(4);
     let h = row * rows.len() as f64 + 20.0 + 18.0 * legend_rows as f64;
@@ -145,7 +172,7 @@ pub fn stacked(rows: &[(String, Vec<f64>)], series: &[String]) -> String {
                 row - 6.0,
                 PALETTE[k % PALETTE.len()],
                 esc(&series[k]),
-                num(v * 100.0, 1)
+                dec.num(v * 100.0, 1)
             );
             x0 += wd;
         }
@@ -175,7 +202,7 @@ pub struct Line {
 
 /// Lines over labelled x positions, with a CI band, a zero line if zero is in range, and a
 /// legend.
-pub fn lines(x_labels: &[String], lines: &[Line], y_unit: &str) -> String {
+pub fn lines(x_labels: &[String], lines: &[Line], y_unit: &str, dec: Decimal) -> String {
     let (w, h, left, bottom, top) = (640.0, 260.0, 56.0, 40.0, 12.0);
     let legend = 18.0 * lines.len().div_ceil(3) as f64;
     let mut lo = f64::INFINITY;
@@ -222,7 +249,7 @@ pub fn lines(x_labels: &[String], lines: &[Line], y_unit: &str) -> String {
             w - 10.0,
             left - 4.0,
             py(v) + 4.0,
-            num(v, if step < 1.0 { 1 } else { 0 }),
+            dec.num(v, if step < 1.0 { 1 } else { 0 }),
             y = py(v)
         );
     }
@@ -392,7 +419,7 @@ pub struct FlowLine {
 /// destination (lon/lat, the same projection as [`map`]) with a width proportional to the
 /// square root of its value (so areas, not widths, compare) and an arrowhead; suppressed flows
 /// dashed. Every line is a data mark.
-pub fn flows(zones: &[MapZone], lines: &[FlowLine], unit: &str) -> String {
+pub fn flows(zones: &[MapZone], lines: &[FlowLine], unit: &str, dec: Decimal) -> String {
     let mut xs = Vec::new();
     for z in zones {
         if let Some(r) = z.geometry.bounding_rect() {
@@ -466,7 +493,7 @@ pub fn flows(zones: &[MapZone], lines: &[FlowLine], unit: &str) -> String {
             r##"<path class="mark" d="M{ax:.1},{ay:.1}Q{cx:.1},{cy:.1} {bx:.1},{by:.1}" fill="none" stroke="#0072B2" stroke-opacity="0.75" stroke-width="{:.1}" marker-end="url(#arrow)"{dash}><title>{}: {} {}</title></path>"##,
             width(l.value),
             esc(&l.label),
-            num(l.value, 0),
+            dec.num(l.value, 0),
             esc(unit)
         );
     }
@@ -475,7 +502,7 @@ pub fn flows(zones: &[MapZone], lines: &[FlowLine], unit: &str) -> String {
         r##"<text x="4" y="{:.0}" font-size="11" fill="#555">{}: {} {}</text></svg>"##,
         map_h + 20.0,
         esc(&order[0].label),
-        num(order[0].value, 0),
+        dec.num(order[0].value, 0),
         esc(unit)
     );
     out
@@ -490,6 +517,7 @@ pub fn map(
     legend_title: &str,
     scale: f64,
     digits: usize,
+    dec: Decimal,
 ) -> String {
     let mut bbox: Option<geo::Rect<f64>> = None;
     for z in zones.iter().filter(|_| points.is_empty()) {
@@ -586,7 +614,7 @@ pub fn map(
             Some(v) => format!(
                 "{}: {}{}",
                 z.label,
-                num(v * scale, digits),
+                dec.num(v * scale, digits),
                 if z.suppressed { " *" } else { "" }
             ),
             None => z.label.clone(),
@@ -610,7 +638,7 @@ pub fn map(
             px(p.lon),
             py(p.lat),
             esc(&p.label),
-            num(p.size, 0),
+            dec.num(p.size, 0),
             // Labels in the right third of the map stand left of their point.
             if px(p.lon) > w * 0.66 {
                 px(p.lon) - r - 3.0
@@ -620,7 +648,7 @@ pub fn map(
             py(p.lat) + 4.0,
             if px(p.lon) > w * 0.66 { "end" } else { "start" },
             esc(&p.label),
-            num(p.size, 0)
+            dec.num(p.size, 0)
         );
     }
     if !values.is_empty() {
@@ -640,7 +668,7 @@ pub fn map(
                 colour(v),
                 lx + 24.0,
                 ly + 10.0,
-                num(v * scale, digits)
+                dec.num(v * scale, digits)
             );
         }
         let _ = write!(
@@ -678,6 +706,7 @@ mod tests {
             100.0,
             "%",
             1,
+            Decimal::Point,
         );
         assert!(
             b.contains("<rect") && b.contains("<line") && b.contains("50.0"),
@@ -691,6 +720,7 @@ mod tests {
                 band: Some(vec![Some((-2.0, 0.0)), Some((0.0, 2.0))]),
             }],
             "%",
+            Decimal::Point,
         );
         assert!(
             l.contains("<polyline") && l.contains("<path") && l.contains(r##"stroke="#000""##),
@@ -725,6 +755,7 @@ mod tests {
             100.0,
             "%",
             1,
+            Decimal::Point,
         );
         assert_eq!(marks(&b), 2, "{b}");
         // Two rows of three series: six segments; the three legend swatches are not marks.
@@ -735,6 +766,7 @@ mod tests {
                 ("y".into(), vec![0.1, 0.0, 0.9]),
             ],
             &series,
+            Decimal::Point,
         );
         assert_eq!(marks(&st), 6, "{st}");
         // Two lines (one with a gap) and a band: one polyline each, gridlines and band are not.
@@ -753,6 +785,7 @@ mod tests {
                 },
             ],
             "%",
+            Decimal::Point,
         );
         assert_eq!(marks(&l), 2, "{l}");
         assert_eq!(l.matches("<polyline").count(), 2, "{l}");
@@ -791,6 +824,7 @@ mod tests {
             "%",
             100.0,
             0,
+            Decimal::Point,
         );
         assert_eq!(marks(&m), 2, "{m}");
     }

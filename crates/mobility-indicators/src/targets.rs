@@ -43,6 +43,47 @@ pub struct Target {
     pub note: Option<String>,
     /// The note in Norwegian (bokmål), for the report.
     pub note_nb: Option<String>,
+    /// How value and measured value read: `share` (a fraction, shown in percent), `percent`
+    /// (already in percent, as the traffic index), or a unit written after the number (`t`).
+    /// Absent: a share where |value| ≤ 1, else a plain number.
+    pub unit: Option<String>,
+}
+
+impl Target {
+    /// [`Target::unit`] with its default.
+    pub fn unit(&self) -> &str {
+        match &self.unit {
+            Some(u) => u,
+            None if self.value.abs() <= 1.0 => "share",
+            None => "",
+        }
+    }
+}
+
+/// Whether a target is met, as a code a program can match (`status_code`); `status` and
+/// `status_nb` say it in words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// The whole CI (or the value, without one) is on the target's side.
+    Met,
+    /// The whole CI is on the wrong side.
+    NotMet,
+    /// The CI includes the target.
+    Uncertain,
+    /// No measured value.
+    NotMeasured,
+}
+
+impl Status {
+    /// `met`, `not_met`, `uncertain` or `not_measured`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Status::Met => "met",
+            Status::NotMet => "not_met",
+            Status::Uncertain => "uncertain",
+            Status::NotMeasured => "not_measured",
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -179,8 +220,8 @@ pub async fn evaluate(
         };
         rows.push((t, m));
     }
-    let status = |t: &Target, m: &Measured| match m {
-        Err(why) => format!("not measured: {why}"),
+    let code = |t: &Target, m: &Measured| match m {
+        Err(_) => Status::NotMeasured,
         Ok((v, ci)) => {
             let (lo, hi) = ci.unwrap_or((*v, *v));
             let (good_all, bad_all) = if t.direction == "at_least" {
@@ -188,26 +229,30 @@ pub async fn evaluate(
             } else {
                 (hi <= t.value, lo > t.value)
             };
-            match (good_all, bad_all, ci.is_some()) {
-                (true, _, _) => "met".to_string(),
-                (_, true, _) => "not met".to_string(),
-                _ => "the CI includes the target".to_string(),
+            match (good_all, bad_all) {
+                (true, _) => Status::Met,
+                (_, true) => Status::NotMet,
+                _ => Status::Uncertain,
             }
         }
     };
+    let status = |t: &Target, m: &Measured| match (code(t, m), m) {
+        (_, Err(why)) => format!("not measured: {why}"),
+        (Status::Met, _) => "met".to_string(),
+        (Status::NotMet, _) => "not met".to_string(),
+        _ => "the CI includes the target".to_string(),
+    };
     // The same in Norwegian, for the report.
-    let status_nb = |t: &Target, m: &Measured| match m {
-        Err(_) => format!(
+    let status_nb = |t: &Target, m: &Measured| match code(t, m) {
+        Status::NotMeasured => format!(
             "ikke målt: {}",
             t.note_nb
                 .clone()
                 .unwrap_or_else(|| "ingen verdi i denne kjøringen".into())
         ),
-        Ok(_) => match status(t, m).as_str() {
-            "met" => "nådd".into(),
-            "not met" => "ikke nådd".into(),
-            _ => "usikkert: KI omfatter målet".into(),
-        },
+        Status::Met => "nådd".into(),
+        Status::NotMet => "ikke nådd".into(),
+        Status::Uncertain => "usikkert: KI omfatter målet".into(),
     };
     let ok = |m: &Measured| m.as_ref().ok().copied();
     let schema = Schema::new(vec![
@@ -227,6 +272,8 @@ pub async fn evaluate(
         Field::new("trend_ci_lower", DataType::Float64, true),
         Field::new("trend_ci_upper", DataType::Float64, true),
         Field::new("trend", DataType::Utf8, true),
+        Field::new("status_code", DataType::Utf8, false),
+        Field::new("unit", DataType::Utf8, false),
     ]);
     let trends: Vec<Trend> = rows.iter().map(|(t, _)| trend(t, outputs)).collect();
     let cols: Vec<ArrayRef> = vec![
@@ -280,6 +327,12 @@ pub async fn evaluate(
         Arc::new(StringArray::from_iter(
             trends.iter().map(|t| t.as_ref().map(|t| t.3.as_str())),
         )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|(t, m)| code(t, m).code()),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|(t, _)| t.unit()),
+        )),
     ];
     Ok(RecordBatch::try_new(Arc::new(schema), cols)?)
 }
@@ -304,5 +357,21 @@ mod tests {
             parse("[[target]]\nid='x'\ntitle='x'\nvalue=1\nyear=2030\ndirection='up'\nsource='s'")
                 .unwrap_err();
         assert!(err.to_string().contains("direction is 'up'"), "{err}");
+    }
+
+    #[test]
+    fn units_default_to_a_share_up_to_one_and_the_traffic_index_is_in_percent() {
+        let t = parse(BAERUM).unwrap();
+        let unit = |id: &str| t.iter().find(|t| t.id == id).unwrap().unit().to_string();
+        assert_eq!(unit("sustainable_share"), "share");
+        assert_eq!(unit("direct_emissions_vs_2009"), "share");
+        assert_eq!(unit("zero_growth_car_traffic"), "percent");
+        let own = parse(
+            "[[target]]\nid='t'\ntitle='t'\nvalue=120000\nyear=2030\ndirection='at_most'\nsource='s'\n\
+             [[target]]\nid='u'\ntitle='u'\nvalue=50\nyear=2030\ndirection='at_most'\nsource='s'\nunit='t CO2e'",
+        )
+        .unwrap();
+        assert_eq!(own[0].unit(), "");
+        assert_eq!(own[1].unit(), "t CO2e");
     }
 }
