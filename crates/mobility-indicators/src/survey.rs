@@ -40,9 +40,10 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema};
 use mobility_model::margins::Categorised;
 use mobility_stats::calibration::{self, Design, Residuals};
+use mobility_stats::replicate::replicate_estimate;
 use mobility_stats::{
-    Estimate, Strata, StratumSums, from_wz, ratio_estimate, ratio_of, ratio_wz, replicate_variance,
-    t_quantile, total_estimate,
+    Estimate, Strata, StratumSums, from_wz, ratio_estimate, ratio_of, ratio_wz, t_quantile,
+    total_estimate,
 };
 use rayon::prelude::*;
 
@@ -218,6 +219,37 @@ impl Replicates<'_> {
                 ),
             ),
         }
+    }
+
+    /// θ_b of each replicate b under its weights (`None` where it is left out), in parallel
+    /// over the replicates.
+    fn thetas(&self, theta: impl Fn(&[f64]) -> Vec<f64> + Sync) -> Vec<Option<Vec<f64>>> {
+        (0..self.count)
+            .into_par_iter()
+            .map(|b| self.weights(b).map(|aw| theta(&aw)))
+            .collect()
+    }
+
+    /// `estimates` with SE, CI and CV from the spread of their replicates (`thetas[b][j]` is
+    /// estimate j's in replicate b), and the method's name.
+    fn apply(
+        &self,
+        estimates: &[Estimate],
+        thetas: &[Option<Vec<f64>>],
+        level: f64,
+        df: f64,
+    ) -> (Vec<Estimate>, String) {
+        let (scale, method) = self.used(thetas);
+        let t = t_quantile(level, df);
+        let out = estimates
+            .iter()
+            .enumerate()
+            .map(|(j, e)| {
+                let replicates: Vec<f64> = thetas.iter().flatten().map(|r| r[j]).collect();
+                replicate_estimate(*e, &replicates, scale, t)
+            })
+            .collect();
+        (out, method)
     }
 
     /// The replicate's weights before recalibration.
@@ -567,17 +599,6 @@ struct Sums {
     dom_contrib: Vec<Vec<(u32, f64)>>,
 }
 
-fn add_sums(a: &mut StratumSums, b: &StratumSums) {
-    a.n_d += b.n_d;
-    a.sw += b.sw;
-    a.sw2 += b.sw2;
-    a.sw_y += b.sw_y;
-    a.sw_x += b.sw_x;
-    a.sw2_yy += b.sw2_yy;
-    a.sw2_xy += b.sw2_xy;
-    a.sw2_xx += b.sw2_xx;
-}
-
 /// The per (cell, stratum) sums: an array when the indicator has few cells, a hash map of the
 /// cells met when an array would be large (origin–destination cells by mode or period: most
 /// of the zone pairs × domains × strata are empty, and an array per chunk of rows would cost
@@ -617,12 +638,12 @@ impl CellSums {
         match (self, o) {
             (Self::Dense(a), Self::Dense(b)) => {
                 for (a, b) in a.iter_mut().zip(&b) {
-                    add_sums(a, b);
+                    *a += b;
                 }
             }
             (Self::Sparse(a), Self::Sparse(b)) => {
                 for (i, b) in b {
-                    add_sums(a.entry(i).or_default(), &b);
+                    *a.entry(i).or_default() += &b;
                 }
             }
             _ => unreachable!("one shape per indicator"),
@@ -664,7 +685,7 @@ impl Sums {
     fn merge(&mut self, o: Sums) {
         self.cells.merge(o.cells);
         for (a, b) in self.dom.iter_mut().zip(&o.dom) {
-            add_sums(a, b);
+            *a += b;
         }
         for (a, b) in self.cell_contrib.iter_mut().zip(o.cell_contrib) {
             a.extend(b);
@@ -1197,31 +1218,20 @@ fn medians(
             cells[c] = values.to_vec();
         }
     });
-    let thetas: Vec<Option<Vec<f64>>> = (0..reps.count)
-        .into_par_iter()
-        .map(|b| {
-            let aw = reps.weights(b)?;
-            Some(
-                report
-                    .iter()
-                    .map(|&(d, k)| weighted_median(&cells[d * nk + k], &aw))
-                    .collect(),
-            )
-        })
-        .collect();
-    let (scale, method) = reps.used(&thetas);
-    let t = t_quantile(spec.rules.level, df);
-    let estimates = report
+    let thetas = reps.thetas(|aw| {
+        report
+            .iter()
+            .map(|&(d, k)| weighted_median(&cells[d * nk + k], aw))
+            .collect()
+    });
+    let medians: Vec<Estimate> = report
         .iter()
-        .enumerate()
-        .map(|(j, &(d, k))| {
-            let c = &cells[d * nk + k];
-            let m = weighted_median(c, &frame.weight);
-            let replicates: Vec<f64> = thetas.iter().flatten().map(|r| r[j]).collect();
-            let se = replicate_variance(m, &replicates, scale).sqrt();
-            cell_estimate(d * nk + k, m, se, m - t * se, m + t * se)
+        .map(|&(d, k)| {
+            let m = weighted_median(&cells[d * nk + k], &frame.weight);
+            cell_estimate(d * nk + k, m, f64::NAN, f64::NAN, f64::NAN)
         })
         .collect();
+    let (estimates, method) = reps.apply(&medians, &thetas, spec.rules.level, df);
     (report, estimates, method)
 }
 
@@ -1515,56 +1525,18 @@ impl<'a> Intake<'a> {
             mut rows,
             ..
         } = self;
-        // The key list, one entry per key code; NONE (a NULL key) stays NULL.
-        let key_name =
-            |k: usize, c: u32| (c != NONE).then(|| key_interners[k].names[c as usize].clone());
-        let key_list: Vec<Vec<Option<String>>> = match keys.len() {
-            0 => vec![vec![]],
-            1 => {
-                let mut l: Vec<Vec<Option<String>>> = (0..key_interners[0].names.len() as u32)
-                    .map(|c| vec![key_name(0, c)])
-                    .collect();
-                // A NULL key gets the code after the names.
-                let null = l.len() as u32;
-                if rows.iter().any(|r| r.key == NONE) {
-                    l.push(vec![None]);
-                    for r in rows.iter_mut().filter(|r| r.key == NONE) {
-                        r.key = null;
-                    }
-                }
-                l
-            }
-            _ => key_codes
-                .iter()
-                .map(|cs| {
-                    cs.iter()
-                        .enumerate()
-                        .map(|(k, &c)| key_name(k, c))
-                        .collect()
-                })
-                .collect(),
-        };
-        // Trip-level domains, after the person-level ones; rows' codes become domain ids.
-        for (t, name) in TRIP_BREAKDOWNS.iter().enumerate() {
-            let first = domains.len() as u32;
-            for v in &trip_interners[t].names {
-                domains.push(Domain {
-                    order: order(name),
-                    breakdown: name.to_string(),
-                    value: Some(v.clone()),
-                });
-            }
-            for r in rows.iter_mut() {
-                if r.trip_domain[t] != NONE {
-                    r.trip_domain[t] += first;
-                }
-            }
-        }
+        let key_list = key_list(keys.len(), &key_interners, &key_codes, &mut rows);
+        add_trip_domains(&mut domains, &trip_interners, &mut rows);
         rows.par_sort_unstable_by_key(|r| r.person);
-
-        let (nd, nk, ns) = (domains.len(), key_list.len(), frame.n_h.len());
-        // Replicate methods need the person-level contributions.
-        let bootstrap = !matches!(spec.variance, Variance::Linearisation);
+        let shape = Shape {
+            nd: domains.len(),
+            nk: key_list.len(),
+            ns: frame.n_h.len(),
+            estimator: spec.estimator,
+            // Replicate methods need the person-level contributions.
+            bootstrap: !matches!(spec.variance, Variance::Linearisation),
+            dense_max,
+        };
         let domains_of = |p: usize, out: &mut Vec<u32>| {
             out.clear();
             out.push(0);
@@ -1575,302 +1547,395 @@ impl<'a> Intake<'a> {
                 }
             }
         };
-        let df = frame.df();
         let (report, estimates, method) = if spec.estimator == Estimator::Median {
             // Each domain's breakdown: the medians are dealt out one breakdown at a time.
             let group: Vec<usize> = domains.iter().map(|d| d.order).collect();
-            medians(frame, &spec, &rows, nd, nk, &domains_of, &group, df)
+            medians(
+                frame,
+                &spec,
+                &rows,
+                shape.nd,
+                shape.nk,
+                &domains_of,
+                &group,
+                frame.df(),
+            )
         } else {
-            // The persons' rows in chunks that end at a person, summed in parallel, then merged in
-            // order.
-            let chunk = 65_536;
-            let mut bounds = vec![0];
-            while *bounds.last().expect("non-empty") < rows.len() {
-                let mut end = (bounds.last().expect("non-empty") + chunk).min(rows.len());
-                while end < rows.len() && rows[end].person == rows[end - 1].person {
-                    end += 1;
-                }
-                bounds.push(end);
-            }
-            let shape_of = Shape {
-                nd,
-                nk,
-                ns,
-                estimator: spec.estimator,
-                bootstrap,
-                dense_max,
-            };
-            // Each worker walks a run of chunks into one accumulator (a fresh one per chunk kept
-            // many copies of an origin–destination indicator's sums alive: 1.4 GB at 3.3 M
-            // persons), and the few accumulators are merged at the end.
-            let runs = (bounds.len() / (2 * rayon::current_num_threads()).max(1)).max(1);
-            let mut acc = bounds
-                .par_windows(2)
-                .with_min_len(runs)
-                .fold(
-                    || Sums::new(&shape_of),
-                    |mut acc, w| {
-                        acc.walk(&shape_of, frame, &rows[w[0]..w[1]], &domains_of);
-                        acc
-                    },
-                )
-                .reduce_with(|mut a, b| {
-                    a.merge(b);
-                    a
-                })
-                .unwrap_or_else(|| Sums::new(&shape_of));
-            if matches!(spec.estimator, Estimator::Mean | Estimator::Total) {
-                let mut pd = Vec::new();
-                for p in 0..frame.persons() {
-                    domains_of(p, &mut pd);
-                    let (w, h) = (frame.weight[p], frame.stratum[p] as usize);
-                    for &d in &pd {
-                        let s = &mut acc.dom[d as usize * ns + h];
-                        s.n_d += 1;
-                        s.sw += w;
-                        s.sw2 += w * w;
-                        s.sw_x += w;
-                        s.sw2_xx += w * w;
-                    }
-                }
-            }
-            let Sums {
-                cells,
-                dom,
-                cell_contrib,
-                dom_contrib,
-            } = acc;
-
-            // Which cells to report: every key in every domain that has persons, except for `ratio`,
-            // whose cells exist only where x does.
-            let trip_domain = |d: usize| domains[d].order > PERSON_BREAKDOWNS.len();
+            // `mean` and `total` over a trip-level domain: every person is in it, so its
+            // denominator is the `all` domain's.
             let dom_row = |d: usize| -> usize {
-                // `mean` and `total` over a trip-level domain: every person is in it.
-                if trip_domain(d) && matches!(spec.estimator, Estimator::Mean | Estimator::Total) {
+                let trip_domain = domains[d].order > PERSON_BREAKDOWNS.len();
+                if trip_domain && matches!(spec.estimator, Estimator::Mean | Estimator::Total) {
                     0
                 } else {
                     d
                 }
             };
-            // The cells to look at: those met when the sums are sparse and only met cells are
-            // reported, else every key of every domain.
-            let candidates: Vec<usize> = match cells.occupied(ns) {
-                Some(met) if spec.estimator == Estimator::Ratio || spec.observed_only => met,
-                _ => (0..nd * nk).collect(),
+            let sums = accumulate(frame, &shape, &rows, &domains_of);
+            let cells = Cells {
+                frame,
+                spec: &spec,
+                shape: &shape,
+                sums: &sums,
+                dom_row: &dom_row,
             };
-            let mut report: Vec<(usize, usize)> = Vec::new();
-            for cell in candidates {
-                let (d, k) = (cell / nk, cell % nk);
-                let has = match spec.estimator {
+            let report = cells.reported();
+            cells.estimates(&rows, &domains_of, report)
+        };
+        output_batch(
+            &spec, &keys, &domains, &key_list, &report, &estimates, &method,
+        )
+    }
+}
+
+/// The key list, one entry per key code; NONE (a NULL key) stays NULL. With one key column a
+/// NULL key gets the code after the names, and the rows are recoded to it.
+fn key_list(
+    keys: usize,
+    key_interners: &[Interner],
+    key_codes: &[Vec<u32>],
+    rows: &mut [Row],
+) -> Vec<Vec<Option<String>>> {
+    let key_name =
+        |k: usize, c: u32| (c != NONE).then(|| key_interners[k].names[c as usize].clone());
+    match keys {
+        0 => vec![vec![]],
+        1 => {
+            let mut l: Vec<Vec<Option<String>>> = (0..key_interners[0].names.len() as u32)
+                .map(|c| vec![key_name(0, c)])
+                .collect();
+            let null = l.len() as u32;
+            if rows.iter().any(|r| r.key == NONE) {
+                l.push(vec![None]);
+                for r in rows.iter_mut().filter(|r| r.key == NONE) {
+                    r.key = null;
+                }
+            }
+            l
+        }
+        _ => key_codes
+            .iter()
+            .map(|cs| {
+                cs.iter()
+                    .enumerate()
+                    .map(|(k, &c)| key_name(k, c))
+                    .collect()
+            })
+            .collect(),
+    }
+}
+
+/// Appends the trip-level domains after the person-level ones; the rows' trip codes become
+/// domain ids.
+fn add_trip_domains(domains: &mut Vec<Domain>, trip_interners: &[Interner], rows: &mut [Row]) {
+    for (t, name) in TRIP_BREAKDOWNS.iter().enumerate() {
+        let first = domains.len() as u32;
+        for v in &trip_interners[t].names {
+            domains.push(Domain {
+                order: order(name),
+                breakdown: name.to_string(),
+                value: Some(v.clone()),
+            });
+        }
+        for r in rows.iter_mut() {
+            if r.trip_domain[t] != NONE {
+                r.trip_domain[t] += first;
+            }
+        }
+    }
+}
+
+/// The domains a person is in (`all` first), written into the buffer.
+type DomainsOf<'a> = dyn Fn(usize, &mut Vec<u32>) + Sync + 'a;
+
+/// The persons' rows (sorted by person) summed per (cell, stratum) and per (domain, stratum):
+/// in parallel over chunks of rows that end at a person, each worker walking a run of chunks
+/// into one accumulator, the few accumulators merged at the end. `mean` and `total` then take
+/// their domains' sums from the frame's persons.
+fn accumulate(frame: &Frame, shape: &Shape, rows: &[Row], domains_of: &DomainsOf<'_>) -> Sums {
+    let chunk = 65_536;
+    let mut bounds = vec![0];
+    while *bounds.last().expect("non-empty") < rows.len() {
+        let mut end = (bounds.last().expect("non-empty") + chunk).min(rows.len());
+        while end < rows.len() && rows[end].person == rows[end - 1].person {
+            end += 1;
+        }
+        bounds.push(end);
+    }
+    // One accumulator per worker's run (a fresh one per chunk kept many copies of an
+    // origin–destination indicator's sums alive: 1.4 GB at 3.3 M persons).
+    let runs = (bounds.len() / (2 * rayon::current_num_threads()).max(1)).max(1);
+    let mut acc = bounds
+        .par_windows(2)
+        .with_min_len(runs)
+        .fold(
+            || Sums::new(shape),
+            |mut acc, w| {
+                acc.walk(shape, frame, &rows[w[0]..w[1]], domains_of);
+                acc
+            },
+        )
+        .reduce_with(|mut a, b| {
+            a.merge(b);
+            a
+        })
+        .unwrap_or_else(|| Sums::new(shape));
+    if matches!(shape.estimator, Estimator::Mean | Estimator::Total) {
+        let mut pd = Vec::new();
+        for p in 0..frame.persons() {
+            domains_of(p, &mut pd);
+            let (w, h) = (frame.weight[p], frame.stratum[p] as usize);
+            for &d in &pd {
+                let s = &mut acc.dom[d as usize * shape.ns + h];
+                s.n_d += 1;
+                s.sw += w;
+                s.sw2 += w * w;
+                s.sw_x += w;
+                s.sw2_xx += w * w;
+            }
+        }
+    }
+    acc
+}
+
+/// The summed cells of an indicator (every estimator but the median), estimated.
+struct Cells<'a> {
+    frame: &'a Frame,
+    spec: &'a Spec<'a>,
+    shape: &'a Shape,
+    sums: &'a Sums,
+    /// The domain whose persons are a cell's denominator.
+    dom_row: &'a (dyn Fn(usize) -> usize + Sync),
+}
+
+impl Cells<'_> {
+    /// Which (domain, key) cells to report: every key in every domain that has persons, except
+    /// for `ratio`, whose cells exist only where x does, and indicators reporting observed
+    /// cells only. Where the sums are sparse only the cells met are looked at.
+    fn reported(&self) -> Vec<(usize, usize)> {
+        let (nd, nk, ns) = (self.shape.nd, self.shape.nk, self.shape.ns);
+        let (spec, cells, dom) = (self.spec, &self.sums.cells, &self.sums.dom);
+        let candidates: Vec<usize> = match cells.occupied(ns) {
+            Some(met) if spec.estimator == Estimator::Ratio || spec.observed_only => met,
+            _ => (0..nd * nk).collect(),
+        };
+        candidates
+            .into_iter()
+            .filter(|&cell| {
+                let d = cell / nk;
+                match spec.estimator {
                     Estimator::Ratio => (0..ns).any(|h| cells.get(cell * ns + h).sw_x != 0.0),
                     _ if spec.observed_only => {
                         (0..ns).any(|h| cells.get(cell * ns + h).sw_y != 0.0)
                     }
-                    _ => (0..ns).any(|h| dom[dom_row(d) * ns + h].n_d > 0),
-                };
-                if has {
-                    report.push((d, k));
+                    _ => (0..ns).any(|h| dom[(self.dom_row)(d) * ns + h].n_d > 0),
                 }
-            }
-            // With calibrated weights, linearised SEs come from the calibration residuals.
-            let calibrated = match (&frame.calibration, &spec.variance) {
-                (Some(cal), Variance::Linearisation) => Some((
-                    cal,
-                    CalibratedTerms::new(
-                        frame,
-                        cal,
-                        &shape_of,
-                        &rows,
-                        &domains_of,
-                        &report,
-                        &dom_row,
-                    ),
-                )),
-                _ => None,
-            };
-            let estimates: Vec<Estimate> = report
-                .par_iter()
-                .enumerate()
-                .map(|(j, &(d, k))| {
-                    let cell = d * nk + k;
-                    let strata: Vec<StratumSums> = (0..ns)
-                        .map(|h| {
-                            let c = cells.get(cell * ns + h);
-                            let x = if spec.estimator == Estimator::Ratio {
-                                c
-                            } else {
-                                dom[dom_row(d) * ns + h]
-                            };
-                            StratumSums {
-                                n_h: frame.n_h[h],
-                                n_d: x.n_d,
-                                sw: x.sw,
-                                sw2: x.sw2,
-                                sw_y: c.sw_y,
-                                sw_x: x.sw_x,
-                                sw2_yy: c.sw2_yy,
-                                sw2_xy: c.sw2_xy,
-                                sw2_xx: x.sw2_xx,
-                            }
-                        })
-                        .collect();
-                    match (&calibrated, spec.estimator) {
-                        (Some((cal, terms)), e) => {
-                            terms.estimate(cal, e, j, dom_row(d), &strata, spec.rules.level, df)
-                        }
-                        (None, Estimator::Total) => total_estimate(&strata, spec.rules.level, df),
-                        (None, _) => ratio_estimate(&strata, spec.rules.level, df),
-                    }
-                })
-                .collect();
-
-            let (estimates, method) = match spec.variance.replicates(frame) {
-                None => (
-                    estimates,
-                    match &calibrated {
-                        Some((cal, _)) => format!(
-                            "linearisation, residuals of the calibration to {}",
-                            cal.variables.join(", ")
-                        ),
-                        None => "linearisation".to_string(),
-                    },
-                ),
-                Some(reps) => {
-                    // θ_b for every reported cell, replicate by replicate.
-                    let thetas: Vec<Option<Vec<f64>>> = (0..reps.count)
-                        .into_par_iter()
-                        .map(|b| {
-                            let aw = reps.weights(b)?;
-                            // Denominators of `mean`: Σ a w over each domain's persons.
-                            let mut dsum = vec![0.0; nd];
-                            if spec.estimator == Estimator::Mean {
-                                let mut pd = Vec::new();
-                                for (p, &v) in aw.iter().enumerate() {
-                                    domains_of(p, &mut pd);
-                                    for &d in &pd {
-                                        dsum[d as usize] += v;
-                                    }
-                                }
-                            }
-                            if spec.estimator == Estimator::Share {
-                                for (d, c) in dom_contrib.iter().enumerate() {
-                                    dsum[d] = c.iter().map(|&(p, x)| aw[p as usize] * x).sum();
-                                }
-                            }
-                            let thetas = report
-                                .iter()
-                                .map(|&(d, k)| {
-                                    let c = &cell_contrib[d * nk + k];
-                                    let y: f64 =
-                                        c.iter().map(|&(p, y, _)| aw[p as usize] * y).sum();
-                                    match spec.estimator {
-                                        Estimator::Total => y,
-                                        Estimator::Ratio => {
-                                            y / c
-                                                .iter()
-                                                .map(|&(p, _, x)| aw[p as usize] * x)
-                                                .sum::<f64>()
-                                        }
-                                        _ => y / dsum[dom_row(d)],
-                                    }
-                                })
-                                .collect();
-                            Some(thetas)
-                        })
-                        .collect();
-                    let (scale, method) = reps.used(&thetas);
-                    let t = t_quantile(spec.rules.level, df);
-                    let out = estimates
-                        .iter()
-                        .enumerate()
-                        .map(|(j, e)| {
-                            let replicates: Vec<f64> =
-                                thetas.iter().flatten().map(|r| r[j]).collect();
-                            let se = replicate_variance(e.estimate, &replicates, scale).sqrt();
-                            Estimate {
-                                se,
-                                ci_lower: e.estimate - t * se,
-                                ci_upper: e.estimate + t * se,
-                                cv: se / e.estimate.abs(),
-                                ..*e
-                            }
-                        })
-                        .collect();
-                    (out, method)
-                }
-            };
-            (report, estimates, method)
-        };
-
-        // Rows in breakdown order, then value, then key.
-        let mut ordered: BTreeMap<(&Domain, &Vec<Option<String>>), &Estimate> = BTreeMap::new();
-        for (&(d, k), e) in report.iter().zip(&estimates) {
-            ordered.insert((&domains[d], &key_list[k]), e);
-        }
-        let mut fields = vec![
-            Field::new("breakdown", DataType::Utf8, false),
-            Field::new("breakdown_value", DataType::Utf8, true),
-        ];
-        fields.extend(keys.iter().map(|k| Field::new(k, DataType::Utf8, true)));
-        for (n, t, null) in [
-            ("estimate", DataType::Float64, true),
-            ("se", DataType::Float64, true),
-            ("ci_lower", DataType::Float64, true),
-            ("ci_upper", DataType::Float64, true),
-            ("n", DataType::Int64, false),
-            ("n_eff", DataType::Float64, false),
-            ("cv", DataType::Float64, true),
-            ("suppressed", DataType::Boolean, false),
-            ("unit", DataType::Utf8, false),
-            ("se_method", DataType::Utf8, false),
-        ] {
-            fields.push(Field::new(n, t, null));
-        }
-        let rows = ordered.len();
-        let finite = |x: f64| x.is_finite().then_some(x);
-        let mut kv: Vec<Vec<Option<String>>> = vec![Vec::with_capacity(rows); keys.len()];
-        for (_, k) in ordered.keys() {
-            for (col, v) in kv.iter_mut().zip(k.iter()) {
-                col.push(v.clone());
-            }
-        }
-        let es: Vec<&Estimate> = ordered.values().copied().collect();
-        let mut cols: Vec<ArrayRef> = vec![
-            Arc::new(StringArray::from_iter_values(
-                ordered.keys().map(|(d, _)| d.breakdown.as_str()),
-            )),
-            Arc::new(StringArray::from_iter(
-                ordered.keys().map(|(d, _)| d.value.as_deref()),
-            )),
-        ];
-        cols.extend(
-            kv.into_iter()
-                .map(|c| Arc::new(StringArray::from(c)) as ArrayRef),
-        );
-        cols.extend([
-            Arc::new(Float64Array::from_iter(
-                es.iter().map(|e| finite(e.estimate)),
-            )) as ArrayRef,
-            Arc::new(Float64Array::from_iter(
-                es.iter().map(|e| finite(e.estimate).and(finite(e.se))),
-            )),
-            Arc::new(Float64Array::from_iter(
-                es.iter().map(|e| finite(e.ci_lower)),
-            )),
-            Arc::new(Float64Array::from_iter(
-                es.iter().map(|e| finite(e.ci_upper)),
-            )),
-            Arc::new(Int64Array::from_iter_values(es.iter().map(|e| e.n as i64))),
-            Arc::new(Float64Array::from_iter_values(es.iter().map(|e| e.n_eff))),
-            Arc::new(Float64Array::from_iter(es.iter().map(|e| finite(e.cv)))),
-            Arc::new(BooleanArray::from_iter(es.iter().map(|e| {
-                Some(e.n < spec.rules.min_n || e.cv.is_nan() || e.cv > spec.rules.max_cv)
-            }))),
-            Arc::new(StringArray::from(vec![spec.unit; rows])),
-            Arc::new(StringArray::from(vec![method.as_str(); rows])),
-        ]);
-        Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?)
+            })
+            .map(|cell| (cell / nk, cell % nk))
+            .collect()
     }
+
+    /// The per-stratum sums of cell (d, k): y from the cell, x from the cell (`ratio`) or its
+    /// denominator domain.
+    fn strata(&self, d: usize, k: usize) -> Vec<StratumSums> {
+        let (nk, ns) = (self.shape.nk, self.shape.ns);
+        let cell = d * nk + k;
+        (0..ns)
+            .map(|h| {
+                let c = self.sums.cells.get(cell * ns + h);
+                let x = if self.spec.estimator == Estimator::Ratio {
+                    c
+                } else {
+                    self.sums.dom[(self.dom_row)(d) * ns + h]
+                };
+                StratumSums {
+                    n_h: self.frame.n_h[h],
+                    n_d: x.n_d,
+                    sw: x.sw,
+                    sw2: x.sw2,
+                    sw_y: c.sw_y,
+                    sw_x: x.sw_x,
+                    sw2_yy: c.sw2_yy,
+                    sw2_xy: c.sw2_xy,
+                    sw2_xx: x.sw2_xx,
+                }
+            })
+            .collect()
+    }
+
+    /// Each reported cell's estimate with its SE by linearisation (from the calibration
+    /// residuals when the weights were calibrated), then by replicates when the spec asks.
+    fn estimates(
+        &self,
+        rows: &[Row],
+        domains_of: &DomainsOf<'_>,
+        report: Vec<(usize, usize)>,
+    ) -> (Vec<(usize, usize)>, Vec<Estimate>, String) {
+        let (frame, spec) = (self.frame, self.spec);
+        let df = frame.df();
+        let calibrated = match (&frame.calibration, &spec.variance) {
+            (Some(cal), Variance::Linearisation) => Some((
+                cal,
+                CalibratedTerms::new(
+                    frame,
+                    cal,
+                    self.shape,
+                    rows,
+                    domains_of,
+                    &report,
+                    self.dom_row,
+                ),
+            )),
+            _ => None,
+        };
+        let estimates: Vec<Estimate> = report
+            .par_iter()
+            .enumerate()
+            .map(|(j, &(d, k))| {
+                let strata = self.strata(d, k);
+                match (&calibrated, spec.estimator) {
+                    (Some((cal, terms)), e) => {
+                        terms.estimate(cal, e, j, (self.dom_row)(d), &strata, spec.rules.level, df)
+                    }
+                    (None, Estimator::Total) => total_estimate(&strata, spec.rules.level, df),
+                    (None, _) => ratio_estimate(&strata, spec.rules.level, df),
+                }
+            })
+            .collect();
+        let Some(reps) = spec.variance.replicates(frame) else {
+            let method = match &calibrated {
+                Some((cal, _)) => format!(
+                    "linearisation, residuals of the calibration to {}",
+                    cal.variables.join(", ")
+                ),
+                None => "linearisation".to_string(),
+            };
+            return (report, estimates, method);
+        };
+        let thetas = reps.thetas(|aw| self.replicate(aw, &report, domains_of));
+        let (estimates, method) = reps.apply(&estimates, &thetas, spec.rules.level, df);
+        (report, estimates, method)
+    }
+
+    /// θ_b of every reported cell under replicate weights `aw`.
+    fn replicate(
+        &self,
+        aw: &[f64],
+        report: &[(usize, usize)],
+        domains_of: &DomainsOf<'_>,
+    ) -> Vec<f64> {
+        let (nd, nk) = (self.shape.nd, self.shape.nk);
+        let estimator = self.spec.estimator;
+        // Denominators of `mean` and `share`: Σ a w over each domain's persons, or of x.
+        let mut dsum = vec![0.0; nd];
+        if estimator == Estimator::Mean {
+            let mut pd = Vec::new();
+            for (p, &v) in aw.iter().enumerate() {
+                domains_of(p, &mut pd);
+                for &d in &pd {
+                    dsum[d as usize] += v;
+                }
+            }
+        }
+        if estimator == Estimator::Share {
+            for (d, c) in self.sums.dom_contrib.iter().enumerate() {
+                dsum[d] = c.iter().map(|&(p, x)| aw[p as usize] * x).sum();
+            }
+        }
+        report
+            .iter()
+            .map(|&(d, k)| {
+                let c = &self.sums.cell_contrib[d * nk + k];
+                let y: f64 = c.iter().map(|&(p, y, _)| aw[p as usize] * y).sum();
+                match estimator {
+                    Estimator::Total => y,
+                    Estimator::Ratio => {
+                        y / c.iter().map(|&(p, _, x)| aw[p as usize] * x).sum::<f64>()
+                    }
+                    _ => y / dsum[(self.dom_row)(d)],
+                }
+            })
+            .collect()
+    }
+}
+
+/// The indicator's table: rows in breakdown order, then value, then key.
+fn output_batch(
+    spec: &Spec<'_>,
+    keys: &[String],
+    domains: &[Domain],
+    key_list: &[Vec<Option<String>>],
+    report: &[(usize, usize)],
+    estimates: &[Estimate],
+    method: &str,
+) -> Result<RecordBatch> {
+    let mut ordered: BTreeMap<(&Domain, &Vec<Option<String>>), &Estimate> = BTreeMap::new();
+    for (&(d, k), e) in report.iter().zip(estimates) {
+        ordered.insert((&domains[d], &key_list[k]), e);
+    }
+    let mut fields = vec![
+        Field::new("breakdown", DataType::Utf8, false),
+        Field::new("breakdown_value", DataType::Utf8, true),
+    ];
+    fields.extend(keys.iter().map(|k| Field::new(k, DataType::Utf8, true)));
+    for (n, t, null) in [
+        ("estimate", DataType::Float64, true),
+        ("se", DataType::Float64, true),
+        ("ci_lower", DataType::Float64, true),
+        ("ci_upper", DataType::Float64, true),
+        ("n", DataType::Int64, false),
+        ("n_eff", DataType::Float64, false),
+        ("cv", DataType::Float64, true),
+        ("suppressed", DataType::Boolean, false),
+        ("unit", DataType::Utf8, false),
+        ("se_method", DataType::Utf8, false),
+    ] {
+        fields.push(Field::new(n, t, null));
+    }
+    let rows = ordered.len();
+    let finite = |x: f64| x.is_finite().then_some(x);
+    let mut kv: Vec<Vec<Option<String>>> = vec![Vec::with_capacity(rows); keys.len()];
+    for (_, k) in ordered.keys() {
+        for (col, v) in kv.iter_mut().zip(k.iter()) {
+            col.push(v.clone());
+        }
+    }
+    let es: Vec<&Estimate> = ordered.values().copied().collect();
+    let mut cols: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(
+            ordered.keys().map(|(d, _)| d.breakdown.as_str()),
+        )),
+        Arc::new(StringArray::from_iter(
+            ordered.keys().map(|(d, _)| d.value.as_deref()),
+        )),
+    ];
+    cols.extend(
+        kv.into_iter()
+            .map(|c| Arc::new(StringArray::from(c)) as ArrayRef),
+    );
+    cols.extend([
+        Arc::new(Float64Array::from_iter(
+            es.iter().map(|e| finite(e.estimate)),
+        )) as ArrayRef,
+        Arc::new(Float64Array::from_iter(
+            es.iter().map(|e| finite(e.estimate).and(finite(e.se))),
+        )),
+        Arc::new(Float64Array::from_iter(
+            es.iter().map(|e| finite(e.ci_lower)),
+        )),
+        Arc::new(Float64Array::from_iter(
+            es.iter().map(|e| finite(e.ci_upper)),
+        )),
+        Arc::new(Int64Array::from_iter_values(es.iter().map(|e| e.n as i64))),
+        Arc::new(Float64Array::from_iter_values(es.iter().map(|e| e.n_eff))),
+        Arc::new(Float64Array::from_iter(es.iter().map(|e| finite(e.cv)))),
+        Arc::new(BooleanArray::from_iter(es.iter().map(|e| {
+            Some(e.n < spec.rules.min_n || e.cv.is_nan() || e.cv > spec.rules.max_cv)
+        }))),
+        Arc::new(StringArray::from(vec![spec.unit; rows])),
+        Arc::new(StringArray::from(vec![method; rows])),
+    ]);
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?)
 }
 
 #[cfg(test)]

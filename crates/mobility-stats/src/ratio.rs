@@ -40,8 +40,23 @@ pub struct StratumSums {
     pub sw2_xx: f64,
 }
 
+impl std::ops::AddAssign<&StratumSums> for StratumSums {
+    /// Adds the sums of more persons of the same stratum and domain.
+    fn add_assign(&mut self, b: &StratumSums) {
+        self.n_h += b.n_h;
+        self.n_d += b.n_d;
+        self.sw += b.sw;
+        self.sw2 += b.sw2;
+        self.sw_y += b.sw_y;
+        self.sw_x += b.sw_x;
+        self.sw2_yy += b.sw2_yy;
+        self.sw2_xy += b.sw2_xy;
+        self.sw2_xx += b.sw2_xx;
+    }
+}
+
 /// An estimate with its uncertainty.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Estimate {
     /// R̂.
     pub estimate: f64,

@@ -10,6 +10,7 @@
 //! Replicate b's multipliers come from their own ChaCha8 stream (seed, b), so a replicate is
 //! the same whatever the number of threads or the order they run in.
 
+use crate::ratio::Estimate;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -68,6 +69,28 @@ pub fn replicate_variance(theta: f64, replicates: &[f64], c: f64) -> f64 {
         .filter(|t| t.is_finite())
         .map(|t| (t - theta).powi(2))
         .sum::<f64>()
+}
+
+/// `e` with its SE from the spread of its replicates (√ of [`replicate_variance`] with scale
+/// `c`), the CI θ̂ ± t·SE and the CV; n and n_eff stay.
+///
+/// ```
+/// use mobility_stats::ratio::Estimate;
+/// use mobility_stats::replicate::replicate_estimate;
+/// let e = Estimate { estimate: 2.0, n: 10, n_eff: 8.0, ..Estimate::default() };
+/// // c · Σ(θ_r − θ̂)² = 0.5 · (1 + 1) = 1.
+/// let r = replicate_estimate(e, &[1.0, 3.0], 0.5, 2.0);
+/// assert_eq!((r.se, r.ci_lower, r.ci_upper, r.cv, r.n), (1.0, 0.0, 4.0, 0.5, 10));
+/// ```
+pub fn replicate_estimate(e: Estimate, replicates: &[f64], c: f64, t: f64) -> Estimate {
+    let se = replicate_variance(e.estimate, replicates, c).sqrt();
+    Estimate {
+        se,
+        ci_lower: e.estimate - t * se,
+        ci_upper: e.estimate + t * se,
+        cv: se / e.estimate.abs(),
+        ..e
+    }
 }
 
 #[cfg(test)]
