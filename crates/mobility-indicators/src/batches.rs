@@ -61,19 +61,6 @@ pub(crate) fn timed_out(what: &str, limit: std::time::Duration) -> Error {
     }
 }
 
-/// The stream of `sql`'s batches, errors naming `what`.
-pub(crate) async fn execute_stream(
-    ctx: &SessionContext,
-    what: &str,
-    sql: &str,
-) -> Result<datafusion::execution::SendableRecordBatchStream> {
-    let run = async { ctx.sql(sql).await?.execute_stream().await };
-    run.await.map_err(|source| Error::DataFusion {
-        context: what.to_string(),
-        source,
-    })
-}
-
 /// [`collect`] when the session has every table (or view) of `needs`, else no batches: a
 /// chart or layer whose data the directory does not have is left out, while a query that
 /// fails on data that is there is an error.

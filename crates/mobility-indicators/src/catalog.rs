@@ -136,8 +136,9 @@ pub struct Indicator {
     pub unit: String,
     /// Tables the query reads; the indicator is skipped, with a note, when one is missing.
     pub needs: Vec<String>,
-    /// The scenario the indicator needs (`--scenario <name>=<value>`); its SQL holds
-    /// `{{<name>}}` where the value goes.
+    /// The scenario the indicator needs (`--scenario <name>=<value>`); its SQL holds the
+    /// named parameter `$<name with _ for ->` where the value goes
+    /// ([`scenario_placeholder`]).
     pub scenario: Option<String>,
     /// The SQL.
     pub sql: String,
@@ -182,6 +183,12 @@ impl Indicator {
     }
 }
 
+/// The name of a scenario's placeholder in its SQL: `shift-short-car-trips` is
+/// `$shift_short_car_trips` (DataFusion's named parameters are identifiers).
+pub fn scenario_placeholder(name: &str) -> String {
+    name.replace('-', "_")
+}
+
 /// The built-in catalog.
 pub fn built_in() -> Vec<Indicator> {
     BUILT_IN
@@ -206,6 +213,20 @@ mod tests {
                 "{} has no estimator",
                 i.id
             );
+        }
+    }
+
+    /// Each query file is SQL on its own, as a planner reads it: a scenario's value is a
+    /// DataFusion named parameter, not text pasted in.
+    #[test]
+    fn every_built_in_query_parses_as_sql_on_its_own() {
+        for ind in built_in() {
+            let parsed = datafusion::sql::parser::DFParser::parse_sql(&ind.sql);
+            assert!(parsed.is_ok(), "{}: {:?}", ind.id, parsed.err());
+            if let Some(name) = &ind.scenario {
+                let p = format!("${}", scenario_placeholder(name));
+                assert!(ind.sql.contains(&p), "{}: no {p}", ind.id);
+            }
         }
     }
 }

@@ -25,6 +25,22 @@ pub struct IndicatorReport {
     pub write_seconds: f64,
 }
 
+impl IndicatorReport {
+    /// An indicator skipped, with the reason.
+    pub fn skipped(ind: &crate::catalog::Indicator, why: String) -> Self {
+        Self {
+            id: ind.id.clone(),
+            title: ind.title.clone(),
+            rows: None,
+            skipped: Some(why),
+            seconds: 0.0,
+            query_seconds: 0.0,
+            estimate_seconds: 0.0,
+            write_seconds: 0.0,
+        }
+    }
+}
+
 /// An input file with its checksum.
 #[derive(Debug, Clone, Serialize)]
 pub struct InputFile {

@@ -12,7 +12,7 @@ use mobility_model::Table;
 
 use futures::StreamExt;
 
-use crate::batches::{collect, execute_stream};
+use crate::batches::{collect, within_timeout};
 use crate::catalog::{Indicator, Kind};
 pub use crate::manifest::{IndicatorReport, InputFile, Manifest};
 use crate::manifest::{checksums, factor_checksums};
@@ -546,58 +546,10 @@ async fn run_into(
     started: Instant,
 ) -> Result<(Manifest, std::collections::HashMap<String, RecordBatch>)> {
     od_setup(ctx, present, opts).await?;
-    let mut table_rows = std::collections::BTreeMap::new();
-    for t in present {
-        let b = collect(ctx, t.name(), &format!("SELECT count(*) FROM {}", t.name())).await?;
-        let n = b
-            .first()
-            .map(|b| {
-                arrow::array::AsArray::as_primitive::<arrow::datatypes::Int64Type>(b.column(0))
-                    .value(0)
-            })
-            .unwrap_or(0);
-        table_rows.insert(t.name().to_string(), n as u64);
-    }
-    let t_frame = Instant::now();
-    let frame = if present.contains(&Table::Persons) && present.contains(&Table::Households) {
-        Some(Frame::from_batches(
-            &collect(
-                ctx,
-                "person_frame",
-                "SELECT person_id, stratum, w, home_zone, age_band, gender, employment, day_type FROM person_frame",
-            )
-            .await?,
-        )?)
-    } else {
-        None
-    };
-    let mut frame = frame;
-    let calibration = match &mut frame {
-        Some(frame) if present.contains(&Table::CalibrationMargins) => {
-            Some(calibrate_frame(ctx, frame).await?)
-        }
-        _ => None,
-    };
-    let frame = frame;
-    let replicates = match (&frame, present.contains(&Table::ReplicateWeights)) {
-        (Some(frame), true) => Some(std::sync::Arc::new(
-            replicate_weights(ctx, frame, &opts.replicate_scale).await?,
-        )),
-        _ => None,
-    };
-    let frame_seconds = t_frame.elapsed().as_secs_f64();
+    let table_rows = table_rows(ctx, present).await?;
+    let design = Design::read(ctx, present, opts).await?;
     let mut reports = Vec::new();
     let mut outputs = std::collections::HashMap::new();
-    let skip = |ind: &Indicator, why: String| IndicatorReport {
-        id: ind.id.clone(),
-        title: ind.title.clone(),
-        rows: None,
-        skipped: Some(why),
-        seconds: 0.0,
-        query_seconds: 0.0,
-        estimate_seconds: 0.0,
-        write_seconds: 0.0,
-    };
     let steps = catalog.len() + 2;
     let tell = |step: usize, what: &str| {
         if let Some(p) = &opts.progress {
@@ -606,243 +558,20 @@ async fn run_into(
     };
     for (step, ind) in catalog.iter().enumerate() {
         tell(step, &ind.id);
-        let t0 = Instant::now();
-        let missing: Vec<&str> = ind
-            .needs
-            .iter()
-            .filter(|n| !present.iter().any(|t| t.name() == n.as_str()))
-            .map(|s| s.as_str())
-            .collect();
-        if !missing.is_empty() {
-            reports.push(skip(
-                ind,
-                format!(
-                    "needs table(s) {} which the data directory does not have",
-                    missing.join(", ")
-                ),
-            ));
-            continue;
+        match indicator(ctx, present, opts, &design, ind, dir).await? {
+            Ok((report, out)) => {
+                reports.push(report);
+                outputs.insert(ind.id.clone(), out);
+            }
+            Err(why) => reports.push(IndicatorReport::skipped(ind, why)),
         }
-        let mut sql = ind.sql.clone();
-        if let Some(name) = &ind.scenario {
-            match opts.scenarios.get(name) {
-                Some(v) => sql = sql.replace(&format!("{{{{{name}}}}}"), &format!("{v:?}")),
-                None => {
-                    reports.push(skip(
-                        ind,
-                        format!("a scenario: run with --scenario {name}=<value>"),
-                    ));
-                    continue;
-                }
-            }
-        }
-        let what = format!("indicator {}", ind.id);
-        let query_seconds: f64;
-        let t1: Instant;
-        let out = match ind.kind {
-            Kind::Survey {
-                estimator,
-                bootstrap,
-                observed_only,
-            } => {
-                let Some(frame) = &frame else {
-                    reports.push(skip(ind, "needs persons and households".into()));
-                    continue;
-                };
-                let variance = match (&replicates, bootstrap) {
-                    // The survey's own replicate weights take precedence for every indicator.
-                    (Some(r), _) => Variance::Replicates(r.clone()),
-                    (None, b) if b || opts.bootstrap_all => Variance::Bootstrap {
-                        replicates: opts.bootstrap,
-                        seed: opts.seed,
-                    },
-                    (None, _) => Variance::Linearisation,
-                };
-                let spec = Spec {
-                    id: &ind.id,
-                    unit: &ind.unit,
-                    estimator,
-                    variance,
-                    rules: opts.rules,
-                    observed_only,
-                };
-                // The estimation's own memory, from the same pool as the queries', grown with
-                // each batch: each row of the query interned (person, key, trip domains, y, x:
-                // 32 bytes) and sorted, with room for the cell sums, 64 bytes a row; a median
-                // also keeps (value, person) per row in each of its domains, and replicate
-                // methods each person's contribution per cell: 16 and 24 bytes for each of up
-                // to eight domains.
-                let domains = 1 + survey::PERSON_BREAKDOWNS.len() + survey::TRIP_BREAKDOWNS.len();
-                let per_row =
-                    64 + if estimator == survey::Estimator::Median {
-                        16 * domains
-                    } else {
-                        0
-                    } + if matches!(spec.variance, Variance::Linearisation) {
-                        0
-                    } else {
-                        24 * domains
-                    };
-                let reservation = datafusion::execution::memory_pool::MemoryConsumer::new(format!(
-                    "survey estimation of {}",
-                    ind.id
-                ))
-                .register(&ctx.runtime_env().memory_pool);
-                // The query's batches stream into the intake, each dropped once interned: the
-                // result is never held whole.
-                let mut stream = execute_stream(ctx, &what, &sql).await?;
-                let mut spec = Some(spec);
-                let mut intake: Option<survey::Intake> = None;
-                let timeout = crate::batches::query_timeout(ctx);
-                loop {
-                    let next = match timeout {
-                        None => stream.next().await,
-                        Some(limit) => tokio::time::timeout(limit, stream.next())
-                            .await
-                            .map_err(|_| crate::batches::timed_out(&what, limit))?,
-                    };
-                    let Some(b) = next else { break };
-                    let b = b.map_err(|source| Error::DataFusion {
-                        context: what.clone(),
-                        source,
-                    })?;
-                    reservation
-                        .try_grow(b.num_rows() * per_row)
-                        .map_err(|source| Error::DataFusion {
-                            context: what.clone(),
-                            source,
-                        })?;
-                    let i = match (&mut intake, spec.take()) {
-                        (Some(i), _) => i,
-                        (None, Some(sp)) => {
-                            intake.insert(survey::Intake::new(frame, sp, &b.schema())?)
-                        }
-                        (None, None) => unreachable!("the spec goes to the first batch"),
-                    };
-                    i.push(&b)?;
-                }
-                drop(stream);
-                query_seconds = t0.elapsed().as_secs_f64();
-                t1 = Instant::now();
-                // Nothing to count (a survey without trip distances has no km to share
-                // out): the indicator is skipped, saying so, not the run failed.
-                let Some(intake) = intake.filter(|i| i.rows() > 0) else {
-                    reports.push(skip(
-                        ind,
-                        "its query found no rows to estimate from (e.g. no trip distances in the survey)".into(),
-                    ));
-                    continue;
-                };
-                mobility_sql::release_free_memory();
-                let out = intake.finish()?;
-                drop(reservation);
-                out
-            }
-            Kind::Table => {
-                let batches = collect(ctx, &what, &sql).await?;
-                query_seconds = t0.elapsed().as_secs_f64();
-                t1 = Instant::now();
-                // A finished table with nothing in it (road_co2e without a `heavy` factor, say)
-                // is skipped with a note, as a survey indicator without rows is.
-                let Some(schema) = batches
-                    .iter()
-                    .find(|b| b.num_rows() > 0)
-                    .map(|b| b.schema())
-                else {
-                    reports.push(skip(
-                        ind,
-                        "its query returned no rows (for road_co2e: a `heavy` row in emission_factors is needed, data/factors has one)".into(),
-                    ));
-                    continue;
-                };
-                arrow::compute::concat_batches(&schema, &batches)?
-            }
-        };
-        let estimate_seconds = t1.elapsed().as_secs_f64();
-        let t2 = Instant::now();
-        write_outputs(dir, &ind.id, &out, opts.csv)?;
-        reports.push(IndicatorReport {
-            id: ind.id.clone(),
-            title: ind.title.clone(),
-            rows: Some(out.num_rows()),
-            skipped: None,
-            seconds: t0.elapsed().as_secs_f64(),
-            query_seconds,
-            estimate_seconds,
-            write_seconds: t2.elapsed().as_secs_f64(),
-        });
-        outputs.insert(ind.id.clone(), out);
         // What the query and the estimation freed goes back to the system, not kept by the
         // allocator's arenas for the next indicator.
         mobility_sql::release_free_memory();
     }
     tell(catalog.len(), "traffic index");
     if present.contains(&Table::TrafficHourly) {
-        let t = Instant::now();
-        let yearly = traffic::index_yearly(ctx, present, opts.index_method).await?;
-        let rolling = traffic::index_rolling(
-            ctx,
-            present,
-            opts.reference_year,
-            opts.index_method,
-            traffic::Counted::Vehicles,
-        )
-        .await?;
-        let bike = traffic::index_rolling(
-            ctx,
-            present,
-            opts.reference_year,
-            opts.index_method,
-            traffic::Counted::Bicycles,
-        )
-        .await?;
-        let null = traffic::nullvekst_table(&rolling)?;
-        let query_seconds = t.elapsed().as_secs_f64();
-        for (id, title, table) in [
-            (
-                "traffic_index_yearly",
-                "Traffic index between consecutive years, and chained (unofficial)",
-                yearly,
-            ),
-            (
-                "traffic_index_rolling",
-                "Rolling 12/24/36-month traffic index against the reference year (unofficial)",
-                rolling,
-            ),
-            (
-                "nullvekst",
-                "Zero growth in car traffic: the latest rolling index and its CI (unofficial)",
-                null,
-            ),
-            (
-                "bike_traffic_index_rolling",
-                "Rolling 12/24/36-month index of the bicycle counting points (unofficial)",
-                bike,
-            ),
-        ] {
-            let t2 = Instant::now();
-            write_outputs(dir, id, &table, opts.csv)?;
-            reports.push(IndicatorReport {
-                id: id.into(),
-                title: title.into(),
-                rows: Some(table.num_rows()),
-                skipped: None,
-                seconds: t2.elapsed().as_secs_f64()
-                    + if id == "traffic_index_yearly" {
-                        query_seconds
-                    } else {
-                        0.0
-                    },
-                query_seconds: if id == "traffic_index_yearly" {
-                    query_seconds
-                } else {
-                    0.0
-                },
-                estimate_seconds: 0.0,
-                write_seconds: t2.elapsed().as_secs_f64(),
-            });
-            outputs.insert(id.to_string(), table);
-        }
+        traffic_tables(ctx, present, opts, dir, &mut reports, &mut outputs).await?;
     }
     // The origin–destination matrices in the wide layout, beside their long tables.
     crate::matrix::write(&outputs, dir)?;
@@ -854,42 +583,400 @@ async fn run_into(
         .unwrap_or_else(|| targets::BAERUM.to_string());
     let table = targets::evaluate(ctx, &targets::parse(&text)?, &outputs).await?;
     write_outputs(dir, "targets", &table, opts.csv)?;
-    let targets_rows = table.num_rows();
-    outputs.insert("targets".to_string(), table);
     reports.push(IndicatorReport {
         id: "targets".into(),
         title: "Targets beside the measured values".into(),
-        rows: Some(targets_rows),
+        rows: Some(table.num_rows()),
         skipped: None,
         seconds: t3.elapsed().as_secs_f64(),
         query_seconds: 0.0,
         estimate_seconds: t3.elapsed().as_secs_f64(),
         write_seconds: 0.0,
     });
+    outputs.insert("targets".to_string(), table);
     let manifest = Manifest {
         version: env!("CARGO_PKG_VERSION").to_string(),
         data: opts.data.display().to_string(),
         inputs,
         table_rows,
-        parameters: serde_json::json!({
-            "ci_level": opts.rules.level,
-            "suppress_below_n": opts.rules.min_n,
-            "suppress_above_cv": opts.rules.max_cv,
-            "bootstrap_replicates": opts.bootstrap,
-            "variance": if opts.bootstrap_all { "bootstrap" } else { "default" },
-            "bootstrap_seed": opts.seed,
-            "scenarios": opts.scenarios,
-            "traffic_reference_year": opts.reference_year,
-            "traffic_index_method": opts.index_method.name(),
-            "factors": opts.factors.as_ref().map(|f| f.path.display().to_string()),
-            "replicate_weights": replicates.as_ref().map(|r| serde_json::json!({"replicates": r.weights.len(), "scale": r.scale, "scheme": r.scheme})),
-            "calibration": calibration,
-            "person_frame_seconds": frame_seconds,
-        }),
+        parameters: parameters(opts, &design),
         indicators: reports,
         seconds_total: started.elapsed().as_secs_f64(),
     };
     Ok((manifest, outputs))
+}
+
+/// The rows of each table present.
+async fn table_rows(
+    ctx: &SessionContext,
+    present: &[Table],
+) -> Result<std::collections::BTreeMap<String, u64>> {
+    let mut rows = std::collections::BTreeMap::new();
+    for t in present {
+        let b = collect(ctx, t.name(), &format!("SELECT count(*) FROM {}", t.name())).await?;
+        let n = b
+            .first()
+            .map(|b| {
+                arrow::array::AsArray::as_primitive::<arrow::datatypes::Int64Type>(b.column(0))
+                    .value(0)
+            })
+            .unwrap_or(0);
+        rows.insert(t.name().to_string(), n as u64);
+    }
+    Ok(rows)
+}
+
+/// The survey's design, read once for every survey indicator: the person frame (weights,
+/// strata, person-level breakdowns), the margins its weights were calibrated to, and the
+/// survey's own replicate weights.
+struct Design {
+    frame: Option<Frame>,
+    /// For the manifest: the calibration's variables and whether it was applied.
+    calibration: Option<serde_json::Value>,
+    replicates: Option<std::sync::Arc<survey::ReplicateWeights>>,
+    seconds: f64,
+}
+
+impl Design {
+    async fn read(ctx: &SessionContext, present: &[Table], opts: &RunOptions) -> Result<Self> {
+        let t = Instant::now();
+        let mut frame = if present.contains(&Table::Persons) && present.contains(&Table::Households)
+        {
+            Some(Frame::from_batches(
+                &collect(
+                    ctx,
+                    "person_frame",
+                    "SELECT person_id, stratum, w, home_zone, age_band, gender, employment, day_type FROM person_frame",
+                )
+                .await?,
+            )?)
+        } else {
+            None
+        };
+        let calibration = match &mut frame {
+            Some(frame) if present.contains(&Table::CalibrationMargins) => {
+                Some(calibrate_frame(ctx, frame).await?)
+            }
+            _ => None,
+        };
+        let replicates = match (&frame, present.contains(&Table::ReplicateWeights)) {
+            (Some(frame), true) => Some(std::sync::Arc::new(
+                replicate_weights(ctx, frame, &opts.replicate_scale).await?,
+            )),
+            _ => None,
+        };
+        Ok(Self {
+            frame,
+            calibration,
+            replicates,
+            seconds: t.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// How an indicator's SEs are computed: the survey's replicate weights when it has them
+    /// (for every indicator), else the bootstrap where the indicator or the run asks, else
+    /// linearisation.
+    fn variance(&self, opts: &RunOptions, bootstrap: bool) -> Variance {
+        match &self.replicates {
+            Some(r) => Variance::Replicates(r.clone()),
+            None if bootstrap || opts.bootstrap_all => Variance::Bootstrap {
+                replicates: opts.bootstrap,
+                seed: opts.seed,
+            },
+            None => Variance::Linearisation,
+        }
+    }
+}
+
+/// The run's parameters, for the manifest.
+fn parameters(opts: &RunOptions, design: &Design) -> serde_json::Value {
+    serde_json::json!({
+        "ci_level": opts.rules.level,
+        "suppress_below_n": opts.rules.min_n,
+        "suppress_above_cv": opts.rules.max_cv,
+        "bootstrap_replicates": opts.bootstrap,
+        "variance": if opts.bootstrap_all { "bootstrap" } else { "default" },
+        "bootstrap_seed": opts.seed,
+        "scenarios": opts.scenarios,
+        "traffic_reference_year": opts.reference_year,
+        "traffic_index_method": opts.index_method.name(),
+        "factors": opts.factors.as_ref().map(|f| f.path.display().to_string()),
+        "replicate_weights": design.replicates.as_ref().map(|r| serde_json::json!({"replicates": r.weights.len(), "scale": r.scale, "scheme": r.scheme})),
+        "calibration": design.calibration,
+        "person_frame_seconds": design.seconds,
+    })
+}
+
+/// One indicator computed and written: its report and table, or why it was skipped (a table
+/// it needs is missing, a scenario not given, no rows to estimate from).
+async fn indicator(
+    ctx: &SessionContext,
+    present: &[Table],
+    opts: &RunOptions,
+    design: &Design,
+    ind: &Indicator,
+    dir: &Path,
+) -> Result<std::result::Result<(IndicatorReport, RecordBatch), String>> {
+    let t0 = Instant::now();
+    let missing: Vec<&str> = ind
+        .needs
+        .iter()
+        .filter(|n| !present.iter().any(|t| t.name() == n.as_str()))
+        .map(|s| s.as_str())
+        .collect();
+    if !missing.is_empty() {
+        return Ok(Err(format!(
+            "needs table(s) {} which the data directory does not have",
+            missing.join(", ")
+        )));
+    }
+    // A scenario's value goes into its SQL as a named parameter ($name).
+    let params: Vec<(String, datafusion::scalar::ScalarValue)> = match &ind.scenario {
+        None => Vec::new(),
+        Some(name) => match opts.scenarios.get(name) {
+            Some(v) => vec![(
+                crate::catalog::scenario_placeholder(name),
+                datafusion::scalar::ScalarValue::Float64(Some(*v)),
+            )],
+            None => {
+                return Ok(Err(format!(
+                    "a scenario: run with --scenario {name}=<value>"
+                )));
+            }
+        },
+    };
+    let what = format!("indicator {}", ind.id);
+    let frame_sql = plan(ctx, &what, &ind.sql, params).await?;
+    let (out, query_seconds, t1) = match ind.kind {
+        Kind::Survey {
+            estimator,
+            bootstrap,
+            observed_only,
+        } => {
+            let Some(frame) = &design.frame else {
+                return Ok(Err("needs persons and households".into()));
+            };
+            let spec = Spec {
+                id: &ind.id,
+                unit: &ind.unit,
+                estimator,
+                variance: design.variance(opts, bootstrap),
+                rules: opts.rules,
+                observed_only,
+            };
+            let Some((intake, reservation)) =
+                survey_intake(ctx, &what, frame_sql, frame, spec).await?
+            else {
+                // Nothing to count (a survey without trip distances has no km to share out):
+                // the indicator is skipped, saying so, not the run failed.
+                return Ok(Err(
+                    "its query found no rows to estimate from (e.g. no trip distances in the survey)".into(),
+                ));
+            };
+            let (query_seconds, t1) = (t0.elapsed().as_secs_f64(), Instant::now());
+            mobility_sql::release_free_memory();
+            let out = intake.finish()?;
+            // The estimation's memory stays reserved until it is done.
+            drop(reservation);
+            (out, query_seconds, t1)
+        }
+        Kind::Table => {
+            let batches = within_timeout(ctx, &what, frame_sql.collect())
+                .await?
+                .map_err(|source| Error::DataFusion {
+                    context: what.clone(),
+                    source,
+                })?;
+            let (query_seconds, t1) = (t0.elapsed().as_secs_f64(), Instant::now());
+            // A finished table with nothing in it (road_co2e without a `heavy` factor, say)
+            // is skipped with a note, as a survey indicator without rows is.
+            let Some(schema) = batches
+                .iter()
+                .find(|b| b.num_rows() > 0)
+                .map(|b| b.schema())
+            else {
+                return Ok(Err(
+                    "its query returned no rows (for road_co2e: a `heavy` row in emission_factors is needed, data/factors has one)".into(),
+                ));
+            };
+            (
+                arrow::compute::concat_batches(&schema, &batches)?,
+                query_seconds,
+                t1,
+            )
+        }
+    };
+    let estimate_seconds = t1.elapsed().as_secs_f64();
+    let t2 = Instant::now();
+    write_outputs(dir, &ind.id, &out, opts.csv)?;
+    let report = IndicatorReport {
+        id: ind.id.clone(),
+        title: ind.title.clone(),
+        rows: Some(out.num_rows()),
+        skipped: None,
+        seconds: t0.elapsed().as_secs_f64(),
+        query_seconds,
+        estimate_seconds,
+        write_seconds: t2.elapsed().as_secs_f64(),
+    };
+    Ok(Ok((report, out)))
+}
+
+/// `sql` planned with its named parameters filled in.
+async fn plan(
+    ctx: &SessionContext,
+    what: &str,
+    sql: &str,
+    params: Vec<(String, datafusion::scalar::ScalarValue)>,
+) -> Result<datafusion::dataframe::DataFrame> {
+    let planned = async {
+        let df = ctx.sql(sql).await?;
+        if params.is_empty() {
+            Ok(df)
+        } else {
+            df.with_param_values(params)
+        }
+    };
+    planned.await.map_err(|source| Error::DataFusion {
+        context: what.to_string(),
+        source,
+    })
+}
+
+/// A survey indicator's query streamed into the estimation's intake, each batch dropped once
+/// interned (the result is never held whole), with the memory reserved for the estimation;
+/// `None` when it has no rows.
+async fn survey_intake<'a>(
+    ctx: &SessionContext,
+    what: &str,
+    df: datafusion::dataframe::DataFrame,
+    frame: &'a Frame,
+    spec: Spec<'a>,
+) -> Result<
+    Option<(
+        survey::Intake<'a>,
+        datafusion::execution::memory_pool::MemoryReservation,
+    )>,
+> {
+    // The estimation's own memory, from the same pool as the queries', grown with each batch:
+    // each row of the query interned (person, key, trip domains, y, x: 32 bytes) and sorted,
+    // with room for the cell sums, 64 bytes a row; a median also keeps (value, person) per row
+    // in each of its domains, and replicate methods each person's contribution per cell: 16
+    // and 24 bytes for each of up to eight domains.
+    let domains = 1 + survey::PERSON_BREAKDOWNS.len() + survey::TRIP_BREAKDOWNS.len();
+    let per_row =
+        64 + if spec.estimator == survey::Estimator::Median {
+            16 * domains
+        } else {
+            0
+        } + if matches!(spec.variance, Variance::Linearisation) {
+            0
+        } else {
+            24 * domains
+        };
+    let reservation = datafusion::execution::memory_pool::MemoryConsumer::new(format!(
+        "survey estimation of {}",
+        spec.id
+    ))
+    .register(&ctx.runtime_env().memory_pool);
+    let failed = |source| Error::DataFusion {
+        context: what.to_string(),
+        source,
+    };
+    let mut stream = df.execute_stream().await.map_err(failed)?;
+    let mut spec = Some(spec);
+    let mut intake: Option<survey::Intake> = None;
+    let timeout = crate::batches::query_timeout(ctx);
+    loop {
+        let next = match timeout {
+            None => stream.next().await,
+            Some(limit) => tokio::time::timeout(limit, stream.next())
+                .await
+                .map_err(|_| crate::batches::timed_out(what, limit))?,
+        };
+        let Some(b) = next else { break };
+        let b = b.map_err(failed)?;
+        reservation
+            .try_grow(b.num_rows() * per_row)
+            .map_err(failed)?;
+        let i = match (&mut intake, spec.take()) {
+            (Some(i), _) => i,
+            (None, Some(sp)) => intake.insert(survey::Intake::new(frame, sp, &b.schema())?),
+            (None, None) => unreachable!("the spec goes to the first batch"),
+        };
+        i.push(&b)?;
+    }
+    Ok(intake.filter(|i| i.rows() > 0).map(|i| (i, reservation)))
+}
+
+/// The traffic indices (yearly and chained, rolling, the bicycle points' rolling, nullvekst)
+/// computed and written.
+async fn traffic_tables(
+    ctx: &SessionContext,
+    present: &[Table],
+    opts: &RunOptions,
+    dir: &Path,
+    reports: &mut Vec<IndicatorReport>,
+    outputs: &mut std::collections::HashMap<String, RecordBatch>,
+) -> Result<()> {
+    let t = Instant::now();
+    let yearly = traffic::index_yearly(ctx, present, opts.index_method).await?;
+    let rolling = |counted| {
+        traffic::index_rolling(
+            ctx,
+            present,
+            opts.reference_year,
+            opts.index_method,
+            counted,
+        )
+    };
+    let vehicles = rolling(traffic::Counted::Vehicles).await?;
+    let bike = rolling(traffic::Counted::Bicycles).await?;
+    let null = traffic::nullvekst_table(&vehicles)?;
+    let query_seconds = t.elapsed().as_secs_f64();
+    for (id, title, table) in [
+        (
+            "traffic_index_yearly",
+            "Traffic index between consecutive years, and chained (unofficial)",
+            yearly,
+        ),
+        (
+            "traffic_index_rolling",
+            "Rolling 12/24/36-month traffic index against the reference year (unofficial)",
+            vehicles,
+        ),
+        (
+            "nullvekst",
+            "Zero growth in car traffic: the latest rolling index and its CI (unofficial)",
+            null,
+        ),
+        (
+            "bike_traffic_index_rolling",
+            "Rolling 12/24/36-month index of the bicycle counting points (unofficial)",
+            bike,
+        ),
+    ] {
+        let t2 = Instant::now();
+        write_outputs(dir, id, &table, opts.csv)?;
+        // The queries' time is the first table's.
+        let queried = if id == "traffic_index_yearly" {
+            query_seconds
+        } else {
+            0.0
+        };
+        reports.push(IndicatorReport {
+            id: id.into(),
+            title: title.into(),
+            rows: Some(table.num_rows()),
+            skipped: None,
+            seconds: t2.elapsed().as_secs_f64() + queried,
+            query_seconds: queried,
+            estimate_seconds: 0.0,
+            write_seconds: t2.elapsed().as_secs_f64(),
+        });
+        outputs.insert(id.to_string(), table);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
