@@ -97,6 +97,30 @@ pub fn register_od_periods(ctx: &SessionContext, periods: &[(&str, u32, u32)]) -
     register_values(ctx, "od_periods", rows, &["period", "from_hour", "to_hour"])
 }
 
+/// Registers the look-up view `modes` (mode, public_transport, sustainable): one row per
+/// travel mode of the data model, from [`mobility_model::Mode`], so that the queries and the
+/// code read one list of what counts as public transport and as sustainable (walking, cycling
+/// or public transport, Bærum's target sense).
+pub fn register_modes(ctx: &SessionContext) -> Result<()> {
+    use datafusion::prelude::lit;
+    let rows = mobility_model::Mode::ALL
+        .iter()
+        .map(|m| {
+            vec![
+                lit(m.as_str()),
+                lit(m.is_public_transport()),
+                lit(m.is_sustainable()),
+            ]
+        })
+        .collect();
+    register_values(
+        ctx,
+        "modes",
+        rows,
+        &["mode", "public_transport", "sustainable"],
+    )
+}
+
 /// Registers (or replaces) `name` as a view over constant rows, with `columns` as names. A
 /// view of values travels in the plan to a cluster's executors, which a table held in this
 /// process's memory would not.
@@ -354,6 +378,7 @@ pub async fn open_with(
         ctx.register_udaf(f);
     }
     register_od_periods(&ctx, DEFAULT_OD_PERIODS)?;
+    register_modes(&ctx)?;
     for (name, needs, sql) in VIEWS {
         if needs.iter().all(|t| tables.contains(t)) {
             ctx.sql(sql)
