@@ -7,7 +7,6 @@
 //! `<out>/geo/traffic_points_adt.*` (each counting point's ÅDT per year).
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -206,6 +205,8 @@ fn write_both(dir: &Path, name: &str, batch: &RecordBatch) -> Result<Vec<String>
 }
 
 /// A FeatureCollection: `geometry` as GeoJSON, every other column a property.
+/// The batch as a GeoJSON FeatureCollection (RFC 7946): its geometry (any type, decoded from
+/// WKB) and its other columns as properties. A value JSON cannot hold (NaN, ±∞) is `null`.
 fn geojson(batch: &RecordBatch) -> Result<String> {
     let g = batch
         .column_by_name("geometry")
@@ -220,81 +221,147 @@ fn geojson(batch: &RecordBatch) -> Result<String> {
         .filter(|(f, _)| f.name() != "geometry")
         .map(|(f, c)| (f.name().clone(), c.clone()))
         .collect();
-    let mut out = String::from(r#"{"type":"FeatureCollection","features":["#);
+    let mut features = Vec::with_capacity(batch.num_rows());
     for i in 0..batch.num_rows() {
-        if i > 0 {
-            out.push(',');
-        }
         let geometry = mobility_geo::wkb::from_wkb(g.value(i)).map_err(|e| Error::Shape {
             id: "geojson".into(),
             message: e.to_string(),
         })?;
-        let mut p = serde_json::Map::new();
+        let mut p = geojson::JsonObject::new();
         for (name, c) in &props {
-            let v = if c.is_null(i) {
-                serde_json::Value::Null
-            } else {
-                match c.data_type() {
-                    DataType::Float64 => serde_json::json!(
-                        c.as_primitive::<arrow::datatypes::Float64Type>().value(i)
-                    ),
-                    DataType::Int64 => {
-                        serde_json::json!(c.as_primitive::<arrow::datatypes::Int64Type>().value(i))
-                    }
-                    DataType::UInt64 => {
-                        serde_json::json!(c.as_primitive::<arrow::datatypes::UInt64Type>().value(i))
-                    }
-                    DataType::Boolean => serde_json::json!(c.as_boolean().value(i)),
-                    _ => {
-                        let s = arrow::compute::cast(c, &DataType::Utf8)?;
-                        serde_json::json!(s.as_string::<i32>().value(i))
-                    }
-                }
-            };
-            p.insert(name.clone(), v);
+            p.insert(name.clone(), property(c, i)?);
         }
-        let _ = write!(
-            out,
-            r#"{{"type":"Feature","properties":{},"geometry":{}}}"#,
-            serde_json::Value::Object(p),
-            geometry_json(&geometry)
-        );
+        features.push(geojson::Feature {
+            geometry: Some(geojson::Geometry::from(&geometry)),
+            properties: Some(p),
+            ..Default::default()
+        });
     }
-    out.push_str("]}\n");
-    Ok(out)
+    let collection = geojson::FeatureCollection {
+        features,
+        ..Default::default()
+    };
+    Ok(format!("{collection}\n"))
 }
 
-fn ring(ls: &geo::LineString<f64>) -> String {
-    let pts: Vec<String> = ls.coords().map(|c| format!("[{},{}]", c.x, c.y)).collect();
-    format!("[{}]", pts.join(","))
+/// Row `i` of column `c` as a JSON value: numbers as numbers, booleans, the rest as text.
+fn property(c: &ArrayRef, i: usize) -> Result<geojson::JsonValue> {
+    use geojson::JsonValue;
+    if c.is_null(i) {
+        return Ok(JsonValue::Null);
+    }
+    Ok(match c.data_type() {
+        DataType::Float64 => {
+            let v = c.as_primitive::<arrow::datatypes::Float64Type>().value(i);
+            serde_json::Number::from_f64(v).map_or(JsonValue::Null, JsonValue::Number)
+        }
+        DataType::Int64 => c
+            .as_primitive::<arrow::datatypes::Int64Type>()
+            .value(i)
+            .into(),
+        DataType::UInt64 => c
+            .as_primitive::<arrow::datatypes::UInt64Type>()
+            .value(i)
+            .into(),
+        DataType::Boolean => c.as_boolean().value(i).into(),
+        _ => {
+            let s = arrow::compute::cast(c, &DataType::Utf8)?;
+            s.as_string::<i32>().value(i).into()
+        }
+    })
 }
 
-fn polygon(p: &geo::Polygon<f64>) -> String {
-    let rings: Vec<String> = std::iter::once(p.exterior())
-        .chain(p.interiors())
-        .map(ring)
-        .collect();
-    format!("[{}]", rings.join(","))
-}
+#[cfg(test)]
+mod tests {
+    use geo::{Geometry, LineString, MultiLineString, MultiPoint, MultiPolygon, Point, Polygon};
 
-fn geometry_json(g: &geo::Geometry<f64>) -> String {
-    match g {
-        geo::Geometry::Point(p) => {
-            format!(r#"{{"type":"Point","coordinates":[{},{}]}}"#, p.x(), p.y())
+    use super::*;
+
+    /// One feature of each geometry type the outputs can hold, written as GeoJSON and read
+    /// back by shapely (an independent reader): each comes back as the same geometry.
+    #[test]
+    fn geojson_of_every_geometry_type_reads_back_in_shapely() {
+        let ring = |c: &[(f64, f64)]| LineString::from(c.to_vec());
+        let square = Polygon::new(
+            ring(&[(0.0, 0.0), (4.0, 0.0), (4.0, 4.0), (0.0, 4.0), (0.0, 0.0)]),
+            vec![ring(&[(1.0, 1.0), (2.0, 1.0), (2.0, 2.0), (1.0, 1.0)])],
+        );
+        let shapes: Vec<(Geometry<f64>, &str)> = vec![
+            (Point::new(10.5, 59.9).into(), "POINT (10.5 59.9)"),
+            (
+                ring(&[(0.0, 0.0), (1.0, 1.5)]).into(),
+                "LINESTRING (0 0, 1 1.5)",
+            ),
+            (
+                square.clone().into(),
+                "POLYGON ((0 0, 4 0, 4 4, 0 4, 0 0), (1 1, 2 1, 2 2, 1 1))",
+            ),
+            (
+                MultiPoint::from(vec![(0.0, 0.0), (1.0, 2.0)]).into(),
+                "MULTIPOINT ((0 0), (1 2))",
+            ),
+            (
+                MultiLineString::new(vec![
+                    ring(&[(0.0, 0.0), (1.0, 1.0)]),
+                    ring(&[(2.0, 2.0), (3.0, 1.0)]),
+                ])
+                .into(),
+                "MULTILINESTRING ((0 0, 1 1), (2 2, 3 1))",
+            ),
+            (
+                MultiPolygon::new(vec![square]).into(),
+                "MULTIPOLYGON (((0 0, 4 0, 4 4, 0 4, 0 0), (1 1, 2 1, 2 2, 1 1)))",
+            ),
+        ];
+        let wkb: Vec<Vec<u8>> = shapes
+            .iter()
+            .map(|(g, _)| mobility_geo::wkb::to_wkb(g).unwrap())
+            .collect();
+        let batch = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![
+                Field::new("id", DataType::Utf8, false),
+                Field::new("estimate", DataType::Float64, true),
+                Field::new("geometry", DataType::Binary, false),
+            ])),
+            vec![
+                Arc::new(StringArray::from_iter_values(
+                    (0..shapes.len()).map(|i| i.to_string()),
+                )),
+                // NaN has no JSON number: null.
+                Arc::new(arrow::array::Float64Array::from_iter_values(
+                    (0..shapes.len()).map(|i| if i == 0 { f64::NAN } else { i as f64 }),
+                )),
+                Arc::new(BinaryArray::from_iter_values(wkb.iter().map(Vec::as_slice))),
+            ],
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        write_both(dir.path(), "shapes", &batch).unwrap();
+        let path = dir.path().join("shapes.geojson");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+        let features = json["features"].as_array().unwrap();
+        assert_eq!(features.len(), shapes.len());
+        assert!(features[0]["properties"]["estimate"].is_null());
+        assert_eq!(features[2]["properties"]["estimate"], 2.0);
+
+        let script = "import json, sys\nfrom shapely.geometry import shape\n\
+                      fc = json.load(open(sys.argv[1]))\n\
+                      print('\\n'.join(shape(f['geometry']).wkt for f in fc['features']))";
+        let out = std::process::Command::new("python3")
+            .args(["-c", script, path.to_str().unwrap()])
+            .output();
+        let ok = out.as_ref().is_ok_and(|o| o.status.success());
+        if !ok {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI must have python3 with shapely (.ci/run installs it): {out:?}"
+            );
+            eprintln!("SKIP: python3 with shapely is not installed");
+            return;
         }
-        geo::Geometry::Polygon(p) => {
-            format!(r#"{{"type":"Polygon","coordinates":{}}}"#, polygon(p))
-        }
-        geo::Geometry::MultiPolygon(mp) => {
-            let ps: Vec<String> = mp.0.iter().map(polygon).collect();
-            format!(
-                r#"{{"type":"MultiPolygon","coordinates":[{}]}}"#,
-                ps.join(",")
-            )
-        }
-        geo::Geometry::LineString(l) => {
-            format!(r#"{{"type":"LineString","coordinates":{}}}"#, ring(l))
-        }
-        _ => "null".to_string(),
+        let wkt = String::from_utf8(out.unwrap().stdout).unwrap();
+        let want: Vec<&str> = shapes.iter().map(|(_, w)| *w).collect();
+        assert_eq!(wkt.lines().collect::<Vec<_>>(), want);
     }
 }
