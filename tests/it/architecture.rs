@@ -120,7 +120,8 @@ fn crate_paths(text: &str) -> BTreeSet<String> {
     out
 }
 
-/// Each top-level module of `src` with the modules it names, test modules left out.
+/// Each top-level module of `src` with the modules it names, test modules and comments left
+/// out. Names re-exported by `lib.rs` (`crate::Error`) are not traced to their module.
 fn module_graph(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut stack = vec![src.to_path_buf()];
@@ -145,8 +146,16 @@ fn module_graph(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
             continue;
         }
         let text = std::fs::read_to_string(&p).unwrap();
-        let code = text.split("#[cfg(test)]").next().unwrap();
-        let refs = crate_paths(code);
+        // Code only: the tests and comments (a doc link is not an import) left out.
+        let code: String = text
+            .split("#[cfg(test)]")
+            .next()
+            .unwrap()
+            .lines()
+            .map(|l| l.split("//").next().unwrap_or(""))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let refs = crate_paths(&code);
         graph
             .entry(top.clone())
             .or_default()

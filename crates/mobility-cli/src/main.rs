@@ -232,9 +232,9 @@ enum Ingest {
         /// The kind of these zones: kommune, grunnkrets, custom, ...
         #[arg(long, default_value = "custom")]
         kind: String,
-        /// CRS of the coordinates (EPSG:4326 or EPSG:25833); default: the file's crs member, else EPSG:4326.
-        #[arg(long)]
-        crs: Option<String>,
+        /// CRS of the coordinates; default: the file's crs member, else EPSG:4326.
+        #[arg(long, value_enum, ignore_case = true)]
+        crs: Option<CrsArg>,
         /// Store an invalid polygon (a self-intersecting "bow-tie", a stray hole) as its
         /// even–odd repair instead of rejecting it; each repair is listed in the rejects file.
         #[arg(long)]
@@ -376,11 +376,11 @@ struct RunArgs {
     #[arg(long, value_name = "NAME=FROM-TO,...")]
     od_periods: Option<String>,
     /// CSV flavour of the indicator files: utf8, or excel-nb (BOM, ';', decimal comma) [default: utf8].
-    #[arg(long, value_parser = ["utf8", "excel-nb"])]
-    csv_dialect: Option<String>,
+    #[arg(long, value_enum)]
+    csv_dialect: Option<CsvDialectArg>,
     /// Language of report.html: nb (Norwegian bokmål) or en [default: nb].
-    #[arg(long, value_parser = ["nb", "en"])]
-    lang: Option<String>,
+    #[arg(long, value_enum)]
+    lang: Option<LangArg>,
     /// Only these indicators (comma-separated ids); the targets table is always written.
     #[arg(long, value_name = "IDS")]
     only: Option<String>,
@@ -437,14 +437,52 @@ impl RunArgs {
                 ("memory_limit", self.memory_limit.clone()),
                 ("od_zone_kind", self.od_zone_kind.clone()),
                 ("od_periods", self.od_periods.clone()),
-                ("lang", self.lang.clone()),
-                ("csv_dialect", self.csv_dialect.clone()),
+                ("lang", self.lang.map(value_name)),
+                ("csv_dialect", self.csv_dialect.map(value_name)),
                 ("replicate_scale", self.replicate_scale.clone()),
                 ("cluster", self.cluster.clone()),
                 ("query_timeout", self.query_timeout.map(|v| v.to_string())),
             ],
         )
     }
+}
+
+/// `--lang`: the language of report.html.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LangArg {
+    /// Norwegian bokmål (the default).
+    Nb,
+    /// English.
+    En,
+}
+
+/// `--csv-dialect`: the CSV flavour of the indicator files.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum CsvDialectArg {
+    /// UTF-8, `,` between fields, decimal point (the default).
+    Utf8,
+    /// For Norwegian Excel: a byte-order mark, `;` between fields, decimal comma.
+    ExcelNb,
+}
+
+/// `--crs`: the coordinates' reference system of a zones file.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum CrsArg {
+    /// Longitude and latitude in degrees (WGS 84, as GeoJSON).
+    #[value(name = "EPSG:4326", alias = "4326")]
+    Epsg4326,
+    /// UTM zone 33N in metres (EUREF89), as Norwegian map data.
+    #[value(name = "EPSG:25833", alias = "25833")]
+    Epsg25833,
+}
+
+/// The name a value of an enum flag is written with (`excel-nb`, `EPSG:25833`), for the
+/// settings that also come from mobility.toml and MOBILITY_*.
+fn value_name(v: impl clap::ValueEnum) -> String {
+    v.to_possible_value()
+        .expect("no value is skipped")
+        .get_name()
+        .to_string()
 }
 
 /// `mobility check`: the data directory's tables and what is wrong with them; an error (exit 1)
@@ -640,7 +678,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     repair,
                     common,
                 } => {
-                    let crs = crs.map(|c| c.parse()).transpose()?;
+                    let crs = crs.map(|c| value_name(c).parse()).transpose()?;
                     let z = mobility_ingest::zones::ZoneOptions {
                         id_field,
                         name_field,

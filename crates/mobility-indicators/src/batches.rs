@@ -102,3 +102,11 @@ pub(crate) fn need<T>(col: Option<T>, what: &str, name: &str) -> Result<T> {
         message: format!("column {name} missing or of the wrong type"),
     })
 }
+
+/// `YYYY-MM` of an ISO date (`2024-05-01`); `None` for anything else.
+pub(crate) fn year_month(date: &str) -> Option<&str> {
+    let ym = date.get(..7)?;
+    let b = ym.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    (digits(0..4) && b[4] == b'-' && digits(5..7)).then_some(ym)
+}

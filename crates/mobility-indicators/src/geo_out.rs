@@ -204,7 +204,6 @@ fn write_both(dir: &Path, name: &str, batch: &RecordBatch) -> Result<Vec<String>
     ])
 }
 
-/// A FeatureCollection: `geometry` as GeoJSON, every other column a property.
 /// The batch as a GeoJSON FeatureCollection (RFC 7946): its geometry (any type, decoded from
 /// WKB) and its other columns as properties. A value JSON cannot hold (NaN, ±∞) is `null`.
 fn geojson(batch: &RecordBatch) -> Result<String> {

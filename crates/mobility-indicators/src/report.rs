@@ -18,7 +18,7 @@ use arrow::datatypes::DataType;
 use datafusion::prelude::SessionContext;
 use geo::MultiPolygon;
 
-use crate::batches::{collect_if, f64s, utf8};
+use crate::batches::{collect_if, f64s, utf8, year_month};
 use crate::manifest::Manifest;
 use crate::svg::{self, Bar, Decimal, FlowLine, Line, MapPoint, MapZone, esc};
 use crate::{Error, Result};
@@ -231,14 +231,6 @@ fn mode_label(lang: Lang, code: &str) -> String {
         c => (c, c),
     };
     (if lang == Lang::Nb { nb } else { en }).to_string()
-}
-
-/// `YYYY-MM` of an ISO date (`2024-05-01`); `None` for anything else.
-fn year_month(date: &str) -> Option<&str> {
-    let ym = date.get(..7)?;
-    let b = ym.as_bytes();
-    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
-    (digits(0..4) && b[4] == b'-' && digits(5..7)).then_some(ym)
 }
 
 /// One cell of an indicator table.
@@ -739,10 +731,18 @@ pub async fn render(
                     _ => status.value(i).to_string(),
                 };
                 // A count-based trend beside the value (the bike target: the bicycle points).
-                let trend = utf8(t, "trend")
-                    .filter(|c| c.is_valid(i))
-                    .map(|c| format!("<br><small>{}</small>", esc(c.value(i))))
-                    .unwrap_or_default();
+                let trend = utf8(
+                    t,
+                    if lang == Lang::Nb {
+                        "trend_nb"
+                    } else {
+                        "trend"
+                    },
+                )
+                .or_else(|| utf8(t, "trend"))
+                .filter(|c| c.is_valid(i))
+                .map(|c| format!("<br><small>{}</small>", esc(c.value(i))))
+                .unwrap_or_default();
                 let _ = write!(
                     body,
                     "<tr><td>{}{trend}</td><td>{}</td><td>{}</td><td>{}</td><td>{ci}</td><td>{}</td><td class=\"{class}\">{}</td></tr>",

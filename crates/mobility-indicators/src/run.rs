@@ -746,7 +746,6 @@ async fn indicator(
         },
     };
     let what = format!("indicator {}", ind.id);
-    let frame_sql = plan(ctx, &what, &ind.sql, params).await?;
     let (out, query_seconds, t1) = match ind.kind {
         Kind::Survey {
             estimator,
@@ -764,8 +763,9 @@ async fn indicator(
                 rules: opts.rules,
                 observed_only,
             };
+            let planned = plan(ctx, &what, &ind.sql, params).await?;
             let Some((intake, reservation)) =
-                survey_intake(ctx, &what, frame_sql, frame, spec).await?
+                survey_intake(ctx, &what, planned, frame, spec).await?
             else {
                 // Nothing to count (a survey without trip distances has no km to share out):
                 // the indicator is skipped, saying so, not the run failed.
@@ -781,7 +781,8 @@ async fn indicator(
             (out, query_seconds, t1)
         }
         Kind::Table => {
-            let batches = within_timeout(ctx, &what, frame_sql.collect())
+            let planned = plan(ctx, &what, &ind.sql, params).await?;
+            let batches = within_timeout(ctx, &what, planned.collect())
                 .await?
                 .map_err(|source| Error::DataFusion {
                     context: what.clone(),
@@ -837,10 +838,12 @@ async fn plan(
             df.with_param_values(params)
         }
     };
-    planned.await.map_err(|source| Error::DataFusion {
-        context: what.to_string(),
-        source,
-    })
+    within_timeout(ctx, what, planned)
+        .await?
+        .map_err(|source| Error::DataFusion {
+            context: what.to_string(),
+            source,
+        })
 }
 
 /// A survey indicator's query streamed into the estimation's intake, each batch dropped once

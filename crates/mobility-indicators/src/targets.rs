@@ -14,7 +14,8 @@ use arrow::datatypes::{DataType, Field, Float64Type, Schema};
 use datafusion::prelude::SessionContext;
 use serde::Deserialize;
 
-use crate::batches::{f64s, utf8};
+use crate::batches::{f64s, utf8, year_month};
+use crate::svg::Decimal;
 use crate::{Error, Result};
 
 /// Bærum's targets.
@@ -154,8 +155,8 @@ fn measured(t: &Target, outputs: &HashMap<String, RecordBatch>) -> Measured {
 }
 
 /// A count-based trend beside a target: the rolling index of all points in the latest and
-/// longest window, with its CI and a sentence saying what it is.
-type Trend = Option<(f64, f64, f64, String)>;
+/// longest window, with its CI and a sentence saying what it is, in English and in bokmål.
+type Trend = Option<(f64, f64, f64, String, String)>;
 
 fn trend(t: &Target, outputs: &HashMap<String, RecordBatch>) -> Trend {
     let b = outputs.get(t.trend.as_ref()?)?;
@@ -179,17 +180,30 @@ fn trend(t: &Target, outputs: &HashMap<String, RecordBatch>) -> Trend {
     let i = (0..b.num_rows())
         .filter(|&i| subset.value(i) == "all points" && index.is_valid(i))
         .max_by(|&a, &c| (last.value(a), months(a)).cmp(&(last.value(c), months(c))))?;
+    let month = year_month(last.value(i)).unwrap_or("?");
     let text = format!(
-        "counting points: {:+.1} % (CI {:+.1} to {:+.1}) in the {} months to {} against {}, {} point(s)",
+        "counting points: {:+.1} % (CI {:+.1} to {:+.1}) in the {} months to {month} against {}, {} point(s)",
         index.value(i),
         lo.value(i),
         hi.value(i),
         months(i),
-        &last.value(i)[..7.min(last.value(i).len())],
         reference.value(i),
         n.value(i)
     );
-    Some((index.value(i), lo.value(i), hi.value(i), text))
+    let signed = |v: f64| {
+        let plus = if v >= 0.0 { "+" } else { "" };
+        format!("{plus}{}", Decimal::Comma.num(v, 1))
+    };
+    let text_nb = format!(
+        "tellepunkter: {} % (KI {} til {}) de {} månedene til {month} mot {}, {} punkt(er)",
+        signed(index.value(i)),
+        signed(lo.value(i)),
+        signed(hi.value(i)),
+        months(i),
+        reference.value(i),
+        n.value(i)
+    );
+    Some((index.value(i), lo.value(i), hi.value(i), text, text_nb))
 }
 
 /// The targets table.
@@ -274,6 +288,7 @@ pub async fn evaluate(
         Field::new("trend", DataType::Utf8, true),
         Field::new("status_code", DataType::Utf8, false),
         Field::new("unit", DataType::Utf8, false),
+        Field::new("trend_nb", DataType::Utf8, true),
     ]);
     let trends: Vec<Trend> = rows.iter().map(|(t, _)| trend(t, outputs)).collect();
     let cols: Vec<ArrayRef> = vec![
@@ -332,6 +347,9 @@ pub async fn evaluate(
         )),
         Arc::new(StringArray::from_iter_values(
             rows.iter().map(|(t, _)| t.unit()),
+        )),
+        Arc::new(StringArray::from_iter(
+            trends.iter().map(|t| t.as_ref().map(|t| t.4.as_str())),
         )),
     ];
     Ok(RecordBatch::try_new(Arc::new(schema), cols)?)

@@ -60,7 +60,8 @@ fn bits_for(largest: u128) -> u32 {
 fn append(out: &mut [Vec<u128>], bits: u32, mut code: impl FnMut(usize, usize) -> u128) {
     for (b, keys) in out.iter_mut().enumerate() {
         for (r, k) in keys.iter_mut().enumerate() {
-            // `bits` may be 128 for the first column; `checked_shl` keeps that defined.
+            // A shift of 128 bits or more is undefined for `<<`; `checked_shl` makes it 0. (No
+            // column needs more than 65 bits, and `keys` refuses more than 128 in all.)
             *k = k.checked_shl(bits).unwrap_or(0) | code(b, r);
         }
     }

@@ -678,6 +678,7 @@ pub fn dedup(
 
 /// For each key, `None` where it is seen first, else the line it was first seen on.
 fn first_lines<K: std::hash::Hash + Eq + Copy>(keys: &[K], lines: &[u64]) -> Vec<Option<u64>> {
+    assert_eq!(keys.len(), lines.len(), "a line for every row");
     let mut seen: HashMap<K, u64, foldhash::fast::RandomState> =
         HashMap::with_capacity_and_hasher(keys.len(), Default::default());
     keys.iter()
