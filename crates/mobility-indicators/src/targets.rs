@@ -76,6 +76,50 @@ pub enum Status {
 }
 
 impl Status {
+    /// Whether `t` is met by its measured value `m`: met when the whole CI (or the value,
+    /// without one) is on the target's side, not met when all of it is on the other.
+    fn of(t: &Target, m: &Measured) -> Self {
+        let Ok((v, ci)) = m else {
+            return Status::NotMeasured;
+        };
+        let (lo, hi) = ci.unwrap_or((*v, *v));
+        let (good_all, bad_all) = if t.direction == "at_least" {
+            (lo >= t.value, hi < t.value)
+        } else {
+            (hi <= t.value, lo > t.value)
+        };
+        match (good_all, bad_all) {
+            (true, _) => Status::Met,
+            (_, true) => Status::NotMet,
+            _ => Status::Uncertain,
+        }
+    }
+
+    /// The `status` column: in words, with why a value is missing.
+    fn english(self, m: &Measured) -> String {
+        match (self, m) {
+            (_, Err(why)) => format!("not measured: {why}"),
+            (Status::Met, _) => "met".to_string(),
+            (Status::NotMet, _) => "not met".to_string(),
+            _ => "the CI includes the target".to_string(),
+        }
+    }
+
+    /// The `status_nb` column, for the report.
+    fn bokmal(self, t: &Target) -> String {
+        match self {
+            Status::NotMeasured => format!(
+                "ikke målt: {}",
+                t.note_nb
+                    .clone()
+                    .unwrap_or_else(|| "ingen verdi i denne kjøringen".into())
+            ),
+            Status::Met => "nådd".into(),
+            Status::NotMet => "ikke nådd".into(),
+            Status::Uncertain => "usikkert: KI omfatter målet".into(),
+        }
+    }
+
     /// `met`, `not_met`, `uncertain` or `not_measured`.
     pub fn code(self) -> &'static str {
         match self {
@@ -206,6 +250,24 @@ fn trend(t: &Target, outputs: &HashMap<String, RecordBatch>) -> Trend {
     Some((index.value(i), lo.value(i), hi.value(i), text, text_nb))
 }
 
+/// The one number a target's `sql` gives, or why there is none.
+async fn measured_by_sql(ctx: &SessionContext, sql: &str) -> Measured {
+    let batches = match ctx.sql(sql).await {
+        Ok(df) => df.collect().await,
+        Err(e) => Err(e),
+    }
+    .map_err(|e| format!("query failed: {e}"))?;
+    batches
+        .iter()
+        .find(|b| b.num_rows() > 0)
+        .and_then(|b| arrow::compute::cast(b.column(0), &DataType::Float64).ok())
+        .and_then(|c| {
+            let c = c.as_primitive::<Float64Type>();
+            c.is_valid(0).then(|| (c.value(0), None))
+        })
+        .ok_or_else(|| "the query gave no value".to_string())
+}
+
 /// The targets table.
 pub async fn evaluate(
     ctx: &SessionContext,
@@ -215,59 +277,14 @@ pub async fn evaluate(
     let mut rows = Vec::new();
     for t in targets {
         let m = match &t.sql {
-            Some(sql) => match ctx.sql(sql).await {
-                Ok(df) => match df.collect().await {
-                    Ok(b) => b
-                        .iter()
-                        .find(|b| b.num_rows() > 0)
-                        .and_then(|b| arrow::compute::cast(b.column(0), &DataType::Float64).ok())
-                        .and_then(|c| {
-                            let c = c.as_primitive::<Float64Type>();
-                            c.is_valid(0).then(|| (c.value(0), None))
-                        })
-                        .ok_or_else(|| "the query gave no value".to_string()),
-                    Err(e) => Err(format!("query failed: {e}")),
-                },
-                Err(e) => Err(format!("query failed: {e}")),
-            },
+            Some(sql) => measured_by_sql(ctx, sql).await,
             None => measured(t, outputs),
         };
         rows.push((t, m));
     }
-    let code = |t: &Target, m: &Measured| match m {
-        Err(_) => Status::NotMeasured,
-        Ok((v, ci)) => {
-            let (lo, hi) = ci.unwrap_or((*v, *v));
-            let (good_all, bad_all) = if t.direction == "at_least" {
-                (lo >= t.value, hi < t.value)
-            } else {
-                (hi <= t.value, lo > t.value)
-            };
-            match (good_all, bad_all) {
-                (true, _) => Status::Met,
-                (_, true) => Status::NotMet,
-                _ => Status::Uncertain,
-            }
-        }
-    };
-    let status = |t: &Target, m: &Measured| match (code(t, m), m) {
-        (_, Err(why)) => format!("not measured: {why}"),
-        (Status::Met, _) => "met".to_string(),
-        (Status::NotMet, _) => "not met".to_string(),
-        _ => "the CI includes the target".to_string(),
-    };
-    // The same in Norwegian, for the report.
-    let status_nb = |t: &Target, m: &Measured| match code(t, m) {
-        Status::NotMeasured => format!(
-            "ikke målt: {}",
-            t.note_nb
-                .clone()
-                .unwrap_or_else(|| "ingen verdi i denne kjøringen".into())
-        ),
-        Status::Met => "nådd".into(),
-        Status::NotMet => "ikke nådd".into(),
-        Status::Uncertain => "usikkert: KI omfatter målet".into(),
-    };
+    let code = Status::of;
+    let status = |t: &Target, m: &Measured| Status::of(t, m).english(m);
+    let status_nb = |t: &Target, m: &Measured| Status::of(t, m).bokmal(t);
     let ok = |m: &Measured| m.as_ref().ok().copied();
     let schema = Schema::new(vec![
         Field::new("target", DataType::Utf8, false),
