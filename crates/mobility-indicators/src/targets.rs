@@ -282,9 +282,8 @@ pub async fn evaluate(
         };
         rows.push((t, m));
     }
-    let code = Status::of;
-    let status = |t: &Target, m: &Measured| Status::of(t, m).english(m);
-    let status_nb = |t: &Target, m: &Measured| Status::of(t, m).bokmal(t);
+    // Each target's status, once; the three status columns say it three ways.
+    let statuses: Vec<Status> = rows.iter().map(|(t, m)| Status::of(t, m)).collect();
     let ok = |m: &Measured| m.as_ref().ok().copied();
     let schema = Schema::new(vec![
         Field::new("target", DataType::Utf8, false),
@@ -339,10 +338,10 @@ pub async fn evaluate(
             rows.iter().map(|(t, m)| ok(m).map(|m| m.0 - t.value)),
         )),
         Arc::new(StringArray::from_iter_values(
-            rows.iter().map(|(t, m)| status(t, m)),
+            rows.iter().zip(&statuses).map(|((_, m), s)| s.english(m)),
         )),
         Arc::new(StringArray::from_iter_values(
-            rows.iter().map(|(t, m)| status_nb(t, m)),
+            rows.iter().zip(&statuses).map(|((t, _), s)| s.bokmal(t)),
         )),
         Arc::new(StringArray::from_iter_values(
             rows.iter().map(|(t, _)| t.source.as_str()),
@@ -360,7 +359,7 @@ pub async fn evaluate(
             trends.iter().map(|t| t.as_ref().map(|t| t.3.as_str())),
         )),
         Arc::new(StringArray::from_iter_values(
-            rows.iter().map(|(t, m)| code(t, m).code()),
+            statuses.iter().map(|s| s.code()),
         )),
         Arc::new(StringArray::from_iter_values(
             rows.iter().map(|(t, _)| t.unit()),

@@ -211,6 +211,9 @@ pub fn merge_later_wins(table: Table, batches: &[RecordBatch]) -> Result<RecordB
         .iter()
         .map(|b| store::align(b, &schema))
         .collect::<Result<Vec<_>>>()?;
+    if aligned.is_empty() {
+        return Ok(RecordBatch::new_empty(schema));
+    }
     let refs: Vec<&RecordBatch> = aligned.iter().collect();
     let Some(keys) = packed::keys(table, &refs) else {
         return merge_by_rows(table, &aligned);
@@ -231,9 +234,6 @@ pub fn merge_later_wins(table: Table, batches: &[RecordBatch]) -> Result<RecordB
         }
     }
     drop(order);
-    if refs.is_empty() {
-        return Ok(RecordBatch::new_empty(schema));
-    }
     Ok(interleave_record_batch(&refs, &keep)?)
 }
 
