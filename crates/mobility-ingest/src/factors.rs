@@ -10,9 +10,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Float64Builder, Int16Builder, RecordBatch, StringBuilder};
+use arrow::datatypes::{Schema, SchemaRef};
 use mobility_model::{Mode, Table};
 
-use crate::csvtext::CsvText;
+use crate::csvtext::{CsvText, Row};
 use crate::parse::{decimal, int};
 use crate::rejects::Rejects;
 use crate::source::TextFile;
@@ -58,6 +59,83 @@ pub struct Parsed {
     pub rejects: Rejects,
 }
 
+/// One row, checked.
+struct Checked {
+    year: i16,
+    mode: String,
+    /// `None` in `occupancy`, which has no fuel.
+    fuel: Option<String>,
+    /// The figures: both for emission factors, the first only in the other tables.
+    vals: [Option<f64>; 2],
+    source: String,
+}
+
+/// How many figures a table's rows have: `g_co2e_per_vkm` and `g_co2e_per_pkm`, or one.
+fn n_nums(table: Table) -> usize {
+    if table == Table::EmissionFactors {
+        2
+    } else {
+        1
+    }
+}
+
+/// The column builders of the three tables and the input line of each row.
+struct Builders {
+    year: Int16Builder,
+    mode: StringBuilder,
+    fuel: StringBuilder,
+    nums: Vec<Float64Builder>,
+    source: StringBuilder,
+    lines: Vec<u64>,
+}
+
+impl Builders {
+    /// Empty builders.
+    fn new() -> Self {
+        Self {
+            year: Int16Builder::new(),
+            mode: StringBuilder::new(),
+            fuel: StringBuilder::new(),
+            nums: vec![Float64Builder::new(), Float64Builder::new()],
+            source: StringBuilder::new(),
+            lines: Vec::new(),
+        }
+    }
+
+    /// Appends one checked row of a table with `n_nums` figures, read from `line`.
+    fn append(&mut self, r: Checked, n_nums: usize, line: u64) {
+        self.year.append_value(r.year);
+        self.mode.append_value(&r.mode);
+        if let Some(fv) = r.fuel {
+            self.fuel.append_value(fv);
+        }
+        for (b, v) in self.nums.iter_mut().zip(r.vals).take(n_nums) {
+            b.append_option(v);
+        }
+        self.source.append_value(r.source);
+        self.lines.push(line);
+    }
+
+    /// The batch of `table` (`fuel` only where it has one) and the input line of each row.
+    fn finish(mut self, table: Table, schema: SchemaRef) -> Result<(RecordBatch, Vec<u64>)> {
+        let mut cols: Vec<ArrayRef> =
+            vec![Arc::new(self.year.finish()), Arc::new(self.mode.finish())];
+        if table != Table::Occupancy {
+            cols.push(Arc::new(self.fuel.finish()));
+        }
+        let n_nums = n_nums(table);
+        cols.extend(
+            self.nums
+                .iter_mut()
+                .take(n_nums)
+                .map(|b| Arc::new(b.finish()) as ArrayRef),
+        );
+        cols.push(Arc::new(self.source.finish()));
+        let batch = RecordBatch::try_new(schema, cols)?;
+        Ok((batch, self.lines))
+    }
+}
+
 /// Parses one factor file.
 pub fn parse(file: &TextFile) -> Result<Parsed> {
     let table = table_of(&file.name).ok_or_else(|| {
@@ -74,136 +152,155 @@ pub fn parse(file: &TextFile) -> Result<Parsed> {
         .iter()
         .map(|f| csv.column(f.name()))
         .collect::<Result<_>>()?;
-    let mut year = Int16Builder::new();
-    let mut mode = StringBuilder::new();
-    let mut fuel = StringBuilder::new();
-    let mut nums: Vec<Float64Builder> = vec![Float64Builder::new(), Float64Builder::new()];
-    let mut source = StringBuilder::new();
-    let mut lines = Vec::new();
+    let mut out = Builders::new();
     let mut rejects = Rejects::new(&file.name);
     let mut read = 0;
     let mut shares: BTreeMap<(i16, String), (f64, Vec<u64>)> = BTreeMap::new();
-    'rows: for row in csv.rows() {
+    for row in csv.rows() {
         let row = row?;
         read += 1;
-        let get = |i: usize| row.fields.get(cols[i]).unwrap_or("").trim().to_string();
-        let name = |i: usize| schema.field(i).name().as_str();
-        let y = match int(&get(0)) {
-            Ok(Some(y)) if (1900..=2100).contains(&y) => y as i16,
-            _ => {
-                rejects.push(row.line, "year", &get(0), "expected a year such as 2019");
-                continue;
-            }
-        };
-        let m = get(1);
-        if m != "car" && m != "heavy" && m.parse::<Mode>().is_err() {
-            rejects.push(
-                row.line,
-                "mode",
-                &m,
-                "expected 'car', 'heavy' or a mode of the mode list (walk, bike, car_driver, bus, ...)",
-            );
+        let Some(r) = check_row(table, &schema, &cols, &row, &mut rejects) else {
             continue;
-        }
-        let (fuel_v, first_num) = if table == Table::Occupancy {
-            (None, 2)
-        } else {
-            (Some(get(2)), 3)
         };
-        if let Some(fv) = &fuel_v {
-            if !FUELS.contains(&fv.as_str()) {
-                rejects.push(
-                    row.line,
-                    "fuel",
-                    fv,
-                    format!("expected one of {}", FUELS.join(", ")),
-                );
-                continue;
-            }
-        }
-        let n_nums = if table == Table::EmissionFactors {
-            2
-        } else {
-            1
-        };
-        let mut vals = [None, None];
-        for k in 0..n_nums {
-            let i = first_num + k;
-            match decimal(&get(i)) {
-                Ok(Some(v)) if v < 0.0 => {
-                    rejects.push(row.line, name(i), &get(i), "expected a value of 0 or more");
-                    continue 'rows;
-                }
-                Ok(v) => vals[k] = v,
-                Err(e) => {
-                    rejects.push(row.line, name(i), &get(i), e);
-                    continue 'rows;
-                }
-            }
-        }
-        match table {
-            Table::EmissionFactors if vals[0].is_some() == vals[1].is_some() => {
-                rejects.push(
-                    row.line,
-                    "g_co2e_per_vkm",
-                    &format!("{:?} / {:?}", vals[0], vals[1]),
-                    "expected exactly one of g_co2e_per_vkm and g_co2e_per_pkm",
-                );
-                continue;
-            }
-            Table::FleetMix | Table::Occupancy if vals[0].is_none() => {
-                rejects.push(row.line, name(first_num), "", "expected a value");
-                continue;
-            }
-            Table::FleetMix if vals[0].is_some_and(|v| v > 1.0) => {
-                rejects.push(
-                    row.line,
-                    "share_of_vkm",
-                    &get(first_num),
-                    "expected a share from 0 to 1",
-                );
-                continue;
-            }
-            _ => {}
-        }
-        let src = get(cols.len() - 1);
-        if src.is_empty() {
-            rejects.push(row.line, "source", "", "expected the source of the figure");
-            continue;
-        }
         if table == Table::FleetMix {
-            let e = shares.entry((y, m.clone())).or_default();
-            e.0 += vals[0].unwrap_or(0.0);
+            let e = shares.entry((r.year, r.mode.clone())).or_default();
+            e.0 += r.vals[0].unwrap_or(0.0);
             e.1.push(row.line);
         }
-        year.append_value(y);
-        mode.append_value(&m);
-        if let Some(fv) = fuel_v {
-            fuel.append_value(fv);
-        }
-        for (b, v) in nums.iter_mut().zip(vals).take(n_nums) {
-            b.append_option(v);
-        }
-        source.append_value(src);
-        lines.push(row.line);
+        out.append(r, n_nums(table), row.line);
     }
-    let mut cols: Vec<ArrayRef> = vec![Arc::new(year.finish()), Arc::new(mode.finish())];
-    if table != Table::Occupancy {
-        cols.push(Arc::new(fuel.finish()));
-    }
-    let n_nums = if table == Table::EmissionFactors {
-        2
-    } else {
-        1
+    let (batch, mut lines) = out.finish(table, schema)?;
+    let batch = refuse_unbalanced(&shares, batch, &mut lines, &mut rejects)?;
+    Ok(Parsed {
+        table,
+        batch,
+        lines,
+        rows_read: read,
+        rejects,
+    })
+}
+
+/// Reads one row of `table` (its fields at `cols`) into typed values, or pushes the reject
+/// of the first bad field and gives `None`.
+fn check_row(
+    table: Table,
+    schema: &Schema,
+    cols: &[usize],
+    row: &Row,
+    rejects: &mut Rejects,
+) -> Option<Checked> {
+    let get = |i: usize| row.fields.get(cols[i]).unwrap_or("").trim().to_string();
+    let y = match int(&get(0)) {
+        Ok(Some(y)) if (1900..=2100).contains(&y) => y as i16,
+        _ => {
+            rejects.push(row.line, "year", &get(0), "expected a year such as 2019");
+            return None;
+        }
     };
-    cols.extend(
-        nums.iter_mut()
-            .take(n_nums)
-            .map(|b| Arc::new(b.finish()) as ArrayRef),
-    );
-    cols.push(Arc::new(source.finish()));
-    let mut batch = RecordBatch::try_new(schema, cols)?;
-    // A fleet mix whose shares do not add up to 1 for a year and mode is refused whole.
+    let m = get(1);
+    if m != "car" && m != "heavy" && m.parse::<Mode>().is_err() {
+        rejects.push(
+            row.line,
+            "mode",
+            &m,
+            "expected 'car', 'heavy' or a mode of the mode list (walk, bike, car_driver, bus, ...)",
+        );
+        return None;
+    }
+    let (fuel_v, first_num) = if table == Table::Occupancy {
+        (None, 2)
+    } else {
+        (Some(get(2)), 3)
+    };
+    if let Some(fv) = &fuel_v {
+        if !FUELS.contains(&fv.as_str()) {
+            rejects.push(
+                row.line,
+                "fuel",
+                fv,
+                format!("expected one of {}", FUELS.join(", ")),
+            );
+            return None;
+        }
+    }
+    let vals = figures(table, first_num, schema, cols, row, rejects)?;
+    let src = get(cols.len() - 1);
+    if src.is_empty() {
+        rejects.push(row.line, "source", "", "expected the source of the figure");
+        return None;
+    }
+    Some(Checked {
+        year: y,
+        mode: m,
+        fuel: fuel_v,
+        vals,
+        source: src,
+    })
+}
+
+/// The figures of a row, from column `first_num` on, checked against the rules of `table`,
+/// or the reject of the first broken rule and `None`.
+fn figures(
+    table: Table,
+    first_num: usize,
+    schema: &Schema,
+    cols: &[usize],
+    row: &Row,
+    rejects: &mut Rejects,
+) -> Option<[Option<f64>; 2]> {
+    let get = |i: usize| row.fields.get(cols[i]).unwrap_or("").trim().to_string();
+    let name = move |i: usize| schema.field(i).name().as_str();
+    let mut vals = [None, None];
+    for k in 0..n_nums(table) {
+        let i = first_num + k;
+        match decimal(&get(i)) {
+            Ok(Some(v)) if v < 0.0 => {
+                rejects.push(row.line, name(i), &get(i), "expected a value of 0 or more");
+                return None;
+            }
+            Ok(v) => vals[k] = v,
+            Err(e) => {
+                rejects.push(row.line, name(i), &get(i), e);
+                return None;
+            }
+        }
+    }
+    match table {
+        Table::EmissionFactors if vals[0].is_some() == vals[1].is_some() => {
+            rejects.push(
+                row.line,
+                "g_co2e_per_vkm",
+                &format!("{:?} / {:?}", vals[0], vals[1]),
+                "expected exactly one of g_co2e_per_vkm and g_co2e_per_pkm",
+            );
+            return None;
+        }
+        Table::FleetMix | Table::Occupancy if vals[0].is_none() => {
+            rejects.push(row.line, name(first_num), "", "expected a value");
+            return None;
+        }
+        Table::FleetMix if vals[0].is_some_and(|v| v > 1.0) => {
+            rejects.push(
+                row.line,
+                "share_of_vkm",
+                &get(first_num),
+                "expected a share from 0 to 1",
+            );
+            return None;
+        }
+        _ => {}
+    }
+    Some(vals)
+}
+
+/// A fleet mix whose shares do not add up to 1 for a year and mode is refused whole: each of
+/// its rows gets a reject and leaves `batch` and `lines`.
+fn refuse_unbalanced(
+    shares: &BTreeMap<(i16, String), (f64, Vec<u64>)>,
+    mut batch: RecordBatch,
+    lines: &mut Vec<u64>,
+    rejects: &mut Rejects,
+) -> Result<RecordBatch> {
     let bad: Vec<u64> = shares
         .iter()
         .filter(|(_, (sum, _))| (sum - 1.0).abs() > 1e-3)
@@ -225,13 +322,7 @@ pub fn parse(file: &TextFile) -> Result<Parsed> {
         batch = arrow::compute::filter_record_batch(&batch, &keep)?;
         lines.retain(|l| !bad.contains(l));
     }
-    Ok(Parsed {
-        table,
-        batch,
-        lines,
-        rows_read: read,
-        rejects,
-    })
+    Ok(batch)
 }
 
 #[cfg(test)]

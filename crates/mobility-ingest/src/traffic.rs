@@ -136,6 +136,141 @@ fn split_fields<'a>(line: &'a str, out: &mut Vec<&'a str>) {
     out.push(&line[start..]);
 }
 
+/// The positions of the export's columns in its header.
+struct Columns {
+    trp: usize,
+    from: usize,
+    lane: usize,
+    volume: usize,
+    name: Option<usize>,
+    road: Option<usize>,
+    cov: Option<usize>,
+    lq: Option<usize>,
+    /// One per entry of [`CLASSES`].
+    classes: Vec<Option<usize>>,
+}
+
+impl Columns {
+    /// Finds the columns in `header`; a missing required one is an error that lists the header.
+    fn locate(name: &str, header: &[&str]) -> Result<Self> {
+        let need = |names: &[&str]| {
+            find(header, names).ok_or_else(|| {
+                Error::format(
+                    name,
+                    1,
+                    format!(
+                        "missing column '{}'; the header has: {}",
+                        names.join("' or '"),
+                        header.join(", ")
+                    ),
+                )
+            })
+        };
+        let trp = need(TRP)?;
+        let from = need(FROM)?;
+        let lane = need(LANE)?;
+        let volume = need(VOLUME)?;
+        Ok(Self {
+            trp,
+            from,
+            lane,
+            volume,
+            name: find(header, NAME),
+            road: find(header, ROAD),
+            cov: find(header, COVERAGE),
+            lq: find(header, LENGTH_QUALITY),
+            classes: CLASSES.iter().map(|(h, _)| find(header, &[h])).collect(),
+        })
+    }
+}
+
+/// One data row, checked: its values for the `traffic_hourly` columns.
+struct Row<'a> {
+    id: &'a str,
+    at: i64,
+    scope: Scope,
+    lane: Option<i16>,
+    direction: Option<&'a str>,
+    volume: Option<i64>,
+    /// Coverage and length quality, in %.
+    pct: [Option<f64>; 2],
+    /// The volumes of [`CLASSES`].
+    classes: [Option<i64>; 8],
+}
+
+/// The `traffic_hourly` column builders and the input line of each row.
+struct Builders {
+    trp: StringBuilder,
+    hour: TimestampMicrosecondBuilder,
+    scope: StringBuilder,
+    lane: Int16Builder,
+    direction: StringBuilder,
+    volume: Int64Builder,
+    coverage: Float64Builder,
+    lq: Float64Builder,
+    classes: Vec<Int64Builder>,
+    lines: Vec<u64>,
+}
+
+impl Builders {
+    /// Builders sized for `cap` rows.
+    fn with_capacity(cap: usize) -> Self {
+        Self {
+            trp: StringBuilder::with_capacity(cap, cap * 12),
+            hour: TimestampMicrosecondBuilder::with_capacity(cap).with_timezone("UTC"),
+            scope: StringBuilder::with_capacity(cap, cap * 5),
+            lane: Int16Builder::with_capacity(cap),
+            direction: StringBuilder::with_capacity(cap, cap * 4),
+            volume: Int64Builder::with_capacity(cap),
+            coverage: Float64Builder::with_capacity(cap),
+            lq: Float64Builder::with_capacity(cap),
+            classes: CLASSES
+                .iter()
+                .map(|_| Int64Builder::with_capacity(cap))
+                .collect(),
+            lines: Vec::with_capacity(cap),
+        }
+    }
+
+    /// Appends one checked row, read from line `lineno`.
+    #[inline]
+    fn append(&mut self, row: Row<'_>, lineno: u64) {
+        self.trp.append_value(row.id);
+        self.hour.append_value(row.at);
+        self.scope.append_value(row.scope.as_str());
+        self.lane.append_option(row.lane);
+        self.direction.append_option(row.direction);
+        self.volume.append_option(row.volume);
+        self.coverage.append_option(row.pct[0]);
+        self.lq.append_option(row.pct[1]);
+        for (b, v) in self.classes.iter_mut().zip(row.classes) {
+            b.append_option(v);
+        }
+        self.lines.push(lineno);
+    }
+
+    /// The `traffic_hourly` batch and the input line of each of its rows.
+    fn finish(mut self) -> Result<(RecordBatch, Vec<u64>)> {
+        let mut cols: Vec<ArrayRef> = vec![
+            Arc::new(self.trp.finish()),
+            Arc::new(self.hour.finish()),
+            Arc::new(self.scope.finish()),
+            Arc::new(self.lane.finish()),
+            Arc::new(self.direction.finish()),
+            Arc::new(self.volume.finish()),
+            Arc::new(self.coverage.finish()),
+            Arc::new(self.lq.finish()),
+        ];
+        cols.extend(
+            self.classes
+                .iter_mut()
+                .map(|b| Arc::new(b.finish()) as ArrayRef),
+        );
+        let batch = RecordBatch::try_new(Table::TrafficHourly.schema(), cols)?;
+        Ok((batch, self.lines))
+    }
+}
+
 /// Parses an hourly export.
 pub fn parse(file: &TextFile) -> Result<Parsed> {
     let name = &file.name;
@@ -152,7 +287,15 @@ pub fn parse(file: &TextFile) -> Result<Parsed> {
         })?;
     let header_fields = fields(header_line);
     let header: Vec<&str> = header_fields.iter().map(|f| f.as_ref()).collect();
-    if header.len() < 2 {
+    check_separator(name, header_line, header.len())?;
+    let cols = Columns::locate(name, &header)?;
+    read_rows(file, lines, &header, &cols)
+}
+
+/// Refuses a header of fewer than two fields: the file is not `;`-separated, and the error
+/// guesses its separator.
+fn check_separator(name: &str, header_line: &str, n_fields: usize) -> Result<()> {
+    if n_fields < 2 {
         // The class names hold commas (`< 5,6m`), so the separator is the commonest one.
         let guess = [(',', "','"), ('\t', "a tab")]
             .iter()
@@ -167,44 +310,19 @@ pub fn parse(file: &TextFile) -> Result<Parsed> {
             format!("expected ';'-separated columns as in the trafikkdata.no export{guess}"),
         ));
     }
-    let need = |names: &[&str]| {
-        find(&header, names).ok_or_else(|| {
-            Error::format(
-                name,
-                1,
-                format!(
-                    "missing column '{}'; the header has: {}",
-                    names.join("' or '"),
-                    header.join(", ")
-                ),
-            )
-        })
-    };
-    let c_trp = need(TRP)?;
-    let c_from = need(FROM)?;
-    let c_lane = need(LANE)?;
-    let c_volume = need(VOLUME)?;
-    let c_name = find(&header, NAME);
-    let c_road = find(&header, ROAD);
-    let c_cov = find(&header, COVERAGE);
-    let c_lq = find(&header, LENGTH_QUALITY);
-    let c_classes: Vec<Option<usize>> = CLASSES.iter().map(|(h, _)| find(&header, &[h])).collect();
+    Ok(())
+}
 
+/// Reads the data lines after the header into the batch, its rejects and its points.
+fn read_rows<'t>(
+    file: &'t TextFile,
+    lines: impl Iterator<Item = &'t str>,
+    header: &[&str],
+    cols: &Columns,
+) -> Result<Parsed> {
     let cap = file.text.len() / 120;
-    let mut trp = StringBuilder::with_capacity(cap, cap * 12);
-    let mut hour = TimestampMicrosecondBuilder::with_capacity(cap).with_timezone("UTC");
-    let mut scope = StringBuilder::with_capacity(cap, cap * 5);
-    let mut lane = Int16Builder::with_capacity(cap);
-    let mut direction = StringBuilder::with_capacity(cap, cap * 4);
-    let mut volume = Int64Builder::with_capacity(cap);
-    let mut coverage = Float64Builder::with_capacity(cap);
-    let mut lq = Float64Builder::with_capacity(cap);
-    let mut classes: Vec<Int64Builder> = CLASSES
-        .iter()
-        .map(|_| Int64Builder::with_capacity(cap))
-        .collect();
-    let mut row_lines = Vec::with_capacity(cap);
-    let mut rejects = Rejects::new(name);
+    let mut out = Builders::with_capacity(cap);
+    let mut rejects = Rejects::new(&file.name);
     let mut points = BTreeMap::new();
     let mut rows_read = 0u64;
 
@@ -229,160 +347,18 @@ pub fn parse(file: &TextFile) -> Result<Parsed> {
             &plain
         };
         if f.len() != header.len() {
-            let what = if f.len() < header.len() {
-                "truncated line"
-            } else {
-                "too many fields"
-            };
-            rejects.push(
-                lineno,
-                header
-                    .get(f.len().min(header.len() - 1))
-                    .copied()
-                    .unwrap_or(""),
-                line,
-                format!(
-                    "{what}: {} fields, expected {} as in the header",
-                    f.len(),
-                    header.len()
-                ),
-            );
+            reject_width(&mut rejects, lineno, header, line, f.len());
             continue;
         }
         // Validate every field before appending anything, so a row is whole or rejected.
-        let id = f[c_trp].trim();
-        if id.is_empty() {
-            rejects.push(
-                lineno,
-                header[c_trp],
-                id,
-                "expected a registration point id",
-            );
-            continue;
-        }
-        let at = match instant_micros(f[c_from]) {
-            Ok(v) => v,
-            Err(e) => {
-                rejects.push(lineno, header[c_from], f[c_from], e);
-                continue;
-            }
-        };
-        let felt = f[c_lane].trim();
-        let (sc, ln, dir) = if felt == "Totalt" {
-            (Scope::Total, None, None)
-        } else if let Some(place) = felt.strip_prefix("Totalt i retning ") {
-            (Scope::Direction, None, Some(place.trim()))
-        } else if let Ok(n) = felt.parse::<i16>() {
-            (Scope::Lane, Some(n), None)
-        } else {
-            rejects.push(
-                lineno,
-                header[c_lane],
-                felt,
-                "expected a lane number, 'Totalt i retning <place>' or 'Totalt'",
-            );
+        let Some(row) = check_row(f, header, cols, lineno, &mut rejects) else {
             continue;
         };
-        let vol = match int(f[c_volume]) {
-            Ok(Some(v)) if v < 0 => {
-                rejects.push(
-                    lineno,
-                    header[c_volume],
-                    f[c_volume],
-                    "expected a volume of 0 or more",
-                );
-                continue;
-            }
-            Ok(v) => v,
-            Err(e) => {
-                rejects.push(lineno, header[c_volume], f[c_volume], e);
-                continue;
-            }
-        };
-        let mut pct = [None, None];
-        let mut bad = false;
-        for (k, c) in [c_cov, c_lq].into_iter().enumerate() {
-            if let Some(c) = c {
-                match decimal(f[c]) {
-                    Ok(Some(v)) if !(0.0..=100.0).contains(&v) => {
-                        rejects.push(
-                            lineno,
-                            header[c],
-                            f[c],
-                            "expected a percentage from 0 to 100",
-                        );
-                        bad = true;
-                        break;
-                    }
-                    Ok(v) => pct[k] = v,
-                    Err(e) => {
-                        rejects.push(lineno, header[c], f[c], e);
-                        bad = true;
-                        break;
-                    }
-                }
-            }
-        }
-        if bad {
-            continue;
-        }
-        let mut cls = [None; 8];
-        for (k, c) in c_classes.iter().enumerate() {
-            if let Some(c) = *c {
-                match int(f[c]) {
-                    Ok(v) => cls[k] = v,
-                    Err(e) => {
-                        rejects.push(lineno, header[c], f[c], e);
-                        bad = true;
-                        break;
-                    }
-                }
-            }
-        }
-        if bad {
-            continue;
-        }
-
-        // Rows come point by point: look the id up only when it changes.
-        if id != last_point {
-            if !points.contains_key(id) {
-                points.insert(
-                    id.to_string(),
-                    PointSeen {
-                        name: c_name.map(|c| f[c].trim().to_string()).unwrap_or_default(),
-                        road_reference: c_road.map(|c| f[c].trim().to_string()).unwrap_or_default(),
-                    },
-                );
-            }
-            last_point.clear();
-            last_point.push_str(id);
-        }
-        trp.append_value(id);
-        hour.append_value(at);
-        scope.append_value(sc.as_str());
-        lane.append_option(ln);
-        direction.append_option(dir);
-        volume.append_option(vol);
-        coverage.append_option(pct[0]);
-        lq.append_option(pct[1]);
-        for (b, v) in classes.iter_mut().zip(cls) {
-            b.append_option(v);
-        }
-        row_lines.push(lineno);
+        see_point(&mut points, &mut last_point, row.id, f, cols);
+        out.append(row, lineno);
     }
 
-    let mut cols: Vec<ArrayRef> = vec![
-        Arc::new(trp.finish()),
-        Arc::new(hour.finish()),
-        Arc::new(scope.finish()),
-        Arc::new(lane.finish()),
-        Arc::new(direction.finish()),
-        Arc::new(volume.finish()),
-        Arc::new(coverage.finish()),
-        Arc::new(lq.finish()),
-    ];
-    cols.extend(classes.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
-    let batch = RecordBatch::try_new(Table::TrafficHourly.schema(), cols)?;
+    let (batch, row_lines) = out.finish()?;
     Ok(Parsed {
         batch,
         lines: row_lines,
@@ -390,6 +366,192 @@ pub fn parse(file: &TextFile) -> Result<Parsed> {
         rejects,
         points,
     })
+}
+
+/// Rejects a line whose number of fields is not the header's.
+#[cold]
+fn reject_width(rejects: &mut Rejects, lineno: u64, header: &[&str], line: &str, n_fields: usize) {
+    let what = if n_fields < header.len() {
+        "truncated line"
+    } else {
+        "too many fields"
+    };
+    rejects.push(
+        lineno,
+        header
+            .get(n_fields.min(header.len() - 1))
+            .copied()
+            .unwrap_or(""),
+        line,
+        format!(
+            "{what}: {} fields, expected {} as in the header",
+            n_fields,
+            header.len()
+        ),
+    );
+}
+
+/// Reads one line's fields (as many as the header's) into typed values, or pushes the
+/// reject of the first bad field and gives `None`.
+#[inline]
+fn check_row<'a>(
+    f: &[&'a str],
+    header: &[&str],
+    cols: &Columns,
+    lineno: u64,
+    rejects: &mut Rejects,
+) -> Option<Row<'a>> {
+    let id = f[cols.trp].trim();
+    if id.is_empty() {
+        rejects.push(
+            lineno,
+            header[cols.trp],
+            id,
+            "expected a registration point id",
+        );
+        return None;
+    }
+    let at = match instant_micros(f[cols.from]) {
+        Ok(v) => v,
+        Err(e) => {
+            rejects.push(lineno, header[cols.from], f[cols.from], e);
+            return None;
+        }
+    };
+    let felt = f[cols.lane].trim();
+    let (sc, ln, dir) = if felt == "Totalt" {
+        (Scope::Total, None, None)
+    } else if let Some(place) = felt.strip_prefix("Totalt i retning ") {
+        (Scope::Direction, None, Some(place.trim()))
+    } else if let Ok(n) = felt.parse::<i16>() {
+        (Scope::Lane, Some(n), None)
+    } else {
+        rejects.push(
+            lineno,
+            header[cols.lane],
+            felt,
+            "expected a lane number, 'Totalt i retning <place>' or 'Totalt'",
+        );
+        return None;
+    };
+    let vol = match int(f[cols.volume]) {
+        Ok(Some(v)) if v < 0 => {
+            rejects.push(
+                lineno,
+                header[cols.volume],
+                f[cols.volume],
+                "expected a volume of 0 or more",
+            );
+            return None;
+        }
+        Ok(v) => v,
+        Err(e) => {
+            rejects.push(lineno, header[cols.volume], f[cols.volume], e);
+            return None;
+        }
+    };
+    let pct = percentages(f, header, cols, lineno, rejects)?;
+    let classes = class_volumes(f, header, cols, lineno, rejects)?;
+    Some(Row {
+        id,
+        at,
+        scope: sc,
+        lane: ln,
+        direction: dir,
+        volume: vol,
+        pct,
+        classes,
+    })
+}
+
+/// Coverage and length quality (% from 0 to 100, where the file has them), or the reject of
+/// the first bad one and `None`.
+#[inline]
+fn percentages(
+    f: &[&str],
+    header: &[&str],
+    cols: &Columns,
+    lineno: u64,
+    rejects: &mut Rejects,
+) -> Option<[Option<f64>; 2]> {
+    let mut pct = [None, None];
+    for (k, c) in [cols.cov, cols.lq].into_iter().enumerate() {
+        if let Some(c) = c {
+            match decimal(f[c]) {
+                Ok(Some(v)) if !(0.0..=100.0).contains(&v) => {
+                    rejects.push(
+                        lineno,
+                        header[c],
+                        f[c],
+                        "expected a percentage from 0 to 100",
+                    );
+                    return None;
+                }
+                Ok(v) => pct[k] = v,
+                Err(e) => {
+                    rejects.push(lineno, header[c], f[c], e);
+                    return None;
+                }
+            }
+        }
+    }
+    Some(pct)
+}
+
+/// The volumes of the length classes the file has, or the reject of the first bad one and
+/// `None`.
+#[inline]
+fn class_volumes(
+    f: &[&str],
+    header: &[&str],
+    cols: &Columns,
+    lineno: u64,
+    rejects: &mut Rejects,
+) -> Option<[Option<i64>; 8]> {
+    let mut cls = [None; 8];
+    for (k, c) in cols.classes.iter().enumerate() {
+        if let Some(c) = *c {
+            match int(f[c]) {
+                Ok(v) => cls[k] = v,
+                Err(e) => {
+                    rejects.push(lineno, header[c], f[c], e);
+                    return None;
+                }
+            }
+        }
+    }
+    Some(cls)
+}
+
+/// Records the point of a row, named by that row's `Navn` and `Vegreferanse` the first time
+/// it is seen. Rows come point by point: the map is looked up only when the id changes.
+#[inline]
+fn see_point(
+    points: &mut BTreeMap<String, PointSeen>,
+    last_point: &mut String,
+    id: &str,
+    f: &[&str],
+    cols: &Columns,
+) {
+    if id != last_point.as_str() {
+        if !points.contains_key(id) {
+            points.insert(
+                id.to_string(),
+                PointSeen {
+                    name: cols
+                        .name
+                        .map(|c| f[c].trim().to_string())
+                        .unwrap_or_default(),
+                    road_reference: cols
+                        .road
+                        .map(|c| f[c].trim().to_string())
+                        .unwrap_or_default(),
+                },
+            );
+        }
+        last_point.clear();
+        last_point.push_str(id);
+    }
 }
 
 #[cfg(test)]

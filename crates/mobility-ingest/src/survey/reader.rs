@@ -466,6 +466,79 @@ fn parse_date(v: &str, fmt: &str) -> Option<NaiveDate> {
         })
 }
 
+/// The positions of the mapping's `[persons]` columns (`CONSTANT` and above: constants).
+struct PersonCols {
+    id: usize,
+    weight: usize,
+    household: Option<usize>,
+    age: Option<usize>,
+    gender: Option<usize>,
+    employment: Option<usize>,
+    license: Option<usize>,
+    stratum: Option<usize>,
+    date: Option<usize>,
+    hh_size: Option<usize>,
+    hh_cars: Option<usize>,
+    home_zone: Option<usize>,
+}
+
+impl PersonCols {
+    /// Resolves the mapping's `[persons]` columns in `csv`, with the constants they name.
+    fn locate(m: &Mapping, csv: &CsvText) -> Result<(Self, Vec<(String, String)>)> {
+        let p = &m.persons;
+        let mut cols = Cols::new(csv);
+        let c_id = csv.column(&p.person_id)?;
+        let c_w = cols
+            .pos("weight", &Some(p.weight.clone()))?
+            .expect("weight is required");
+        let (c_hh, c_age, c_g, c_e, c_l, c_s, c_d) = (
+            cols.pos("household_id", &p.household_id)?,
+            cols.pos("age", &p.age)?,
+            cols.pos("gender", &p.gender)?,
+            cols.pos("employment", &p.employment)?,
+            cols.pos("has_license", &p.has_license)?,
+            cols.pos("stratum", &p.stratum)?,
+            cols.pos("travel_date", &p.travel_date)?,
+        );
+        let (c_hs, c_hc, c_hz) = (
+            cols.pos("household_size", &p.household_size)?,
+            cols.pos("household_cars", &p.household_cars)?,
+            cols.pos("home_zone_id", &p.home_zone_id)?,
+        );
+        let c = Self {
+            id: c_id,
+            weight: c_w,
+            household: c_hh,
+            age: c_age,
+            gender: c_g,
+            employment: c_e,
+            license: c_l,
+            stratum: c_s,
+            date: c_d,
+            hh_size: c_hs,
+            hh_cars: c_hc,
+            home_zone: c_hz,
+        };
+        Ok((c, cols.consts))
+    }
+}
+
+/// One persons row, checked, with the household columns it may carry.
+struct PersonRow {
+    id: i64,
+    hh: i64,
+    age: Option<i64>,
+    gender: Option<String>,
+    employment: Option<String>,
+    license: Option<bool>,
+    weight: f64,
+    stratum: Option<String>,
+    date: Option<NaiveDate>,
+    hh_size: Option<i64>,
+    hh_cars: Option<i64>,
+    home_zone: Option<String>,
+}
+
 fn read_persons(
     m: &Mapping,
     f: &TextFile,
@@ -475,28 +548,8 @@ fn read_persons(
     s: &mut Survey,
 ) -> Result<(u64, Rejects)> {
     let mut csv = CsvText::new(&f.name, &f.text, m.delimiter())?;
-    let p = &m.persons;
-    let mut cols = Cols::new(&csv);
-    let c_id = csv.column(&p.person_id)?;
-    let c_w = cols
-        .pos("weight", &Some(p.weight.clone()))?
-        .expect("weight is required");
-    let (c_hh, c_age, c_g, c_e, c_l, c_s, c_d) = (
-        cols.pos("household_id", &p.household_id)?,
-        cols.pos("age", &p.age)?,
-        cols.pos("gender", &p.gender)?,
-        cols.pos("employment", &p.employment)?,
-        cols.pos("has_license", &p.has_license)?,
-        cols.pos("stratum", &p.stratum)?,
-        cols.pos("travel_date", &p.travel_date)?,
-    );
-    let (c_hs, c_hc, c_hz) = (
-        cols.pos("household_size", &p.household_size)?,
-        cols.pos("household_cars", &p.household_cars)?,
-        cols.pos("home_zone_id", &p.home_zone_id)?,
-    );
+    let (cols, consts) = PersonCols::locate(m, &csv)?;
     let header = csv.header.clone();
-    let consts = std::mem::take(&mut cols.consts);
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
     let mut rejects = Rejects::new(&f.name);
     let mut read = 0;
@@ -512,112 +565,272 @@ fn read_persons(
             header: &header,
             consts: &consts,
         };
-        let r = (|| {
-            let id = fld.id(c_id, ids, true)?;
-            if let Some(first) = seen.get(&id) {
-                return Err(fld.err(
-                    c_id,
-                    fld.raw(Some(c_id)).unwrap_or(""),
-                    format!("duplicate person id, first on line {first}"),
-                ));
-            }
-            let hh = match c_hh {
-                Some(c) => fld.id(c, hh_ids, derive_households)?,
-                None => id,
-            };
-            if let Some(known) = hh_known {
-                if !known.contains(&hh) {
-                    let c = c_hh.expect("households file implies a household column");
-                    return Err(fld.err(
-                        c,
-                        fld.raw(Some(c)).unwrap_or(""),
-                        "no household with this id in the households file (or it was rejected)",
-                    ));
-                }
-            }
-            let w = fld.num(Some(c_w), 0.0)?.ok_or_else(|| {
-                fld.err(
-                    c_w,
-                    "",
-                    "expected a weight: persons.weight may not be missing",
-                )
-            })?;
-            let license = match fld.raw(c_l) {
-                None => None,
-                Some(v) if m.codes.has_license.is_empty() => match v.to_lowercase().as_str() {
-                    "true" | "1" | "yes" | "ja" | "t" => Some(true),
-                    "false" | "0" | "no" | "nei" | "f" => Some(false),
-                    _ => return Err(fld.err(c_l.expect("raw"), v, "expected true or false")),
-                },
-                Some(v) => Some(*m.codes.has_license.get(v).ok_or_else(|| {
-                    fld.err(
-                        c_l.expect("raw"),
-                        v,
-                        format!(
-                            "expected a has_license code of mapping '{}': {}",
-                            m.name,
-                            code_list(m.codes.has_license.keys())
-                        ),
-                    )
-                })?),
-            };
-            let date = match fld.raw(c_d) {
-                None => None,
-                Some(v) => Some(parse_date(v, &m.format.date_format).ok_or_else(|| {
-                    fld.err(
-                        c_d.expect("raw"),
-                        v,
-                        format!("expected a date in the format {}", m.format.date_format),
-                    )
-                })?),
-            };
-            Ok((
-                id,
-                hh,
-                fld.int(c_age, 0, 120)?,
-                fld.code(c_g, &m.codes.gender, "gender")?,
-                fld.code(c_e, &m.codes.employment, "employment")?,
-                license,
-                w,
-                fld.text(c_s),
-                date,
-                fld.int(c_hs, 1, 100)?,
-                fld.int(c_hc, 0, 100)?,
-                fld.text(c_hz),
-            ))
-        })();
-        match r {
-            Ok((id, hh, age, g, e, l, w, st, d, hsize, hcars, hzone)) => {
-                seen.insert(id, row.line);
-                let ps = &mut s.persons;
-                ps.person_id.push(id);
-                ps.household_id.push(hh);
-                ps.age.push(age.map(|v| v as i16));
-                ps.gender.push(g);
-                ps.employment.push(e);
-                ps.has_license.push(l);
-                ps.weight.push(w);
-                ps.stratum.push(st);
-                ps.travel_date
-                    .push(d.map(|d| (d - epoch).num_days() as i32));
-                ps.lines.push(row.line);
-                if derive_households && !derived.contains_key(&hh) {
-                    let hs = &mut s.households;
-                    derived.insert(hh, hs.household_id.len());
-                    hs.household_id.push(hh);
-                    hs.home_lon.push(None);
-                    hs.home_lat.push(None);
-                    hs.home_zone_id.push(hzone);
-                    hs.size.push(hsize.map(|v| v as i16));
-                    hs.cars.push(hcars.map(|v| v as i16));
-                    hs.weight.push(None);
-                    hs.lines.push(row.line);
-                }
+        match check_person(&fld, &cols, hh_ids, ids, &seen, hh_known) {
+            Ok(p) => {
+                seen.insert(p.id, row.line);
+                push_person(s, p, row.line, epoch, derive_households, &mut derived);
             }
             Err((c, v, why)) => rejects.push(row.line, &c, &v, why),
         }
     }
     Ok((read, rejects))
+}
+
+/// Reads one persons row into typed values, or gives its first bad field. Its household must
+/// be in `hh_known` when a households file was read; otherwise household ids are numbered here.
+fn check_person(
+    fld: &Field<'_>,
+    c: &PersonCols,
+    hh_ids: &mut IdMap,
+    ids: &mut IdMap,
+    seen: &HashMap<i64, u64>,
+    hh_known: Option<&HashSet<i64>>,
+) -> Result<PersonRow, FieldErr> {
+    let m = fld.m;
+    let id = fld.id(c.id, ids, true)?;
+    if let Some(first) = seen.get(&id) {
+        return Err(fld.err(
+            c.id,
+            fld.raw(Some(c.id)).unwrap_or(""),
+            format!("duplicate person id, first on line {first}"),
+        ));
+    }
+    let hh = match c.household {
+        Some(col) => fld.id(col, hh_ids, hh_known.is_none())?,
+        None => id,
+    };
+    if let Some(known) = hh_known {
+        if !known.contains(&hh) {
+            let col = c
+                .household
+                .expect("households file implies a household column");
+            return Err(fld.err(
+                col,
+                fld.raw(Some(col)).unwrap_or(""),
+                "no household with this id in the households file (or it was rejected)",
+            ));
+        }
+    }
+    let w = fld.num(Some(c.weight), 0.0)?.ok_or_else(|| {
+        fld.err(
+            c.weight,
+            "",
+            "expected a weight: persons.weight may not be missing",
+        )
+    })?;
+    let license = license_of(fld, c.license)?;
+    let date = date_of(fld, c.date)?;
+    Ok(PersonRow {
+        id,
+        hh,
+        age: fld.int(c.age, 0, 120)?,
+        gender: fld.code(c.gender, &m.codes.gender, "gender")?,
+        employment: fld.code(c.employment, &m.codes.employment, "employment")?,
+        license,
+        weight: w,
+        stratum: fld.text(c.stratum),
+        date,
+        hh_size: fld.int(c.hh_size, 1, 100)?,
+        hh_cars: fld.int(c.hh_cars, 0, 100)?,
+        home_zone: fld.text(c.home_zone),
+    })
+}
+
+/// The `has_license` field: a code of the mapping's list, or without a list, true or false
+/// (`1`/`0`, `yes`/`no`, `ja`/`nei`, ...).
+fn license_of(fld: &Field<'_>, c_l: Option<usize>) -> Result<Option<bool>, FieldErr> {
+    let m = fld.m;
+    let license = match fld.raw(c_l) {
+        None => None,
+        Some(v) if m.codes.has_license.is_empty() => match v.to_lowercase().as_str() {
+            "true" | "1" | "yes" | "ja" | "t" => Some(true),
+            "false" | "0" | "no" | "nei" | "f" => Some(false),
+            _ => return Err(fld.err(c_l.expect("raw"), v, "expected true or false")),
+        },
+        Some(v) => Some(*m.codes.has_license.get(v).ok_or_else(|| {
+            fld.err(
+                c_l.expect("raw"),
+                v,
+                format!(
+                    "expected a has_license code of mapping '{}': {}",
+                    m.name,
+                    code_list(m.codes.has_license.keys())
+                ),
+            )
+        })?),
+    };
+    Ok(license)
+}
+
+/// The `travel_date` field, in the mapping's date format.
+fn date_of(fld: &Field<'_>, c_d: Option<usize>) -> Result<Option<NaiveDate>, FieldErr> {
+    let m = fld.m;
+    let date = match fld.raw(c_d) {
+        None => None,
+        Some(v) => Some(parse_date(v, &m.format.date_format).ok_or_else(|| {
+            fld.err(
+                c_d.expect("raw"),
+                v,
+                format!("expected a date in the format {}", m.format.date_format),
+            )
+        })?),
+    };
+    Ok(date)
+}
+
+/// Appends a checked person, and when households are derived from persons (no households
+/// file), its household the first time it is met.
+fn push_person(
+    s: &mut Survey,
+    p: PersonRow,
+    line: u64,
+    epoch: NaiveDate,
+    derive_households: bool,
+    derived: &mut HashMap<i64, usize>,
+) {
+    let ps = &mut s.persons;
+    ps.person_id.push(p.id);
+    ps.household_id.push(p.hh);
+    ps.age.push(p.age.map(|v| v as i16));
+    ps.gender.push(p.gender);
+    ps.employment.push(p.employment);
+    ps.has_license.push(p.license);
+    ps.weight.push(p.weight);
+    ps.stratum.push(p.stratum);
+    ps.travel_date
+        .push(p.date.map(|d| (d - epoch).num_days() as i32));
+    ps.lines.push(line);
+    if derive_households && !derived.contains_key(&p.hh) {
+        let hs = &mut s.households;
+        derived.insert(p.hh, hs.household_id.len());
+        hs.household_id.push(p.hh);
+        hs.home_lon.push(None);
+        hs.home_lat.push(None);
+        hs.home_zone_id.push(p.home_zone);
+        hs.size.push(p.hh_size.map(|v| v as i16));
+        hs.cars.push(p.hh_cars.map(|v| v as i16));
+        hs.weight.push(None);
+        hs.lines.push(line);
+    }
+}
+
+/// The positions of the mapping's `[trips]` columns (`CONSTANT` and above: constants).
+struct TripCols {
+    person: usize,
+    id: Option<usize>,
+    no: Option<usize>,
+    dep: Option<usize>,
+    arr: Option<usize>,
+    purpose: Option<usize>,
+    mode: Option<usize>,
+    dist: Option<usize>,
+    ox: Option<usize>,
+    oy: Option<usize>,
+    dx: Option<usize>,
+    dy: Option<usize>,
+    oz: Option<usize>,
+    dz: Option<usize>,
+    tour: Option<usize>,
+}
+
+impl TripCols {
+    /// Resolves the mapping's `[trips]` columns in `csv`, with the constants they name.
+    fn locate(m: &Mapping, csv: &CsvText) -> Result<(Self, Vec<(String, String)>)> {
+        let t = &m.trips;
+        let mut cols = Cols::new(csv);
+        let c_person = csv.column(&t.person_id)?;
+        let (c_id, c_no, c_dep, c_arr, c_pur, c_mode, c_dist) = (
+            cols.pos("trip_id", &t.trip_id)?,
+            cols.pos("trip_no", &t.trip_no)?,
+            cols.pos("depart_at", &t.depart_at)?,
+            cols.pos("arrive_at", &t.arrive_at)?,
+            cols.pos("purpose", &t.purpose)?,
+            cols.pos("mode", &t.mode)?,
+            cols.pos("distance_km", &t.distance_km)?,
+        );
+        let (c_ox, c_oy, c_dx, c_dy, c_oz, c_dz) = (
+            cols.pos("origin_x", &t.origin_x)?,
+            cols.pos("origin_y", &t.origin_y)?,
+            cols.pos("dest_x", &t.dest_x)?,
+            cols.pos("dest_y", &t.dest_y)?,
+            cols.pos("origin_zone_id", &t.origin_zone_id)?,
+            cols.pos("dest_zone_id", &t.dest_zone_id)?,
+        );
+        let c_tour = cols.pos("tour_id", &t.tour_id)?;
+        let c = Self {
+            person: c_person,
+            id: c_id,
+            no: c_no,
+            dep: c_dep,
+            arr: c_arr,
+            purpose: c_pur,
+            mode: c_mode,
+            dist: c_dist,
+            ox: c_ox,
+            oy: c_oy,
+            dx: c_dx,
+            dy: c_dy,
+            oz: c_oz,
+            dz: c_dz,
+            tour: c_tour,
+        };
+        Ok((c, cols.consts))
+    }
+}
+
+/// What every trips row is read against: the columns, the persons read and the epoch.
+struct TripContext {
+    cols: TripCols,
+    /// The travel date of each person kept.
+    persons: HashMap<i64, Option<i32>>,
+    epoch: NaiveDate,
+}
+
+/// One trips row, checked (its zone ids apart).
+struct TripRow {
+    person: i64,
+    id: i64,
+    no: Option<i64>,
+    tour: Option<i64>,
+    dep: Option<i64>,
+    arr: Option<i64>,
+    purpose: Option<&'static str>,
+    mode: Option<&'static str>,
+    dist: Option<f64>,
+    olon: Option<f64>,
+    olat: Option<f64>,
+    dlon: Option<f64>,
+    dlat: Option<f64>,
+}
+
+impl Trips {
+    /// Appends a checked trip, the `nth` of its person, with its zone ids, read from `line`.
+    fn push_row(
+        &mut self,
+        t: TripRow,
+        nth: i16,
+        origin_zone: Option<String>,
+        dest_zone: Option<String>,
+        line: u64,
+    ) {
+        self.trip_id.push(t.id);
+        self.person_id.push(t.person);
+        self.trip_no
+            .push(Some(t.no.map(|v| v as i16).unwrap_or(nth)));
+        self.tour_id.push(t.tour);
+        self.depart_at.push(t.dep);
+        self.arrive_at.push(t.arr);
+        self.purpose.push(t.purpose);
+        self.mode.push(t.mode);
+        self.distance_km.push(t.dist);
+        self.origin_lon.push(t.olon);
+        self.origin_lat.push(t.olat);
+        self.dest_lon.push(t.dlon);
+        self.dest_lat.push(t.dlat);
+        self.origin_zone_id.push(origin_zone);
+        self.dest_zone_id.push(dest_zone);
+        self.lines.push(line);
+    }
 }
 
 fn read_trips(
@@ -628,29 +841,8 @@ fn read_trips(
     s: &mut Survey,
 ) -> Result<(u64, Rejects)> {
     let mut csv = CsvText::new(&f.name, &f.text, m.delimiter())?;
-    let t = &m.trips;
-    let mut cols = Cols::new(&csv);
-    let c_person = csv.column(&t.person_id)?;
-    let (c_id, c_no, c_dep, c_arr, c_pur, c_mode, c_dist) = (
-        cols.pos("trip_id", &t.trip_id)?,
-        cols.pos("trip_no", &t.trip_no)?,
-        cols.pos("depart_at", &t.depart_at)?,
-        cols.pos("arrive_at", &t.arrive_at)?,
-        cols.pos("purpose", &t.purpose)?,
-        cols.pos("mode", &t.mode)?,
-        cols.pos("distance_km", &t.distance_km)?,
-    );
-    let (c_ox, c_oy, c_dx, c_dy, c_oz, c_dz) = (
-        cols.pos("origin_x", &t.origin_x)?,
-        cols.pos("origin_y", &t.origin_y)?,
-        cols.pos("dest_x", &t.dest_x)?,
-        cols.pos("dest_y", &t.dest_y)?,
-        cols.pos("origin_zone_id", &t.origin_zone_id)?,
-        cols.pos("dest_zone_id", &t.dest_zone_id)?,
-    );
-    let c_tour = cols.pos("tour_id", &t.tour_id)?;
+    let (cols, consts) = TripCols::locate(m, &csv)?;
     let header = csv.header.clone();
-    let consts = std::mem::take(&mut cols.consts);
     let persons: HashMap<i64, Option<i32>> = s
         .persons
         .person_id
@@ -663,6 +855,11 @@ fn read_trips(
     let mut seen: HashMap<i64, u64> = HashMap::new();
     let mut per_person: HashMap<i64, i16> = HashMap::new();
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+    let ctx = TripContext {
+        cols,
+        persons,
+        epoch,
+    };
     for row in csv.rows() {
         let row = row?;
         read += 1;
@@ -672,138 +869,168 @@ fn read_trips(
             header: &header,
             consts: &consts,
         };
-        let r = (|| {
-            let person = fld.id(c_person, person_ids, false)?;
-            let Some(travel_date) = persons.get(&person) else {
-                return Err(fld.err(
-                    c_person,
-                    fld.raw(Some(c_person)).unwrap_or(""),
-                    "no person with this id in the persons file (or it was rejected)",
-                ));
-            };
-            let id = match c_id {
-                Some(c) => fld.id(c, ids, true)?,
-                None => read as i64,
-            };
-            if let Some(first) = seen.get(&id) {
-                let c = c_id.expect("generated ids are unique");
-                return Err(fld.err(
-                    c,
-                    fld.raw(Some(c)).unwrap_or(""),
-                    format!("duplicate trip id, first on line {first}"),
-                ));
-            }
-            let time = |c: Option<usize>| -> Result<Option<i64>, FieldErr> {
-                let Some(v) = fld.raw(c) else { return Ok(None) };
-                let c = c.expect("raw");
-                let dt = if let Some(tf) = &m.format.time_format {
-                    // Without a travel_date column the times stand on a nominal day (the
-                    // epoch), and the day type is unknown.
-                    let day = match (travel_date, &m.persons.travel_date) {
-                        (Some(d), _) => epoch + chrono::TimeDelta::days(i64::from(*d)),
-                        (None, None) => epoch,
-                        (None, Some(_)) => {
-                            return Err(fld.err(
-                                c,
-                                v,
-                                "a time of day needs the person's travel_date, which is missing",
-                            ));
-                        }
-                    };
-                    if tf == "decimal_hours" {
-                        let h = decimal(v)
-                            .ok()
-                            .flatten()
-                            .filter(|h| (0.0..48.0).contains(h));
-                        let h = h.ok_or_else(|| {
-                            fld.err(c, v, "expected hours of the travel day as a number from 0 to 48 (7.5 = 07:30)")
-                        })?;
-                        day.and_time(NaiveTime::MIN)
-                            + chrono::Duration::seconds((h * 3600.0).round() as i64)
-                    } else {
-                        let tod = NaiveTime::parse_from_str(v, tf).map_err(|_| {
-                            fld.err(c, v, format!("expected a time of day in the format {tf}"))
-                        })?;
-                        day.and_time(tod)
-                    }
-                } else {
-                    let df = &m.format.datetime_format;
-                    NaiveDateTime::parse_from_str(v, df)
-                        .or_else(|_| NaiveDateTime::parse_from_str(v, &df.replace(' ', "T")))
-                        .map_err(|_| {
-                            fld.err(c, v, format!("expected a date and time in the format {df}"))
-                        })?
-                };
-                Ok(Some(dt.and_utc().timestamp_micros()))
-            };
-            let dep = time(c_dep)?;
-            let mut arr = time(c_arr)?;
-            if let (Some(d), Some(a)) = (dep, arr) {
-                if a < d {
-                    if m.format.time_format.is_some() {
-                        arr = Some(a + 86_400_000_000);
-                    } else {
-                        let c = c_arr.expect("arrival present");
-                        return Err(fld.err(
-                            c,
-                            fld.raw(Some(c)).unwrap_or(""),
-                            "expected an arrival at or after the departure",
-                        ));
-                    }
-                }
-            }
-            let mode = fld
-                .code(c_mode, &m.codes.mode, "mode")?
-                .map(|v| {
-                    v.parse::<Mode>()
-                        .map(Mode::as_str)
-                        .map_err(|e| fld.err(c_mode.expect("raw"), &v, e.to_string()))
-                })
-                .transpose()?;
-            let purpose = fld
-                .code(c_pur, &m.codes.purpose, "purpose")?
-                .map(|v| {
-                    v.parse::<Purpose>()
-                        .map(Purpose::as_str)
-                        .map_err(|e| fld.err(c_pur.expect("raw"), &v, e.to_string()))
-                })
-                .transpose()?;
-            let dist = fld.num(c_dist, 0.0)?.map(|d| d * m.format.distance_scale);
-            let (olon, olat) = fld.coord(c_ox, c_oy)?;
-            let (dlon, dlat) = fld.coord(c_dx, c_dy)?;
-            let no = fld.int(c_no, 1, i16::MAX as i64)?;
-            let tour = fld.int(c_tour, i64::MIN, i64::MAX)?;
-            Ok((
-                person, id, no, tour, dep, arr, purpose, mode, dist, olon, olat, dlon, dlat,
-            ))
-        })();
-        match r {
-            Ok((person, id, no, tour, dep, arr, purpose, mode, dist, olon, olat, dlon, dlat)) => {
-                seen.insert(id, row.line);
-                let n = per_person.entry(person).or_insert(0);
+        match check_trip(&fld, &ctx, person_ids, ids, &seen, read) {
+            Ok(t) => {
+                seen.insert(t.id, row.line);
+                let n = per_person.entry(t.person).or_insert(0);
                 *n += 1;
-                let ts = &mut s.trips;
-                ts.trip_id.push(id);
-                ts.person_id.push(person);
-                ts.trip_no.push(Some(no.map(|v| v as i16).unwrap_or(*n)));
-                ts.tour_id.push(tour);
-                ts.depart_at.push(dep);
-                ts.arrive_at.push(arr);
-                ts.purpose.push(purpose);
-                ts.mode.push(mode);
-                ts.distance_km.push(dist);
-                ts.origin_lon.push(olon);
-                ts.origin_lat.push(olat);
-                ts.dest_lon.push(dlon);
-                ts.dest_lat.push(dlat);
-                ts.origin_zone_id.push(fld.text(c_oz));
-                ts.dest_zone_id.push(fld.text(c_dz));
-                ts.lines.push(row.line);
+                let (oz, dz) = (fld.text(ctx.cols.oz), fld.text(ctx.cols.dz));
+                s.trips.push_row(t, *n, oz, dz, row.line);
             }
             Err((c, v, why)) => rejects.push(row.line, &c, &v, why),
         }
     }
     Ok((read, rejects))
+}
+
+/// Reads one trips row into typed values, or gives its first bad field. Its person must have
+/// been kept; without a trip id column the trip's id is its number among the rows (`read`).
+fn check_trip(
+    fld: &Field<'_>,
+    ctx: &TripContext,
+    person_ids: &mut IdMap,
+    ids: &mut IdMap,
+    seen: &HashMap<i64, u64>,
+    read: u64,
+) -> Result<TripRow, FieldErr> {
+    let (m, c) = (fld.m, &ctx.cols);
+    let person = fld.id(c.person, person_ids, false)?;
+    let Some(travel_date) = ctx.persons.get(&person) else {
+        return Err(fld.err(
+            c.person,
+            fld.raw(Some(c.person)).unwrap_or(""),
+            "no person with this id in the persons file (or it was rejected)",
+        ));
+    };
+    let id = match c.id {
+        Some(col) => fld.id(col, ids, true)?,
+        None => read as i64,
+    };
+    if let Some(first) = seen.get(&id) {
+        let col = c.id.expect("generated ids are unique");
+        return Err(fld.err(
+            col,
+            fld.raw(Some(col)).unwrap_or(""),
+            format!("duplicate trip id, first on line {first}"),
+        ));
+    }
+    let (dep, arr) = trip_times(fld, c, travel_date, ctx.epoch)?;
+    let mode = fld
+        .code(c.mode, &m.codes.mode, "mode")?
+        .map(|v| {
+            v.parse::<Mode>()
+                .map(Mode::as_str)
+                .map_err(|e| fld.err(c.mode.expect("raw"), &v, e.to_string()))
+        })
+        .transpose()?;
+    let purpose = fld
+        .code(c.purpose, &m.codes.purpose, "purpose")?
+        .map(|v| {
+            v.parse::<Purpose>()
+                .map(Purpose::as_str)
+                .map_err(|e| fld.err(c.purpose.expect("raw"), &v, e.to_string()))
+        })
+        .transpose()?;
+    let dist = fld.num(c.dist, 0.0)?.map(|d| d * m.format.distance_scale);
+    let (olon, olat) = fld.coord(c.ox, c.oy)?;
+    let (dlon, dlat) = fld.coord(c.dx, c.dy)?;
+    let no = fld.int(c.no, 1, i16::MAX as i64)?;
+    let tour = fld.int(c.tour, i64::MIN, i64::MAX)?;
+    Ok(TripRow {
+        person,
+        id,
+        no,
+        tour,
+        dep,
+        arr,
+        purpose,
+        mode,
+        dist,
+        olon,
+        olat,
+        dlon,
+        dlat,
+    })
+}
+
+/// Departure and arrival (µs since the epoch, UTC). With times of day, an arrival before the
+/// departure is on the next day; with dates and times it is an error.
+fn trip_times(
+    fld: &Field<'_>,
+    c: &TripCols,
+    travel_date: &Option<i32>,
+    epoch: NaiveDate,
+) -> Result<(Option<i64>, Option<i64>), FieldErr> {
+    let m = fld.m;
+    let dep = trip_time(fld, c.dep, travel_date, epoch)?;
+    let mut arr = trip_time(fld, c.arr, travel_date, epoch)?;
+    if let (Some(d), Some(a)) = (dep, arr) {
+        if a < d {
+            if m.format.time_format.is_some() {
+                arr = Some(a + 86_400_000_000);
+            } else {
+                let col = c.arr.expect("arrival present");
+                return Err(fld.err(
+                    col,
+                    fld.raw(Some(col)).unwrap_or(""),
+                    "expected an arrival at or after the departure",
+                ));
+            }
+        }
+    }
+    Ok((dep, arr))
+}
+
+/// A departure or arrival field (µs since the epoch, UTC): a date and time, or with the
+/// mapping's `time_format` a time of day (or `decimal_hours`) on the person's travel date.
+fn trip_time(
+    fld: &Field<'_>,
+    c: Option<usize>,
+    travel_date: &Option<i32>,
+    epoch: NaiveDate,
+) -> Result<Option<i64>, FieldErr> {
+    let m = fld.m;
+    let Some(v) = fld.raw(c) else { return Ok(None) };
+    let c = c.expect("raw");
+    let dt = if let Some(tf) = &m.format.time_format {
+        // Without a travel_date column the times stand on a nominal day (the
+        // epoch), and the day type is unknown.
+        let day = match (travel_date, &m.persons.travel_date) {
+            (Some(d), _) => epoch + chrono::TimeDelta::days(i64::from(*d)),
+            (None, None) => epoch,
+            (None, Some(_)) => {
+                return Err(fld.err(
+                    c,
+                    v,
+                    "a time of day needs the person's travel_date, which is missing",
+                ));
+            }
+        };
+        if tf == "decimal_hours" {
+            let h = decimal(v)
+                .ok()
+                .flatten()
+                .filter(|h| (0.0..48.0).contains(h));
+            let h = h.ok_or_else(|| {
+                fld.err(
+                    c,
+                    v,
+                    "expected hours of the travel day as a number from 0 to 48 (7.5 = 07:30)",
+                )
+            })?;
+            day.and_time(NaiveTime::MIN) + chrono::Duration::seconds((h * 3600.0).round() as i64)
+        } else {
+            let tod = NaiveTime::parse_from_str(v, tf)
+                .map_err(|_| fld.err(c, v, format!("expected a time of day in the format {tf}")))?;
+            day.and_time(tod)
+        }
+    } else {
+        let df = &m.format.datetime_format;
+        NaiveDateTime::parse_from_str(v, df)
+            .or_else(|_| NaiveDateTime::parse_from_str(v, &df.replace(' ', "T")))
+            .map_err(|_| fld.err(c, v, format!("expected a date and time in the format {df}")))?
+    };
+    Ok(Some(dt.and_utc().timestamp_micros()))
 }
 
 /// Fills missing zone ids from coordinates with `locate` (a zone index look-up, in parallel).
