@@ -228,5 +228,16 @@ mod tests {
                 assert!(ind.sql.contains(&p), "{}: no {p}", ind.id);
             }
         }
+        // The traffic indices' queries (queries/traffic/), each with a title and its tables.
+        for (name, sql) in crate::traffic::QUERIES {
+            let parsed = datafusion::sql::parser::DFParser::parse_sql(sql);
+            assert!(parsed.is_ok(), "traffic/{name}.sql: {:?}", parsed.err());
+            let header = Indicator::parse(name, sql);
+            assert_ne!(header.title, *name, "traffic/{name}.sql has no title");
+            assert!(
+                !header.needs.is_empty(),
+                "traffic/{name}.sql needs no table"
+            );
+        }
     }
 }

@@ -6,6 +6,11 @@
 //! Every row is computed by mobility from the counting points of the data directory, for all
 //! of them (`subset` = `all points`) and for the points of each municipality; `official` is
 //! false throughout: Statens vegvesen's published byindeks uses its own selection of points.
+//!
+//! The queries are the files of `queries/traffic/`, SQL on their own with a header: a view of
+//! the subsets (`traffic_index_subsets`, with or without the municipalities), then one query
+//! per index, method and kind of point; this module picks the files and computes the indices
+//! from their rows. A new variant is a new file, listed in [`QUERIES`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,7 +21,7 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Schema};
 use datafusion::prelude::SessionContext;
 use mobility_model::Table;
-use mobility_stats::traffic::{AreaSums, chain, nullvekst, reference_mean, window_mean};
+use mobility_stats::traffic::{AreaIndex, AreaSums, chain, nullvekst, reference_mean, window_mean};
 
 use crate::Result;
 use crate::batches::{collect, f64s, i64s, need, utf8};
@@ -25,26 +30,50 @@ const MONTHS: [&str; 12] = [
     "jan", "feb", "mar", "apr", "mai", "jun", "jul", "aug", "sep", "okt", "nov", "des",
 ];
 
-/// The points of each subset: every point, and the points in each municipality when zones
-/// of kind `kommune` and the points' coordinates are there.
-fn subsets_sql(present: &[Table], counted: Counted) -> String {
-    let filter = |col: &str| match counted {
-        // Vehicle indices leave bicycle points out explicitly (an id of another form stays).
-        Counted::Vehicles => format!("trp_kind({col}) IS DISTINCT FROM 'bicycle'"),
-        Counted::Bicycles => format!("trp_kind({col}) = 'bicycle'"),
+/// The view `traffic_index_subsets` of every point, `all points`.
+const SUBSETS: &str = include_str!("../../../queries/traffic/subsets.sql");
+/// The view `traffic_index_subsets` of every point and of each municipality's points.
+const SUBSETS_KOMMUNE: &str = include_str!("../../../queries/traffic/subsets_kommune.sql");
+/// Each vehicle point's volumes of the classic yearly index.
+const YEARLY_CLASSIC: &str = include_str!("../../../queries/traffic/yearly_classic.sql");
+/// Each vehicle point's volumes of the calendar-adjusted yearly index.
+const YEARLY_CALENDAR: &str = include_str!("../../../queries/traffic/yearly_calendar.sql");
+/// Each vehicle point's monthly MDT of the classic rolling index.
+const ROLLING_CLASSIC_VEHICLES: &str =
+    include_str!("../../../queries/traffic/rolling_classic_vehicles.sql");
+/// Each bicycle point's monthly MDT of the classic rolling index.
+const ROLLING_CLASSIC_BICYCLES: &str =
+    include_str!("../../../queries/traffic/rolling_classic_bicycles.sql");
+/// Each vehicle point's monthly MDT of the calendar-adjusted rolling index.
+const ROLLING_CALENDAR_VEHICLES: &str =
+    include_str!("../../../queries/traffic/rolling_calendar_vehicles.sql");
+/// Each bicycle point's monthly MDT of the calendar-adjusted rolling index.
+const ROLLING_CALENDAR_BICYCLES: &str =
+    include_str!("../../../queries/traffic/rolling_calendar_bicycles.sql");
+
+/// The queries of the traffic indices: (name, SQL of `queries/traffic/<name>.sql`).
+pub const QUERIES: &[(&str, &str)] = &[
+    ("subsets", SUBSETS),
+    ("subsets_kommune", SUBSETS_KOMMUNE),
+    ("yearly_classic", YEARLY_CLASSIC),
+    ("yearly_calendar", YEARLY_CALENDAR),
+    ("rolling_classic_vehicles", ROLLING_CLASSIC_VEHICLES),
+    ("rolling_classic_bicycles", ROLLING_CLASSIC_BICYCLES),
+    ("rolling_calendar_vehicles", ROLLING_CALENDAR_VEHICLES),
+    ("rolling_calendar_bicycles", ROLLING_CALENDAR_BICYCLES),
+];
+
+/// Creates (or replaces) the view `traffic_index_subsets` (trp_id, subset) that the index
+/// queries join: every point, and the points in each municipality when zones of kind
+/// `kommune` and the points' coordinates are there. An error names `what`.
+async fn create_subsets(ctx: &SessionContext, present: &[Table], what: &str) -> Result<()> {
+    let sql = if present.contains(&Table::TrafficPoints) && present.contains(&Table::Zones) {
+        SUBSETS_KOMMUNE
+    } else {
+        SUBSETS
     };
-    let mut sql = format!(
-        "SELECT DISTINCT trp_id, 'all points' AS subset FROM traffic_hourly WHERE {}",
-        filter("trp_id")
-    );
-    if present.contains(&Table::TrafficPoints) && present.contains(&Table::Zones) {
-        sql.push_str(&format!(
-            " UNION ALL SELECT p.trp_id, 'kommune ' || z.zone_id || COALESCE(' ' || z.name, '') \
-             FROM traffic_points p JOIN zones z ON z.zone_id = zone_of(p.lon, p.lat, 'kommune') WHERE {}",
-            filter("p.trp_id")
-        ));
-    }
-    sql
+    collect(ctx, what, sql).await?;
+    Ok(())
 }
 
 /// What the points of an index count (`trp_kind(trp_id)`).
@@ -89,7 +118,7 @@ fn f(v: f64) -> Option<f64> {
 struct IndexRow {
     subset: String,
     cols: Vec<(&'static str, Option<String>)>,
-    index: Option<mobility_stats::traffic::AreaIndex>,
+    index: Option<AreaIndex>,
     extra: Vec<(&'static str, Option<f64>)>,
 }
 
@@ -112,7 +141,7 @@ fn table(rows: &[IndexRow]) -> Result<RecordBatch> {
             )));
         }
     }
-    let idx = |g: fn(&mobility_stats::traffic::AreaIndex) -> f64| -> ArrayRef {
+    let idx = |g: fn(&AreaIndex) -> f64| -> ArrayRef {
         Arc::new(Float64Array::from_iter(
             rows.iter().map(|r| r.index.as_ref().and_then(|a| f(g(a)))),
         ))
@@ -185,31 +214,27 @@ pub async fn index_yearly(
     present: &[Table],
     method: IndexMethod,
 ) -> Result<RecordBatch> {
-    // One row per point: two points with equal volumes are two points.
+    let groups = yearly_sums(ctx, present, method).await?;
+    table(&chained_rows(groups, method))
+}
+
+/// (subset, base year, calc year) → the area sums of the points' volumes, and the last month.
+type YearPairs = BTreeMap<(String, i64, i64), (AreaSums, i64)>;
+
+/// The points' volumes of each subset and pair of consecutive years, summed: from
+/// `queries/traffic/yearly_classic.sql` or, by the calendar-adjusted MDT, `yearly_calendar.sql`.
+async fn yearly_sums(
+    ctx: &SessionContext,
+    present: &[Table],
+    method: IndexMethod,
+) -> Result<YearPairs> {
+    create_subsets(ctx, present, "traffic_index_yearly").await?;
     let sql = match method {
-        IndexMethod::Classic => format!(
-            "SELECT s.subset, i.base_year, i.calc_year, max(i.last_month) AS last_month, \
-             i.base_volume, i.calc_volume \
-             FROM traffic_point_index i JOIN ({}) s ON s.trp_id = i.trp_id \
-             GROUP BY s.subset, i.trp_id, 2, 3, 5, 6",
-            subsets_sql(present, Counted::Vehicles)
-        ),
-        // The months both years have a calendar-adjusted MDT, summed.
-        IndexMethod::Calendar => format!(
-            "SELECT s.subset, b.year AS base_year, c.year AS calc_year, max(b.month) AS last_month, \
-             sum(b.mdt_lt_5_6m_rounded) AS base_volume, sum(c.mdt_lt_5_6m_rounded) AS calc_volume \
-             FROM traffic_mdt_calendar b \
-             JOIN traffic_mdt_calendar c ON c.trp_id = b.trp_id AND c.year = b.year + 1 AND c.month = b.month \
-             JOIN ({}) s ON s.trp_id = b.trp_id \
-             WHERE b.period = 'month' AND c.period = 'month' \
-             AND b.mdt_lt_5_6m_rounded IS NOT NULL AND c.mdt_lt_5_6m_rounded IS NOT NULL \
-             GROUP BY s.subset, b.trp_id, b.year, c.year",
-            subsets_sql(present, Counted::Vehicles)
-        ),
+        IndexMethod::Classic => YEARLY_CLASSIC,
+        IndexMethod::Calendar => YEARLY_CALENDAR,
     };
-    let batches = collect(ctx, "traffic_index_yearly", &sql).await?;
-    // (subset, base, calc) → sums and the last month.
-    let mut groups: BTreeMap<(String, i64, i64), (AreaSums, i64)> = BTreeMap::new();
+    let batches = collect(ctx, "traffic_index_yearly", sql).await?;
+    let mut groups: YearPairs = BTreeMap::new();
     for b in &batches {
         let (s, by, cy, lm, bv, cv) = (
             text(b, 0)?,
@@ -227,6 +252,12 @@ pub async fn index_yearly(
             e.1 = e.1.max(lm.value(i));
         }
     }
+    Ok(groups)
+}
+
+/// The rows of `traffic_index_yearly`: each pair of years' area index, and the index chained
+/// along the consecutive pairs of its subset.
+fn chained_rows(groups: YearPairs, method: IndexMethod) -> Vec<IndexRow> {
     let mut rows = Vec::new();
     // subset → (chained from, the calc year reached, index, SE). A chain links only
     // consecutive years: after a missing pair of years it starts again.
@@ -268,7 +299,7 @@ pub async fn index_yearly(
             ],
         });
     }
-    table(&rows)
+    rows
 }
 
 /// `traffic_index_rolling`: per subset, window length (12, 24, 36 months) and last month, the
@@ -284,38 +315,57 @@ pub async fn index_rolling(
     method: IndexMethod,
     counted: Counted,
 ) -> Result<RecordBatch> {
-    let subsets = subsets_sql(present, counted);
-    let sql = match (method, counted) {
-        (IndexMethod::Classic, Counted::Vehicles) => format!(
-            "SELECT s.subset, m.trp_id, m.year, m.month, m.mdt_lt_5_6m FROM traffic_mdt m JOIN ({subsets}) s ON s.trp_id = m.trp_id \
-             WHERE m.day_type = 'all' AND m.length_coverage_pct >= 50 AND m.length_quality_pct >= 98.5 AND m.mdt_lt_5_6m IS NOT NULL"
-        ),
-        // Bicycles have no length classes: the MDT of every bicycle, with coverage ≥ 50 %.
-        (IndexMethod::Classic, Counted::Bicycles) => format!(
-            "SELECT s.subset, m.trp_id, m.year, m.month, m.mdt FROM traffic_mdt m JOIN ({subsets}) s ON s.trp_id = m.trp_id \
-             WHERE m.day_type = 'all' AND m.coverage_pct >= 50 AND m.mdt IS NOT NULL"
-        ),
-        // The calendar method's own day filter (coverage ≥ 99 %, length quality ≥ 97.5 %) and
-        // month rule (≥ 7 working, ≥ 3 non-working days) replace the MDT filters.
-        (IndexMethod::Calendar, c) => format!(
-            "SELECT s.subset, m.trp_id, m.year, m.month, m.{} FROM traffic_mdt_calendar m \
-             JOIN ({subsets}) s ON s.trp_id = m.trp_id \
-             WHERE m.period = 'month' AND m.{} IS NOT NULL",
-            if c == Counted::Vehicles {
-                "mdt_lt_5_6m_rounded"
-            } else {
-                "mdt_rounded"
-            },
-            if c == Counted::Vehicles {
-                "mdt_lt_5_6m_rounded"
-            } else {
-                "mdt_rounded"
-            },
-        ),
+    let mdt = monthly_mdt(ctx, present, method, counted).await?;
+    let Some(reference) = reference_year.or_else(|| first_full_year(&mdt)) else {
+        return table(&[]);
     };
-    let batches = collect(ctx, "traffic_index_rolling", &sql).await?;
-    // subset → point → month number (year·12 + month − 1) → MDT.
-    let mut mdt: BTreeMap<String, BTreeMap<String, BTreeMap<i64, f64>>> = BTreeMap::new();
+    let last = mdt
+        .values()
+        .flat_map(|p| p.values().flat_map(|m| m.keys().copied()))
+        .max()
+        .unwrap_or(0);
+    let mut rows = Vec::new();
+    for (subset, points) in &mdt {
+        for window in [12i64, 24, 36] {
+            // Windows start after the reference year and end by the last month with data.
+            let first_end = (reference + 1) * 12 + window - 1;
+            for end in first_end..=last {
+                let sums = window_sums(points, reference, window, end);
+                rows.push(rolling_row(
+                    subset,
+                    method,
+                    reference,
+                    window,
+                    end,
+                    sums.finish(),
+                ));
+            }
+        }
+    }
+    rows.retain(|r| r.index.is_some());
+    table(&rows)
+}
+
+/// Point → month number (year·12 + month − 1) → MDT.
+type PointMonths = BTreeMap<String, BTreeMap<i64, f64>>;
+
+/// The MDTs the rolling index reads, subset → point → month, from the file of
+/// `queries/traffic/` for the method and the points' kind.
+async fn monthly_mdt(
+    ctx: &SessionContext,
+    present: &[Table],
+    method: IndexMethod,
+    counted: Counted,
+) -> Result<BTreeMap<String, PointMonths>> {
+    create_subsets(ctx, present, "traffic_index_rolling").await?;
+    let sql = match (method, counted) {
+        (IndexMethod::Classic, Counted::Vehicles) => ROLLING_CLASSIC_VEHICLES,
+        (IndexMethod::Classic, Counted::Bicycles) => ROLLING_CLASSIC_BICYCLES,
+        (IndexMethod::Calendar, Counted::Vehicles) => ROLLING_CALENDAR_VEHICLES,
+        (IndexMethod::Calendar, Counted::Bicycles) => ROLLING_CALENDAR_BICYCLES,
+    };
+    let batches = collect(ctx, "traffic_index_rolling", sql).await?;
+    let mut mdt: BTreeMap<String, PointMonths> = BTreeMap::new();
     for b in &batches {
         let (s, p, y, m, v) = (
             text(b, 0)?,
@@ -332,85 +382,112 @@ pub async fn index_rolling(
                 .insert(y.value(i) * 12 + m.value(i) - 1, v.value(i));
         }
     }
-    let reference = reference_year.or_else(|| {
-        let mut counts: BTreeMap<(String, i64), u32> = BTreeMap::new();
-        for points in mdt.values() {
-            for (p, months) in points {
-                for k in months.keys() {
-                    *counts.entry((p.clone(), k.div_euclid(12))).or_default() += 1;
-                }
-            }
-        }
-        counts
-            .iter()
-            .filter(|(_, n)| **n >= 10)
-            .map(|((_, y), _)| *y)
-            .min()
-    });
-    let mut rows = Vec::new();
-    let Some(reference) = reference else {
-        return table(&rows);
-    };
-    let last = mdt
-        .values()
-        .flat_map(|p| p.values().flat_map(|m| m.keys().copied()))
-        .max()
-        .unwrap_or(0);
-    for (subset, points) in &mdt {
-        for window in [12i64, 24, 36] {
-            // Windows start after the reference year and end by the last month with data.
-            let first_end = (reference + 1) * 12 + window - 1;
-            for end in first_end..=last {
-                let mut sums = AreaSums::default();
-                for months in points.values() {
-                    let ref_values: Vec<f64> = (reference * 12..reference * 12 + 12)
-                        .filter_map(|k| months.get(&k).copied())
-                        .collect();
-                    let Some(base) = reference_mean(&ref_values) else {
-                        continue;
-                    };
-                    let values: Vec<(u32, f64)> = (end - window + 1..=end)
-                        .filter_map(|k| months.get(&k).map(|v| ((k.rem_euclid(12) + 1) as u32, *v)))
-                        .collect();
-                    if let Some(calc) = window_mean(window as u32, &values) {
-                        sums.add(base, calc);
-                    }
-                }
-                let start = end - window + 1;
-                let label =
-                    |k: i64| format!("{} {}", MONTHS[k.rem_euclid(12) as usize], k.div_euclid(12));
-                rows.push(IndexRow {
-                    subset: subset.clone(),
-                    cols: vec![
-                        ("method", Some(method.name().to_string())),
-                        ("window", Some(format!("{window}_months"))),
-                        ("reference_year", Some(reference.to_string())),
-                        (
-                            "last_month",
-                            Some(format!(
-                                "{}-{:02}-01",
-                                end.div_euclid(12),
-                                end.rem_euclid(12) + 1
-                            )),
-                        ),
-                        (
-                            "index_period",
-                            Some(format!("{reference} - ({} - {})", label(start), label(end))),
-                        ),
-                    ],
-                    index: sums.finish(),
-                    extra: vec![],
-                });
+    Ok(mdt)
+}
+
+/// The default reference year: the first year in which a point has ten months of MDT
+/// (counted over the subsets it is in).
+fn first_full_year(mdt: &BTreeMap<String, PointMonths>) -> Option<i64> {
+    let mut counts: BTreeMap<(String, i64), u32> = BTreeMap::new();
+    for points in mdt.values() {
+        for (p, months) in points {
+            for k in months.keys() {
+                *counts.entry((p.clone(), k.div_euclid(12))).or_default() += 1;
             }
         }
     }
-    rows.retain(|r| r.index.is_some());
-    table(&rows)
+    counts
+        .iter()
+        .filter(|(_, n)| **n >= 10)
+        .map(|((_, y), _)| *y)
+        .min()
 }
 
-/// `nullvekst`: for each subset, the latest rolling index of the longest window there is,
-/// with where its CI lies. `breakdown` is `all` for all points and `kommune` for a
-/// municipality's points, and `estimate`/`ci_lower`/`ci_upper` repeat the index so the targets
+/// The area sums of one window of `window` months ending at month number `end`: each point's
+/// mean MDT in the reference year against its mean in the window, over the points that have
+/// enough months for both (`reference_mean`, `window_mean`).
+fn window_sums(points: &PointMonths, reference: i64, window: i64, end: i64) -> AreaSums {
+    let mut sums = AreaSums::default();
+    for months in points.values() {
+        let ref_values: Vec<f64> = (reference * 12..reference * 12 + 12)
+            .filter_map(|k| months.get(&k).copied())
+            .collect();
+        let Some(base) = reference_mean(&ref_values) else {
+            continue;
+        };
+        let values: Vec<(u32, f64)> = (end - window + 1..=end)
+            .filter_map(|k| months.get(&k).map(|v| ((k.rem_euclid(12) + 1) as u32, *v)))
+            .collect();
+        if let Some(calc) = window_mean(window as u32, &values) {
+            sums.add(base, calc);
+        }
+    }
+    sums
+}
+
+/// The row of `traffic_index_rolling` of one subset and the window of `window` months ending
+/// at month number `end`, with its labels.
+fn rolling_row(
+    subset: &str,
+    method: IndexMethod,
+    reference: i64,
+    window: i64,
+    end: i64,
+    index: Option<AreaIndex>,
+) -> IndexRow {
+    let start = end - window + 1;
+    let label = |k: i64| format!("{} {}", MONTHS[k.rem_euclid(12) as usize], k.div_euclid(12));
+    IndexRow {
+        subset: subset.to_string(),
+        cols: vec![
+            ("method", Some(method.name().to_string())),
+            ("window", Some(format!("{window}_months"))),
+            ("reference_year", Some(reference.to_string())),
+            (
+                "last_month",
+                Some(format!(
+                    "{}-{:02}-01",
+                    end.div_euclid(12),
+                    end.rem_euclid(12) + 1
+                )),
+            ),
+            (
+                "index_period",
+                Some(format!("{reference} - ({} - {})", label(start), label(end))),
+            ),
+        ],
+        index,
+        extra: vec![],
+    }
+}
+
+/// Per subset, in subset order, the row of the rolling index of the longest window with the
+/// latest last month (of the first `n` rows of the rolling table's columns).
+fn latest_longest(
+    n: usize,
+    subset: &StringArray,
+    window: &StringArray,
+    last: &StringArray,
+) -> Vec<usize> {
+    // subset → (window months, last month, row)
+    let mut best: BTreeMap<String, (u32, String, usize)> = BTreeMap::new();
+    for i in 0..n {
+        let w: u32 = window
+            .value(i)
+            .trim_end_matches("_months")
+            .parse()
+            .unwrap_or(0);
+        let cand = (w, last.value(i).to_string(), i);
+        let e = best
+            .entry(subset.value(i).to_string())
+            .or_insert(cand.clone());
+        if (cand.0, &cand.1) > (e.0, &e.1) {
+            *e = cand;
+        }
+    }
+    best.values().map(|b| b.2).collect()
+}
+
 /// The columns of `nullvekst`.
 fn nullvekst_schema() -> Schema {
     Schema::new(vec![
@@ -431,6 +508,9 @@ fn nullvekst_schema() -> Schema {
     ])
 }
 
+/// `nullvekst`: for each subset, the latest rolling index of the longest window there is,
+/// with where its CI lies. `breakdown` is `all` for all points and `kommune` for a
+/// municipality's points, and `estimate`/`ci_lower`/`ci_upper` repeat the index so the targets
 /// table can read it.
 pub fn nullvekst_table(rolling: &RecordBatch) -> Result<RecordBatch> {
     // No rolling index (no vehicle points, or none with enough months): no rows, same columns.
@@ -458,23 +538,7 @@ pub fn nullvekst_table(rolling: &RecordBatch) -> Result<RecordBatch> {
         num("se_p")?,
     );
     let n = int(rolling, rolling.schema().index_of("n_trp")?)?;
-    // subset → (window months, last month, row)
-    let mut best: BTreeMap<String, (u32, String, usize)> = BTreeMap::new();
-    for i in 0..rolling.num_rows() {
-        let w: u32 = window
-            .value(i)
-            .trim_end_matches("_months")
-            .parse()
-            .unwrap_or(0);
-        let cand = (w, last.value(i).to_string(), i);
-        let e = best
-            .entry(subset.value(i).to_string())
-            .or_insert(cand.clone());
-        if (cand.0, &cand.1) > (e.0, &e.1) {
-            *e = cand;
-        }
-    }
-    let rows: Vec<usize> = best.values().map(|b| b.2).collect();
+    let rows = latest_longest(rolling.num_rows(), &subset, &window, &last);
     let s = |a: &StringArray| -> ArrayRef {
         Arc::new(StringArray::from_iter(
             rows.iter().map(|&i| Some(a.value(i))),

@@ -56,127 +56,138 @@ pub struct MarginError {
     pub message: String,
 }
 
+impl MarginError {
+    /// An error of `file`, at `line` where one is to blame.
+    fn new(file: &str, line: Option<usize>, message: String) -> Self {
+        MarginError {
+            file: file.to_string(),
+            line,
+            message,
+        }
+    }
+}
+
 /// Reads a margins file's text (`file` names it in errors).
 pub fn parse(file: &str, text: &str) -> Result<Vec<Margin>, MarginError> {
-    let err = |line: Option<usize>, message: String| MarginError {
-        file: file.to_string(),
-        line,
-        message,
-    };
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut lines = text
         .lines()
         .enumerate()
         .map(|(i, l)| (i + 1, l.trim_end_matches('\r')));
     let Some((_, header)) = lines.find(|(_, l)| !l.trim().is_empty()) else {
-        return Err(err(
+        return Err(MarginError::new(
+            file,
             None,
             "is empty; expected the header variable,category,total".into(),
         ));
     };
+    let sep = separator(header).map_err(|m| MarginError::new(file, Some(1), m))?;
+    let mut out: Vec<Margin> = Vec::new();
+    for (line, l) in lines {
+        if l.trim().is_empty() {
+            continue;
+        }
+        let m = margin(l, sep, line, &out).map_err(|e| MarginError::new(file, Some(line), e))?;
+        out.push(m);
+    }
+    if out.is_empty() {
+        return Err(MarginError::new(
+            file,
+            None,
+            "has no margins below its header".into(),
+        ));
+    }
+    Ok(out)
+}
+
+/// The field separator of a margins file, `;` or `,`, from its header, which must name the
+/// columns variable, category and total.
+fn separator(header: &str) -> Result<char, String> {
     let sep = if header.contains(';') { ';' } else { ',' };
     let cols: Vec<String> = header
         .split(sep)
         .map(|c| c.trim().trim_matches('"').to_ascii_lowercase())
         .collect();
     if cols != ["variable", "category", "total"] {
-        return Err(err(
-            Some(1),
-            format!("header is `{header}`; expected variable,category,total"),
+        return Err(format!(
+            "header is `{header}`; expected variable,category,total"
         ));
     }
-    let mut out: Vec<Margin> = Vec::new();
-    for (line, l) in lines {
-        if l.trim().is_empty() {
-            continue;
-        }
-        let f: Vec<&str> = l
-            .split(sep)
-            .map(|c| c.trim().trim_matches('"').trim())
-            .collect();
-        if f.len() != 3 {
-            return Err(err(
-                Some(line),
-                format!(
-                    "has {} fields; expected 3 (variable,category,total)",
-                    f.len()
-                ),
-            ));
-        }
-        let variable = f[0].to_string();
-        if !VARIABLES.iter().any(|(v, _)| *v == variable) {
-            return Err(err(
-                Some(line),
-                format!(
-                    "column variable: `{variable}` is not a margin variable; expected one of {}",
-                    VARIABLES.map(|v| v.0).join(", ")
-                ),
-            ));
-        }
-        let mut number: String = f[2]
-            .chars()
-            .filter(|c| !c.is_whitespace() && *c != '\u{a0}')
-            .collect();
-        if sep == ';' {
-            // Norwegian Excel: `,` the decimal mark, `.` a thousands separator (55.000 is
-            // 55 000, never 55): taken out only where it groups thousands, refused elsewhere.
-            if number.contains('.') {
-                let int = number.split(',').next().unwrap_or("");
-                let groups: Vec<&str> = int.split('.').collect();
-                let thousands = groups[0].len() <= 3
-                    && !groups[0].is_empty()
-                    && groups[1..].iter().all(|g| g.len() == 3);
-                if !thousands {
-                    return Err(err(
-                        Some(line),
-                        format!(
-                            "column total: `{}` mixes `.` and `,`; with `;` between fields `,` is the decimal mark and `.` groups thousands (55.000)",
-                            f[2]
-                        ),
-                    ));
-                }
-                number = number.replace('.', "");
-            }
-            number = number.replace(',', ".");
-        }
-        let total = match number.parse::<f64>() {
-            Ok(t) if t.is_finite() && t > 0.0 => t,
-            _ => {
-                return Err(err(
-                    Some(line),
-                    format!(
-                        "column total: `{}` is not a positive number of persons",
-                        f[2]
-                    ),
+    Ok(sep)
+}
+
+/// The margin on line `line`, `l`, of a file separated by `sep`; `above` are the margins of
+/// the lines above it, none of which may have the same variable and category.
+fn margin(l: &str, sep: char, line: usize, above: &[Margin]) -> Result<Margin, String> {
+    let f: Vec<&str> = l
+        .split(sep)
+        .map(|c| c.trim().trim_matches('"').trim())
+        .collect();
+    if f.len() != 3 {
+        return Err(format!(
+            "has {} fields; expected 3 (variable,category,total)",
+            f.len()
+        ));
+    }
+    let variable = f[0].to_string();
+    if !VARIABLES.iter().any(|(v, _)| *v == variable) {
+        return Err(format!(
+            "column variable: `{variable}` is not a margin variable; expected one of {}",
+            VARIABLES.map(|v| v.0).join(", ")
+        ));
+    }
+    let total = parse_total(f[2], sep)?;
+    if variable == "age_band" {
+        band(f[1]).map_err(|m| format!("column category: {m}"))?;
+    }
+    if let Some(first) = above
+        .iter()
+        .find(|m| m.variable == variable && m.category == f[1])
+    {
+        return Err(format!(
+            "{variable} = {} is given twice (also line {})",
+            f[1], first.line
+        ));
+    }
+    Ok(Margin {
+        variable,
+        category: f[1].to_string(),
+        total,
+        line,
+    })
+}
+
+/// A population total as written, `field`: spaces (also no-break) between thousands; with
+/// `;` between fields (Norwegian Excel) `,` the decimal mark and `.` between thousands.
+fn parse_total(field: &str, sep: char) -> Result<f64, String> {
+    let mut number: String = field
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '\u{a0}')
+        .collect();
+    if sep == ';' {
+        // Norwegian Excel: `,` the decimal mark, `.` a thousands separator (55.000 is
+        // 55 000, never 55): taken out only where it groups thousands, refused elsewhere.
+        if number.contains('.') {
+            let int = number.split(',').next().unwrap_or("");
+            let groups: Vec<&str> = int.split('.').collect();
+            let thousands = groups[0].len() <= 3
+                && !groups[0].is_empty()
+                && groups[1..].iter().all(|g| g.len() == 3);
+            if !thousands {
+                return Err(format!(
+                    "column total: `{field}` mixes `.` and `,`; with `;` between fields `,` is the decimal mark and `.` groups thousands (55.000)"
                 ));
             }
-        };
-        if variable == "age_band" {
-            band(f[1]).map_err(|m| err(Some(line), format!("column category: {m}")))?;
+            number = number.replace('.', "");
         }
-        if let Some(first) = out
-            .iter()
-            .find(|m| m.variable == variable && m.category == f[1])
-        {
-            return Err(err(
-                Some(line),
-                format!(
-                    "{variable} = {} is given twice (also line {})",
-                    f[1], first.line
-                ),
-            ));
-        }
-        out.push(Margin {
-            variable,
-            category: f[1].to_string(),
-            total,
-            line,
-        });
+        number = number.replace(',', ".");
     }
-    if out.is_empty() {
-        return Err(err(None, "has no margins below its header".into()));
+    match number.parse::<f64>() {
+        Ok(t) if t.is_finite() && t > 0.0 => Ok(t),
+        _ => Err(format!(
+            "column total: `{field}` is not a positive number of persons"
+        )),
     }
-    Ok(out)
 }
 
 /// An age band's years, inclusive: `13-17`, `13–17`, `67+`, `16`.
@@ -262,11 +273,26 @@ pub fn categorise(
     persons: &[RecordBatch],
     households: &[RecordBatch],
 ) -> Result<Categorised, MarginError> {
-    let err = |line: Option<usize>, message: String| MarginError {
-        file: file.to_string(),
-        line,
-        message,
-    };
+    let (variables, grouped) = by_variable(margins);
+    same_population(file, &variables, &grouped)?;
+    let person_id = int_column(persons, "person_id");
+    let mut of_person = Vec::new();
+    for (v, group) in variables.iter().zip(&grouped) {
+        let values = values_of(v, persons, households);
+        let categories = Categories::of(file, v, group)?;
+        of_person.push(assign(file, v, group, &categories, &values, &person_id)?);
+    }
+    Ok(Categorised {
+        variables,
+        margins: grouped,
+        of_person,
+        person_id,
+    })
+}
+
+/// The margins grouped by variable: the variables in the order the file first names them,
+/// and each one's margins in the file's order.
+fn by_variable(margins: &[Margin]) -> (Vec<String>, Vec<Vec<Margin>>) {
     let mut variables: Vec<String> = Vec::new();
     let mut grouped: Vec<Vec<Margin>> = Vec::new();
     for m in margins {
@@ -278,13 +304,23 @@ pub fn categorise(
             }
         }
     }
-    // The same population from every variable (to a part in a million: totals are counts).
+    (variables, grouped)
+}
+
+/// Checks that every variable's margins add up to the same population (to a part in a
+/// million: totals are counts), naming the first that does not.
+fn same_population(
+    file: &str,
+    variables: &[String],
+    grouped: &[Vec<Margin>],
+) -> Result<(), MarginError> {
     let pops: Vec<f64> = grouped
         .iter()
         .map(|g| g.iter().map(|m| m.total).sum())
         .collect();
     if let Some(i) = (1..pops.len()).find(|&i| (pops[i] - pops[0]).abs() > 1e-6 * pops[0]) {
-        return Err(err(
+        return Err(MarginError::new(
+            file,
             Some(grouped[i][0].line),
             format!(
                 "the margins of {} add up to {}, those of {} to {}: every variable must add up to the same population",
@@ -292,20 +328,36 @@ pub fn categorise(
             ),
         ));
     }
-    let person_id = int_column(persons, "person_id");
-    let mut of_person = Vec::new();
-    for (v, group) in variables.iter().zip(&grouped) {
-        let values = values_of(v, persons, households);
-        let bands: Vec<(i64, i64)> = if v == "age_band" {
-            group
-                .iter()
-                .map(|m| band(&m.category).expect("checked in parse"))
-                .collect()
-        } else {
-            Vec::new()
-        };
+    Ok(())
+}
+
+/// How a respondent's raw value finds its category of one variable.
+enum Categories<'a> {
+    /// `age_band`: the band holding the age, by the bands' years.
+    Bands(Vec<(i64, i64)>),
+    /// Any other variable: the category written as the value.
+    Exact(HashMap<&'a str, u32>),
+}
+
+impl<'a> Categories<'a> {
+    /// The categories of `variable`'s margins `group`; fails on age bands that overlap.
+    fn of(file: &str, variable: &str, group: &'a [Margin]) -> Result<Self, MarginError> {
+        if variable != "age_band" {
+            return Ok(Categories::Exact(
+                group
+                    .iter()
+                    .enumerate()
+                    .map(|(i, m)| (m.category.as_str(), i as u32))
+                    .collect(),
+            ));
+        }
+        let bands: Vec<(i64, i64)> = group
+            .iter()
+            .map(|m| band(&m.category).expect("checked in parse"))
+            .collect();
         if let Some((a, b)) = overlap(&bands) {
-            return Err(err(
+            return Err(MarginError::new(
+                file,
                 Some(group[b].line),
                 format!(
                     "age band {} overlaps {} (line {})",
@@ -313,72 +365,76 @@ pub fn categorise(
                 ),
             ));
         }
-        let index: HashMap<&str, u32> = group
-            .iter()
-            .enumerate()
-            .map(|(i, m)| (m.category.as_str(), i as u32))
-            .collect();
-        let mut cats = Vec::with_capacity(values.len());
-        let mut seen = vec![false; group.len()];
-        for (i, value) in values.iter().enumerate() {
-            let c = match value {
-                None => None,
-                Some(val) if v == "age_band" => val
-                    .parse::<i64>()
-                    .ok()
-                    .and_then(|age| bands.iter().position(|&(lo, hi)| (lo..=hi).contains(&age)))
-                    .map(|c| c as u32),
-                Some(val) => index.get(val.as_str()).copied(),
-            };
-            let Some(c) = c else {
-                let missing = values
-                    .iter()
-                    .filter(|x| {
-                        x.as_ref().is_none_or(|x| {
-                            if v == "age_band" {
-                                x.parse::<i64>().map_or(true, |a| {
-                                    !bands.iter().any(|&(lo, hi)| (lo..=hi).contains(&a))
-                                })
-                            } else {
-                                !index.contains_key(x.as_str())
-                            }
-                        })
-                    })
-                    .count();
-                let source = if v == "age_band" { "age" } else { v.as_str() };
-                return Err(err(
-                    None,
-                    format!(
-                        "person {} has {source} {}, which no category of {v} takes ({missing} respondents in all); \
-                         calibrate on variables every respondent has, or add the category",
-                        person_id[i],
-                        value
-                            .as_deref()
-                            .map_or("NULL".to_string(), |x| format!("`{x}`")),
-                    ),
-                ));
-            };
-            seen[c as usize] = true;
-            cats.push(c);
+        Ok(Categories::Bands(bands))
+    }
+
+    /// The category (index into the margins) of a raw value, if one takes it.
+    fn category(&self, value: &str) -> Option<u32> {
+        match self {
+            Categories::Bands(bands) => value
+                .parse::<i64>()
+                .ok()
+                .and_then(|age| bands.iter().position(|&(lo, hi)| (lo..=hi).contains(&age)))
+                .map(|c| c as u32),
+            Categories::Exact(index) => index.get(value).copied(),
         }
-        if let Some(empty) = seen.iter().position(|s| !s) {
-            return Err(err(
-                Some(group[empty].line),
+    }
+}
+
+/// Each person's category of `variable` (`values`: the raw values, in `person_id` order).
+/// Fails naming the first person whose value no category takes, and a category nobody has.
+fn assign(
+    file: &str,
+    variable: &str,
+    group: &[Margin],
+    categories: &Categories<'_>,
+    values: &[Option<String>],
+    person_id: &[i64],
+) -> Result<Vec<u32>, MarginError> {
+    let mut cats = Vec::with_capacity(values.len());
+    let mut seen = vec![false; group.len()];
+    for (i, value) in values.iter().enumerate() {
+        let Some(c) = value.as_deref().and_then(|x| categories.category(x)) else {
+            let missing = values
+                .iter()
+                .filter(|x| {
+                    x.as_deref()
+                        .is_none_or(|x| categories.category(x).is_none())
+                })
+                .count();
+            let source = if variable == "age_band" {
+                "age"
+            } else {
+                variable
+            };
+            return Err(MarginError::new(
+                file,
+                None,
                 format!(
-                    "no respondent has {v} = {}: a category without respondents cannot be calibrated; \
-                     merge it with a neighbouring one",
-                    group[empty].category
+                    "person {} has {source} {}, which no category of {variable} takes ({missing} respondents in all); \
+                     calibrate on variables every respondent has, or add the category",
+                    person_id[i],
+                    value
+                        .as_deref()
+                        .map_or("NULL".to_string(), |x| format!("`{x}`")),
                 ),
             ));
-        }
-        of_person.push(cats);
+        };
+        seen[c as usize] = true;
+        cats.push(c);
     }
-    Ok(Categorised {
-        variables,
-        margins: grouped,
-        of_person,
-        person_id,
-    })
+    if let Some(empty) = seen.iter().position(|s| !s) {
+        return Err(MarginError::new(
+            file,
+            Some(group[empty].line),
+            format!(
+                "no respondent has {variable} = {}: a category without respondents cannot be calibrated; \
+                 merge it with a neighbouring one",
+                group[empty].category
+            ),
+        ));
+    }
+    Ok(cats)
 }
 
 /// The first pair of overlapping bands.

@@ -112,146 +112,227 @@ impl Table {
 
     /// The Arrow schema of the table.
     pub fn schema(self) -> SchemaRef {
-        let f = |name: &str, dt: DataType, nullable: bool| Field::new(name, dt, nullable);
-        let id = || DataType::Int64;
-        let small = || DataType::Int16;
-        let text = || DataType::Utf8;
-        let num = || DataType::Float64;
-        let geometry = || Field::new("geometry", DataType::Binary, false);
         let fields = match self {
-            Table::Households => vec![
-                f("household_id", id(), false),
-                f("home_lon", num(), true),
-                f("home_lat", num(), true),
-                f("home_zone_id", text(), true),
-                f("size", small(), true),
-                f("cars", small(), true),
-                f("weight", num(), true),
-            ],
-            Table::Persons => vec![
-                f("person_id", id(), false),
-                f("household_id", id(), false),
-                f("age", small(), true),
-                f("gender", text(), true),
-                f("employment", text(), true),
-                f("has_license", DataType::Boolean, true),
-                f("weight", num(), false),
-                f("stratum", text(), true),
-                f("travel_date", DataType::Date32, true),
-                f("base_weight", num(), true),
-            ],
-            Table::Trips => vec![
-                f("trip_id", id(), false),
-                f("person_id", id(), false),
-                f("trip_no", small(), true),
-                f("depart_at", local_timestamp(), true),
-                f("arrive_at", local_timestamp(), true),
-                f("purpose", text(), true),
-                f("mode", text(), true),
-                f("distance_km", num(), true),
-                f("origin_lon", num(), true),
-                f("origin_lat", num(), true),
-                f("dest_lon", num(), true),
-                f("dest_lat", num(), true),
-                f("origin_zone_id", text(), true),
-                f("dest_zone_id", text(), true),
-                f("tour_id", id(), true),
-            ],
-            Table::Zones => vec![
-                f("zone_id", text(), false),
-                f("name", text(), true),
-                f("kind", text(), false),
-                geometry(),
-            ],
-            Table::TrafficPoints => vec![
-                f("trp_id", text(), false),
-                f("name", text(), true),
-                f("road_reference", text(), true),
-                f("road_category", text(), true),
-                f("lon", num(), true),
-                f("lat", num(), true),
-                f("zone_id", text(), true),
-                Field::new("geometry", DataType::Binary, true),
-            ],
-            Table::TrafficHourly => vec![
-                f("trp_id", text(), false),
-                f("hour_start", utc_timestamp(), false),
-                f("scope", text(), false),
-                f("lane", small(), true),
-                f("direction", text(), true),
-                f("volume", id(), true),
-                f("coverage_pct", num(), true),
-                f("length_quality_pct", num(), true),
-                f("volume_lt_5_6m", id(), true),
-                f("volume_ge_5_6m", id(), true),
-                f("volume_5_6_7_6m", id(), true),
-                f("volume_7_6_12_5m", id(), true),
-                f("volume_12_5_16m", id(), true),
-                f("volume_ge_16m", id(), true),
-                f("volume_16_24m", id(), true),
-                f("volume_ge_24m", id(), true),
-            ],
-            Table::PtStops => vec![
-                f("stop_id", text(), false),
-                f("name", text(), true),
-                f("lon", num(), false),
-                f("lat", num(), false),
-                geometry(),
-            ],
-            Table::EmissionFactors => vec![
-                f("year", small(), false),
-                f("mode", text(), false),
-                f("fuel", text(), false),
-                f("g_co2e_per_vkm", num(), true),
-                f("g_co2e_per_pkm", num(), true),
-                f("source", text(), false),
-            ],
-            Table::FleetMix => vec![
-                f("year", small(), false),
-                f("mode", text(), false),
-                f("fuel", text(), false),
-                f("share_of_vkm", num(), false),
-                f("source", text(), false),
-            ],
-            Table::Occupancy => vec![
-                f("year", small(), false),
-                f("mode", text(), false),
-                f("persons_per_vehicle", num(), false),
-                f("source", text(), false),
-            ],
-            Table::ReplicateWeights => vec![
-                f("person_id", id(), false),
-                f("replicate", small(), false),
-                f("weight", num(), false),
-            ],
-            Table::CalibrationMargins => vec![
-                f("variable", text(), false),
-                f("category", text(), false),
-                f("total", num(), false),
-                f("base_total", num(), false),
-                f("calibrated_total", num(), false),
-            ],
-            Table::RoadLinks => vec![
-                f("link_id", text(), false),
-                f("year", small(), false),
-                f("municipality_id", text(), true),
-                f("county_id", text(), true),
-                f("road_category", text(), true),
-                f("road_reference", text(), true),
-                f("length_m", num(), true),
-                f("aadt", num(), true),
-                f("aadt_year", small(), true),
-                f("aadt_type", text(), true),
-                f("aadt_source", text(), true),
-                f("registration_frequency", text(), true),
-                f("aadt_coverage", num(), true),
-                f("heavy_share", num(), true),
-                f("aadt_se", num(), true),
-                f("traffic_work_vkm", num(), true),
-            ],
+            Table::Households => households(),
+            Table::Persons => persons(),
+            Table::Trips => trips(),
+            Table::Zones => zones(),
+            Table::TrafficPoints => traffic_points(),
+            Table::PtStops => pt_stops(),
+            Table::TrafficHourly => traffic_hourly(),
+            Table::RoadLinks => road_links(),
+            Table::EmissionFactors => emission_factors(),
+            Table::FleetMix => fleet_mix(),
+            Table::Occupancy => occupancy(),
+            Table::ReplicateWeights => replicate_weights(),
+            Table::CalibrationMargins => calibration_margins(),
         };
         Arc::new(Schema::new(fields))
     }
+}
+
+// The columns of each table, by group: survey, geo, traffic, factors, weights. Types: ids and
+// counts BIGINT, small numbers SMALLINT, codes TEXT, measures DOUBLE.
+
+/// A column.
+fn f(name: &str, dt: DataType, nullable: bool) -> Field {
+    Field::new(name, dt, nullable)
+}
+
+/// Ids and counts.
+const ID: DataType = DataType::Int64;
+/// Small integers: sizes, years, ages.
+const SMALL: DataType = DataType::Int16;
+/// Text.
+const TEXT: DataType = DataType::Utf8;
+/// Measures.
+const NUM: DataType = DataType::Float64;
+
+/// The WKB geometry of a geo table, EPSG:4326.
+fn geometry(nullable: bool) -> Field {
+    Field::new("geometry", DataType::Binary, nullable)
+}
+
+/// Survey households.
+fn households() -> Vec<Field> {
+    vec![
+        f("household_id", ID, false),
+        f("home_lon", NUM, true),
+        f("home_lat", NUM, true),
+        f("home_zone_id", TEXT, true),
+        f("size", SMALL, true),
+        f("cars", SMALL, true),
+        f("weight", NUM, true),
+    ]
+}
+
+/// Survey persons.
+fn persons() -> Vec<Field> {
+    vec![
+        f("person_id", ID, false),
+        f("household_id", ID, false),
+        f("age", SMALL, true),
+        f("gender", TEXT, true),
+        f("employment", TEXT, true),
+        f("has_license", DataType::Boolean, true),
+        f("weight", NUM, false),
+        f("stratum", TEXT, true),
+        f("travel_date", DataType::Date32, true),
+        f("base_weight", NUM, true),
+    ]
+}
+
+/// Survey trips.
+fn trips() -> Vec<Field> {
+    vec![
+        f("trip_id", ID, false),
+        f("person_id", ID, false),
+        f("trip_no", SMALL, true),
+        f("depart_at", local_timestamp(), true),
+        f("arrive_at", local_timestamp(), true),
+        f("purpose", TEXT, true),
+        f("mode", TEXT, true),
+        f("distance_km", NUM, true),
+        f("origin_lon", NUM, true),
+        f("origin_lat", NUM, true),
+        f("dest_lon", NUM, true),
+        f("dest_lat", NUM, true),
+        f("origin_zone_id", TEXT, true),
+        f("dest_zone_id", TEXT, true),
+        f("tour_id", ID, true),
+    ]
+}
+
+/// Zones (geo).
+fn zones() -> Vec<Field> {
+    vec![
+        f("zone_id", TEXT, false),
+        f("name", TEXT, true),
+        f("kind", TEXT, false),
+        geometry(false),
+    ]
+}
+
+/// Traffic registration points (geo); their geometry may be NULL.
+fn traffic_points() -> Vec<Field> {
+    vec![
+        f("trp_id", TEXT, false),
+        f("name", TEXT, true),
+        f("road_reference", TEXT, true),
+        f("road_category", TEXT, true),
+        f("lon", NUM, true),
+        f("lat", NUM, true),
+        f("zone_id", TEXT, true),
+        geometry(true),
+    ]
+}
+
+/// Public-transport stops (geo).
+fn pt_stops() -> Vec<Field> {
+    vec![
+        f("stop_id", TEXT, false),
+        f("name", TEXT, true),
+        f("lon", NUM, false),
+        f("lat", NUM, false),
+        geometry(false),
+    ]
+}
+
+/// Hourly traffic volumes (traffic).
+fn traffic_hourly() -> Vec<Field> {
+    vec![
+        f("trp_id", TEXT, false),
+        f("hour_start", utc_timestamp(), false),
+        f("scope", TEXT, false),
+        f("lane", SMALL, true),
+        f("direction", TEXT, true),
+        f("volume", ID, true),
+        f("coverage_pct", NUM, true),
+        f("length_quality_pct", NUM, true),
+        f("volume_lt_5_6m", ID, true),
+        f("volume_ge_5_6m", ID, true),
+        f("volume_5_6_7_6m", ID, true),
+        f("volume_7_6_12_5m", ID, true),
+        f("volume_12_5_16m", ID, true),
+        f("volume_ge_16m", ID, true),
+        f("volume_16_24m", ID, true),
+        f("volume_ge_24m", ID, true),
+    ]
+}
+
+/// Traffic links with their ÅDT (traffic).
+fn road_links() -> Vec<Field> {
+    vec![
+        f("link_id", TEXT, false),
+        f("year", SMALL, false),
+        f("municipality_id", TEXT, true),
+        f("county_id", TEXT, true),
+        f("road_category", TEXT, true),
+        f("road_reference", TEXT, true),
+        f("length_m", NUM, true),
+        f("aadt", NUM, true),
+        f("aadt_year", SMALL, true),
+        f("aadt_type", TEXT, true),
+        f("aadt_source", TEXT, true),
+        f("registration_frequency", TEXT, true),
+        f("aadt_coverage", NUM, true),
+        f("heavy_share", NUM, true),
+        f("aadt_se", NUM, true),
+        f("traffic_work_vkm", NUM, true),
+    ]
+}
+
+/// Emission factors (factors).
+fn emission_factors() -> Vec<Field> {
+    vec![
+        f("year", SMALL, false),
+        f("mode", TEXT, false),
+        f("fuel", TEXT, false),
+        f("g_co2e_per_vkm", NUM, true),
+        f("g_co2e_per_pkm", NUM, true),
+        f("source", TEXT, false),
+    ]
+}
+
+/// The fleet's share of vehicle-km by fuel (factors).
+fn fleet_mix() -> Vec<Field> {
+    vec![
+        f("year", SMALL, false),
+        f("mode", TEXT, false),
+        f("fuel", TEXT, false),
+        f("share_of_vkm", NUM, false),
+        f("source", TEXT, false),
+    ]
+}
+
+/// Persons per vehicle (factors).
+fn occupancy() -> Vec<Field> {
+    vec![
+        f("year", SMALL, false),
+        f("mode", TEXT, false),
+        f("persons_per_vehicle", NUM, false),
+        f("source", TEXT, false),
+    ]
+}
+
+/// Replicate weights (weights).
+fn replicate_weights() -> Vec<Field> {
+    vec![
+        f("person_id", ID, false),
+        f("replicate", SMALL, false),
+        f("weight", NUM, false),
+    ]
+}
+
+/// The margins the weights were calibrated to (weights).
+fn calibration_margins() -> Vec<Field> {
+    vec![
+        f("variable", TEXT, false),
+        f("category", TEXT, false),
+        f("total", NUM, false),
+        f("base_total", NUM, false),
+        f("calibrated_total", NUM, false),
+    ]
 }
 
 /// Local wall-clock time without zone (survey departure and arrival).
