@@ -5,7 +5,10 @@ that is zero up to rounding, as a calibrated margin's, differs between summation
 1e-11 of the estimate), a CV to 1e-9, NaN equal to NaN. Exits with status 1, naming the first
 differences, when they differ.
 
-    python3 benches/compare_outputs.py OUT_A OUT_B
+    python3 benches/compare_outputs.py OUT_A OUT_B [--common]
+
+With --common, the tables both folders have are compared and the others only named (a run of
+a newer version that writes more tables against an older one).
 """
 import math, os, sys
 
@@ -14,10 +17,15 @@ import pyarrow.parquet as pq
 
 def main():
     a, b = sys.argv[1], sys.argv[2]
+    common = "--common" in sys.argv[3:]
     ia, ib = os.path.join(a, "indicators"), os.path.join(b, "indicators")
     names = sorted(f for f in os.listdir(ia) if f.endswith(".parquet"))
-    if names != sorted(f for f in os.listdir(ib) if f.endswith(".parquet")):
-        sys.exit(f"different tables: {names} vs {sorted(os.listdir(ib))}")
+    names_b = sorted(f for f in os.listdir(ib) if f.endswith(".parquet"))
+    if names != names_b:
+        if not common:
+            sys.exit(f"different tables: {names} vs {names_b}")
+        print(f"only in {a}: {sorted(set(names) - set(names_b))}; only in {b}: {sorted(set(names_b) - set(names))}")
+        names = sorted(set(names) & set(names_b))
     problems, cells, worst = [], 0, 0.0
     for n in names:
         ta, tb = pq.read_table(os.path.join(ia, n)), pq.read_table(os.path.join(ib, n))

@@ -20,6 +20,7 @@ const ARROWS: &[(&str, &[&str])] = &[
         "mobility-sql",
         &["mobility-model", "mobility-geo", "mobility-stats"],
     ),
+    ("mobility-report", &["mobility-model", "mobility-geo"]),
     (
         "mobility-indicators",
         &[
@@ -27,6 +28,7 @@ const ARROWS: &[(&str, &[&str])] = &[
             "mobility-geo",
             "mobility-stats",
             "mobility-sql",
+            "mobility-report",
         ],
     ),
     ("mobility-synth", &["mobility-model", "mobility-geo"]),

@@ -158,3 +158,22 @@ pub fn strings(b: &arrow::array::RecordBatch, col: &str) -> Vec<Option<String>> 
         .map(|i| arrow::array::Array::is_valid(s, i).then(|| s.value(i).to_string()))
         .collect()
 }
+
+/// The text of HTML as a browser shows it: the entities the report's template writes for
+/// `& < > " '` (named or numeric) read back as the characters.
+pub fn html_text(html: &str) -> String {
+    [
+        ("&#34;", "\""),
+        ("&quot;", "\""),
+        ("&#39;", "'"),
+        ("&#x27;", "'"),
+        ("&#60;", "<"),
+        ("&lt;", "<"),
+        ("&#62;", ">"),
+        ("&gt;", ">"),
+        ("&#38;", "&"),
+        ("&amp;", "&"),
+    ]
+    .iter()
+    .fold(html.to_string(), |s, (entity, c)| s.replace(entity, c))
+}

@@ -357,3 +357,138 @@ fn the_report_writes_its_numbers_with_the_languages_decimal_mark() {
     }
     assert!(shown > 50, "the reports show decimals: {shown}");
 }
+
+/// A number as the report writes it (thin spaces between thousands, a decimal comma in
+/// bokmål, a minus sign), read back.
+fn shown_number(s: &str) -> Option<f64> {
+    let t: String = s
+        .trim()
+        .trim_end_matches('%')
+        .trim()
+        .chars()
+        .filter(|c| !matches!(c, '\u{2009}' | '\u{a0}' | ' '))
+        .map(|c| match c {
+            ',' => '.',
+            '−' => '-',
+            c => c,
+        })
+        .collect();
+    t.parse().ok()
+}
+
+/// The text of each cell of the `<table …data-table="name"…>` of `html`, row by row (the
+/// header row left out).
+fn table_cells(html: &str, name: &str) -> Vec<Vec<String>> {
+    let start = html
+        .find(&format!("data-table=\"{name}\""))
+        .unwrap_or_else(|| panic!("no table {name}"));
+    let table = &html[start..];
+    let table = &table[..table.find("</table>").unwrap()];
+    table
+        .split("<tr")
+        .skip(2)
+        .map(|row| {
+            row.split("<td")
+                .skip(1)
+                .map(|c| {
+                    let c = &c[c.find('>').unwrap() + 1..];
+                    c[..c.find("</td>").unwrap()].to_string()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The report is rendered from the run's outputs alone: `mobility report` over the output
+/// folder writes the page the run wrote, byte for byte. And the numbers it prints are the
+/// indicator tables' own: each flow of the flow table is its `od_trips_municipality` estimate
+/// and CI rounded as shown, each target's measured value its `targets` row.
+#[test]
+fn the_report_renders_from_the_outputs_alone_with_the_tables_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    ok(&[
+        "run",
+        "--data",
+        root().join("data/sample").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--scenario",
+        "shift-short-car-trips=0.3",
+        "-q",
+    ]);
+    let from_run = std::fs::read_to_string(out.join("report.html")).unwrap();
+    std::fs::remove_file(out.join("report.html")).unwrap();
+    ok(&["report", "--out", out.to_str().unwrap()]);
+    let again = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        from_run == again,
+        "mobility report wrote another page than the run"
+    );
+
+    // The flow table: every row's estimate and CI bounds, to the unit shown.
+    let od: Vec<[f64; 3]> = {
+        let path = out.join("indicators/od_trips_municipality.csv");
+        let mut r = csv::Reader::from_path(&path).unwrap();
+        let h = r.headers().unwrap().clone();
+        let c = |n: &str| h.iter().position(|x| x == n).unwrap();
+        let (bd, e, lo, hi) = (c("breakdown"), c("estimate"), c("ci_lower"), c("ci_upper"));
+        r.records()
+            .map(|x| x.unwrap())
+            .filter(|x| &x[bd] == "all" && !x[e].is_empty())
+            .map(|x| {
+                [
+                    x[e].parse().unwrap(),
+                    x[lo].parse().unwrap(),
+                    x[hi].parse().unwrap(),
+                ]
+            })
+            .collect()
+    };
+    let flows = table_cells(&from_run, "od_flows");
+    assert!(flows.len() > 3, "{flows:?}");
+    for row in &flows {
+        let est = shown_number(&row[1]).unwrap_or_else(|| panic!("{row:?}"));
+        let (lo, hi) = row[2].split_once(" – ").unwrap();
+        let shown = [est, shown_number(lo).unwrap(), shown_number(hi).unwrap()];
+        assert!(
+            od.iter()
+                .any(|c| (0..3).all(|k| (c[k] - shown[k]).abs() <= 0.5 + 1e-9)),
+            "flow {row:?} is no cell of od_trips_municipality"
+        );
+    }
+    // The targets: the measured value of each, in % for shares, to one decimal.
+    let measured: Vec<(f64, String)> = {
+        let path = out.join("indicators/targets.csv");
+        let mut r = csv::Reader::from_path(&path).unwrap();
+        let h = r.headers().unwrap().clone();
+        let c = |n: &str| h.iter().position(|x| x == n).unwrap();
+        let (m, u) = (c("measured"), c("unit"));
+        r.records()
+            .map(|x| x.unwrap())
+            .filter_map(|x| Some((x[m].parse().ok()?, x[u].to_string())))
+            .collect()
+    };
+    let start = from_run
+        .find("class=\"targets\"")
+        .expect("the targets table");
+    let targets = &from_run[start..];
+    let targets = &targets[..targets.find("</table>").unwrap()];
+    let rows: Vec<&str> = targets.split("<tr").skip(2).collect();
+    let shown: Vec<f64> = rows
+        .iter()
+        .filter_map(|r| {
+            let cell = r.split("<td").nth(4)?;
+            let cell = &cell[cell.find('>')? + 1..cell.find("</td>")?];
+            shown_number(cell.split('\u{a0}').next()?)
+        })
+        .collect();
+    assert_eq!(shown.len(), measured.len(), "a measured value per target");
+    for ((value, unit), shown) in measured.iter().zip(&shown) {
+        let scale = if unit == "share" { 100.0 } else { 1.0 };
+        assert!(
+            (value * scale - shown).abs() <= 0.05 + 1e-9,
+            "measured {value} ({unit}) shown as {shown}"
+        );
+    }
+}

@@ -320,7 +320,7 @@ fn the_report_sets_road_figures_beside_the_survey_with_what_each_covers() {
         "en",
         "-q",
     ]);
-    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let html = crate::html_text(&std::fs::read_to_string(out.join("report.html")).unwrap());
     let start = html.find("data-table=\"road\"").expect("the road table");
     let table = &html[start..start + html[start..].find("</table>").unwrap()];
     let rows: Vec<&str> = table.split("<tr>").skip(2).collect();

@@ -76,9 +76,7 @@ async fn local_functions(
     settings: &crate::config::Settings,
     data: Option<&PathBuf>,
 ) -> anyhow::Result<SessionState> {
-    let data = data
-        .cloned()
-        .unwrap_or_else(|| PathBuf::from(settings.get("data").unwrap_or("data/sample")));
+    let data = data.cloned().unwrap_or_else(|| settings.data.value.clone());
     if !data.is_dir() && !data.to_string_lossy().starts_with("s3://") {
         anyhow::bail!(
             "data directory {} does not exist: the look-up functions need its zones and stops (--data)",
@@ -86,7 +84,7 @@ async fn local_functions(
         );
     }
     let options = mobility_sql::SessionOptions {
-        calendar: crate::calendar(settings),
+        calendar: settings.holidays.value.clone(),
         ..Default::default()
     };
     let session = mobility_sql::open_with(&data, Vec::new(), options)
@@ -199,7 +197,7 @@ pub async fn executor(a: ExecutorArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         work_dir: Some(work_dir.display().to_string()),
         executor_heartbeat_interval_seconds: a.heartbeat,
-        memory_pool_size: crate::memory_limit(&settings).map(|b| b as u64),
+        memory_pool_size: Some(crate::memory_limit(&settings)),
         override_function_registry: Some(Arc::new(mobility_sql::cluster::function_registry(
             &local,
         ))),

@@ -2,7 +2,7 @@
 //! library crates (ingest, synth, indicators).
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -48,6 +48,9 @@ enum Command {
     Synth(SynthArgs),
     /// Compute every indicator of a data directory into <out>/indicators/ and <out>/manifest.json.
     Run(RunArgs),
+    /// Render <out>/report.html again from a run's outputs alone (indicators/, geo/zones.parquet,
+    /// manifest.json): no data directory, no queries; in another language with --lang.
+    Report(ReportArgs),
     /// SQL over a data directory: every table registered, the project's functions, files by
     /// path ('x.parquet', 'y.csv'); an interactive shell without -c or -f.
     Sql(SqlArgs),
@@ -447,6 +450,17 @@ impl RunArgs {
     }
 }
 
+/// `mobility report`.
+#[derive(Args)]
+struct ReportArgs {
+    /// The output directory of a run.
+    #[arg(long, value_name = "OUT_DIR")]
+    out: PathBuf,
+    /// Language of report.html: nb (Norwegian bokmål) or en [default: nb].
+    #[arg(long, value_enum)]
+    lang: Option<LangArg>,
+}
+
 /// `--lang`: the language of report.html.
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum LangArg {
@@ -514,29 +528,38 @@ fn check(data: &std::path::Path) -> anyhow::Result<()> {
 /// The memory limit the run or shell was given, for the message when it is reached.
 static MEMORY_LIMIT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
-/// `memory_limit` in bytes (checked when the settings resolved), remembered for messages.
-fn memory_limit(settings: &config::Settings) -> Option<usize> {
-    let v = settings.get("memory_limit")?;
-    let total = mobility_sql::machine_memory().unwrap_or(8 << 30);
-    let bytes = mobility_sql::parse_size(v, total).ok()?;
+/// `memory_limit` in bytes, remembered with its text and source for the message when a query
+/// reaches it.
+fn memory_limit(settings: &config::Settings) -> u64 {
+    let limit = &settings.memory_limit;
+    let bytes = limit.value;
     let shown = if bytes >= 1 << 30 {
         format!("{:.2} GiB", bytes as f64 / (1u64 << 30) as f64)
     } else {
         format!("{:.1} MiB", bytes as f64 / (1u64 << 20) as f64)
     };
     let _ = MEMORY_LIMIT.set(format!(
-        "memory_limit = {v} ({shown}, from {})",
-        settings.source("memory_limit")
+        "memory_limit = {} ({shown}, from {})",
+        limit.text().unwrap_or_default(),
+        limit.source()
     ));
-    Some(bytes as usize)
+    bytes
 }
 
-/// Norway's holidays and the kommune's own (`holidays`, checked when the settings resolved).
-fn calendar(settings: &config::Settings) -> mobility_stats::calendar::Calendar {
-    settings
-        .get("holidays")
-        .and_then(|v| mobility_stats::calendar::Calendar::parse_extra(v).ok())
-        .unwrap_or_default()
+/// A runtime for the async work of a command.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Runtime::new().context("starting the async runtime")
+}
+
+/// Fails unless `data` is a folder or a bucket's address (`s3://…`).
+fn require_data_dir(data: &Path) -> anyhow::Result<()> {
+    if !data.is_dir() && !data.to_string_lossy().starts_with("s3://") {
+        anyhow::bail!(
+            "data directory {} does not exist (make one with `mobility synth` or `mobility ingest`)",
+            data.display()
+        );
+    }
+    Ok(())
 }
 
 fn weight(a: &WeightArgs, quiet: bool) -> anyhow::Result<()> {
@@ -589,6 +612,7 @@ fn main() -> ExitCode {
     }
 }
 
+/// The options of an `ingest` subcommand from its flags and the `memory_limit` setting.
 fn options(c: &Common, quiet: bool) -> anyhow::Result<Options> {
     let settings = config::Settings::resolve(None, &[("memory_limit", c.memory_limit.clone())])?;
     Ok(Options {
@@ -596,7 +620,7 @@ fn options(c: &Common, quiet: bool) -> anyhow::Result<Options> {
         zone_kind: c.zone_kind.clone(),
         progress: file_progress(quiet),
         lock: c.lock.options(quiet),
-        memory_limit: memory_limit(&settings).map(|b| b as u64),
+        memory_limit: Some(memory_limit(&settings)),
     })
 }
 
@@ -647,105 +671,11 @@ fn run_progress(quiet: bool) -> Option<mobility_indicators::run::Progress> {
     )))
 }
 
+/// Runs the command line's subcommand.
 fn run(cli: Cli) -> anyhow::Result<()> {
     let quiet = cli.quiet;
     match cli.command {
-        Command::Ingest(kind) => {
-            let t0 = Instant::now();
-            // A data directory in a bucket is ingested in a local copy, then uploaded.
-            let remote = mobility_sql::remote::Remote::of(&kind.common().out)
-                .map_err(|e| anyhow::anyhow!("{}", e.strip_backtrace()))?;
-            let copy = match &remote {
-                Some(r) => Some(remote_copy(r)?),
-                None => None,
-            };
-            let dir = match &copy {
-                Some((tmp, _)) => tmp.path().to_path_buf(),
-                None => kind.common().out.clone(),
-            };
-            let summary = match kind {
-                Ingest::Traffic { inputs, common } => mobility_ingest::ingest_traffic(
-                    &DataDir::new(&dir),
-                    &inputs,
-                    &options(&common, quiet)?,
-                )?,
-                Ingest::Zones {
-                    inputs,
-                    id_field,
-                    name_field,
-                    kind,
-                    crs,
-                    repair,
-                    common,
-                } => {
-                    let crs = crs.map(|c| value_name(c).parse()).transpose()?;
-                    let z = mobility_ingest::zones::ZoneOptions {
-                        id_field,
-                        name_field,
-                        kind,
-                        crs,
-                        repair,
-                    };
-                    mobility_ingest::ingest_zones(
-                        &DataDir::new(&dir),
-                        &inputs,
-                        &z,
-                        &options(&common, quiet)?,
-                    )?
-                }
-                Ingest::Survey {
-                    mapping,
-                    inputs,
-                    common,
-                } => {
-                    let m = mobility_ingest::survey::Mapping::load(&mapping)?;
-                    mobility_ingest::ingest_survey(
-                        &DataDir::new(&dir),
-                        &m,
-                        &inputs,
-                        &options(&common, quiet)?,
-                    )?
-                }
-                Ingest::Gtfs { inputs, common } => mobility_ingest::ingest_gtfs(
-                    &DataDir::new(&dir),
-                    &inputs,
-                    &options(&common, quiet)?,
-                )?,
-                Ingest::Factors { inputs, common } => mobility_ingest::ingest_factors(
-                    &DataDir::new(&dir),
-                    &inputs,
-                    &options(&common, quiet)?,
-                )?,
-                Ingest::Links { inputs, common } => mobility_ingest::ingest_links(
-                    &DataDir::new(&dir),
-                    &inputs,
-                    &options(&common, quiet)?,
-                )?,
-                Ingest::ReplicateWeights {
-                    inputs,
-                    id_column,
-                    prefix,
-                    common,
-                } => mobility_ingest::ingest_replicate_weights(
-                    &DataDir::new(&dir),
-                    &inputs,
-                    &id_column,
-                    &prefix,
-                    &options(&common, quiet)?,
-                )?,
-            };
-            if let (Some(r), Some((_, rt))) = (&remote, &copy) {
-                let n = rt
-                    .block_on(r.upload(&dir))
-                    .map_err(|e| anyhow::anyhow!("{}", e.strip_backtrace()))?;
-                if !quiet {
-                    eprintln!("uploaded {n} files to {} (committed: _current last)", r.url);
-                }
-            }
-            if !quiet {
-                print_summary(&summary, t0.elapsed().as_secs_f64())?;
-            }
-        }
+        Command::Ingest(command) => cmd_ingest(command, quiet)?,
         Command::Synth(a) => synth(a, quiet)?,
         Command::Functions => sql::print_functions(false)?,
         Command::Check { data } => check(&data)?,
@@ -755,170 +685,291 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Scheduler(a) => {
             cluster::init_logging();
-            let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-            rt.block_on(cluster::scheduler(a))?;
+            runtime()?.block_on(cluster::scheduler(a))?;
         }
         Command::Executor(a) => {
             cluster::init_logging();
-            let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-            rt.block_on(cluster::executor(a))?;
+            runtime()?.block_on(cluster::executor(a))?;
         }
-        Command::Sql(a) => {
-            let settings = config::Settings::resolve(
-                a.config.as_deref(),
-                &[
-                    ("data", a.data.as_ref().map(|p| p.display().to_string())),
-                    ("memory_limit", a.memory_limit.clone()),
-                    ("cluster", a.cluster.clone()),
-                ],
-            )?;
-            let session_options = mobility_sql::SessionOptions {
-                calendar: calendar(&settings),
-                memory_limit: memory_limit(&settings),
-                temp_dir: None,
-                cluster: settings.get("cluster").map(str::to_string),
-            };
-            let data = PathBuf::from(settings.get("data").unwrap_or("data/sample"));
-            if !data.is_dir() && !data.to_string_lossy().starts_with("s3://") {
-                anyhow::bail!(
-                    "data directory {} does not exist (make one with `mobility synth` or `mobility ingest`)",
-                    data.display()
-                );
-            }
-            let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-            rt.block_on(async {
-                let session = mobility_sql::open_with(&data, Vec::new(), session_options)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{}", e.strip_backtrace()))?;
-                let ctx = session.ctx.enable_url_table();
-                let out = sql::Output {
-                    format: a.format,
-                    file: a.output.clone(),
-                };
-                match (&a.command, &a.file) {
-                    (Some(c), _) => sql::run_script(&ctx, c, &out).await,
-                    (None, Some(f)) => {
-                        let text =
-                            std::fs::read_to_string(f).with_context(|| f.display().to_string())?;
-                        sql::run_script(&ctx, &text, &out).await
-                    }
-                    (None, None) => sql::shell(&ctx, &out).await,
-                }
-            })?;
-        }
-        Command::Run(a) => {
-            let st = a.settings()?;
-            let data = PathBuf::from(st.get("data").unwrap_or("data/sample"));
-            let out_dir = PathBuf::from(st.get("out").unwrap_or("out"));
-            let mut opts = mobility_indicators::run::RunOptions::new(&data, &out_dir);
-            let defaults = mobility_indicators::survey::Rules::default();
-            opts.rules = mobility_indicators::survey::Rules {
-                level: st.parse("ci_level").unwrap_or(defaults.level),
-                min_n: st.parse("min_n").unwrap_or(defaults.min_n),
-                max_cv: st.parse("max_cv").unwrap_or(defaults.max_cv),
-            };
-            opts.bootstrap = st.parse("bootstrap").unwrap_or(opts.bootstrap);
-            opts.seed = st.parse("seed").unwrap_or(opts.seed);
-            opts.reference_year = st.parse("reference_year");
-            opts.calendar = calendar(&st);
-            opts.memory_limit = memory_limit(&st);
-            opts.bootstrap_all = st.get("variance") == Some("bootstrap");
-            opts.index_method = st
-                .get("index_method")
-                .and_then(mobility_indicators::traffic::IndexMethod::parse)
-                .unwrap_or_default();
-            opts.od_zone_kind = st.get("od_zone_kind").map(str::to_string);
-            opts.od_periods = st.get("od_periods").map(str::to_string);
-            opts.lang = st
-                .get("lang")
-                .and_then(mobility_indicators::report::Lang::parse)
-                .unwrap_or_default();
-            opts.progress = run_progress(quiet);
-            opts.replicate_scale = st.get("replicate_scale").unwrap_or("jk1").to_string();
-            opts.factors = st
-                .get("factors")
-                .map(|p| factors::given(std::path::Path::new(p)))
-                .transpose()?;
-            opts.cluster = st.get("cluster").map(str::to_string);
-            opts.query_timeout = st.parse("query_timeout").unwrap_or(0);
-            if st.get("csv_dialect") == Some("excel-nb") {
-                opts.csv = mobility_indicators::run::CsvDialect::ExcelNb;
-            }
-            for s in &a.scenario {
-                let (name, value) = s.split_once('=').with_context(|| {
-                    format!(
-                        "--scenario {s}: expected <name>=<value>, e.g. shift-short-car-trips=0.3"
-                    )
-                })?;
-                let value: f64 = value
-                    .trim()
-                    .parse()
-                    .ok()
-                    .filter(|v: &f64| (0.0..=1.0).contains(v))
-                    .with_context(|| {
-                        format!(
-                            "--scenario {s}: the value '{value}' is not a share between 0 and 1"
-                        )
-                    })?;
-                opts.scenarios.insert(name.trim().to_string(), value);
-            }
-            if let Some(t) = st.get("targets") {
-                opts.targets = Some(
-                    std::fs::read_to_string(t)
-                        .with_context(|| format!("reading the targets file {t}"))?,
-                );
-            }
-            if !data.is_dir() && !data.to_string_lossy().starts_with("s3://") {
-                anyhow::bail!(
-                    "data directory {} does not exist (make one with `mobility synth` or `mobility ingest`)",
-                    data.display()
-                );
-            }
-            let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-            let mut catalog = mobility_indicators::catalog::built_in();
-            if let Some(only) = &a.only {
-                let ids: Vec<&str> = only.split(',').map(str::trim).collect();
-                if let Some(bad) = ids.iter().find(|id| !catalog.iter().any(|i| i.id == **id)) {
-                    anyhow::bail!(
-                        "--only: no indicator '{bad}'; the indicators are {}",
-                        catalog
-                            .iter()
-                            .map(|i| i.id.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    );
-                }
-                catalog.retain(|i| ids.contains(&i.id.as_str()));
-            }
-            let manifest = rt
-                .block_on(mobility_indicators::run::run_catalog(&opts, &catalog))
-                .map_err(|e| match &opts.cluster {
-                    Some(url) => anyhow::Error::new(e).context(format!(
-                        "the run on the Ballista cluster {url} failed and left {} as it was (a lost executor whose work could not be redone shows in the scheduler's log)",
-                        out_dir.display()
-                    )),
-                    None => anyhow::Error::new(e),
-                })?;
-            if !quiet {
-                let mut out = std::io::stdout().lock();
-                for i in &manifest.indicators {
-                    match (&i.rows, &i.skipped) {
-                        (Some(rows), _) => {
-                            writeln!(out, "{:<28} {:>7} rows  {:>7.2} s", i.id, rows, i.seconds)?
-                        }
-                        (None, Some(why)) => writeln!(out, "{:<28} skipped: {why}", i.id)?,
-                        _ => {}
-                    }
-                }
-                writeln!(
-                    out,
-                    "wrote {0}/indicators/, {0}/report.html and {0}/manifest.json in {1:.2} s",
-                    out_dir.display(),
-                    manifest.seconds_total
-                )?;
-            }
+        Command::Sql(a) => cmd_sql(a)?,
+        Command::Run(a) => cmd_run(a, quiet)?,
+        Command::Report(a) => cmd_report(&a, quiet)?,
+    }
+    Ok(())
+}
+
+/// `mobility report`: report.html of an output folder, rendered from its tables and manifest,
+/// written beside them in one rename.
+fn cmd_report(a: &ReportArgs, quiet: bool) -> anyhow::Result<()> {
+    let lang = match a.lang {
+        Some(LangArg::En) => mobility_report::Lang::En,
+        Some(LangArg::Nb) => mobility_report::Lang::Nb,
+        None => mobility_report::Lang::default(),
+    };
+    let (tables, facts) = mobility_report::read(&a.out)?;
+    let html = mobility_report::render(&tables, &facts, lang)?;
+    let target = a.out.join("report.html");
+    let staged = a.out.join(format!(".report-{}.html", std::process::id()));
+    std::fs::write(&staged, html).with_context(|| format!("writing {}", staged.display()))?;
+    std::fs::rename(&staged, &target).with_context(|| format!("writing {}", target.display()))?;
+    if !quiet {
+        println!("wrote {}", target.display());
+    }
+    Ok(())
+}
+
+/// `mobility ingest …`: the files into the data directory (into a local copy of a data
+/// directory in a bucket, uploaded when the ingest succeeded), then the summary unless quiet.
+fn cmd_ingest(command: Ingest, quiet: bool) -> anyhow::Result<()> {
+    let t0 = Instant::now();
+    // A data directory in a bucket is ingested in a local copy, then uploaded.
+    let remote = mobility_sql::remote::Remote::of(&command.common().out)
+        .map_err(|e| anyhow::anyhow!("{}", e.strip_backtrace()))?;
+    let copy = match &remote {
+        Some(r) => Some(remote_copy(r)?),
+        None => None,
+    };
+    let dir = match &copy {
+        Some((tmp, _)) => tmp.path().to_path_buf(),
+        None => command.common().out.clone(),
+    };
+    let summary = ingest(command, &DataDir::new(&dir), quiet)?;
+    if let (Some(r), Some((_, rt))) = (&remote, &copy) {
+        let n = rt
+            .block_on(r.upload(&dir))
+            .map_err(|e| anyhow::anyhow!("{}", e.strip_backtrace()))?;
+        if !quiet {
+            eprintln!("uploaded {n} files to {} (committed: _current last)", r.url);
         }
     }
+    if !quiet {
+        print_summary(&summary, t0.elapsed().as_secs_f64())?;
+    }
+    Ok(())
+}
+
+/// One `ingest` subcommand's files into `dir`.
+fn ingest(command: Ingest, dir: &DataDir, quiet: bool) -> anyhow::Result<Summary> {
+    Ok(match command {
+        Ingest::Traffic { inputs, common } => {
+            mobility_ingest::ingest_traffic(dir, &inputs, &options(&common, quiet)?)?
+        }
+        Ingest::Zones {
+            inputs,
+            id_field,
+            name_field,
+            kind,
+            crs,
+            repair,
+            common,
+        } => {
+            let crs = crs.map(|c| value_name(c).parse()).transpose()?;
+            let z = mobility_ingest::zones::ZoneOptions {
+                id_field,
+                name_field,
+                kind,
+                crs,
+                repair,
+            };
+            mobility_ingest::ingest_zones(dir, &inputs, &z, &options(&common, quiet)?)?
+        }
+        Ingest::Survey {
+            mapping,
+            inputs,
+            common,
+        } => {
+            let m = mobility_ingest::survey::Mapping::load(&mapping)?;
+            mobility_ingest::ingest_survey(dir, &m, &inputs, &options(&common, quiet)?)?
+        }
+        Ingest::Gtfs { inputs, common } => {
+            mobility_ingest::ingest_gtfs(dir, &inputs, &options(&common, quiet)?)?
+        }
+        Ingest::Factors { inputs, common } => {
+            mobility_ingest::ingest_factors(dir, &inputs, &options(&common, quiet)?)?
+        }
+        Ingest::Links { inputs, common } => {
+            mobility_ingest::ingest_links(dir, &inputs, &options(&common, quiet)?)?
+        }
+        Ingest::ReplicateWeights {
+            inputs,
+            id_column,
+            prefix,
+            common,
+        } => mobility_ingest::ingest_replicate_weights(
+            dir,
+            &inputs,
+            &id_column,
+            &prefix,
+            &options(&common, quiet)?,
+        )?,
+    })
+}
+
+/// `mobility sql`: the statements of -c or -f, or an interactive shell, over the data
+/// directory.
+fn cmd_sql(a: SqlArgs) -> anyhow::Result<()> {
+    let settings = config::Settings::resolve(
+        a.config.as_deref(),
+        &[
+            ("data", a.data.as_ref().map(|p| p.display().to_string())),
+            ("memory_limit", a.memory_limit.clone()),
+            ("cluster", a.cluster.clone()),
+        ],
+    )?;
+    let session_options = mobility_sql::SessionOptions {
+        calendar: settings.holidays.value.clone(),
+        memory_limit: Some(memory_limit(&settings) as usize),
+        temp_dir: None,
+        cluster: settings.cluster.value.clone(),
+    };
+    let data = &settings.data.value;
+    require_data_dir(data)?;
+    let rt = runtime()?;
+    rt.block_on(async {
+        let session = mobility_sql::open_with(data, Vec::new(), session_options)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.strip_backtrace()))?;
+        let ctx = session.ctx.enable_url_table();
+        let out = sql::Output {
+            format: a.format,
+            file: a.output.clone(),
+        };
+        match (&a.command, &a.file) {
+            (Some(c), _) => sql::run_script(&ctx, c, &out).await,
+            (None, Some(f)) => {
+                let text = std::fs::read_to_string(f).with_context(|| f.display().to_string())?;
+                sql::run_script(&ctx, &text, &out).await
+            }
+            (None, None) => sql::shell(&ctx, &out).await,
+        }
+    })?;
+    Ok(())
+}
+
+/// `mobility run`: the indicators of the data directory (all, or those of --only) into the
+/// output directory, then a line per indicator unless quiet.
+fn cmd_run(a: RunArgs, quiet: bool) -> anyhow::Result<()> {
+    let st = a.settings()?;
+    let opts = run_options(&a, &st, quiet)?;
+    require_data_dir(&opts.data)?;
+    let rt = runtime()?;
+    let catalog = indicators(a.only.as_deref())?;
+    let manifest = rt
+        .block_on(mobility_indicators::run::run_catalog(&opts, &catalog))
+        .map_err(|e| match &opts.cluster {
+            Some(url) => anyhow::Error::new(e).context(format!(
+                "the run on the Ballista cluster {url} failed and left {} as it was (a lost executor whose work could not be redone shows in the scheduler's log)",
+                opts.out.display()
+            )),
+            None => anyhow::Error::new(e),
+        })?;
+    if !quiet {
+        print_run(&manifest, &opts.out)?;
+    }
+    Ok(())
+}
+
+/// The options of `run`: its settings, the factor files and the targets read, the scenarios.
+fn run_options(
+    a: &RunArgs,
+    st: &config::Settings,
+    quiet: bool,
+) -> anyhow::Result<mobility_indicators::run::RunOptions> {
+    let mut opts = mobility_indicators::run::RunOptions::new(&st.data.value, &st.out.value);
+    opts.rules = mobility_indicators::survey::Rules {
+        level: st.ci_level.value,
+        min_n: st.min_n.value,
+        max_cv: st.max_cv.value,
+    };
+    opts.bootstrap = st.bootstrap.value;
+    opts.seed = st.seed.value;
+    opts.reference_year = st.reference_year.value;
+    opts.calendar = st.holidays.value.clone();
+    opts.memory_limit = Some(memory_limit(st) as usize);
+    opts.bootstrap_all = st.variance.value == config::Variance::Bootstrap;
+    opts.index_method = st.index_method.value;
+    opts.od_zone_kind = st.od_zone_kind.value.clone();
+    opts.od_periods = Some(st.od_periods.value.clone());
+    opts.lang = st.lang.value;
+    opts.progress = run_progress(quiet);
+    opts.replicate_scale = st.replicate_scale.value.clone();
+    opts.factors = st
+        .factors
+        .value
+        .as_deref()
+        .map(factors::given)
+        .transpose()?;
+    opts.cluster = st.cluster.value.clone();
+    opts.query_timeout = st.query_timeout.value;
+    opts.csv = st.csv_dialect.value;
+    opts.scenarios = scenarios(&a.scenario)?;
+    if let Some(t) = &st.targets.value {
+        opts.targets = Some(
+            std::fs::read_to_string(t)
+                .with_context(|| format!("reading the targets file {}", t.display()))?,
+        );
+    }
+    Ok(opts)
+}
+
+/// The scenarios of `run`'s `--scenario NAME=SHARE` flags: name → share between 0 and 1.
+fn scenarios(flags: &[String]) -> anyhow::Result<std::collections::BTreeMap<String, f64>> {
+    let mut scenarios = std::collections::BTreeMap::new();
+    for s in flags {
+        let (name, value) = s.split_once('=').with_context(|| {
+            format!("--scenario {s}: expected <name>=<value>, e.g. shift-short-car-trips=0.3")
+        })?;
+        let value: f64 = value
+            .trim()
+            .parse()
+            .ok()
+            .filter(|v: &f64| (0.0..=1.0).contains(v))
+            .with_context(|| {
+                format!("--scenario {s}: the value '{value}' is not a share between 0 and 1")
+            })?;
+        scenarios.insert(name.trim().to_string(), value);
+    }
+    Ok(scenarios)
+}
+
+/// The built-in indicators, or those `--only` names (comma-separated ids).
+fn indicators(only: Option<&str>) -> anyhow::Result<Vec<mobility_indicators::catalog::Indicator>> {
+    let mut catalog = mobility_indicators::catalog::built_in();
+    if let Some(only) = only {
+        let ids: Vec<&str> = only.split(',').map(str::trim).collect();
+        if let Some(bad) = ids.iter().find(|id| !catalog.iter().any(|i| i.id == **id)) {
+            anyhow::bail!(
+                "--only: no indicator '{bad}'; the indicators are {}",
+                catalog
+                    .iter()
+                    .map(|i| i.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        catalog.retain(|i| ids.contains(&i.id.as_str()));
+    }
+    Ok(catalog)
+}
+
+/// What a run did: each indicator's rows and seconds, or why it was skipped, and where it wrote.
+fn print_run(manifest: &mobility_indicators::run::Manifest, out_dir: &Path) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    for i in &manifest.indicators {
+        match (&i.rows, &i.skipped) {
+            (Some(rows), _) => {
+                writeln!(out, "{:<28} {:>7} rows  {:>7.2} s", i.id, rows, i.seconds)?
+            }
+            (None, Some(why)) => writeln!(out, "{:<28} skipped: {why}", i.id)?,
+            _ => {}
+        }
+    }
+    writeln!(
+        out,
+        "wrote {0}/indicators/, {0}/report.html and {0}/manifest.json in {1:.2} s",
+        out_dir.display(),
+        manifest.seconds_total
+    )?;
     Ok(())
 }
 
@@ -1002,46 +1053,17 @@ fn print_summary(s: &Summary, seconds: f64) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `mobility synth`: a synthetic Bærum written in the real file formats and ingested into the
+/// data directory (or only written, with --raw-only).
 fn synth(a: SynthArgs, quiet: bool) -> anyhow::Result<()> {
-    let (first, last) = a
-        .traffic_years
-        .split_once('-')
-        .and_then(|(f, l)| Some((f.trim().parse::<i32>().ok()?, l.trim().parse::<i32>().ok()?)))
-        .filter(|(f, l)| f <= l && *f >= 2000 && *l <= 2100)
-        .with_context(|| {
-            format!(
-                "--traffic-years '{}': expected FIRST-LAST such as 2022-2024",
-                a.traffic_years
-            )
-        })?;
-    let cfg = mobility_synth::Config {
-        persons: a.persons,
-        seed: a.seed,
-        traffic_points: a.traffic_points as usize,
-        traffic_years: (first..=last).collect(),
-    };
+    let cfg = synth_config(&a)?;
     let raw = if a.keep_raw || a.raw_only {
         a.out.join("raw")
     } else {
         a.out.join(format!(".synth-raw-{}", std::process::id()))
     };
     let t0 = Instant::now();
-    let spinner = {
-        use std::io::IsTerminal;
-        (!quiet && std::io::stderr().is_terminal()).then(|| {
-            let b = indicatif::ProgressBar::new_spinner();
-            b.set_message(format!(
-                "generating {} persons and {} counting points in the real file formats",
-                a.persons, a.traffic_points
-            ));
-            b.enable_steady_tick(std::time::Duration::from_millis(120));
-            b
-        })
-    };
-    let g = mobility_synth::write_raw(&cfg, &raw)?;
-    if let Some(b) = spinner {
-        b.finish_and_clear();
-    }
+    let g = generate(&cfg, &raw, quiet)?;
     let t_gen = t0.elapsed().as_secs_f64();
     if a.raw_only {
         if !quiet {
@@ -1056,82 +1078,148 @@ fn synth(a: SynthArgs, quiet: bool) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let dir = DataDir::new(&a.out);
     let opts = Options {
         progress: file_progress(quiet),
         // The settings' limit (75 % of memory unless set): past a third of it, traffic rows spill.
-        memory_limit: memory_limit(&config::Settings::resolve(None, &[])?).map(|b| b as u64),
+        memory_limit: Some(memory_limit(&config::Settings::resolve(None, &[])?)),
         ..Options::default()
     };
-    let result = (|| -> anyhow::Result<Vec<Summary>> {
-        let mut s = Vec::new();
-        for (path, kind) in &g.zones {
-            let z = mobility_ingest::zones::ZoneOptions {
-                id_field: "zone_id".into(),
-                name_field: Some("name".into()),
-                kind: kind.clone(),
-                crs: None,
-                repair: false,
-            };
-            s.push(mobility_ingest::ingest_zones(
-                &dir,
-                std::slice::from_ref(path),
-                &z,
-                &opts,
-            )?);
-        }
-        let m = mobility_ingest::survey::Mapping::load("canonical")?;
-        s.push(mobility_ingest::ingest_survey(
-            &dir,
-            &m,
-            std::slice::from_ref(&g.survey),
-            &opts,
-        )?);
-        if !g.traffic.is_empty() {
-            s.push(mobility_ingest::ingest_traffic(&dir, &g.traffic, &opts)?);
-        }
-        s.push(mobility_ingest::ingest_factors(
-            &dir,
-            std::slice::from_ref(&g.factors),
-            &opts,
-        )?);
-        Ok(s)
-    })();
+    let result = ingest_synthetic(&DataDir::new(&a.out), &g, &opts);
     if !a.keep_raw {
         let _ = std::fs::remove_dir_all(&raw);
     }
     let summaries = result?;
     if !quiet {
-        let mut out = std::io::stdout().lock();
-        writeln!(
-            out,
-            "generated {} persons, {} trips, {} hourly traffic rows in {:.2} s",
-            g.persons, g.trips, g.traffic_rows, t_gen
-        )?;
-        for s in &summaries {
-            for f in &s.files {
-                if f.rows_rejected > 0 {
-                    writeln!(
-                        out,
-                        "warning: {} rejected {} of {} rows",
-                        f.file, f.rows_rejected, f.rows_read
-                    )?;
-                }
+        print_synth(&g, &summaries, t_gen, &a.out, t0)?;
+    }
+    Ok(())
+}
+
+/// The generator's configuration from the flags of `synth`.
+fn synth_config(a: &SynthArgs) -> anyhow::Result<mobility_synth::Config> {
+    let (first, last) = a
+        .traffic_years
+        .split_once('-')
+        .and_then(|(f, l)| Some((f.trim().parse::<i32>().ok()?, l.trim().parse::<i32>().ok()?)))
+        .filter(|(f, l)| f <= l && *f >= 2000 && *l <= 2100)
+        .with_context(|| {
+            format!(
+                "--traffic-years '{}': expected FIRST-LAST such as 2022-2024",
+                a.traffic_years
+            )
+        })?;
+    Ok(mobility_synth::Config {
+        persons: a.persons,
+        seed: a.seed,
+        traffic_points: a.traffic_points as usize,
+        traffic_years: (first..=last).collect(),
+    })
+}
+
+/// The raw files of `cfg` written into `raw`, with a spinner on a terminal unless quiet.
+fn generate(
+    cfg: &mobility_synth::Config,
+    raw: &Path,
+    quiet: bool,
+) -> anyhow::Result<mobility_synth::Generated> {
+    let spinner = {
+        use std::io::IsTerminal;
+        (!quiet && std::io::stderr().is_terminal()).then(|| {
+            let b = indicatif::ProgressBar::new_spinner();
+            b.set_message(format!(
+                "generating {} persons and {} counting points in the real file formats",
+                cfg.persons, cfg.traffic_points
+            ));
+            b.enable_steady_tick(std::time::Duration::from_millis(120));
+            b
+        })
+    };
+    let g = mobility_synth::write_raw(cfg, raw)?;
+    if let Some(b) = spinner {
+        b.finish_and_clear();
+    }
+    Ok(g)
+}
+
+/// The generated raw files ingested into `dir` as `mobility ingest` would: the zones, the
+/// survey (canonical mapping), the traffic exports and the factors.
+fn ingest_synthetic(
+    dir: &DataDir,
+    g: &mobility_synth::Generated,
+    opts: &Options,
+) -> anyhow::Result<Vec<Summary>> {
+    let mut s = Vec::new();
+    for (path, kind) in &g.zones {
+        let z = mobility_ingest::zones::ZoneOptions {
+            id_field: "zone_id".into(),
+            name_field: Some("name".into()),
+            kind: kind.clone(),
+            crs: None,
+            repair: false,
+        };
+        s.push(mobility_ingest::ingest_zones(
+            dir,
+            std::slice::from_ref(path),
+            &z,
+            opts,
+        )?);
+    }
+    let m = mobility_ingest::survey::Mapping::load("canonical")?;
+    s.push(mobility_ingest::ingest_survey(
+        dir,
+        &m,
+        std::slice::from_ref(&g.survey),
+        opts,
+    )?);
+    if !g.traffic.is_empty() {
+        s.push(mobility_ingest::ingest_traffic(dir, &g.traffic, opts)?);
+    }
+    s.push(mobility_ingest::ingest_factors(
+        dir,
+        std::slice::from_ref(&g.factors),
+        opts,
+    )?);
+    Ok(s)
+}
+
+/// What `synth` generated and ingested: the counts, any rejected rows, the tables' rows, and
+/// the time since `t0`.
+fn print_synth(
+    g: &mobility_synth::Generated,
+    summaries: &[Summary],
+    t_gen: f64,
+    out_dir: &Path,
+    t0: Instant,
+) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "generated {} persons, {} trips, {} hourly traffic rows in {:.2} s",
+        g.persons, g.trips, g.traffic_rows, t_gen
+    )?;
+    for s in summaries {
+        for f in &s.files {
+            if f.rows_rejected > 0 {
+                writeln!(
+                    out,
+                    "warning: {} rejected {} of {} rows",
+                    f.file, f.rows_rejected, f.rows_read
+                )?;
             }
         }
-        let mut tables = std::collections::BTreeMap::new();
-        for s in &summaries {
-            tables.extend(s.tables.clone());
-        }
-        for (t, n) in tables {
-            writeln!(out, "table {t}: {n} rows")?;
-        }
-        writeln!(
-            out,
-            "wrote {} in {:.2} s",
-            a.out.display(),
-            t0.elapsed().as_secs_f64()
-        )?;
     }
+    let mut tables = std::collections::BTreeMap::new();
+    for s in summaries {
+        tables.extend(s.tables.clone());
+    }
+    for (t, n) in tables {
+        writeln!(out, "table {t}: {n} rows")?;
+    }
+    writeln!(
+        out,
+        "wrote {} in {:.2} s",
+        out_dir.display(),
+        t0.elapsed().as_secs_f64()
+    )?;
     Ok(())
 }

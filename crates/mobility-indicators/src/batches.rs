@@ -1,11 +1,13 @@
 //! Running a query of the run, and reading its columns: one place for what the run, the
 //! traffic indices, the targets, the report and the geo outputs all need.
 
-use arrow::array::{AsArray, Float64Array, Int64Array, RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Float64Type, Int64Type};
+use arrow::array::RecordBatch;
 use datafusion::prelude::SessionContext;
 
 use crate::{Error, Result};
+
+/// The column readers, shared with the report through the model crate.
+pub(crate) use mobility_model::columns::{f64s, i64s, utf8, year_month};
 
 /// The batches of `sql`; an error names `what`.
 pub(crate) async fn collect(
@@ -77,36 +79,10 @@ pub(crate) async fn collect_if(
     }
 }
 
-/// Column `name` as text (any type cast), if the batch has it.
-pub(crate) fn utf8(b: &RecordBatch, name: &str) -> Option<StringArray> {
-    let c = arrow::compute::cast(b.column_by_name(name)?, &DataType::Utf8).ok()?;
-    Some(c.as_string::<i32>().clone())
-}
-
-/// Column `name` as DOUBLE, if the batch has it.
-pub(crate) fn f64s(b: &RecordBatch, name: &str) -> Option<Float64Array> {
-    let c = arrow::compute::cast(b.column_by_name(name)?, &DataType::Float64).ok()?;
-    Some(c.as_primitive::<Float64Type>().clone())
-}
-
-/// Column `name` as BIGINT, if the batch has it.
-pub(crate) fn i64s(b: &RecordBatch, name: &str) -> Option<Int64Array> {
-    let c = arrow::compute::cast(b.column_by_name(name)?, &DataType::Int64).ok()?;
-    Some(c.as_primitive::<Int64Type>().clone())
-}
-
 /// Like the above, for columns a query of ours must have: a missing one is an error.
 pub(crate) fn need<T>(col: Option<T>, what: &str, name: &str) -> Result<T> {
     col.ok_or_else(|| Error::Shape {
         id: what.to_string(),
         message: format!("column {name} missing or of the wrong type"),
     })
-}
-
-/// `YYYY-MM` of an ISO date (`2024-05-01`); `None` for anything else.
-pub(crate) fn year_month(date: &str) -> Option<&str> {
-    let ym = date.get(..7)?;
-    let b = ym.as_bytes();
-    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
-    (digits(0..4) && b[4] == b'-' && digits(5..7)).then_some(ym)
 }

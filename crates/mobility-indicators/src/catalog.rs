@@ -106,6 +106,28 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ),
 ];
 
+/// The tables a run writes beside the indicators for what the report draws (and planners
+/// read): `queries/tables/<id>.sql`, finished tables with their SE and n where they are
+/// estimates, skipped with a note when a table they need is missing.
+pub const TABLES: &[(&str, &str)] = &[
+    (
+        "traffic_hourly_profile",
+        include_str!("../../../queries/tables/traffic_hourly_profile.sql"),
+    ),
+    (
+        "traffic_weekday_profile",
+        include_str!("../../../queries/tables/traffic_weekday_profile.sql"),
+    ),
+    (
+        "counting_points",
+        include_str!("../../../queries/tables/counting_points.sql"),
+    ),
+    (
+        "emission_factors",
+        include_str!("../../../queries/tables/emission_factors.sql"),
+    ),
+];
+
 /// How a query's output becomes an indicator table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -192,6 +214,14 @@ pub fn scenario_placeholder(name: &str) -> String {
 /// The built-in catalog.
 pub fn built_in() -> Vec<Indicator> {
     BUILT_IN
+        .iter()
+        .map(|(id, sql)| Indicator::parse(id, sql))
+        .collect()
+}
+
+/// The tables of [`TABLES`].
+pub fn tables() -> Vec<Indicator> {
+    TABLES
         .iter()
         .map(|(id, sql)| Indicator::parse(id, sql))
         .collect()

@@ -4,7 +4,8 @@
 //! `<out>/geo/<id>_desire_lines.*` for the origin–destination indicators (a line from the
 //! origin zone's centroid to the destination's per flow of breakdown `all`, with its estimate
 //! and CI; flows within a zone and to or from `outside` have no line), and
-//! `<out>/geo/traffic_points_adt.*` (each counting point's ÅDT per year).
+//! `<out>/geo/traffic_points_adt.*` (each counting point's ÅDT per year), and
+//! `<out>/geo/zones.*` (the zones: id, name, area; the report's maps read them).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -20,6 +21,14 @@ use parquet::file::properties::WriterProperties;
 use crate::batches::collect_if;
 use crate::{Error, Result, io};
 
+/// Column `name` of the run's zones.
+fn zone_column(b: &RecordBatch, name: &str) -> Result<ArrayRef> {
+    b.column_by_name(name).cloned().ok_or_else(|| Error::Shape {
+        id: "zones".into(),
+        message: format!("no column {name}"),
+    })
+}
+
 /// Writes the geo outputs into `dir`; returns the files written.
 pub async fn write(
     ctx: &SessionContext,
@@ -28,20 +37,24 @@ pub async fn write(
 ) -> Result<Vec<String>> {
     let mut written = Vec::new();
     let mut geom: HashMap<String, Vec<u8>> = HashMap::new();
-    for b in collect_if(
-        ctx,
-        &["zones"],
-        "geo: zones",
-        "SELECT zone_id, geometry FROM zones",
-    )
-    .await?
-    {
-        let id = arrow::compute::cast(b.column(0), &DataType::Utf8)?;
-        let g = arrow::compute::cast(b.column(1), &DataType::Binary)?;
-        let (id, g) = (id.as_string::<i32>(), g.as_binary::<i32>());
+    if let Some(b) = outputs.get("zones") {
+        let id_col = arrow::compute::cast(&zone_column(b, "zone_id")?, &DataType::Utf8)?;
+        let g_col = arrow::compute::cast(&zone_column(b, "geometry")?, &DataType::Binary)?;
+        let (id, g) = (id_col.as_string::<i32>(), g_col.as_binary::<i32>());
         for i in 0..b.num_rows() {
             geom.insert(id.value(i).to_string(), g.value(i).to_vec());
         }
+        // The zones themselves: the report's maps read them back from here.
+        let name = arrow::compute::cast(&zone_column(b, "name")?, &DataType::Utf8)?;
+        let zones = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![
+                Field::new("zone_id", DataType::Utf8, false),
+                Field::new("name", DataType::Utf8, true),
+                Field::new("geometry", DataType::Binary, false),
+            ])),
+            vec![id_col.clone(), name, g_col.clone()],
+        )?;
+        written.extend(write_both(dir, "zones", &zones)?);
     }
     let mut ids: Vec<&String> = outputs.keys().collect();
     ids.sort();

@@ -7,7 +7,9 @@
 //!   and the suppression flag. Queries without an estimator are written as they come.
 //! - [`traffic`]: the traffic index (yearly, chained, rolling) and `nullvekst` from the
 //!   counting points.
-//! - [`report`] and [`svg`]: `report.html`, self-contained, with charts and maps drawn as SVG.
+//! - `report.html` is rendered by `mobility-report` from the run's tables; the run writes what
+//!   the report draws beyond the indicators ([`catalog::TABLES`]: traffic profiles, counting
+//!   points, emission factors) and the zones (`geo/zones.*`).
 //! - [`geo_out`]: zone- and point-level indicators as GeoParquet and GeoJSON.
 //! - [`targets`]: each target of the municipality beside its measured value.
 //! - [`run`]: runs the catalog into `<out>/indicators/<id>.parquet` and `.csv` and writes
@@ -21,10 +23,8 @@ pub mod catalog;
 pub mod geo_out;
 pub mod manifest;
 pub mod matrix;
-pub mod report;
 pub mod run;
 pub mod survey;
-pub mod svg;
 pub mod targets;
 pub mod traffic;
 
@@ -61,6 +61,9 @@ pub enum Error {
     /// Writing Parquet failed.
     #[error(transparent)]
     Parquet(#[from] parquet::errors::ParquetError),
+    /// Rendering report.html failed.
+    #[error(transparent)]
+    Report(#[from] mobility_report::Error),
     /// Building or writing a batch failed.
     #[error(transparent)]
     Arrow(#[from] arrow::error::ArrowError),

@@ -12,7 +12,7 @@ use mobility_model::Table;
 
 use futures::StreamExt;
 
-use crate::batches::{collect, within_timeout};
+use crate::batches::{collect, collect_if, within_timeout};
 use crate::catalog::{Indicator, Kind};
 pub use crate::manifest::{IndicatorReport, InputFile, Manifest};
 use crate::manifest::{checksums, factor_checksums};
@@ -60,7 +60,7 @@ pub struct RunOptions {
     /// Bytes the run's queries and estimation may hold (`--memory-limit`); `None`: no limit.
     pub memory_limit: Option<usize>,
     /// The language of `report.html`.
-    pub lang: crate::report::Lang,
+    pub lang: mobility_report::Lang,
     /// The CSV flavour of the indicator files.
     pub csv: CsvDialect,
     /// Told (step, steps, what) as the run goes (for progress bars).
@@ -153,7 +153,7 @@ impl RunOptions {
             index_method: crate::traffic::IndexMethod::Classic,
             calendar: mobility_stats::calendar::Calendar::default(),
             memory_limit: None,
-            lang: crate::report::Lang::Nb,
+            lang: mobility_report::Lang::Nb,
             csv: CsvDialect::Utf8,
             progress: None,
             replicate_scale: "jk1".into(),
@@ -419,11 +419,17 @@ pub async fn run_catalog(opts: &RunOptions, catalog: &[Indicator]) -> Result<Man
     let text = serde_json::to_string_pretty(&manifest).expect("manifest serialises");
     let mpath = staging.join("manifest.json");
     std::fs::write(&mpath, text).map_err(io(&mpath))?;
-    let html = match crate::report::render(&ctx, &outputs, &manifest, opts.lang).await {
+    let facts = mobility_report::RunFacts {
+        version: manifest.version.clone(),
+        data: manifest.data.clone(),
+        table_rows: manifest.table_rows.clone(),
+        seconds_total: manifest.seconds_total,
+    };
+    let html = match mobility_report::render(&outputs, &facts, opts.lang) {
         Ok(h) => h,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&staging);
-            return Err(e);
+            return Err(e.into());
         }
     };
     let rpath = staging.join("report.html");
@@ -550,13 +556,16 @@ async fn run_into(
     let design = Design::read(ctx, present, opts).await?;
     let mut reports = Vec::new();
     let mut outputs = std::collections::HashMap::new();
+    // The indicators, then the tables the report draws from (queries/tables/).
+    let tables = crate::catalog::tables();
+    let catalog: Vec<&Indicator> = catalog.iter().chain(&tables).collect();
     let steps = catalog.len() + 2;
     let tell = |step: usize, what: &str| {
         if let Some(p) = &opts.progress {
             (p.0)(step, steps, what);
         }
     };
-    for (step, ind) in catalog.iter().enumerate() {
+    for (step, &ind) in catalog.iter().enumerate() {
         tell(step, &ind.id);
         match indicator(ctx, present, opts, &design, ind, dir).await? {
             Ok((report, out)) => {
@@ -594,6 +603,18 @@ async fn run_into(
         write_seconds: 0.0,
     });
     outputs.insert("targets".to_string(), table);
+    // The zones, for the maps of the report and `geo/zones.*`.
+    let zones = collect_if(
+        ctx,
+        &["zones"],
+        "zones",
+        "SELECT zone_id, name, geometry FROM zones",
+    )
+    .await?;
+    if let Some(first) = zones.first() {
+        let zones = arrow::compute::concat_batches(&first.schema(), &zones)?;
+        outputs.insert("zones".to_string(), zones);
+    }
     let manifest = Manifest {
         version: env!("CARGO_PKG_VERSION").to_string(),
         data: opts.data.display().to_string(),

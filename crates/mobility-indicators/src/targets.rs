@@ -15,8 +15,8 @@ use datafusion::prelude::SessionContext;
 use serde::Deserialize;
 
 use crate::batches::{f64s, utf8, year_month};
-use crate::svg::Decimal;
 use crate::{Error, Result};
+use mobility_report::Decimal;
 
 /// Bærum's targets.
 pub const BAERUM: &str = include_str!("../../../data/targets/baerum.toml");

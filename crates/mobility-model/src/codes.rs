@@ -128,6 +128,18 @@ code_list!(
     }
 );
 
+/// The trip-length bands of `distance_band(km)` and the report: upper bounds (km, exclusive)
+/// and labels; the last band is open. 2.5 and 5 km are the short-car-trip thresholds.
+pub const DISTANCE_BANDS: &[(f64, &str)] = &[
+    (1.0, "0-1 km"),
+    (2.5, "1-2.5 km"),
+    (5.0, "2.5-5 km"),
+    (10.0, "5-10 km"),
+    (25.0, "10-25 km"),
+    (50.0, "25-50 km"),
+    (f64::INFINITY, "50+ km"),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@
 //! `docs/data-model.md`, and let the reader that fills it set it (or leave it NULL).
 
 pub mod codes;
+pub mod columns;
 pub mod geoparquet;
 pub mod layout;
 pub mod margins;

@@ -7,16 +7,8 @@ use datafusion::logical_expr::{Documentation, ScalarUDF};
 
 use crate::udf::{Arg, DOMAIN, arc, num, simple};
 
-/// Upper bounds (km, exclusive) and labels; the last band is open.
-pub const BANDS: &[(f64, &str)] = &[
-    (1.0, "0-1 km"),
-    (2.5, "1-2.5 km"),
-    (5.0, "2.5-5 km"),
-    (10.0, "5-10 km"),
-    (25.0, "10-25 km"),
-    (50.0, "25-50 km"),
-    (f64::INFINITY, "50+ km"),
-];
+/// The bands, in the data model since the report names them too.
+pub use mobility_model::codes::DISTANCE_BANDS as BANDS;
 
 pub fn udf() -> ScalarUDF {
     let doc = Documentation::builder(DOMAIN, "The distance band of a trip length: 0-1, 1-2.5, 2.5-5, 5-10, 10-25, 25-50, 50+ km (lower bound included). 2.5 and 5 km are the short-car-trip thresholds.", "distance_band(km)")
