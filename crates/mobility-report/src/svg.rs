@@ -39,7 +39,7 @@ impl Decimal {
     /// `v` with `digits` decimals; `–` when it is not finite.
     ///
     /// ```
-    /// use mobility_indicators::svg::Decimal;
+    /// use mobility_report::svg::Decimal;
     /// assert_eq!(Decimal::Comma.num(1234.56, 1), "1\u{2009}234,6");
     /// assert_eq!(Decimal::Point.num(-0.25, 2), "−0.25");
     /// ```
@@ -203,8 +203,216 @@ pub struct Line {
 /// Lines over labelled x positions, with a CI band, a zero line if zero is in range, and a
 /// legend.
 pub fn lines(x_labels: &[String], lines: &[Line], y_unit: &str, dec: Decimal) -> String {
-    let (w, h, left, bottom, top) = (640.0, 260.0, 56.0, 40.0, 12.0);
+    let axes = LineAxes::new(x_labels.len(), lines);
+    let (w, h) = (axes.w, axes.h);
     let legend = 18.0 * lines.len().div_ceil(3) as f64;
+    let mut s = format!(
+        r#"<svg viewBox="0 0 {w} {}" width="100%" role="img" xmlns="http://www.w3.org/2000/svg">"#,
+        h + legend
+    );
+    axes.draw_axes(&mut s, x_labels, y_unit, dec);
+    for (k, l) in lines.iter().enumerate() {
+        let colour = PALETTE[k % PALETTE.len()];
+        if let Some(band) = &l.band {
+            axes.draw_band(&mut s, band, colour);
+        }
+        axes.draw_line(&mut s, &l.values, colour);
+        axes.draw_legend_entry(&mut s, k, &l.name, colour);
+    }
+    s.push_str("</svg>");
+    s
+}
+
+/// The frame of a [`lines`] chart: the plot area in pixels, the number of x positions and the
+/// y range with its tick step.
+struct LineAxes {
+    w: f64,
+    h: f64,
+    left: f64,
+    bottom: f64,
+    top: f64,
+    /// The number of x positions, at least 2.
+    n: usize,
+    lo: f64,
+    hi: f64,
+    step: f64,
+}
+
+impl LineAxes {
+    /// The frame for `n_x` x positions and the values and bands of `lines`.
+    fn new(n_x: usize, lines: &[Line]) -> Self {
+        let (w, h, left, bottom, top) = (640.0, 260.0, 56.0, 40.0, 12.0);
+        let (lo, hi, step) = y_range(lines);
+        let n = n_x.max(2);
+        LineAxes {
+            w,
+            h,
+            left,
+            bottom,
+            top,
+            n,
+            lo,
+            hi,
+            step,
+        }
+    }
+
+    /// The x pixel of the `i`-th x position.
+    fn x(&self, i: usize) -> f64 {
+        let LineAxes { w, left, n, .. } = *self;
+        left + (w - left - 10.0) * i as f64 / (n - 1) as f64
+    }
+
+    /// The y pixel of the value `v`.
+    fn y(&self, v: f64) -> f64 {
+        let LineAxes {
+            h,
+            bottom,
+            top,
+            lo,
+            hi,
+            ..
+        } = *self;
+        top + (h - top - bottom) * (1.0 - (v - lo) / (hi - lo))
+    }
+
+    /// The gridlines with their tick labels, the zero line when zero is inside the range, the
+    /// x labels (about seven at most) and the y unit.
+    fn draw_axes(&self, s: &mut String, x_labels: &[String], y_unit: &str, dec: Decimal) {
+        let LineAxes {
+            w,
+            h,
+            left,
+            bottom,
+            top,
+            lo,
+            hi,
+            step,
+            ..
+        } = *self;
+        let px = |i: usize| self.x(i);
+        let py = |v: f64| self.y(v);
+        let ticks = ((hi - lo) / step).round() as usize;
+        for k in 0..=ticks {
+            let v = lo + step * k as f64;
+            let _ = write!(
+                s,
+                r##"<line x1="{left}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#e5e5e5"/><text x="{}" y="{:.1}" text-anchor="end" font-size="11">{}</text>"##,
+                w - 10.0,
+                left - 4.0,
+                py(v) + 4.0,
+                dec.num(v, if step < 1.0 { 1 } else { 0 }),
+                y = py(v)
+            );
+        }
+        if lo < 0.0 && hi > 0.0 {
+            let _ = write!(
+                s,
+                r##"<line x1="{left}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#000" stroke-width="1.2"/>"##,
+                w - 10.0,
+                y = py(0.0)
+            );
+        }
+        let every = x_labels.len().div_ceil(7).max(1);
+        for (i, l) in x_labels.iter().enumerate().step_by(every) {
+            let anchor = if i + 1 == x_labels.len() && i > 0 {
+                "end"
+            } else {
+                "middle"
+            };
+            let _ = write!(
+                s,
+                r#"<text x="{:.1}" y="{}" text-anchor="{anchor}" font-size="11">{}</text>"#,
+                px(i),
+                h - bottom + 16.0,
+                esc(l)
+            );
+        }
+        let _ = write!(
+            s,
+            r#"<text x="4" y="{}" font-size="11">{}</text>"#,
+            top + 2.0,
+            esc(y_unit)
+        );
+    }
+
+    /// A line's CI band: a closed path along the highs and back along the lows of the x
+    /// positions that have one; nothing when none has.
+    fn draw_band(&self, s: &mut String, band: &[Option<(f64, f64)>], colour: &str) {
+        let px = |i: usize| self.x(i);
+        let py = |v: f64| self.y(v);
+        let pts: Vec<(usize, (f64, f64))> = band
+            .iter()
+            .enumerate()
+            .filter_map(|(i, b)| b.map(|b| (i, b)))
+            .collect();
+        if !pts.is_empty() {
+            let mut d = String::new();
+            for (j, (i, (_, b))) in pts.iter().enumerate() {
+                let _ = write!(
+                    d,
+                    "{}{:.1},{:.1} ",
+                    if j == 0 { "M" } else { "L" },
+                    px(*i),
+                    py(*b)
+                );
+            }
+            for (i, (a, _)) in pts.iter().rev() {
+                let _ = write!(d, "L{:.1},{:.1} ", px(*i), py(*a));
+            }
+            let _ = write!(
+                s,
+                r#"<path d="{d}Z" fill="{colour}" fill-opacity="0.18" stroke="none"/>"#
+            );
+        }
+    }
+
+    /// A line's values as one polyline (the data mark), with a dot on each point when there
+    /// are fewer than 16.
+    fn draw_line(&self, s: &mut String, values: &[Option<f64>], colour: &str) {
+        let px = |i: usize| self.x(i);
+        let py = |v: f64| self.y(v);
+        let pts: Vec<String> = values
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| v.map(|v| format!("{:.1},{:.1}", px(i), py(v))))
+            .collect();
+        if !pts.is_empty() {
+            let _ = write!(
+                s,
+                r#"<polyline class="mark" points="{}" fill="none" stroke="{colour}" stroke-width="2"/>"#,
+                pts.join(" ")
+            );
+        }
+        if pts.len() < 16 {
+            for p in &pts {
+                let (cx, cy) = p.split_once(',').unwrap_or(("0", "0"));
+                let _ = write!(s, r#"<circle cx="{cx}" cy="{cy}" r="3" fill="{colour}"/>"#);
+            }
+        }
+    }
+
+    /// The legend entry of the `k`-th line, three to a row below the plot.
+    fn draw_legend_entry(&self, s: &mut String, k: usize, name: &str, colour: &str) {
+        let LineAxes { h, left, .. } = *self;
+        let (lx, ly) = (
+            left + 190.0 * (k % 3) as f64,
+            h + 4.0 + 18.0 * (k / 3) as f64,
+        );
+        let _ = write!(
+            s,
+            r#"<rect x="{lx}" y="{ly}" width="12" height="12" fill="{colour}"/><text x="{}" y="{}" font-size="12">{}</text>"#,
+            lx + 16.0,
+            ly + 11.0,
+            esc(name)
+        );
+    }
+}
+
+/// The y range of a [`lines`] chart and its tick step: over every value and band end, down to
+/// zero for positive data whose low is under half its high, up to zero for negative data, 1
+/// wide where it would be flat, and widened to whole steps.
+fn y_range(lines: &[Line]) -> (f64, f64, f64) {
     let mut lo = f64::INFINITY;
     let mut hi = f64::NEG_INFINITY;
     for l in lines {
@@ -233,116 +441,7 @@ pub fn lines(x_labels: &[String], lines: &[Line], y_unit: &str, dec: Decimal) ->
     }
     let step = nice_step((hi - lo) / 4.0);
     let (lo, hi) = ((lo / step).floor() * step, (hi / step).ceil() * step);
-    let n = x_labels.len().max(2);
-    let px = |i: usize| left + (w - left - 10.0) * i as f64 / (n - 1) as f64;
-    let py = |v: f64| top + (h - top - bottom) * (1.0 - (v - lo) / (hi - lo));
-    let mut s = format!(
-        r#"<svg viewBox="0 0 {w} {}" width="100%" role="img" xmlns="http://www.w3.org/2000/svg">"#,
-        h + legend
-    );
-    let ticks = ((hi - lo) / step).round() as usize;
-    for k in 0..=ticks {
-        let v = lo + step * k as f64;
-        let _ = write!(
-            s,
-            r##"<line x1="{left}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#e5e5e5"/><text x="{}" y="{:.1}" text-anchor="end" font-size="11">{}</text>"##,
-            w - 10.0,
-            left - 4.0,
-            py(v) + 4.0,
-            dec.num(v, if step < 1.0 { 1 } else { 0 }),
-            y = py(v)
-        );
-    }
-    if lo < 0.0 && hi > 0.0 {
-        let _ = write!(
-            s,
-            r##"<line x1="{left}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#000" stroke-width="1.2"/>"##,
-            w - 10.0,
-            y = py(0.0)
-        );
-    }
-    let every = x_labels.len().div_ceil(7).max(1);
-    for (i, l) in x_labels.iter().enumerate().step_by(every) {
-        let anchor = if i + 1 == x_labels.len() && i > 0 {
-            "end"
-        } else {
-            "middle"
-        };
-        let _ = write!(
-            s,
-            r#"<text x="{:.1}" y="{}" text-anchor="{anchor}" font-size="11">{}</text>"#,
-            px(i),
-            h - bottom + 16.0,
-            esc(l)
-        );
-    }
-    let _ = write!(
-        s,
-        r#"<text x="4" y="{}" font-size="11">{}</text>"#,
-        top + 2.0,
-        esc(y_unit)
-    );
-    for (k, l) in lines.iter().enumerate() {
-        let colour = PALETTE[k % PALETTE.len()];
-        if let Some(band) = &l.band {
-            let pts: Vec<(usize, (f64, f64))> = band
-                .iter()
-                .enumerate()
-                .filter_map(|(i, b)| b.map(|b| (i, b)))
-                .collect();
-            if !pts.is_empty() {
-                let mut d = String::new();
-                for (j, (i, (_, b))) in pts.iter().enumerate() {
-                    let _ = write!(
-                        d,
-                        "{}{:.1},{:.1} ",
-                        if j == 0 { "M" } else { "L" },
-                        px(*i),
-                        py(*b)
-                    );
-                }
-                for (i, (a, _)) in pts.iter().rev() {
-                    let _ = write!(d, "L{:.1},{:.1} ", px(*i), py(*a));
-                }
-                let _ = write!(
-                    s,
-                    r#"<path d="{d}Z" fill="{colour}" fill-opacity="0.18" stroke="none"/>"#
-                );
-            }
-        }
-        let pts: Vec<String> = l
-            .values
-            .iter()
-            .enumerate()
-            .filter_map(|(i, v)| v.map(|v| format!("{:.1},{:.1}", px(i), py(v))))
-            .collect();
-        if !pts.is_empty() {
-            let _ = write!(
-                s,
-                r#"<polyline class="mark" points="{}" fill="none" stroke="{colour}" stroke-width="2"/>"#,
-                pts.join(" ")
-            );
-        }
-        if pts.len() < 16 {
-            for p in &pts {
-                let (cx, cy) = p.split_once(',').unwrap_or(("0", "0"));
-                let _ = write!(s, r#"<circle cx="{cx}" cy="{cy}" r="3" fill="{colour}"/>"#);
-            }
-        }
-        let (lx, ly) = (
-            left + 190.0 * (k % 3) as f64,
-            h + 4.0 + 18.0 * (k / 3) as f64,
-        );
-        let _ = write!(
-            s,
-            r#"<rect x="{lx}" y="{ly}" width="12" height="12" fill="{colour}"/><text x="{}" y="{}" font-size="12">{}</text>"#,
-            lx + 16.0,
-            ly + 11.0,
-            esc(&l.name)
-        );
-    }
-    s.push_str("</svg>");
-    s
+    (lo, hi, step)
 }
 
 /// A round step (1, 2 or 5 × 10ᵏ) near `raw`.
@@ -519,16 +618,48 @@ pub fn map(
     digits: usize,
     dec: Decimal,
 ) -> String {
+    let Some(b) = map_bounds(zones, points) else {
+        return String::new();
+    };
+    let frame = MapFrame::new(b);
+    let values: Vec<f64> = zones
+        .iter()
+        .filter(|z| !z.suppressed)
+        .filter_map(|z| z.value)
+        .collect();
+    let colours = ColourScale::new(&values);
+    let (w, map_h) = (frame.w, frame.map_h);
+    let h = map_h + 50.0;
+    let mut s = format!(
+        r##"<svg viewBox="0 0 {w} {h:.0}" width="100%" role="img" xmlns="http://www.w3.org/2000/svg"><clipPath id="mapclip"><rect width="{w}" height="{map_h:.0}"/></clipPath><defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#eeeeee"/><line x1="0" y1="0" x2="0" y2="6" stroke="#999" stroke-width="2"/></pattern></defs>"##
+    );
+    map_zones(&mut s, zones, &frame, &colours, scale, digits, dec);
+    map_points(&mut s, points, &frame, dec);
+    if !values.is_empty() {
+        map_legend(&mut s, legend_title, &colours, map_h, scale, digits, dec);
+    }
+    s.push_str("</svg>");
+    s
+}
+
+/// `b` grown to cover `r`, or `r` when there is no `b` yet.
+fn cover(b: Option<geo::Rect<f64>>, r: geo::Rect<f64>) -> geo::Rect<f64> {
+    match b {
+        None => r,
+        Some(b) => geo::Rect::new(
+            geo::coord! { x: b.min().x.min(r.min().x), y: b.min().y.min(r.min().y) },
+            geo::coord! { x: b.max().x.max(r.max().x), y: b.max().y.max(r.max().y) },
+        ),
+    }
+}
+
+/// What a [`map`] shows, in lon/lat: the points with a margin when there are any (zones beyond
+/// them are clipped), else all the zones; `None` when there is nothing to show.
+fn map_bounds(zones: &[MapZone], points: &[MapPoint]) -> Option<geo::Rect<f64>> {
     let mut bbox: Option<geo::Rect<f64>> = None;
     for z in zones.iter().filter(|_| points.is_empty()) {
         if let Some(r) = z.geometry.bounding_rect() {
-            bbox = Some(match bbox {
-                None => r,
-                Some(b) => geo::Rect::new(
-                    geo::coord! { x: b.min().x.min(r.min().x), y: b.min().y.min(r.min().y) },
-                    geo::coord! { x: b.max().x.max(r.max().x), y: b.max().y.max(r.max().y) },
-                ),
-            });
+            bbox = Some(cover(bbox, r));
         }
     }
     for p in points {
@@ -536,17 +667,9 @@ pub fn map(
             geo::coord! { x: p.lon, y: p.lat },
             geo::coord! { x: p.lon, y: p.lat },
         );
-        bbox = Some(match bbox {
-            None => r,
-            Some(b) => geo::Rect::new(
-                geo::coord! { x: b.min().x.min(r.min().x), y: b.min().y.min(r.min().y) },
-                geo::coord! { x: b.max().x.max(r.max().x), y: b.max().y.max(r.max().y) },
-            ),
-        });
+        bbox = Some(cover(bbox, r));
     }
-    let Some(mut b) = bbox else {
-        return String::new();
-    };
+    let mut b = bbox?;
     if !points.is_empty() {
         // Around the points, with a margin; zones beyond are clipped by the view box.
         let (dx, dy) = (
@@ -558,27 +681,79 @@ pub fn map(
             geo::coord! { x: b.max().x + dx, y: b.max().y + dy },
         );
     }
-    let k = ((b.min().y + b.max().y) / 2.0).to_radians().cos();
-    let (bw, bh) = (
-        ((b.max().x - b.min().x) * k).max(1e-9),
-        (b.max().y - b.min().y).max(1e-9),
-    );
-    let w = 640.0;
-    let map_h = (w * bh / bw).clamp(200.0, 520.0);
-    let s_xy = (w / bw).min(map_h / bh);
-    let px = |x: f64| (x - b.min().x) * k * s_xy;
-    let py = |y: f64| (b.max().y - y) * s_xy;
-    let values: Vec<f64> = zones
-        .iter()
-        .filter(|z| !z.suppressed)
-        .filter_map(|z| z.value)
-        .collect();
-    let (vmin, vmax) = values
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, c), v| {
-            (a.min(*v), c.max(*v))
-        });
-    let colour = |v: f64| {
+    Some(b)
+}
+
+/// The projection of a [`map`]: lon/lat to pixels, x scaled by cos(latitude) at the middle of
+/// the bounds, fitted into a 640 pixel wide map whose height follows the bounds (200 to 520).
+struct MapFrame {
+    /// The west edge of the bounds (lon).
+    west: f64,
+    /// The north edge of the bounds (lat).
+    north: f64,
+    /// cos(latitude) at the middle of the bounds.
+    k: f64,
+    /// Pixels per degree of latitude.
+    s_xy: f64,
+    /// The width of the map in pixels.
+    w: f64,
+    /// The height of the map in pixels (the legend comes below).
+    map_h: f64,
+}
+
+impl MapFrame {
+    /// The projection that fits `b` (lon/lat) into the map.
+    fn new(b: geo::Rect<f64>) -> Self {
+        let k = ((b.min().y + b.max().y) / 2.0).to_radians().cos();
+        let (bw, bh) = (
+            ((b.max().x - b.min().x) * k).max(1e-9),
+            (b.max().y - b.min().y).max(1e-9),
+        );
+        let w = 640.0;
+        let map_h = (w * bh / bw).clamp(200.0, 520.0);
+        let s_xy = (w / bw).min(map_h / bh);
+        MapFrame {
+            west: b.min().x,
+            north: b.max().y,
+            k,
+            s_xy,
+            w,
+            map_h,
+        }
+    }
+
+    /// The x pixel of the longitude `x`.
+    fn x(&self, x: f64) -> f64 {
+        (x - self.west) * self.k * self.s_xy
+    }
+
+    /// The y pixel of the latitude `y`.
+    fn y(&self, y: f64) -> f64 {
+        (self.north - y) * self.s_xy
+    }
+}
+
+/// The sequential colour scale of a [`map`]: white-ish at the smallest value to deep blue at
+/// the largest (the middle colour when they are equal).
+struct ColourScale {
+    vmin: f64,
+    vmax: f64,
+}
+
+impl ColourScale {
+    /// The scale over `values` (infinite bounds when there are none).
+    fn new(values: &[f64]) -> Self {
+        let (vmin, vmax) = values
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, c), v| {
+                (a.min(*v), c.max(*v))
+            });
+        ColourScale { vmin, vmax }
+    }
+
+    /// The colour of `v`, as `#rrggbb`.
+    fn colour(&self, v: f64) -> String {
+        let ColourScale { vmin, vmax } = *self;
         let t = if vmax > vmin {
             (v - vmin) / (vmax - vmin)
         } else {
@@ -592,11 +767,22 @@ pub fn map(
             lerp(243.0, 69.0),
             lerp(255.0, 148.0)
         )
-    };
-    let h = map_h + 50.0;
-    let mut s = format!(
-        r##"<svg viewBox="0 0 {w} {h:.0}" width="100%" role="img" xmlns="http://www.w3.org/2000/svg"><clipPath id="mapclip"><rect width="{w}" height="{map_h:.0}"/></clipPath><defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#eeeeee"/><line x1="0" y1="0" x2="0" y2="6" stroke="#999" stroke-width="2"/></pattern></defs>"##
-    );
+    }
+}
+
+/// The zones of a [`map`], clipped to it: coloured by value (a data mark), hatched when
+/// suppressed, pale background when without a value; each with its label and value as title.
+fn map_zones(
+    s: &mut String,
+    zones: &[MapZone],
+    frame: &MapFrame,
+    colours: &ColourScale,
+    scale: f64,
+    digits: usize,
+    dec: Decimal,
+) {
+    let px = |x: f64| frame.x(x);
+    let py = |y: f64| frame.y(y);
     for z in zones {
         let d = outline(&z.geometry, true, &px, &py);
         // Outlines without a value are background, not data.
@@ -607,7 +793,7 @@ pub fn map(
         };
         let fill = match (z.value, z.suppressed) {
             (_, true) => "url(#hatch)".to_string(),
-            (Some(v), false) => colour(v),
+            (Some(v), false) => colours.colour(v),
             (None, false) => "#f7f7f7".into(),
         };
         let title = match z.value {
@@ -625,6 +811,14 @@ pub fn map(
             esc(&title)
         );
     }
+}
+
+/// The points of a [`map`]: circles (data marks) with area proportional to `size`, each
+/// labelled with its name and size, the label left of the point in the right third of the map.
+fn map_points(s: &mut String, points: &[MapPoint], frame: &MapFrame, dec: Decimal) {
+    let px = |x: f64| frame.x(x);
+    let py = |y: f64| frame.y(y);
+    let w = frame.w;
     let max_size = points
         .iter()
         .map(|p| p.size)
@@ -651,34 +845,44 @@ pub fn map(
             dec.num(p.size, 0)
         );
     }
-    if !values.is_empty() {
-        let ly = map_h + 14.0;
+}
+
+/// The legend of a [`map`] below it (`map_h` pixels down): its title, five swatches from the
+/// smallest value to the largest, and the hatch of suppressed values.
+fn map_legend(
+    s: &mut String,
+    legend_title: &str,
+    colours: &ColourScale,
+    map_h: f64,
+    scale: f64,
+    digits: usize,
+    dec: Decimal,
+) {
+    let ColourScale { vmin, vmax } = *colours;
+    let ly = map_h + 14.0;
+    let _ = write!(
+        s,
+        r#"<text x="0" y="{}" font-size="12">{}</text>"#,
+        ly + 10.0,
+        esc(legend_title)
+    );
+    for i in 0..5 {
+        let v = vmin + (vmax - vmin) * i as f64 / 4.0;
+        let lx = 200.0 + 70.0 * i as f64;
         let _ = write!(
             s,
-            r#"<text x="0" y="{}" font-size="12">{}</text>"#,
+            r##"<rect x="{lx}" y="{ly}" width="20" height="12" fill="{}" stroke="#666" stroke-width="0.5"/><text x="{}" y="{}" font-size="11">{}</text>"##,
+            colours.colour(v),
+            lx + 24.0,
             ly + 10.0,
-            esc(legend_title)
-        );
-        for i in 0..5 {
-            let v = vmin + (vmax - vmin) * i as f64 / 4.0;
-            let lx = 200.0 + 70.0 * i as f64;
-            let _ = write!(
-                s,
-                r##"<rect x="{lx}" y="{ly}" width="20" height="12" fill="{}" stroke="#666" stroke-width="0.5"/><text x="{}" y="{}" font-size="11">{}</text>"##,
-                colour(v),
-                lx + 24.0,
-                ly + 10.0,
-                dec.num(v * scale, digits)
-            );
-        }
-        let _ = write!(
-            s,
-            r##"<rect x="560" y="{ly}" width="20" height="12" fill="url(#hatch)" stroke="#666" stroke-width="0.5"/><text x="584" y="{}" font-size="11">*</text>"##,
-            ly + 10.0
+            dec.num(v * scale, digits)
         );
     }
-    s.push_str("</svg>");
-    s
+    let _ = write!(
+        s,
+        r##"<rect x="560" y="{ly}" width="20" height="12" fill="url(#hatch)" stroke="#666" stroke-width="0.5"/><text x="584" y="{}" font-size="11">*</text>"##,
+        ly + 10.0
+    );
 }
 
 #[cfg(test)]
