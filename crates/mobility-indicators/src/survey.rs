@@ -715,14 +715,7 @@ impl Sums {
             if s.estimator == Estimator::Share {
                 domain_totals(&local, &mut totals);
                 for &(d, xd) in &totals {
-                    let a = &mut self.dom[d as usize * ns + h];
-                    if xd != 0.0 {
-                        a.n_d += 1;
-                        a.sw += w;
-                        a.sw2 += w * w;
-                    }
-                    a.sw_x += w * xd;
-                    a.sw2_xx += w * w * xd * xd;
+                    self.dom[d as usize * ns + h].add_x(w, xd);
                     if s.bootstrap {
                         self.dom_contrib[d as usize].push((p as u32, xd));
                     }
@@ -731,24 +724,17 @@ impl Sums {
             for &(d, k, y, x) in &local {
                 let cell = d as usize * nk + k as usize;
                 let a = self.cells.get_mut(cell * ns + h);
-                a.sw_y += w * y;
-                a.sw2_yy += w * w * y * y;
+                a.add_y(w, y);
                 match s.estimator {
                     Estimator::Ratio => {
-                        a.sw_x += w * x;
-                        a.sw2_xx += w * w * x * x;
-                        a.sw2_xy += w * w * x * y;
-                        if x != 0.0 {
-                            a.n_d += 1;
-                            a.sw += w;
-                            a.sw2 += w * w;
-                        }
+                        a.add_x(w, x);
+                        a.add_cross(w, x, y);
                     }
                     Estimator::Share => {
                         let xd = totals.iter().find(|t| t.0 == d).map_or(0.0, |t| t.1);
-                        a.sw2_xy += w * w * xd * y;
+                        a.add_cross(w, xd, y);
                     }
-                    Estimator::Mean => a.sw2_xy += w * w * y,
+                    Estimator::Mean => a.add_cross(w, 1.0, y),
                     // Medians take their own path (`medians`).
                     Estimator::Total | Estimator::Median => {}
                 }
@@ -1686,12 +1672,8 @@ fn accumulate(frame: &Frame, shape: &Shape, rows: &[Row], domains_of: &DomainsOf
             domains_of(p, &mut pd);
             let (w, h) = (frame.weight[p], frame.stratum[p] as usize);
             for &d in &pd {
-                let s = &mut acc.dom[d as usize * shape.ns + h];
-                s.n_d += 1;
-                s.sw += w;
-                s.sw2 += w * w;
-                s.sw_x += w;
-                s.sw2_xx += w * w;
+                // Every person of the domain counts once in a mean's or total's denominator.
+                acc.dom[d as usize * shape.ns + h].add_x(w, 1.0);
             }
         }
     }

@@ -55,6 +55,51 @@ impl std::ops::AddAssign<&StratumSums> for StratumSums {
     }
 }
 
+/// A person's terms, added one person at a time: what the linearised variance of
+/// [`ratio_estimate`] needs from each person of weight `w` in a stratum and domain.
+///
+/// ```
+/// use mobility_stats::ratio::StratumSums;
+/// // Two persons of one stratum: trips y over days x, weights 2 and 1.
+/// let mut s = StratumSums::default();
+/// for (w, y, x) in [(2.0, 3.0, 1.0), (1.0, 0.0, 1.0)] {
+///     s.add_y(w, y);
+///     s.add_x(w, x);
+///     s.add_cross(w, x, y);
+/// }
+/// assert_eq!((s.n_d, s.sw, s.sw2), (2, 3.0, 5.0));
+/// assert_eq!((s.sw_y, s.sw_x), (6.0, 3.0)); // R = 6 / 3 = 2 trips a day
+/// assert_eq!((s.sw2_yy, s.sw2_xx, s.sw2_xy), (36.0, 5.0, 12.0));
+/// ```
+impl StratumSums {
+    /// The numerator's terms of a person with contribution `y`: Σ w y and Σ w² y².
+    #[inline]
+    pub fn add_y(&mut self, w: f64, y: f64) {
+        self.sw_y += w * y;
+        self.sw2_yy += w * w * y * y;
+    }
+
+    /// The denominator's terms of a person with contribution `x`: Σ w x and Σ w² x²; a
+    /// person with x ≠ 0 is in the domain (n_d, Σ w, Σ w²).
+    #[inline]
+    pub fn add_x(&mut self, w: f64, x: f64) {
+        if x != 0.0 {
+            self.n_d += 1;
+            self.sw += w;
+            self.sw2 += w * w;
+        }
+        self.sw_x += w * x;
+        self.sw2_xx += w * w * x * x;
+    }
+
+    /// The cross term Σ w² x y of a person with contributions `x` and `y` (x = 1 for a mean,
+    /// the person's total of the domain for a share).
+    #[inline]
+    pub fn add_cross(&mut self, w: f64, x: f64, y: f64) {
+        self.sw2_xy += w * w * x * y;
+    }
+}
+
 /// An estimate with its uncertainty.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Estimate {
