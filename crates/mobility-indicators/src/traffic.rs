@@ -385,16 +385,21 @@ async fn monthly_mdt(
     Ok(mdt)
 }
 
-/// The default reference year: the first year in which a point has ten months of MDT
-/// (counted over the subsets it is in).
+/// The default reference year: the first year in which a point has ten months of MDT (each
+/// month once, however many subsets hold the point: SVV's ten-month rule is per point).
 fn first_full_year(mdt: &BTreeMap<String, PointMonths>) -> Option<i64> {
-    let mut counts: BTreeMap<(String, i64), u32> = BTreeMap::new();
-    for points in mdt.values() {
-        for (p, months) in points {
-            for k in months.keys() {
-                *counts.entry((p.clone(), k.div_euclid(12))).or_default() += 1;
-            }
-        }
+    // A point is in several subsets (all points, its kommune): each of its months counts once.
+    let months: std::collections::BTreeSet<(&str, i64)> = mdt
+        .values()
+        .flat_map(|points| {
+            points
+                .iter()
+                .flat_map(|(p, months)| months.keys().map(move |k| (p.as_str(), *k)))
+        })
+        .collect();
+    let mut counts: BTreeMap<(&str, i64), u32> = BTreeMap::new();
+    for (p, k) in months {
+        *counts.entry((p, k.div_euclid(12))).or_default() += 1;
     }
     counts
         .iter()
@@ -584,4 +589,22 @@ pub fn nullvekst_table(rolling: &RecordBatch) -> Result<RecordBatch> {
         Arc::new(StringArray::from(vec!["percent"; rows.len()])),
     ];
     Ok(RecordBatch::try_new(Arc::new(schema), cols)?)
+}
+
+#[cfg(test)]
+mod first_full_year_tests {
+    use super::*;
+
+    /// A point of two subsets (all points and its kommune) with 5 months of 2019 and all of
+    /// 2020: 2019 is not a full year however many subsets hold the point.
+    #[test]
+    fn a_point_in_two_subsets_counts_its_months_once() {
+        let months: BTreeMap<i64, f64> = (2019 * 12 + 7..2021 * 12).map(|k| (k, 100.0)).collect();
+        let points: PointMonths = BTreeMap::from([("p1".to_string(), months)]);
+        let mdt = BTreeMap::from([
+            ("all points".to_string(), points.clone()),
+            ("kommune 3201 Bærum".to_string(), points),
+        ]);
+        assert_eq!(first_full_year(&mdt), Some(2020));
+    }
 }
