@@ -384,7 +384,8 @@ struct RunArgs {
     /// Language of report.html: nb (Norwegian bokmål) or en [default: nb].
     #[arg(long, value_enum)]
     lang: Option<LangArg>,
-    /// Only these indicators (comma-separated ids); the targets table is always written.
+    /// Only these indicators (comma-separated ids); the targets table, the report's tables
+    /// (traffic profiles, counting points, emission factors) and geo/zones are always written.
     #[arg(long, value_name = "IDS")]
     only: Option<String>,
     /// A targets file (TOML) instead of Bærum's built-in targets.
@@ -456,7 +457,7 @@ struct ReportArgs {
     /// The output directory of a run.
     #[arg(long, value_name = "OUT_DIR")]
     out: PathBuf,
-    /// Language of report.html: nb (Norwegian bokmål) or en [default: nb].
+    /// Language of report.html: nb (Norwegian bokmål) or en [default: the run's].
     #[arg(long, value_enum)]
     lang: Option<LangArg>,
 }
@@ -701,12 +702,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 /// `mobility report`: report.html of an output folder, rendered from its tables and manifest,
 /// written beside them in one rename.
 fn cmd_report(a: &ReportArgs, quiet: bool) -> anyhow::Result<()> {
+    let (tables, facts) = mobility_report::read(&a.out)?;
+    // The run's language unless asked for another.
     let lang = match a.lang {
         Some(LangArg::En) => mobility_report::Lang::En,
         Some(LangArg::Nb) => mobility_report::Lang::Nb,
-        None => mobility_report::Lang::default(),
+        None => facts.lang.unwrap_or_default(),
     };
-    let (tables, facts) = mobility_report::read(&a.out)?;
     let html = mobility_report::render(&tables, &facts, lang)?;
     let target = a.out.join("report.html");
     let staged = a.out.join(format!(".report-{}.html", std::process::id()));

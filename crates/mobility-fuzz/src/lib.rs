@@ -154,6 +154,8 @@ impl Target {
                 }
             }
             Target::Wkb => {
+                // ST_AsText's path: the bytes straight to WKT, Z and M kept.
+                let _ = mobility_geo::wkb::to_wkt(bytes);
                 if let Ok(g) = mobility_geo::wkb::from_wkb(bytes) {
                     let _ = mobility_geo::valid::invalidity(&g);
                     let _ = mobility_geo::wkb::to_wkb(&g);

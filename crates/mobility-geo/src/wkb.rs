@@ -127,8 +127,38 @@ fn write_geometry(out: &mut Vec<u8>, g: &Geometry<f64>) -> Result<()> {
 /// Decodes WKB or EWKB (either byte order, XY/Z/M/ZM, any SRID) into a 2-D geometry: Z and M
 /// are dropped, an empty point (all NaN) reads as a point of NaNs.
 pub fn from_wkb(bytes: &[u8]) -> Result<Geometry<f64>> {
+    // The common per-row case, a 2-D point, read directly.
+    if let Some(p) = plain_point(bytes) {
+        return Ok(Geometry::Point(p));
+    }
     let (_, wkb) = read(bytes)?;
     Ok(to_geo(&wkb))
+}
+
+/// A 2-D ISO WKB point (byte order, type 1, x, y: 21 bytes) as the `wkb` crate would read it;
+/// `None` for anything else.
+fn plain_point(b: &[u8]) -> Option<geo::Point<f64>> {
+    let b: &[u8; 21] = b.try_into().ok()?;
+    let little = match b[0] {
+        1 => true,
+        0 => false,
+        _ => return None,
+    };
+    let word = |i: usize| [b[i], b[i + 1], b[i + 2], b[i + 3]];
+    let double = |i: usize| {
+        let v: [u8; 8] = b[i..i + 8].try_into().expect("8 bytes");
+        if little {
+            f64::from_le_bytes(v)
+        } else {
+            f64::from_be_bytes(v)
+        }
+    };
+    let type_id = if little {
+        u32::from_le_bytes(word(1))
+    } else {
+        u32::from_be_bytes(word(1))
+    };
+    (type_id == 1).then(|| geo::Point::new(double(5), double(13)))
 }
 
 /// Well-Known Text of WKB or EWKB, Z and M kept: `POINT Z(1 2 3)`, `POINT M(1 2 4)`,
@@ -538,6 +568,33 @@ impl Extent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The direct read of a 2-D point gives what the `wkb` crate gives, in both byte orders,
+    /// the empty point (NaN) included; other 21-byte inputs go to the crate.
+    #[test]
+    fn a_plain_point_reads_as_the_crate_reads_it() {
+        for (x, y) in [(10.5, 59.9), (-0.0, 1e-300), (f64::NAN, f64::NAN)] {
+            let le = point_wkb(x, y);
+            let mut be = vec![0u8];
+            be.extend_from_slice(&1u32.to_be_bytes());
+            be.extend_from_slice(&x.to_be_bytes());
+            be.extend_from_slice(&y.to_be_bytes());
+            for bytes in [le, be] {
+                let direct = plain_point(&bytes).expect("a plain point");
+                let (_, wkb) = read(&bytes).unwrap();
+                let Geometry::Point(crate_point) = to_geo(&wkb) else {
+                    panic!("not a point")
+                };
+                assert_eq!(direct.x().to_bits(), crate_point.x().to_bits());
+                assert_eq!(direct.y().to_bits(), crate_point.y().to_bits());
+            }
+        }
+        // A 2-D linestring of one coordinate is 21 bytes too, and not a point.
+        let mut line = vec![1u8];
+        line.extend_from_slice(&2u32.to_le_bytes());
+        line.extend_from_slice(&[0; 16]);
+        assert!(plain_point(&line).is_none());
+    }
     use geo::{MultiPolygon, polygon, wkt};
 
     /// Little-endian WKB written by hand: `head` a byte-order byte and a type code, `n` a

@@ -21,6 +21,51 @@ use parquet::file::properties::WriterProperties;
 use crate::batches::collect_if;
 use crate::{Error, Result, io};
 
+/// The run's zones as `geo/zones.*` has them: zone_id, name, geometry (WKB), and
+/// geometry_error: why a geometry does not decode, whose geometry is then NULL (the report
+/// names such zones under its maps; the run does not fail on them).
+pub fn zones_layer(batches: &[RecordBatch]) -> Result<Option<RecordBatch>> {
+    let Some(first) = batches.first() else {
+        return Ok(None);
+    };
+    let b = arrow::compute::concat_batches(&first.schema(), batches)?;
+    let id = arrow::compute::cast(&zone_column(&b, "zone_id")?, &DataType::Utf8)?;
+    let name = arrow::compute::cast(&zone_column(&b, "name")?, &DataType::Utf8)?;
+    let g = arrow::compute::cast(&zone_column(&b, "geometry")?, &DataType::Binary)?;
+    let g = g.as_binary::<i32>();
+    let mut errors: Vec<Option<String>> = Vec::with_capacity(b.num_rows());
+    let geometry: BinaryArray = (0..b.num_rows())
+        .map(|i| {
+            let bytes = g.is_valid(i).then(|| g.value(i))?;
+            match mobility_geo::wkb::from_wkb(bytes) {
+                Ok(_) => {
+                    errors.push(None);
+                    Some(bytes)
+                }
+                Err(e) => {
+                    errors.push(Some(e.to_string()));
+                    None
+                }
+            }
+        })
+        .collect();
+    errors.resize(b.num_rows(), None);
+    Ok(Some(RecordBatch::try_new(
+        Arc::new(Schema::new(vec![
+            Field::new("zone_id", DataType::Utf8, false),
+            Field::new("name", DataType::Utf8, true),
+            Field::new("geometry", DataType::Binary, true),
+            Field::new("geometry_error", DataType::Utf8, true),
+        ])),
+        vec![
+            id,
+            name,
+            Arc::new(geometry),
+            Arc::new(StringArray::from(errors)),
+        ],
+    )?))
+}
+
 /// Column `name` of the run's zones.
 fn zone_column(b: &RecordBatch, name: &str) -> Result<ArrayRef> {
     b.column_by_name(name).cloned().ok_or_else(|| Error::Shape {
@@ -38,23 +83,16 @@ pub async fn write(
     let mut written = Vec::new();
     let mut geom: HashMap<String, Vec<u8>> = HashMap::new();
     if let Some(b) = outputs.get("zones") {
-        let id_col = arrow::compute::cast(&zone_column(b, "zone_id")?, &DataType::Utf8)?;
-        let g_col = arrow::compute::cast(&zone_column(b, "geometry")?, &DataType::Binary)?;
-        let (id, g) = (id_col.as_string::<i32>(), g_col.as_binary::<i32>());
-        for i in 0..b.num_rows() {
+        let g = zone_column(b, "geometry")?;
+        let (id, g) = (
+            zone_column(b, "zone_id")?.as_string::<i32>().clone(),
+            g.as_binary::<i32>().clone(),
+        );
+        for i in (0..b.num_rows()).filter(|&i| g.is_valid(i)) {
             geom.insert(id.value(i).to_string(), g.value(i).to_vec());
         }
         // The zones themselves: the report's maps read them back from here.
-        let name = arrow::compute::cast(&zone_column(b, "name")?, &DataType::Utf8)?;
-        let zones = RecordBatch::try_new(
-            Arc::new(Schema::new(vec![
-                Field::new("zone_id", DataType::Utf8, false),
-                Field::new("name", DataType::Utf8, true),
-                Field::new("geometry", DataType::Binary, false),
-            ])),
-            vec![id_col.clone(), name, g_col.clone()],
-        )?;
-        written.extend(write_both(dir, "zones", &zones)?);
+        written.extend(write_both(dir, "zones", b)?);
     }
     let mut ids: Vec<&String> = outputs.keys().collect();
     ids.sort();
@@ -235,16 +273,22 @@ fn geojson(batch: &RecordBatch) -> Result<String> {
         .collect();
     let mut features = Vec::with_capacity(batch.num_rows());
     for i in 0..batch.num_rows() {
-        let geometry = mobility_geo::wkb::from_wkb(g.value(i)).map_err(|e| Error::Shape {
-            id: "geojson".into(),
-            message: e.to_string(),
-        })?;
+        // A NULL geometry (a zone whose WKB does not decode) is a feature without one.
+        let geometry = match g.is_valid(i) {
+            true => Some(
+                mobility_geo::wkb::from_wkb(g.value(i)).map_err(|e| Error::Shape {
+                    id: "geojson".into(),
+                    message: e.to_string(),
+                })?,
+            ),
+            false => None,
+        };
         let mut p = geojson::JsonObject::new();
         for (name, c) in &props {
             p.insert(name.clone(), property(c, i)?);
         }
         features.push(geojson::Feature {
-            geometry: Some(geojson::Geometry::from(&geometry)),
+            geometry: geometry.as_ref().map(geojson::Geometry::from),
             properties: Some(p),
             ..Default::default()
         });
@@ -288,6 +332,58 @@ mod tests {
     use geo::{Geometry, LineString, MultiLineString, MultiPoint, MultiPolygon, Point, Polygon};
 
     use super::*;
+
+    /// A zone whose WKB does not decode: `geo/zones.*` is written with its geometry NULL and
+    /// the reason, the GeoJSON feature has no geometry, and the report names the zone under
+    /// its maps. The run does not fail on it.
+    #[test]
+    fn a_zone_that_does_not_decode_is_kept_without_geometry_and_named() {
+        let square = Geometry::Polygon(Polygon::new(
+            LineString::from(vec![(10.0, 59.0), (10.1, 59.0), (10.1, 59.1), (10.0, 59.0)]),
+            vec![],
+        ));
+        let good = mobility_geo::wkb::to_wkb(&square).unwrap();
+        let zones = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![
+                Field::new("zone_id", DataType::Utf8, false),
+                Field::new("name", DataType::Utf8, true),
+                Field::new("geometry", DataType::Binary, false),
+            ])),
+            vec![
+                Arc::new(StringArray::from(vec!["3201", "3203"])),
+                Arc::new(StringArray::from(vec!["Bærum", "Asker"])),
+                Arc::new(BinaryArray::from(vec![good.as_slice(), &[1, 3, 0]])),
+            ],
+        )
+        .unwrap();
+        let layer = zones_layer(&[zones]).unwrap().unwrap();
+        let g = layer.column_by_name("geometry").unwrap();
+        assert_eq!((g.is_valid(0), g.is_valid(1)), (true, false));
+        let why = layer.column_by_name("geometry_error").unwrap();
+        let why = why.as_string::<i32>();
+        assert!(why.is_null(0) && why.value(1).contains("WKB"), "{why:?}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let outputs = HashMap::from([("zones".to_string(), layer.clone())]);
+        let ctx = SessionContext::new();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let written = rt.block_on(write(&ctx, &outputs, dir.path())).unwrap();
+        assert!(
+            written.contains(&"geo/zones.geojson".to_string()),
+            "{written:?}"
+        );
+        let gj = std::fs::read_to_string(dir.path().join("zones.geojson")).unwrap();
+        assert_eq!(gj.matches("\"geometry\":null").count(), 1, "{gj}");
+
+        let tables = HashMap::from([("zones".to_string(), layer)]);
+        let facts = mobility_report::RunFacts::default();
+        let html = mobility_report::render(&tables, &facts, mobility_report::Lang::En).unwrap();
+        let note = &html[html.find("data-undrawn=\"1\"").expect("one zone named")..];
+        let note = &note[..note.find("</p>").unwrap()];
+        assert!(note.contains("3203 (") && !note.contains("3201"), "{note}");
+    }
 
     /// One feature of each geometry type the outputs can hold, written as GeoJSON and read
     /// back by shapely (an independent reader): each comes back as the same geometry.

@@ -424,6 +424,7 @@ pub async fn run_catalog(opts: &RunOptions, catalog: &[Indicator]) -> Result<Man
         data: manifest.data.clone(),
         table_rows: manifest.table_rows.clone(),
         seconds_total: manifest.seconds_total,
+        lang: Some(opts.lang),
     };
     let html = match mobility_report::render(&outputs, &facts, opts.lang) {
         Ok(h) => h,
@@ -611,8 +612,7 @@ async fn run_into(
         "SELECT zone_id, name, geometry FROM zones",
     )
     .await?;
-    if let Some(first) = zones.first() {
-        let zones = arrow::compute::concat_batches(&first.schema(), &zones)?;
+    if let Some(zones) = crate::geo_out::zones_layer(&zones)? {
         outputs.insert("zones".to_string(), zones);
     }
     let manifest = Manifest {
@@ -721,6 +721,7 @@ fn parameters(opts: &RunOptions, design: &Design) -> serde_json::Value {
         "scenarios": opts.scenarios,
         "traffic_reference_year": opts.reference_year,
         "traffic_index_method": opts.index_method.name(),
+        "lang": opts.lang.code(),
         "factors": opts.factors.as_ref().map(|f| f.path.display().to_string()),
         "replicate_weights": design.replicates.as_ref().map(|r| serde_json::json!({"replicates": r.weights.len(), "scale": r.scale, "scheme": r.scheme})),
         "calibration": design.calibration,

@@ -54,6 +54,22 @@ pub struct RunFacts {
     pub table_rows: BTreeMap<String, u64>,
     /// The run's wall time, s.
     pub seconds_total: f64,
+    /// The language the run wrote report.html in (`parameters.lang`), if it says.
+    #[serde(
+        default,
+        deserialize_with = "lang_of_parameters",
+        rename = "parameters"
+    )]
+    pub lang: Option<Lang>,
+}
+
+/// `lang` of the manifest's `parameters`.
+fn lang_of_parameters<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Lang>, D::Error> {
+    let parameters: serde_json::Value = serde::Deserialize::deserialize(d)?;
+    Ok(parameters
+        .get("lang")
+        .and_then(|l| l.as_str())
+        .and_then(Lang::parse))
 }
 
 /// Errors of the report.

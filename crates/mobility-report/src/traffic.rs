@@ -119,7 +119,8 @@ fn point_names(tables: &Tables) -> HashMap<String, String> {
 }
 
 /// A profile table (`trp_id`, the position `x` on the axis, `mean_volume`): a line per
-/// point, named by its name or else its id, the first 8 by name.
+/// point, named by its name (with its id where two points share a name) or else its id, the
+/// first 8 by that label.
 fn profile(
     b: &RecordBatch,
     x: &str,
@@ -131,23 +132,34 @@ fn profile(
     let (p, x, v) = (utf8(b, "trp_id")?, f64s(b, x)?, f64s(b, "mean_volume")?);
     let mut per: BTreeMap<&str, Vec<Option<f64>>> = BTreeMap::new();
     for i in 0..b.num_rows() {
-        let id = p.value(i);
-        let name = names.get(id).map_or(id, String::as_str);
-        let e = per.entry(name).or_insert_with(|| vec![None; n]);
+        let e = per.entry(p.value(i)).or_insert_with(|| vec![None; n]);
         let k = x.value(i) as usize;
         if k < n && v.is_valid(i) {
             e[k] = Some(v.value(i));
         }
     }
-    let lines: Vec<Line> = per
+    let name = |id: &str| names.get(id).map_or(id, String::as_str).to_string();
+    let mut named: BTreeMap<String, usize> = BTreeMap::new();
+    for id in per.keys() {
+        *named.entry(name(id)).or_default() += 1;
+    }
+    let mut lines: Vec<Line> = per
         .into_iter()
-        .take(8)
-        .map(|(name, values)| Line {
-            name: name.to_string(),
-            values,
-            band: None,
+        .map(|(id, values)| {
+            let label = name(id);
+            Line {
+                name: if named[&label] > 1 {
+                    format!("{label} ({id})")
+                } else {
+                    label
+                },
+                values,
+                band: None,
+            }
         })
         .collect();
+    lines.sort_by(|a, b| a.name.cmp(&b.name));
+    lines.truncate(8);
     if lines.is_empty() {
         return None;
     }

@@ -30,7 +30,15 @@ pub(crate) fn read(tables: &Tables) -> (Vec<MapArea>, Vec<String>) {
         return (areas, undrawn);
     };
     let g = g.as_binary::<i32>();
+    // The run writes NULL where a zone's geometry does not decode, and why.
+    let error = utf8(b, "geometry_error");
     for i in 0..b.num_rows() {
+        if g.is_null(i) {
+            if let Some(why) = error.as_ref().filter(|e| e.is_valid(i)) {
+                undrawn.push(format!("{} ({})", id.value(i), why.value(i)));
+            }
+            continue;
+        }
         match mobility_geo::Zone::from_wkb(id.value(i), "", g.value(i)) {
             Ok(Some(z)) => areas.push(MapArea {
                 id: id.value(i).to_string(),
