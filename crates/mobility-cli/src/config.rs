@@ -631,6 +631,35 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// The library's own defaults (`RunOptions::new`, `Rules::default`, the default OD
+    /// periods) are the settings' defaults: a caller of the library and a user of the binary
+    /// get the same run, and changing a default in one place without the other fails here.
+    #[test]
+    fn the_librarys_defaults_are_the_settings_defaults() {
+        let s = Settings::parse(None, &Layers::defaults()).unwrap();
+        let o = mobility_indicators::run::RunOptions::new("d", "o");
+        assert_eq!(o.rules.level, s.ci_level.value);
+        assert_eq!(o.rules.min_n, s.min_n.value);
+        assert_eq!(o.rules.max_cv, s.max_cv.value);
+        assert_eq!(o.bootstrap, s.bootstrap.value);
+        assert_eq!(o.seed, s.seed.value);
+        assert_eq!(o.bootstrap_all, s.variance.value == Variance::Bootstrap);
+        assert_eq!(o.reference_year, s.reference_year.value);
+        assert_eq!(o.index_method, s.index_method.value);
+        assert_eq!(o.lang, s.lang.value);
+        assert_eq!(o.csv, s.csv_dialect.value);
+        assert_eq!(o.replicate_scale, s.replicate_scale.value);
+        assert_eq!(o.query_timeout, s.query_timeout.value);
+        assert_eq!(o.calendar, s.holidays.value);
+        assert_eq!(o.od_zone_kind, s.od_zone_kind.value);
+        let periods = mobility_indicators::run::parse_od_periods(&s.od_periods.value).unwrap();
+        let library: Vec<(String, u32, u32)> = mobility_sql::DEFAULT_OD_PERIODS
+            .iter()
+            .map(|&(name, from, to)| (name.to_string(), from, to))
+            .collect();
+        assert_eq!(periods, library);
+    }
+
     /// Every default parses, and each typed setting is listed once, in the order of `KEYS`.
     #[test]
     fn the_defaults_parse_and_every_key_is_a_field() {
