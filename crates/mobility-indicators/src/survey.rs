@@ -1437,14 +1437,25 @@ impl<'a> Intake<'a> {
             })
         };
         let (y, x) = (num("y")?.expect("checked"), num("x")?);
-        for (k, name) in keys.iter().enumerate() {
-            codes[k].clear();
-            key_interners[k].code(b.column_by_name(name).expect("named"), &mut codes[k])?;
+        // Each column has its own interner: the columns are coded in parallel (this runs on
+        // the thread that takes the query's batches, while the workers have cores to spare).
+        let mut jobs: Vec<(&mut Interner, &mut Vec<u32>, &ArrayRef)> = Vec::new();
+        for ((interner, out), name) in key_interners
+            .iter_mut()
+            .zip(codes.iter_mut())
+            .zip(keys.iter())
+        {
+            jobs.push((interner, out, b.column_by_name(name).expect("named")));
         }
-        for (t, name) in trip_cols.iter() {
-            tcodes[*t].clear();
-            trip_interners[*t].code(b.column_by_name(name).expect("named"), &mut tcodes[*t])?;
+        for (t, (interner, out)) in trip_interners.iter_mut().zip(tcodes.iter_mut()).enumerate() {
+            if let Some((_, name)) = trip_cols.iter().find(|(c, _)| *c == t) {
+                jobs.push((interner, out, b.column_by_name(name).expect("named")));
+            }
         }
+        jobs.into_par_iter().try_for_each(|(interner, out, col)| {
+            out.clear();
+            interner.code(col, out)
+        })?;
         let mut composite_key = Vec::with_capacity(keys.len());
         // A person's trips come together: the last look-up is usually the next one's.
         let mut last: Option<(i64, u32)> = None;
