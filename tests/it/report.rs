@@ -425,6 +425,20 @@ fn the_report_renders_from_the_outputs_alone_with_the_tables_numbers() {
         from_run == again,
         "mobility report wrote another page than the run"
     );
+    // In another language on request, and back in the run's own (the manifest's) without.
+    ok(&[
+        "report",
+        "--out",
+        out.to_str().unwrap(),
+        "--lang",
+        "en",
+        "-q",
+    ]);
+    let en = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(en.contains("<html lang=\"en\">") && en.contains("Mode share of trips"));
+    ok(&["report", "--out", out.to_str().unwrap(), "-q"]);
+    let nb = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(nb == from_run, "without --lang, the run's language (nb)");
 
     // The flow table: every row's estimate and CI bounds, to the unit shown.
     let od: Vec<[f64; 3]> = {

@@ -384,8 +384,9 @@ struct RunArgs {
     /// Language of report.html: nb (Norwegian bokmål) or en [default: nb].
     #[arg(long, value_enum)]
     lang: Option<LangArg>,
-    /// Only these indicators (comma-separated ids); the targets table, the report's tables
-    /// (traffic profiles, counting points, emission factors) and geo/zones are always written.
+    /// Only these indicators (comma-separated ids); the targets table, the traffic index
+    /// tables, the report's tables (traffic profiles, counting points, emission factors) and
+    /// geo/zones are always written.
     #[arg(long, value_name = "IDS")]
     only: Option<String>,
     /// A targets file (TOML) instead of Bærum's built-in targets.
@@ -457,7 +458,7 @@ struct ReportArgs {
     /// The output directory of a run.
     #[arg(long, value_name = "OUT_DIR")]
     out: PathBuf,
-    /// Language of report.html: nb (Norwegian bokmål) or en [default: the run's].
+    /// Language of report.html: nb (Norwegian bokmål) or en [default: the run's, else nb].
     #[arg(long, value_enum)]
     lang: Option<LangArg>,
 }

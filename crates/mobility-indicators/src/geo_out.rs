@@ -5,7 +5,9 @@
 //! origin zone's centroid to the destination's per flow of breakdown `all`, with its estimate
 //! and CI; flows within a zone and to or from `outside` have no line), and
 //! `<out>/geo/traffic_points_adt.*` (each counting point's ÅDT per year), and
-//! `<out>/geo/zones.*` (the zones: id, name, area; the report's maps read them).
+//! `<out>/geo/zones.*` (the zones: id, name, area, and `geometry_error` where the area does not
+//! decode, whose geometry is then NULL and who have no `home_zone` feature or desire line;
+//! the report's maps read them).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -33,23 +35,19 @@ pub fn zones_layer(batches: &[RecordBatch]) -> Result<Option<RecordBatch>> {
     let name = arrow::compute::cast(&zone_column(&b, "name")?, &DataType::Utf8)?;
     let g = arrow::compute::cast(&zone_column(&b, "geometry")?, &DataType::Binary)?;
     let g = g.as_binary::<i32>();
-    let mut errors: Vec<Option<String>> = Vec::with_capacity(b.num_rows());
-    let geometry: BinaryArray = (0..b.num_rows())
+    // Each zone's geometry, or NULL and why.
+    let (geometry, errors): (Vec<Option<&[u8]>>, Vec<Option<String>>) = (0..b.num_rows())
         .map(|i| {
-            let bytes = g.is_valid(i).then(|| g.value(i))?;
-            match mobility_geo::wkb::from_wkb(bytes) {
-                Ok(_) => {
-                    errors.push(None);
-                    Some(bytes)
-                }
-                Err(e) => {
-                    errors.push(Some(e.to_string()));
-                    None
-                }
+            if g.is_null(i) {
+                return (None, Some("no geometry (NULL)".to_string()));
+            }
+            match mobility_geo::wkb::from_wkb(g.value(i)) {
+                Ok(_) => (Some(g.value(i)), None),
+                Err(e) => (None, Some(e.to_string())),
             }
         })
-        .collect();
-    errors.resize(b.num_rows(), None);
+        .unzip();
+    let geometry = BinaryArray::from(geometry);
     Ok(Some(RecordBatch::try_new(
         Arc::new(Schema::new(vec![
             Field::new("zone_id", DataType::Utf8, false),
@@ -83,11 +81,9 @@ pub async fn write(
     let mut written = Vec::new();
     let mut geom: HashMap<String, Vec<u8>> = HashMap::new();
     if let Some(b) = outputs.get("zones") {
-        let g = zone_column(b, "geometry")?;
-        let (id, g) = (
-            zone_column(b, "zone_id")?.as_string::<i32>().clone(),
-            g.as_binary::<i32>().clone(),
-        );
+        let id = arrow::compute::cast(&zone_column(b, "zone_id")?, &DataType::Utf8)?;
+        let g = arrow::compute::cast(&zone_column(b, "geometry")?, &DataType::Binary)?;
+        let (id, g) = (id.as_string::<i32>(), g.as_binary::<i32>());
         for i in (0..b.num_rows()).filter(|&i| g.is_valid(i)) {
             geom.insert(id.value(i).to_string(), g.value(i).to_vec());
         }
@@ -333,11 +329,11 @@ mod tests {
 
     use super::*;
 
-    /// A zone whose WKB does not decode: `geo/zones.*` is written with its geometry NULL and
-    /// the reason, the GeoJSON feature has no geometry, and the report names the zone under
-    /// its maps. The run does not fail on it.
+    /// A zone without a geometry and one whose WKB does not decode: `geo/zones.*` is written
+    /// with their geometry NULL and each one's reason on its row, their GeoJSON features have
+    /// no geometry, and the report names both under its maps. The run does not fail on them.
     #[test]
-    fn a_zone_that_does_not_decode_is_kept_without_geometry_and_named() {
+    fn zones_that_do_not_decode_or_lack_a_geometry_are_kept_without_it_and_named() {
         let square = Geometry::Polygon(Polygon::new(
             LineString::from(vec![(10.0, 59.0), (10.1, 59.0), (10.1, 59.1), (10.0, 59.0)]),
             vec![],
@@ -347,21 +343,30 @@ mod tests {
             Arc::new(Schema::new(vec![
                 Field::new("zone_id", DataType::Utf8, false),
                 Field::new("name", DataType::Utf8, true),
-                Field::new("geometry", DataType::Binary, false),
+                Field::new("geometry", DataType::Binary, true),
             ])),
             vec![
-                Arc::new(StringArray::from(vec!["3201", "3203"])),
-                Arc::new(StringArray::from(vec!["Bærum", "Asker"])),
-                Arc::new(BinaryArray::from(vec![good.as_slice(), &[1, 3, 0]])),
+                Arc::new(StringArray::from(vec!["0301", "3201", "3203"])),
+                Arc::new(StringArray::from(vec!["Oslo", "Bærum", "Asker"])),
+                Arc::new(BinaryArray::from(vec![
+                    None,
+                    Some(good.as_slice()),
+                    Some(&[1, 3, 0][..]),
+                ])),
             ],
         )
         .unwrap();
         let layer = zones_layer(&[zones]).unwrap().unwrap();
         let g = layer.column_by_name("geometry").unwrap();
-        assert_eq!((g.is_valid(0), g.is_valid(1)), (true, false));
+        assert_eq!(
+            (g.is_valid(0), g.is_valid(1), g.is_valid(2)),
+            (false, true, false)
+        );
+        // Each reason on its own zone's row.
         let why = layer.column_by_name("geometry_error").unwrap();
         let why = why.as_string::<i32>();
-        assert!(why.is_null(0) && why.value(1).contains("WKB"), "{why:?}");
+        assert_eq!(why.value(0), "no geometry (NULL)");
+        assert!(why.is_null(1) && why.value(2).contains("WKB"), "{why:?}");
 
         let dir = tempfile::tempdir().unwrap();
         let outputs = HashMap::from([("zones".to_string(), layer.clone())]);
@@ -375,14 +380,19 @@ mod tests {
             "{written:?}"
         );
         let gj = std::fs::read_to_string(dir.path().join("zones.geojson")).unwrap();
-        assert_eq!(gj.matches("\"geometry\":null").count(), 1, "{gj}");
+        assert_eq!(gj.matches("\"geometry\":null").count(), 2, "{gj}");
 
         let tables = HashMap::from([("zones".to_string(), layer)]);
         let facts = mobility_report::RunFacts::default();
         let html = mobility_report::render(&tables, &facts, mobility_report::Lang::En).unwrap();
-        let note = &html[html.find("data-undrawn=\"1\"").expect("one zone named")..];
+        let note = &html[html.find("data-undrawn=\"2\"").expect("two zones named")..];
         let note = &note[..note.find("</p>").unwrap()];
-        assert!(note.contains("3203 (") && !note.contains("3201"), "{note}");
+        assert!(
+            note.contains("0301 (no geometry (NULL))")
+                && note.contains("3203 (")
+                && !note.contains("3201"),
+            "{note}"
+        );
     }
 
     /// One feature of each geometry type the outputs can hold, written as GeoJSON and read

@@ -1452,10 +1452,15 @@ impl<'a> Intake<'a> {
                 jobs.push((interner, out, b.column_by_name(name).expect("named")));
             }
         }
-        jobs.into_par_iter().try_for_each(|(interner, out, col)| {
-            out.clear();
-            interner.code(col, out)
-        })?;
+        // The first column's error in column order, whichever worker met it first.
+        let coded: Vec<Result<()>> = jobs
+            .into_par_iter()
+            .map(|(interner, out, col)| {
+                out.clear();
+                interner.code(col, out)
+            })
+            .collect();
+        coded.into_iter().collect::<Result<()>>()?;
         let mut composite_key = Vec::with_capacity(keys.len());
         // A person's trips come together: the last look-up is usually the next one's.
         let mut last: Option<(i64, u32)> = None;

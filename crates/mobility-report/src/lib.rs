@@ -223,6 +223,33 @@ mod tests {
         assert!(note.contains("3203 (") && !note.contains("3201"), "{note}");
     }
 
+    /// The run's language comes from the manifest's `parameters.lang`; a manifest without it
+    /// (older outputs), or with something else there, reads as no language.
+    #[test]
+    fn the_manifest_gives_the_runs_language_when_it_has_one() {
+        let facts = |json: &str| serde_json::from_str::<RunFacts>(json).unwrap();
+        let base =
+            r#""version": "1", "data": "d", "table_rows": {"trips": 3}, "seconds_total": 1.5"#;
+        assert_eq!(facts(&format!("{{{base}}}")).lang, None);
+        assert_eq!(
+            facts(&format!(r#"{{{base}, "parameters": {{}}}}"#)).lang,
+            None
+        );
+        assert_eq!(
+            facts(&format!(r#"{{{base}, "parameters": null}}"#)).lang,
+            None
+        );
+        assert_eq!(
+            facts(&format!(r#"{{{base}, "parameters": {{"lang": "fr"}}}}"#)).lang,
+            None
+        );
+        let en = facts(&format!(
+            r#"{{{base}, "parameters": {{"lang": "en", "seed": 2018}}}}"#
+        ));
+        assert_eq!(en.lang, Some(Lang::En));
+        assert_eq!(en.table_rows["trips"], 3);
+    }
+
     #[test]
     fn text_is_escaped_by_the_template() {
         let facts = RunFacts {

@@ -8,7 +8,7 @@ use datafusion::logical_expr::{Documentation, ScalarUDF};
 use crate::udf::{Arg, DOMAIN, arc, num, simple};
 
 /// The bands, in the data model since the report names them too.
-pub(crate) use mobility_model::codes::DISTANCE_BANDS as BANDS;
+use mobility_model::codes::DISTANCE_BANDS as BANDS;
 
 pub fn udf() -> ScalarUDF {
     let doc = Documentation::builder(DOMAIN, "The distance band of a trip length: 0-1, 1-2.5, 2.5-5, 5-10, 10-25, 25-50, 50+ km (lower bound included). 2.5 and 5 km are the short-car-trip thresholds.", "distance_band(km)")

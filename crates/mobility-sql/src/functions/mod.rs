@@ -25,7 +25,6 @@ mod st_transform;
 mod trp_kind;
 mod zone_of;
 
-pub(crate) use distance_band::BANDS;
 pub use nearest_stop_m::StopIndex;
 
 use std::sync::Arc;
