@@ -1,5 +1,6 @@
 //! The arrows of docs/architecture.md hold in the code: each crate depends only on the crates
-//! below it, and no two modules of a crate import each other, directly or through others.
+//! below it, no two modules of a crate import each other, directly or through others, and no
+//! function outside the tests is over 120 lines.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -245,4 +246,92 @@ fn no_two_modules_of_a_crate_import_each_other() {
         }
     }
     assert!(modules > 50, "{modules} modules found");
+}
+
+/// The longest a function may be, outside tests: the house style's "short functions", as
+/// issue 15 set it (a function over it is split along its steps).
+const MAX_FUNCTION_LINES: usize = 120;
+
+/// The functions of a source file over `max` lines outside its test module: (name, lines),
+/// a function counted from its `fn` line to the `}` at its indentation.
+fn long_functions(text: &str, max: usize) -> Vec<(String, usize)> {
+    let lines: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.starts_with("#[cfg(test)]"))
+        .collect();
+    let mut long = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        let rest = line.trim_start();
+        let indent = &line[..line.len() - rest.len()];
+        let mut decl = rest;
+        for prefix in [
+            "pub(crate) ",
+            "pub(super) ",
+            "pub ",
+            "const ",
+            "async ",
+            "unsafe ",
+        ] {
+            decl = decl.strip_prefix(prefix).unwrap_or(decl);
+        }
+        let Some(name) = decl.strip_prefix("fn ") else {
+            i += 1;
+            continue;
+        };
+        // A declaration without a body (a trait's) ends on its line.
+        if rest.ends_with(';') {
+            i += 1;
+            continue;
+        }
+        let close = format!("{indent}}}");
+        let end = (i..lines.len())
+            .find(|&j| lines[j] == close)
+            .unwrap_or(lines.len() - 1);
+        let n = end - i + 1;
+        if n > max {
+            let name: String = name
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            long.push((name, n));
+        }
+        i = end + 1;
+    }
+    long
+}
+
+#[test]
+fn no_function_is_longer_than_the_house_allows() {
+    // The check finds a long function, in an impl too, and not one in the test module.
+    let body = "    x += 1;\n".repeat(MAX_FUNCTION_LINES);
+    let made_up = format!(
+        "fn short() {{\n}}\n\nimpl A {{\n    pub(crate) fn long(&self) {{\n{body}    }}\n}}\n\n#[cfg(test)]\nmod tests {{\n    fn also_long() {{\n{body}    }}\n}}\n"
+    );
+    assert_eq!(
+        long_functions(&made_up, MAX_FUNCTION_LINES),
+        vec![("long".to_string(), MAX_FUNCTION_LINES + 2)]
+    );
+    let mut found = Vec::new();
+    let mut stack = vec![root().join("crates")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                for (name, n) in long_functions(&text, MAX_FUNCTION_LINES) {
+                    found.push(format!("{} {name}: {n} lines", path.display()));
+                }
+            }
+        }
+    }
+    found.sort();
+    assert!(
+        found.is_empty(),
+        "functions over {MAX_FUNCTION_LINES} lines:\n{}",
+        found.join("\n")
+    );
 }
