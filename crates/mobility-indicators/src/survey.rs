@@ -1349,10 +1349,57 @@ pub struct Intake<'a> {
     key_interners: Vec<Interner>,
     trip_interners: Vec<Interner>,
     composite: HashMap<Vec<u32>, u32>,
+    /// The composite keys of two to four columns, their codes packed into one integer: no
+    /// allocation and no comparison of slices per row (origin × destination × mode).
+    packed: HashMap<u128, u32>,
     key_codes: Vec<Vec<u32>>,
     rows: Vec<Row>,
     codes: Vec<Vec<u32>>,
     tcodes: Vec<Vec<u32>>,
+}
+
+/// The number of row `i`'s key: its one column's code, or the number of its combination of
+/// codes, numbered in the order met (two to four columns packed into one integer, more as a
+/// list).
+fn key_number(
+    codes: &[Vec<u32>],
+    i: usize,
+    packed: &mut HashMap<u128, u32>,
+    composite: &mut HashMap<Vec<u32>, u32>,
+    key_codes: &mut Vec<Vec<u32>>,
+    composite_key: &mut Vec<u32>,
+) -> u32 {
+    match codes.len() {
+        0 => 0,
+        1 => codes[0][i],
+        2..=4 => {
+            let key = codes
+                .iter()
+                .fold(0u128, |key, c| (key << 32) | u128::from(c[i]));
+            match packed.get(&key) {
+                Some(&k) => k,
+                None => {
+                    let next = key_codes.len() as u32;
+                    packed.insert(key, next);
+                    key_codes.push(codes.iter().map(|c| c[i]).collect());
+                    next
+                }
+            }
+        }
+        _ => {
+            composite_key.clear();
+            composite_key.extend(codes.iter().map(|c| c[i]));
+            match composite.get(composite_key.as_slice()) {
+                Some(&k) => k,
+                None => {
+                    let next = key_codes.len() as u32;
+                    composite.insert(composite_key.clone(), next);
+                    key_codes.push(composite_key.clone());
+                    next
+                }
+            }
+        }
+    }
 }
 
 impl<'a> Intake<'a> {
@@ -1421,6 +1468,7 @@ impl<'a> Intake<'a> {
             .map(|_| Interner::default())
             .collect();
         let composite: HashMap<Vec<u32>, u32> = HashMap::default();
+        let packed: HashMap<u128, u32> = HashMap::default();
         let key_codes: Vec<Vec<u32>> = Vec::new();
         let rows: Vec<Row> = Vec::new();
         let codes: Vec<Vec<u32>> = vec![Vec::new(); keys.len()];
@@ -1435,6 +1483,7 @@ impl<'a> Intake<'a> {
             key_interners,
             trip_interners,
             composite,
+            packed,
             key_codes,
             rows,
             codes,
@@ -1457,6 +1506,7 @@ impl<'a> Intake<'a> {
             key_interners,
             trip_interners,
             composite,
+            packed,
             key_codes,
             rows,
             codes,
@@ -1523,23 +1573,7 @@ impl<'a> Intake<'a> {
                     p
                 }
             };
-            let key = match keys.len() {
-                0 => 0,
-                1 => codes[0][i],
-                _ => {
-                    composite_key.clear();
-                    composite_key.extend(codes.iter().map(|c| c[i]));
-                    match composite.get(composite_key.as_slice()) {
-                        Some(&k) => k,
-                        None => {
-                            let next = key_codes.len() as u32;
-                            composite.insert(composite_key.clone(), next);
-                            key_codes.push(composite_key.clone());
-                            next
-                        }
-                    }
-                }
-            };
+            let key = key_number(codes, i, packed, composite, key_codes, &mut composite_key);
             let mut trip_domain = [NONE; TRIP_BREAKDOWNS.len()];
             for (t, _) in trip_cols.iter() {
                 trip_domain[*t] = tcodes[*t][i];
