@@ -177,3 +177,18 @@ pub fn html_text(html: &str) -> String {
     .iter()
     .fold(html.to_string(), |s, (entity, c)| s.replace(entity, c))
 }
+
+/// `mobility run` over the shipped sample into `out`, quietly, with `extra` flags; its stdout.
+pub fn run_sample(out: &Path, extra: &[&str]) -> String {
+    let data = root().join("data/sample");
+    let mut args = vec![
+        "run",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    args.push("-q");
+    ok(&args)
+}

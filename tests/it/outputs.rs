@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use crate::{ok, python_with, root};
+use crate::python_with;
 
 const CHECK: &str = r#"
 import json, sys
@@ -53,14 +53,7 @@ fn geoparquet_and_geojson_round_trip_through_pyarrow_and_shapely() {
     }
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    ok(&[
-        "run",
-        "--data",
-        root().join("data/sample").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "-q",
-    ]);
+    crate::run_sample(&out, &[]);
     let py = Command::new("python3")
         .args(["-c", CHECK])
         .arg(&out)
@@ -81,18 +74,15 @@ fn geoparquet_and_geojson_round_trip_through_pyarrow_and_shapely() {
 fn excel_nb_csv_has_a_bom_semicolons_and_decimal_commas() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    ok(&[
-        "run",
-        "--data",
-        root().join("data/sample").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--csv-dialect",
-        "excel-nb",
-        "--only",
-        "trips_per_person_day",
-        "-q",
-    ]);
+    crate::run_sample(
+        &out,
+        &[
+            "--csv-dialect",
+            "excel-nb",
+            "--only",
+            "trips_per_person_day",
+        ],
+    );
     let text = std::fs::read_to_string(out.join("indicators/trips_per_person_day.csv")).unwrap();
     assert!(text.starts_with('\u{feff}'), "BOM");
     let mut lines = text.trim_start_matches('\u{feff}').split("\r\n");

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::{ok, root};
+use crate::ok;
 
 fn chromium() -> Option<PathBuf> {
     for name in ["chromium", "chromium-browser", "google-chrome"] {
@@ -81,16 +81,7 @@ fn the_report_renders_in_chromium_with_every_chart() {
     let Some(browser) = chromium() else { return };
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    ok(&[
-        "run",
-        "--data",
-        root().join("data/sample").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--scenario",
-        "shift-short-car-trips=0.3",
-        "-q",
-    ]);
+    crate::run_sample(&out, &["--scenario", "shift-short-car-trips=0.3"]);
     let report = out.join("report.html");
     let html = std::fs::read_to_string(&report).unwrap();
     // Self-contained: nothing loaded from elsewhere.
@@ -248,29 +239,13 @@ fn the_report_renders_in_chromium_with_every_chart() {
 fn the_report_speaks_english_on_request() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    ok(&[
-        "run",
-        "--data",
-        root().join("data/sample").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--lang",
-        "en",
-        "-q",
-    ]);
+    crate::run_sample(&out, &["--lang", "en"]);
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(
         html.contains("<html lang=\"en\">") && html.contains("Mode share of trips"),
         "English"
     );
-    ok(&[
-        "run",
-        "--data",
-        root().join("data/sample").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "-q",
-    ]);
+    crate::run_sample(&out, &[]);
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(
         html.contains("<html lang=\"nb\">") && html.contains("Transportmiddelfordeling"),
@@ -335,18 +310,10 @@ fn the_report_writes_its_numbers_with_the_languages_decimal_mark() {
     let mut shown = 0;
     for (lang, wrong, right) in [("nb", '.', ','), ("en", ',', '.')] {
         let out = dir.path().join(lang);
-        ok(&[
-            "run",
-            "--data",
-            root().join("data/sample").to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--lang",
-            lang,
-            "--scenario",
-            "shift-short-car-trips=0.3",
-            "-q",
-        ]);
+        crate::run_sample(
+            &out,
+            &["--lang", lang, "--scenario", "shift-short-car-trips=0.3"],
+        );
         let html = std::fs::read_to_string(out.join("report.html")).unwrap();
         let bad = numbers(&html, wrong);
         assert!(
@@ -407,16 +374,7 @@ fn table_cells(html: &str, name: &str) -> Vec<Vec<String>> {
 fn the_report_renders_from_the_outputs_alone_with_the_tables_numbers() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    ok(&[
-        "run",
-        "--data",
-        root().join("data/sample").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--scenario",
-        "shift-short-car-trips=0.3",
-        "-q",
-    ]);
+    crate::run_sample(&out, &["--scenario", "shift-short-car-trips=0.3"]);
     let from_run = std::fs::read_to_string(out.join("report.html")).unwrap();
     std::fs::remove_file(out.join("report.html")).unwrap();
     ok(&["report", "--out", out.to_str().unwrap()]);

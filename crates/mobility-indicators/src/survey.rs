@@ -654,8 +654,9 @@ impl CellSums {
         match self {
             Self::SparseY(m) => {
                 let e = m.entry(i).or_insert([0.0; 2]);
-                e[0] += w * y;
-                e[1] += w * w * y * y;
+                let [wy, w2yy] = mobility_stats::ratio::y_terms(w, y);
+                e[0] += wy;
+                e[1] += w2yy;
             }
             _ => self.get_mut(i).add_y(w, y),
         }

@@ -55,6 +55,13 @@ impl std::ops::AddAssign<&StratumSums> for StratumSums {
     }
 }
 
+/// A person's numerator terms, w y and w² y²: all a total's cells keep
+/// ([`StratumSums::add_y`] adds them).
+#[inline]
+pub fn y_terms(w: f64, y: f64) -> [f64; 2] {
+    [w * y, w * w * y * y]
+}
+
 /// A person's terms, added one person at a time: what the linearised variance of
 /// [`ratio_estimate`] needs from each person of weight `w` in a stratum and domain.
 ///
@@ -72,11 +79,13 @@ impl std::ops::AddAssign<&StratumSums> for StratumSums {
 /// assert_eq!((s.sw2_yy, s.sw2_xx, s.sw2_xy), (36.0, 5.0, 12.0));
 /// ```
 impl StratumSums {
-    /// The numerator's terms of a person with contribution `y`: Σ w y and Σ w² y².
+    /// The numerator's terms of a person with contribution `y`: Σ w y and Σ w² y²
+    /// ([`y_terms`]).
     #[inline]
     pub fn add_y(&mut self, w: f64, y: f64) {
-        self.sw_y += w * y;
-        self.sw2_yy += w * w * y * y;
+        let [wy, w2yy] = y_terms(w, y);
+        self.sw_y += wy;
+        self.sw2_yy += w2yy;
     }
 
     /// The denominator's terms of a person with contribution `x`: Σ w x and Σ w² x²; a
