@@ -570,8 +570,7 @@ async fn run_into(
     od_setup(ctx, present, opts).await?;
     let table_rows = table_rows(ctx, present).await?;
     let design = Design::read(ctx, present, opts).await?;
-    let mut reports = Vec::new();
-    let mut outputs = std::collections::HashMap::new();
+    let mut results = Results::default();
     // The indicators, then the tables the report draws from (queries/tables/).
     let tables = crate::catalog::tables();
     let catalog: Vec<&Indicator> = catalog.iter().chain(&tables).collect();
@@ -581,19 +580,39 @@ async fn run_into(
             (p.0)(step, steps, what);
         }
     };
-    for (step, &ind) in catalog.iter().enumerate() {
-        tell(step, &ind.id);
-        match indicator(ctx, present, opts, &design, ind, dir).await? {
-            Ok((report, out)) => {
-                reports.push(report);
-                outputs.insert(ind.id.clone(), out);
+    let indicators = async {
+        for (step, &ind) in catalog.iter().enumerate() {
+            tell(step, &ind.id);
+            let started = indicator(ctx, present, opts, &design, ind, &mut results).await?;
+            // The previous indicator's estimation ran while this one's query did.
+            results.settle().await?;
+            match started {
+                Started::Skipped(why) => results.reports.push(IndicatorReport::skipped(ind, why)),
+                Started::Done(out, query_seconds, t0) => {
+                    let t1 = Instant::now();
+                    write_outputs(dir, &ind.id, &out, opts.csv)?;
+                    results.record(ind, t0, query_seconds, 0.0, t1.elapsed().as_secs_f64(), out);
+                }
+                Started::Intake(intake) => {
+                    results.estimate(ctx, ind, intake, dir, opts.csv).await?;
+                }
             }
-            Err(why) => reports.push(IndicatorReport::skipped(ind, why)),
+            // What the query and the estimation freed goes back to the system, not kept by
+            // the allocator's arenas for the next indicator.
+            mobility_sql::release_free_memory();
         }
-        // What the query and the estimation freed goes back to the system, not kept by the
-        // allocator's arenas for the next indicator.
-        mobility_sql::release_free_memory();
+        results.settle().await
+    };
+    if let Err(e) = indicators.await {
+        // No estimation writes into the staging folder after the run has failed.
+        results.abandon().await;
+        return Err(e);
     }
+    let Results {
+        mut reports,
+        mut outputs,
+        ..
+    } = results;
     tell(catalog.len(), "traffic index");
     if present.contains(&Table::TrafficHourly) {
         traffic_tables(ctx, present, opts, dir, &mut reports, &mut outputs).await?;
@@ -666,7 +685,7 @@ async fn table_rows(
 /// strata, person-level breakdowns), the margins its weights were calibrated to, and the
 /// survey's own replicate weights.
 struct Design {
-    frame: Option<Frame>,
+    frame: Option<std::sync::Arc<Frame>>,
     /// For the manifest: the calibration's variables and whether it was applied.
     calibration: Option<serde_json::Value>,
     replicates: Option<std::sync::Arc<survey::ReplicateWeights>>,
@@ -702,7 +721,7 @@ impl Design {
             _ => None,
         };
         Ok(Self {
-            frame,
+            frame: frame.map(std::sync::Arc::new),
             calibration,
             replicates,
             seconds: t.elapsed().as_secs_f64(),
@@ -746,14 +765,156 @@ fn parameters(opts: &RunOptions, design: &Design) -> serde_json::Value {
 
 /// One indicator computed and written: its report and table, or why it was skipped (a table
 /// it needs is missing, a scenario not given, no rows to estimate from).
+/// What became of an indicator's query: skipped (with why), a finished table (with its
+/// query's seconds and start), or a survey indicator's rows taken in, to be estimated.
+enum Started {
+    Skipped(String),
+    Done(RecordBatch, f64, Instant),
+    Intake(Intaken),
+}
+
+/// A survey indicator's rows taken in, with the memory reserved for its estimation.
+struct Intaken {
+    intake: survey::Intake,
+    reservation: datafusion::execution::memory_pool::MemoryReservation,
+    started: Instant,
+    query_seconds: f64,
+}
+
+/// An indicator's estimation (and writing) on a thread of its own, while the next
+/// indicator's query runs: the query streams on the async runtime's threads and the
+/// estimation works on rayon's, so both cores stay busy (one after the other, a third of a
+/// core stood idle).
+struct Estimating {
+    id: String,
+    title: String,
+    started: Instant,
+    query_seconds: f64,
+    /// The table, and the seconds of its estimation and of writing it.
+    task: tokio::task::JoinHandle<Result<(RecordBatch, f64, f64)>>,
+}
+
+/// The indicators' reports and tables in the catalog's order, with at most one estimation in
+/// flight.
+#[derive(Default)]
+struct Results {
+    reports: Vec<IndicatorReport>,
+    outputs: std::collections::HashMap<String, RecordBatch>,
+    estimating: Option<Estimating>,
+}
+
+impl Results {
+    fn record(
+        &mut self,
+        ind: &Indicator,
+        started: Instant,
+        query_seconds: f64,
+        estimate_seconds: f64,
+        write_seconds: f64,
+        out: RecordBatch,
+    ) {
+        self.reports.push(IndicatorReport {
+            id: ind.id.clone(),
+            title: ind.title.clone(),
+            rows: Some(out.num_rows()),
+            skipped: None,
+            seconds: started.elapsed().as_secs_f64(),
+            query_seconds,
+            estimate_seconds,
+            write_seconds,
+        });
+        self.outputs.insert(ind.id.clone(), out);
+    }
+
+    /// Starts `intaken`'s estimation and writing on a blocking thread. It runs beside the next
+    /// query only when its reserved memory is at most a quarter of the pool's limit; a larger
+    /// one (under a tight `--memory-limit`) is waited for here, as the queries need the room.
+    async fn estimate(
+        &mut self,
+        ctx: &SessionContext,
+        ind: &Indicator,
+        intaken: Intaken,
+        dir: &Path,
+        csv: CsvDialect,
+    ) -> Result<()> {
+        let Intaken {
+            intake,
+            reservation,
+            started,
+            query_seconds,
+        } = intaken;
+        let reserved = reservation.size();
+        let (id, dir) = (ind.id.clone(), dir.to_path_buf());
+        let task = tokio::task::spawn_blocking(move || {
+            let t1 = Instant::now();
+            let out = intake.finish()?;
+            // The estimation's memory stays reserved until it is done.
+            drop(reservation);
+            let (estimate_seconds, t2) = (t1.elapsed().as_secs_f64(), Instant::now());
+            write_outputs(&dir, &id, &out, csv)?;
+            Ok((out, estimate_seconds, t2.elapsed().as_secs_f64()))
+        });
+        self.estimating = Some(Estimating {
+            id: ind.id.clone(),
+            title: ind.title.clone(),
+            started,
+            query_seconds,
+            task,
+        });
+        let large = match ctx.runtime_env().memory_pool.memory_limit() {
+            datafusion::execution::memory_pool::MemoryLimit::Finite(limit) => reserved > limit / 4,
+            _ => false,
+        };
+        if large { self.settle().await } else { Ok(()) }
+    }
+
+    /// Waits for the estimation in flight, if any, and records its table.
+    async fn settle(&mut self) -> Result<()> {
+        let Some(e) = self.estimating.take() else {
+            return Ok(());
+        };
+        let (out, estimate_seconds, write_seconds) = match e.task.await {
+            Ok(done) => done?,
+            Err(j) if j.is_panic() => std::panic::resume_unwind(j.into_panic()),
+            Err(j) => {
+                return Err(Error::Shape {
+                    id: e.id,
+                    message: format!("its estimation did not finish: {j}"),
+                });
+            }
+        };
+        self.reports.push(IndicatorReport {
+            id: e.id.clone(),
+            title: e.title,
+            rows: Some(out.num_rows()),
+            skipped: None,
+            seconds: e.started.elapsed().as_secs_f64(),
+            query_seconds: e.query_seconds,
+            estimate_seconds,
+            write_seconds,
+        });
+        self.outputs.insert(e.id, out);
+        Ok(())
+    }
+
+    /// Waits for the estimation in flight and drops its result (the run has failed).
+    async fn abandon(&mut self) {
+        if let Some(e) = self.estimating.take() {
+            let _ = e.task.await;
+        }
+    }
+}
+
+/// An indicator's query run: a table collected, or a survey indicator's rows taken in for its
+/// estimation.
 async fn indicator(
     ctx: &SessionContext,
     present: &[Table],
     opts: &RunOptions,
     design: &Design,
     ind: &Indicator,
-    dir: &Path,
-) -> Result<std::result::Result<(IndicatorReport, RecordBatch), String>> {
+    results: &mut Results,
+) -> Result<Started> {
     let t0 = Instant::now();
     let missing: Vec<&str> = ind
         .needs
@@ -762,7 +923,7 @@ async fn indicator(
         .map(|s| s.as_str())
         .collect();
     if !missing.is_empty() {
-        return Ok(Err(format!(
+        return Ok(Started::Skipped(format!(
             "needs table(s) {} which the data directory does not have",
             missing.join(", ")
         )));
@@ -776,25 +937,25 @@ async fn indicator(
                 datafusion::scalar::ScalarValue::Float64(Some(*v)),
             )],
             None => {
-                return Ok(Err(format!(
+                return Ok(Started::Skipped(format!(
                     "a scenario: run with --scenario {name}=<value>"
                 )));
             }
         },
     };
     let what = format!("indicator {}", ind.id);
-    let (out, query_seconds, t1) = match ind.kind {
+    match ind.kind {
         Kind::Survey {
             estimator,
             bootstrap,
             observed_only,
         } => {
             let Some(frame) = &design.frame else {
-                return Ok(Err("needs persons and households".into()));
+                return Ok(Started::Skipped("needs persons and households".into()));
             };
             let spec = Spec {
-                id: &ind.id,
-                unit: &ind.unit,
+                id: ind.id.clone(),
+                unit: ind.unit.clone(),
                 estimator,
                 variance: design.variance(opts, bootstrap),
                 rules: opts.rules,
@@ -802,20 +963,20 @@ async fn indicator(
             };
             let planned = plan(ctx, &what, &ind.sql, params).await?;
             let Some((intake, reservation)) =
-                survey_intake(ctx, &what, planned, frame, spec).await?
+                survey_intake(ctx, &what, planned, frame, spec, results).await?
             else {
                 // Nothing to count (a survey without trip distances has no km to share out):
                 // the indicator is skipped, saying so, not the run failed.
-                return Ok(Err(
+                return Ok(Started::Skipped(
                     "its query found no rows to estimate from (e.g. no trip distances in the survey)".into(),
                 ));
             };
-            let (query_seconds, t1) = (t0.elapsed().as_secs_f64(), Instant::now());
-            mobility_sql::release_free_memory();
-            let out = intake.finish()?;
-            // The estimation's memory stays reserved until it is done.
-            drop(reservation);
-            (out, query_seconds, t1)
+            Ok(Started::Intake(Intaken {
+                intake,
+                reservation,
+                started: t0,
+                query_seconds: t0.elapsed().as_secs_f64(),
+            }))
         }
         Kind::Table => {
             let planned = plan(ctx, &what, &ind.sql, params).await?;
@@ -825,7 +986,7 @@ async fn indicator(
                     context: what.clone(),
                     source,
                 })?;
-            let (query_seconds, t1) = (t0.elapsed().as_secs_f64(), Instant::now());
+            let query_seconds = t0.elapsed().as_secs_f64();
             // A finished table with nothing in it (road_co2e without a `heavy` factor, say)
             // is skipped with a note, as a survey indicator without rows is.
             let Some(schema) = batches
@@ -833,31 +994,14 @@ async fn indicator(
                 .find(|b| b.num_rows() > 0)
                 .map(|b| b.schema())
             else {
-                return Ok(Err(
+                return Ok(Started::Skipped(
                     "its query returned no rows (for road_co2e: a `heavy` row in emission_factors is needed, data/factors has one)".into(),
                 ));
             };
-            (
-                arrow::compute::concat_batches(&schema, &batches)?,
-                query_seconds,
-                t1,
-            )
+            let out = arrow::compute::concat_batches(&schema, &batches)?;
+            Ok(Started::Done(out, query_seconds, t0))
         }
-    };
-    let estimate_seconds = t1.elapsed().as_secs_f64();
-    let t2 = Instant::now();
-    write_outputs(dir, &ind.id, &out, opts.csv)?;
-    let report = IndicatorReport {
-        id: ind.id.clone(),
-        title: ind.title.clone(),
-        rows: Some(out.num_rows()),
-        skipped: None,
-        seconds: t0.elapsed().as_secs_f64(),
-        query_seconds,
-        estimate_seconds,
-        write_seconds: t2.elapsed().as_secs_f64(),
-    };
-    Ok(Ok((report, out)))
+    }
 }
 
 /// `sql` planned with its named parameters filled in.
@@ -886,15 +1030,16 @@ async fn plan(
 /// A survey indicator's query streamed into the estimation's intake, each batch dropped once
 /// interned (the result is never held whole), with the memory reserved for the estimation;
 /// `None` when it has no rows.
-async fn survey_intake<'a>(
+async fn survey_intake(
     ctx: &SessionContext,
     what: &str,
     df: datafusion::dataframe::DataFrame,
-    frame: &'a Frame,
-    spec: Spec<'a>,
+    frame: &std::sync::Arc<Frame>,
+    spec: Spec,
+    results: &mut Results,
 ) -> Result<
     Option<(
-        survey::Intake<'a>,
+        survey::Intake,
         datafusion::execution::memory_pool::MemoryReservation,
     )>,
 > {
@@ -936,12 +1081,15 @@ async fn survey_intake<'a>(
         };
         let Some(b) = next else { break };
         let b = b.map_err(failed)?;
-        reservation
-            .try_grow(b.num_rows() * per_row)
-            .map_err(failed)?;
+        let grow = b.num_rows() * per_row;
+        if reservation.try_grow(grow).is_err() {
+            // The previous indicator's estimation may still hold its memory: wait for it.
+            results.settle().await?;
+            reservation.try_grow(grow).map_err(failed)?;
+        }
         let i = match (&mut intake, spec.take()) {
             (Some(i), _) => i,
-            (None, Some(sp)) => intake.insert(survey::Intake::new(frame, sp, &b.schema())?),
+            (None, Some(sp)) => intake.insert(survey::Intake::new(frame.clone(), sp, &b.schema())?),
             (None, None) => unreachable!("the spec goes to the first batch"),
         };
         i.push(&b)?;

@@ -492,8 +492,8 @@ impl PersonIndex {
 }
 
 /// Strings of a column coded as they are met (NULL → NONE), without a String per row. Values
-/// shorter than 16 bytes (modes, purposes, bands, zone ids) are looked up by their bytes packed
-/// into one integer, without hashing or comparing a string.
+/// of at most 12 bytes (modes, purposes, bands, zone ids) are looked up by one integer, the
+/// one Arrow's string views keep them in, without hashing or comparing a string.
 #[derive(Default)]
 struct Interner {
     ids: HashMap<String, u32>,
@@ -501,15 +501,27 @@ struct Interner {
     names: Vec<String>,
 }
 
-/// `v`'s length and bytes in one integer, when it is shorter than 16 bytes.
+/// The longest value an Arrow string view holds inline, and [`short_key`] packs.
+const INLINE: usize = 12;
+
+/// `v` as the integer of an inline string view (its length in the low 32 bits, its bytes
+/// after, zeros above), when it has at most [`INLINE`] bytes.
 #[inline]
 fn short_key(v: &[u8]) -> Option<u128> {
-    (v.len() < 16).then(|| {
+    (v.len() <= INLINE).then(|| {
         let mut b = [0u8; 16];
-        b[0] = v.len() as u8;
-        b[1..=v.len()].copy_from_slice(v);
+        b[..4].copy_from_slice(&(v.len() as u32).to_le_bytes());
+        b[4..4 + v.len()].copy_from_slice(v);
         u128::from_le_bytes(b)
     })
+}
+
+/// An inline view's integer with the bytes past its value cleared (the format asks writers to
+/// zero them; a reader does not rely on it), so that it equals [`short_key`] of the value.
+#[inline]
+fn inline_view_key(view: u128) -> Option<u128> {
+    let len = view as u32 as usize;
+    (len <= INLINE).then(|| view & (u128::MAX >> (8 * (INLINE - len))))
 }
 
 impl Interner {
@@ -535,15 +547,41 @@ impl Interner {
 
     fn code(&mut self, col: &ArrayRef, out: &mut Vec<u32>) -> Result<()> {
         match col.data_type() {
-            DataType::Utf8View => self.code_strings(col.as_string_view(), out),
+            DataType::Utf8View => self.code_views(col.as_string_view(), out),
             DataType::Utf8 => self.code_strings(col.as_string::<i32>(), out),
             DataType::LargeUtf8 => self.code_strings(col.as_string::<i64>(), out),
             _ => {
                 let c = arrow::compute::cast(col, &DataType::Utf8View)?;
-                self.code_strings(c.as_string_view(), out)
+                self.code_views(c.as_string_view(), out)
             }
         }
         Ok(())
+    }
+
+    /// A string view column: short values by their view's integer, with the last one met
+    /// remembered (a person's trips often repeat a mode or a zone).
+    fn code_views(&mut self, c: &arrow::array::StringViewArray, out: &mut Vec<u32>) {
+        let views = c.views();
+        let mut last: Option<(u128, u32)> = None;
+        out.extend((0..c.len()).map(|i| {
+            if c.is_null(i) {
+                return NONE;
+            }
+            let Some(key) = inline_view_key(views[i]) else {
+                return self.id(c.value(i));
+            };
+            match last {
+                Some((k, id)) if k == key => id,
+                _ => {
+                    let id = match self.short.get(&key) {
+                        Some(&id) => id,
+                        None => self.id(c.value(i)),
+                    };
+                    last = Some((key, id));
+                    id
+                }
+            }
+        }));
     }
 
     fn code_strings<'s>(
@@ -1298,11 +1336,11 @@ struct Row {
 
 /// What an indicator's estimation needs besides its rows.
 #[derive(Debug, Clone)]
-pub struct Spec<'a> {
+pub struct Spec {
     /// The indicator id, for messages.
-    pub id: &'a str,
+    pub id: String,
     /// The unit of `estimate`.
-    pub unit: &'a str,
+    pub unit: String,
     /// How cells are formed.
     pub estimator: Estimator,
     /// The variance method.
@@ -1314,13 +1352,13 @@ pub struct Spec<'a> {
 }
 
 /// Estimates every cell of an indicator from its query's rows.
-pub fn estimate(frame: &Frame, spec: Spec, batches: &[RecordBatch]) -> Result<RecordBatch> {
+pub fn estimate(frame: Arc<Frame>, spec: Spec, batches: &[RecordBatch]) -> Result<RecordBatch> {
     estimate_with(frame, spec, batches, CellSums::DENSE_MAX)
 }
 
 /// [`estimate`] with the sums as a hash map above `dense_max` slots (the tests compare both).
 fn estimate_with(
-    frame: &Frame,
+    frame: Arc<Frame>,
     spec: Spec,
     batches: &[RecordBatch],
     dense_max: usize,
@@ -1340,9 +1378,9 @@ fn estimate_with(
 
 /// An indicator's query rows as they stream in, each batch interned (person, key, trip
 /// domains, y, x: 32 bytes a row) and then dropped, so the query's result is never held whole.
-pub struct Intake<'a> {
-    frame: &'a Frame,
-    spec: Spec<'a>,
+pub struct Intake {
+    frame: Arc<Frame>,
+    spec: Spec,
     keys: Vec<String>,
     trip_cols: Vec<(usize, &'static str)>,
     domains: Vec<Domain>,
@@ -1403,13 +1441,9 @@ fn key_number(
     }
 }
 
-impl<'a> Intake<'a> {
+impl Intake {
     /// Checks the query's columns (`schema`) and sets up the domains.
-    pub fn new(
-        frame: &'a Frame,
-        spec: Spec<'a>,
-        schema: &arrow::datatypes::Schema,
-    ) -> Result<Self> {
+    pub fn new(frame: Arc<Frame>, spec: Spec, schema: &arrow::datatypes::Schema) -> Result<Self> {
         let shape = |message: String| Error::Shape {
             id: spec.id.to_string(),
             message,
@@ -1609,9 +1643,10 @@ impl<'a> Intake<'a> {
             mut rows,
             ..
         } = self;
+        let frame: &Frame = &frame;
         let key_list = key_list(keys.len(), &key_interners, &key_codes, &mut rows);
         add_trip_domains(&mut domains, &trip_interners, &mut rows);
-        rows.par_sort_unstable_by_key(|r| r.person);
+        let rows = by_person(rows, frame.persons());
         let shape = Shape {
             nd: domains.len(),
             nk: key_list.len(),
@@ -1670,6 +1705,33 @@ impl<'a> Intake<'a> {
             &spec, &keys, &domains, &key_list, &report, &estimates, &method,
         )
     }
+}
+
+/// The rows grouped by person in person order, each person's in the order they came: a
+/// counting sort, two passes over the rows. They come from the query's partitions in sorted
+/// runs interleaved, which a comparison sort would still pay n log n for.
+fn by_person(rows: Vec<Row>, persons: usize) -> Vec<Row> {
+    if rows.is_sorted_by_key(|r| r.person) {
+        return rows;
+    }
+    let Some(&first) = rows.first() else {
+        return rows;
+    };
+    // Where each person's rows start.
+    let mut next = vec![0usize; persons + 1];
+    for r in &rows {
+        next[r.person as usize + 1] += 1;
+    }
+    for p in 1..next.len() {
+        next[p] += next[p - 1];
+    }
+    let mut out = vec![first; rows.len()];
+    for r in rows {
+        let at = &mut next[r.person as usize];
+        out[*at] = r;
+        *at += 1;
+    }
+    out
 }
 
 /// The key list, one entry per key code; NONE (a NULL key) stays NULL. With one key column a
@@ -1781,7 +1843,7 @@ fn accumulate(frame: &Frame, shape: &Shape, rows: &[Row], domains_of: &DomainsOf
 /// The summed cells of an indicator (every estimator but the median), estimated.
 struct Cells<'a> {
     frame: &'a Frame,
-    spec: &'a Spec<'a>,
+    spec: &'a Spec,
     shape: &'a Shape,
     sums: &'a Sums,
     /// The domain whose persons are a cell's denominator.
@@ -1941,7 +2003,7 @@ impl Cells<'_> {
 
 /// The indicator's table: rows in breakdown order, then value, then key.
 fn output_batch(
-    spec: &Spec<'_>,
+    spec: &Spec,
     keys: &[String],
     domains: &[Domain],
     key_list: &[Vec<Option<String>>],
@@ -2012,7 +2074,7 @@ fn output_batch(
         Arc::new(BooleanArray::from_iter(es.iter().map(|e| {
             Some(e.n < spec.rules.min_n || e.cv.is_nan() || e.cv > spec.rules.max_cv)
         }))),
-        Arc::new(StringArray::from(vec![spec.unit; rows])),
+        Arc::new(StringArray::from(vec![spec.unit.as_str(); rows])),
         Arc::new(StringArray::from(vec![method; rows])),
     ]);
     Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?)
@@ -2143,6 +2205,9 @@ mod tests {
             Some("a value longer than sixteen bytes"),
             Some("fifteen bytes.."),
             Some("sixteen bytes..."),
+            Some("twelve bytes"),
+            Some("thirteen byte"),
+            Some("twelve bytes"),
         ];
         let utf8: ArrayRef = Arc::new(StringArray::from(values.clone()));
         let view: ArrayRef = Arc::new(arrow::array::StringViewArray::from(values.clone()));
@@ -2159,10 +2224,72 @@ mod tests {
             i.code(col, &mut out).unwrap();
             codes.push(out);
         }
-        assert_eq!(codes[0], vec![0, NONE, 1, 2, 0, 1, 3, 4]);
+        assert_eq!(codes[0], vec![0, NONE, 1, 2, 0, 1, 3, 4, 5, 6, 5]);
         assert_eq!(codes[1], codes[0]);
         assert_eq!(codes[2], codes[0]);
-        assert_eq!(i.names.len(), 5);
+        assert_eq!(i.names.len(), 7);
+        // Views first: the same codes, the strings then found by the views' keys.
+        let mut j = Interner::default();
+        for col in [&view, &utf8, &dict] {
+            let mut out = Vec::new();
+            j.code(col, &mut out).unwrap();
+            assert_eq!(out, codes[0]);
+        }
+        assert_eq!(j.names, i.names);
+    }
+
+    /// The counting sort gives what a stable sort by person gives, on interleaved sorted runs
+    /// as the query's partitions deliver them, and leaves sorted rows as they are.
+    #[test]
+    fn rows_by_person_equal_a_stable_sort() {
+        let row = |person: u32, key: u32| Row {
+            person,
+            key,
+            trip_domain: [NONE; TRIP_BREAKDOWNS.len()],
+            y: f64::from(key),
+            x: 0.0,
+        };
+        // Two partitions' runs of persons 0..50 and 50..100, in chunks of 7, interleaved; a
+        // person's rows numbered by key in their order.
+        let part = |from: u32| -> Vec<Row> {
+            (from..from + 50)
+                .flat_map(|p| (0..p % 4).map(move |k| row(p, k)))
+                .collect()
+        };
+        let (a, b) = (part(50), part(0));
+        let mut rows = Vec::new();
+        for (ca, cb) in a.chunks(7).zip(b.chunks(7)) {
+            rows.extend_from_slice(ca);
+            rows.extend_from_slice(cb);
+        }
+        assert!(!rows.is_sorted_by_key(|r| r.person));
+        let mut expected = rows.clone();
+        expected.sort_by_key(|r| r.person);
+        let got = by_person(rows, 100);
+        let pairs = |v: &[Row]| v.iter().map(|r| (r.person, r.key)).collect::<Vec<_>>();
+        assert_eq!(pairs(&got), pairs(&expected));
+        assert_eq!(pairs(&by_person(got.clone(), 100)), pairs(&got));
+        assert!(by_person(Vec::new(), 3).is_empty());
+    }
+
+    /// An inline view whose bytes past the value are not zero (the format asks for zeros, a
+    /// writer may not give them) is still the value's code.
+    #[test]
+    fn interner_ignores_the_bytes_past_an_inline_value() {
+        let clean = arrow::array::StringViewArray::from(vec!["bike", "walk"]);
+        let dirty: Vec<u128> = clean.views().iter().map(|v| v | (0xAB << 120)).collect();
+        // SAFETY: the views are inline (4 bytes each) and valid UTF-8; only their unused
+        // padding bytes changed, which no reader of the value looks at.
+        let dirty =
+            unsafe { arrow::array::StringViewArray::new_unchecked(dirty.into(), vec![], None) };
+        assert_eq!(dirty.value(0), "bike");
+        let mut i = Interner::default();
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        i.code(&(Arc::new(clean) as ArrayRef), &mut a).unwrap();
+        i.code(&(Arc::new(dirty) as ArrayRef), &mut b).unwrap();
+        assert_eq!(a, vec![0, 1]);
+        assert_eq!(b, a);
+        assert_eq!(i.names.len(), 2);
     }
 
     /// Twelve persons in two strata with trips between four zones: every estimator gives the
@@ -2198,7 +2325,7 @@ mod tests {
             ("day_type", s(&|_| Some("weekday".into()))),
         ])
         .unwrap();
-        let frame = Frame::from_batches(&[frame_batch]).unwrap();
+        let frame = Arc::new(Frame::from_batches(&[frame_batch]).unwrap());
         let trips = 30;
         let t = |f: &dyn Fn(usize) -> String| -> ArrayRef {
             Arc::new(StringArray::from((0..trips).map(f).collect::<Vec<_>>()))
@@ -2244,16 +2371,16 @@ mod tests {
         ] {
             for observed_only in [false, true] {
                 let spec = Spec {
-                    id: "test",
-                    unit: "u",
+                    id: "test".into(),
+                    unit: "u".into(),
                     estimator,
                     variance: Variance::Linearisation,
                     rules: Rules::default(),
                     observed_only,
                 };
-                let dense =
-                    estimate_with(&frame, spec.clone(), &[rows.clone()], usize::MAX).unwrap();
-                let sparse = estimate_with(&frame, spec, &[rows.clone()], 0).unwrap();
+                let dense = estimate_with(frame.clone(), spec.clone(), &[rows.clone()], usize::MAX)
+                    .unwrap();
+                let sparse = estimate_with(frame.clone(), spec, &[rows.clone()], 0).unwrap();
                 assert!(dense.num_rows() > 10, "{estimator:?}");
                 assert_eq!(dense, sparse, "{estimator:?} observed_only={observed_only}");
             }
