@@ -773,7 +773,7 @@ fn parameters(opts: &RunOptions, design: &Design) -> serde_json::Value {
 enum Started {
     Skipped(String),
     Done(RecordBatch, f64, Instant),
-    Intake(Intaken),
+    Intake(Box<Intaken>),
 }
 
 /// A survey indicator's rows taken in, with the memory reserved for its estimation.
@@ -858,7 +858,7 @@ impl Results {
         &mut self,
         ctx: &SessionContext,
         ind: &Indicator,
-        intaken: Intaken,
+        intaken: Box<Intaken>,
         dir: &Path,
         csv: CsvDialect,
     ) -> Result<()> {
@@ -867,7 +867,7 @@ impl Results {
             reservation,
             started,
             query_seconds,
-        } = intaken;
+        } = *intaken;
         while self.estimating.len() >= Self::IN_FLIGHT {
             self.settle().await?;
         }
@@ -1013,12 +1013,12 @@ async fn indicator(
                     "its query found no rows to estimate from (e.g. no trip distances in the survey)".into(),
                 ));
             };
-            Ok(Started::Intake(Intaken {
+            Ok(Started::Intake(Box::new(Intaken {
                 intake,
                 reservation,
                 started: t0,
                 query_seconds: t0.elapsed().as_secs_f64(),
-            }))
+            })))
         }
         Kind::Table => {
             let planned = plan(ctx, &what, &ind.sql, params).await?;

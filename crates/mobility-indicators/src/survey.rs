@@ -2418,7 +2418,7 @@ mod tests {
                     rules: Rules::default(),
                     observed_only: false,
                 };
-                estimate(frame.clone(), spec, &[rows.clone()]).unwrap()
+                estimate(frame.clone(), spec, std::slice::from_ref(&rows)).unwrap()
             })
             .collect();
         assert_eq!(frames[0].weight, frames[1].weight);
