@@ -7,4 +7,4 @@
 -- up to od_trips).
 -- Only pairs someone travels between are reported (cells: observed).
 SELECT person_id, COALESCE(mode, 'unknown') AS mode, origin_zone_id, dest_zone_id, purpose, distance_band(distance_km) AS distance_band, 1 AS y
-FROM od_trip_ends
+FROM trip_zones

@@ -7,4 +7,4 @@
 -- zone of trip_zones, `outside` where there is none); Σ w·y is trips a day. By purpose
 -- through the purpose breakdown.
 SELECT person_id, origin_zone_id AS zone_id, purpose, distance_band(distance_km) AS distance_band, 1 AS y
-FROM od_trip_ends
+FROM trip_zones
