@@ -18,7 +18,10 @@ pub struct IndicatorReport {
     pub rows: Option<usize>,
     /// Why it was skipped.
     pub skipped: Option<String>,
-    /// Wall time in all, and of its steps: the query, the estimation, writing.
+    /// Wall time in all, and of its steps: the query, the estimation, writing. A survey
+    /// indicator's estimation runs beside the next indicators' queries, so the indicators'
+    /// times overlap and include waits for the cores (and, in all, until its table was taken
+    /// in order); the run's own time is `seconds_total`.
     pub seconds: f64,
     pub query_seconds: f64,
     pub estimate_seconds: f64,

@@ -343,8 +343,9 @@ async fn replicate_weights(
         .find_map(|(k, s)| s.iter().position(|x| !x).map(|p| (k, p)))
     {
         return Err(shape(format!(
-            "replicate {} has no weight for the person at position {p} of persons: every person needs every replicate",
-            k + 1
+            "replicate {} has no weight for person_id {}: every person needs every replicate",
+            k + 1,
+            frame.person_id(p)
         )));
     }
     let n = weights.len() as f64;
@@ -607,9 +608,9 @@ async fn run_into(
         results.settle_all().await
     };
     if let Err(e) = indicators.await {
-        // No estimation writes into the staging folder after the run has failed.
-        results.abandon().await;
-        return Err(e);
+        // No estimation writes into the staging folder after the run has failed; an earlier
+        // indicator's error is the one a run one indicator at a time would have given.
+        return Err(results.abandon().await.unwrap_or(e));
     }
     let Results {
         mut reports,
@@ -766,8 +767,6 @@ fn parameters(opts: &RunOptions, design: &Design) -> serde_json::Value {
     })
 }
 
-/// One indicator computed and written: its report and table, or why it was skipped (a table
-/// it needs is missing, a scenario not given, no rows to estimate from).
 /// What became of an indicator's query: skipped (with why), a finished table (with its
 /// query's seconds and start), or a survey indicator's rows taken in, to be estimated.
 enum Started {
@@ -939,11 +938,21 @@ impl Results {
         Ok(())
     }
 
-    /// Waits for the estimations in flight and drops their results (the run has failed).
-    async fn abandon(&mut self) {
+    /// Waits for the estimations in flight (the run has failed) and gives the first one's
+    /// error, if one failed; a panic goes on as a panic.
+    async fn abandon(&mut self) -> Option<Error> {
+        let mut first = None;
         for e in self.estimating.drain(..) {
-            let _ = e.task.await;
+            match e.task.await {
+                Ok(Ok(_)) => {}
+                Ok(Err(err)) => {
+                    first.get_or_insert(err);
+                }
+                Err(j) if j.is_panic() => std::panic::resume_unwind(j.into_panic()),
+                Err(_) => {}
+            }
         }
+        first
     }
 }
 
@@ -1086,8 +1095,9 @@ async fn survey_intake(
     )>,
 > {
     // The estimation's own memory, from the same pool as the queries', grown with each batch:
-    // each row of the query interned (person, key, trip domains, y, x: 32 bytes) and sorted,
-    // with room for the cell sums, 64 bytes a row; a median also keeps (value, person) per row
+    // each row of the query interned (person, key, trip domains, y, x: 32 bytes), then a
+    // second copy while they are grouped by person, the first dropped before the cell sums
+    // take its room: 64 bytes a row; a median also keeps (value, person) per row
     // in each of its domains, and replicate methods each person's contribution per cell: 16
     // and 24 bytes for each of up to eight domains.
     let domains = 1 + survey::PERSON_BREAKDOWNS.len() + survey::TRIP_BREAKDOWNS.len();

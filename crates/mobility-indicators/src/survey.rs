@@ -289,6 +289,8 @@ impl Default for Rules {
 
 /// The persons of the survey: design and person-level domains.
 pub struct Frame {
+    /// Each person's id, in the frame's (person_id) order.
+    ids: Vec<i64>,
     index: PersonIndex,
     weight: Vec<f64>,
     stratum: Vec<u32>,
@@ -342,7 +344,8 @@ impl Frame {
         // as their threads go) differs from run to run, so the same seed gave other SEs.
         if !ids.is_sorted() {
             let mut order: Vec<u32> = (0..ids.len() as u32).collect();
-            order.sort_unstable_by_key(|&i| ids[i as usize]);
+            // Stable: of a person_id given twice, the later row stays the one found.
+            order.sort_by_key(|&i| ids[i as usize]);
             let permute =
                 |v: &[u32]| -> Vec<u32> { order.iter().map(|&i| v[i as usize]).collect() };
             ids = order.iter().map(|&i| ids[i as usize]).collect();
@@ -381,6 +384,7 @@ impl Frame {
         let (values, value_of) = sorted.into_iter().unzip();
         let index = PersonIndex::new(&ids);
         Ok(Self {
+            ids,
             index,
             weight,
             strata: Strata::new(&stratum),
@@ -444,6 +448,11 @@ impl Frame {
     }
 
     /// Persons in the sample.
+    /// The person_id of the person at `position`.
+    pub fn person_id(&self, position: usize) -> i64 {
+        self.ids[position]
+    }
+
     pub fn persons(&self) -> usize {
         self.weight.len()
     }
@@ -2297,30 +2306,34 @@ mod tests {
             y: f64::from(key),
             x: 0.0,
         };
-        // Two partitions' runs of persons 0..50 and 50..100, in chunks of 7, interleaved; a
-        // person's rows numbered by key in their order.
+        // Two partitions' runs of persons 0..200 and 200..400, in chunks of 3, interleaved (over
+        // 64 descents: the counting sort's path); a person's rows numbered by key in order.
         let part = |from: u32| -> Vec<Row> {
-            (from..from + 50)
+            (from..from + 200)
                 .flat_map(|p| (0..p % 4).map(move |k| row(p, k)))
                 .collect()
         };
-        let (a, b) = (part(50), part(0));
+        let (a, b) = (part(200), part(0));
         let mut rows = Vec::new();
-        for (ca, cb) in a.chunks(7).zip(b.chunks(7)) {
+        for (ca, cb) in a.chunks(3).zip(b.chunks(3)) {
             rows.extend_from_slice(ca);
             rows.extend_from_slice(cb);
         }
-        assert!(!rows.is_sorted_by_key(|r| r.person));
+        let descents = rows
+            .windows(2)
+            .filter(|w| w[0].person > w[1].person)
+            .count();
+        assert!(descents >= 64, "{descents}");
         let mut expected = rows.clone();
         expected.sort_by_key(|r| r.person);
-        let got = by_person(rows, 100);
+        let got = by_person(rows, 400);
         let pairs = |v: &[Row]| v.iter().map(|r| (r.person, r.key)).collect::<Vec<_>>();
         assert_eq!(pairs(&got), pairs(&expected));
-        assert_eq!(pairs(&by_person(got.clone(), 100)), pairs(&got));
+        assert_eq!(pairs(&by_person(got.clone(), 400)), pairs(&got));
         // Two sorted runs, persons 50.. before 0.. (the merge sort's path).
         let in_order: Vec<Row> = b.iter().chain(&a).copied().collect();
         let two_runs: Vec<Row> = a.iter().chain(&b).copied().collect();
-        assert_eq!(pairs(&by_person(two_runs, 100)), pairs(&in_order));
+        assert_eq!(pairs(&by_person(two_runs, 400)), pairs(&in_order));
         assert!(by_person(Vec::new(), 3).is_empty());
     }
 
