@@ -595,7 +595,8 @@ async fn run_into(
                     results.settle_all().await?;
                     let t1 = Instant::now();
                     write_outputs(dir, &ind.id, &out, opts.csv)?;
-                    results.record(ind, t0, query_seconds, 0.0, t1.elapsed().as_secs_f64(), out);
+                    let steps = (query_seconds, 0.0, t1.elapsed().as_secs_f64());
+                    results.record(&ind.id, &ind.title, t0, steps, out);
                 }
                 Started::Intake(intake) => {
                     results.estimate(ctx, ind, intake, dir, opts.csv).await?;
@@ -827,18 +828,19 @@ impl Results {
     /// an origin–destination matrix) does not hold up the short queries after it.
     const IN_FLIGHT: usize = 2;
 
+    /// An indicator's table and report, from its start and the seconds of its steps (query,
+    /// estimation, writing).
     fn record(
         &mut self,
-        ind: &Indicator,
+        id: &str,
+        title: &str,
         started: Instant,
-        query_seconds: f64,
-        estimate_seconds: f64,
-        write_seconds: f64,
+        (query_seconds, estimate_seconds, write_seconds): (f64, f64, f64),
         out: RecordBatch,
     ) {
         self.reports.push(IndicatorReport {
-            id: ind.id.clone(),
-            title: ind.title.clone(),
+            id: id.to_string(),
+            title: title.to_string(),
             rows: Some(out.num_rows()),
             skipped: None,
             seconds: started.elapsed().as_secs_f64(),
@@ -846,7 +848,7 @@ impl Results {
             estimate_seconds,
             write_seconds,
         });
-        self.outputs.insert(ind.id.clone(), out);
+        self.outputs.insert(id.to_string(), out);
     }
 
     /// Starts `intaken`'s estimation and writing on a blocking thread, once fewer than
@@ -924,17 +926,8 @@ impl Results {
                 });
             }
         };
-        self.reports.push(IndicatorReport {
-            id: e.id.clone(),
-            title: e.title,
-            rows: Some(out.num_rows()),
-            skipped: None,
-            seconds: e.started.elapsed().as_secs_f64(),
-            query_seconds: e.query_seconds,
-            estimate_seconds,
-            write_seconds,
-        });
-        self.outputs.insert(e.id, out);
+        let steps = (e.query_seconds, estimate_seconds, write_seconds);
+        self.record(&e.id, &e.title, e.started, steps, out);
         Ok(())
     }
 
