@@ -289,7 +289,7 @@ impl Default for Rules {
 
 /// The persons of the survey: design and person-level domains.
 pub struct Frame {
-    /// Each person's id, in the frame's (person_id) order.
+    /// Each person's id, in the frame's (stratum, person_id) order.
     ids: Vec<i64>,
     index: PersonIndex,
     weight: Vec<f64>,
@@ -339,19 +339,6 @@ impl Frame {
                 interner.code(b.column(col), out)?;
             }
         }
-        // Persons in person_id order, whatever order the query gave them in: the bootstrap
-        // draws by this order, and the query's (a join's output, its partitions interleaved
-        // as their threads go) differs from run to run, so the same seed gave other SEs.
-        if !ids.is_sorted() {
-            let mut order: Vec<u32> = (0..ids.len() as u32).collect();
-            // Stable: of a person_id given twice, the later row stays the one found.
-            order.sort_by_key(|&i| ids[i as usize]);
-            let permute =
-                |v: &[u32]| -> Vec<u32> { order.iter().map(|&i| v[i as usize]).collect() };
-            ids = order.iter().map(|&i| ids[i as usize]).collect();
-            weight = order.iter().map(|&i| weight[i as usize]).collect();
-            coded = coded.iter().map(|c| permute(c)).collect();
-        }
         // Sorted value names, and codes renumbered to match.
         let mut sorted: Vec<(Vec<String>, Vec<u32>)> = interners
             .into_iter()
@@ -375,6 +362,31 @@ impl Frame {
                 .collect()
         } else {
             stratum
+        };
+        // Persons by stratum, and in a stratum by person_id, whatever order the query gave
+        // them in. The bootstrap draws in this order, and the query's (a join's output, its
+        // partitions interleaved as their threads go) differs from run to run: the same seed
+        // gave other SEs. Stratum first: a walk over the persons' rows then adds to one
+        // stratum's cells at a time, a working set a tenth of the sums' with ten strata.
+        let key = |i: usize| (stratum[i], ids[i]);
+        let (ids, weight, stratum, sorted) = if (1..ids.len()).all(|i| key(i - 1) <= key(i)) {
+            (ids, weight, stratum, sorted)
+        } else {
+            let mut order: Vec<u32> = (0..ids.len() as u32).collect();
+            // Stable: of a person_id given twice, the later row stays the one found.
+            order.sort_by_key(|&i| key(i as usize));
+            let permute =
+                |v: &[u32]| -> Vec<u32> { order.iter().map(|&i| v[i as usize]).collect() };
+            let sorted = sorted
+                .into_iter()
+                .map(|(names, codes)| (names, permute(&codes)))
+                .collect();
+            (
+                order.iter().map(|&i| ids[i as usize]).collect(),
+                order.iter().map(|&i| weight[i as usize]).collect(),
+                permute(&stratum),
+                sorted,
+            )
         };
         let n_strata = stratum.iter().map(|&h| h as usize + 1).max().unwrap_or(0);
         let mut n_h = vec![0u64; n_strata];
@@ -656,107 +668,129 @@ struct Sums {
     dom_contrib: Vec<Vec<(u32, f64)>>,
 }
 
-/// The per (cell, stratum) sums: an array when the indicator has few cells, a hash map of the
-/// cells met when an array would be large (origin–destination cells by mode or period: most
-/// of the zone pairs × domains × strata are empty, and an array per chunk of rows would cost
-/// gigabytes to allocate and merge).
+/// The per (cell, stratum) sums: an array when the indicator has few cells, a hash map per
+/// stratum of the cells met when an array would be large (origin–destination cells by mode or
+/// period: most of the zone pairs × domains × strata are empty, and an array per chunk of rows
+/// would cost gigabytes to allocate and merge). The frame's persons come stratum by stratum,
+/// so a walk over them fills one stratum's map at a time, which stays in the cache where one
+/// map of every stratum did not.
 enum CellSums {
-    Dense(Vec<StratumSums>),
-    Sparse(HashMap<usize, StratumSums>),
+    /// Slot `cell * ns + h`.
+    Dense {
+        sums: Vec<StratumSums>,
+        ns: usize,
+    },
+    Sparse(Vec<HashMap<usize, StratumSums>>),
     /// A total's cells need only Σ w y and Σ w² y² (its x terms come from the frame): 16
     /// bytes a slot in place of 72, for the origin–destination totals' hundreds of thousands.
-    SparseY(HashMap<usize, [f64; 2]>),
+    SparseY(Vec<HashMap<usize, [f64; 2]>>),
 }
 
 impl CellSums {
     /// Above this many (cell, stratum) slots, a hash map.
     const DENSE_MAX: usize = 1 << 20;
 
-    /// `len` slots; a hash map above `dense_max`, of the y terms only when `y_only`.
-    fn new(len: usize, dense_max: usize, y_only: bool) -> Self {
-        if len <= dense_max {
-            Self::Dense(vec![StratumSums::default(); len])
+    /// `cells` × `ns` slots; hash maps above `dense_max`, of the y terms only when `y_only`.
+    fn new(cells: usize, ns: usize, dense_max: usize, y_only: bool) -> Self {
+        if cells * ns <= dense_max {
+            Self::Dense {
+                sums: vec![StratumSums::default(); cells * ns],
+                ns,
+            }
         } else if y_only {
-            Self::SparseY(HashMap::default())
+            Self::SparseY((0..ns).map(|_| HashMap::default()).collect())
         } else {
-            Self::Sparse(HashMap::default())
+            Self::Sparse((0..ns).map(|_| HashMap::default()).collect())
         }
     }
 
-    fn get(&self, i: usize) -> StratumSums {
+    fn get(&self, cell: usize, h: usize) -> StratumSums {
         match self {
-            Self::Dense(v) => v[i],
-            Self::Sparse(m) => m.get(&i).copied().unwrap_or_default(),
-            Self::SparseY(m) => m
-                .get(&i)
-                .map_or_else(StratumSums::default, |&[sw_y, sw2_yy]| StratumSums {
-                    sw_y,
-                    sw2_yy,
-                    ..StratumSums::default()
-                }),
+            Self::Dense { sums, ns } => sums[cell * ns + h],
+            Self::Sparse(m) => m[h].get(&cell).copied().unwrap_or_default(),
+            Self::SparseY(m) => {
+                m[h].get(&cell)
+                    .map_or_else(StratumSums::default, |&[sw_y, sw2_yy]| StratumSums {
+                        sw_y,
+                        sw2_yy,
+                        ..StratumSums::default()
+                    })
+            }
         }
     }
 
-    fn get_mut(&mut self, i: usize) -> &mut StratumSums {
+    fn get_mut(&mut self, cell: usize, h: usize) -> &mut StratumSums {
         match self {
-            Self::Dense(v) => &mut v[i],
-            Self::Sparse(m) => m.entry(i).or_default(),
+            Self::Dense { sums, ns } => &mut sums[cell * *ns + h],
+            Self::Sparse(m) => m[h].entry(cell).or_default(),
             Self::SparseY(_) => unreachable!("a total's cells take add_y"),
         }
     }
 
-    /// A person's y terms in slot `i` ([`StratumSums::add_y`]).
+    /// A person's y terms in (cell, stratum) ([`StratumSums::add_y`]).
     #[inline]
-    fn add_y(&mut self, i: usize, w: f64, y: f64) {
+    fn add_y(&mut self, cell: usize, h: usize, w: f64, y: f64) {
         match self {
             Self::SparseY(m) => {
-                let e = m.entry(i).or_insert([0.0; 2]);
+                let e = m[h].entry(cell).or_insert([0.0; 2]);
                 let [wy, w2yy] = mobility_stats::ratio::y_terms(w, y);
                 e[0] += wy;
                 e[1] += w2yy;
             }
-            _ => self.get_mut(i).add_y(w, y),
+            _ => self.get_mut(cell, h).add_y(w, y),
         }
     }
 
     fn merge(&mut self, o: CellSums) {
+        /// The smaller map added into the larger (the workers' runs of persons cover
+        /// different strata, so one of the two is mostly empty).
+        fn merge_maps<V>(
+            a: &mut HashMap<usize, V>,
+            mut b: HashMap<usize, V>,
+            add: impl Fn(&mut V, V),
+        ) where
+            V: Default,
+        {
+            if a.len() < b.len() {
+                std::mem::swap(a, &mut b);
+            }
+            for (i, v) in b {
+                add(a.entry(i).or_default(), v);
+            }
+        }
         match (self, o) {
-            (Self::Dense(a), Self::Dense(b)) => {
+            (Self::Dense { sums: a, .. }, Self::Dense { sums: b, .. }) => {
                 for (a, b) in a.iter_mut().zip(&b) {
                     *a += b;
                 }
             }
             (Self::Sparse(a), Self::Sparse(b)) => {
-                for (i, b) in b {
-                    *a.entry(i).or_default() += &b;
+                for (a, b) in a.iter_mut().zip(b) {
+                    merge_maps(a, b, |a, b| *a += &b);
                 }
             }
             (Self::SparseY(a), Self::SparseY(b)) => {
-                for (i, [y, yy]) in b {
-                    let e = a.entry(i).or_insert([0.0; 2]);
-                    e[0] += y;
-                    e[1] += yy;
+                for (a, b) in a.iter_mut().zip(b) {
+                    merge_maps(a, b, |a, [y, yy]| {
+                        a[0] += y;
+                        a[1] += yy;
+                    });
                 }
             }
             _ => unreachable!("one shape per indicator"),
         }
     }
 
-    /// The cells of `slots`, sorted and each once.
-    fn cells_of<'a>(slots: impl Iterator<Item = &'a usize>, ns: usize) -> Vec<usize> {
-        let mut c: Vec<usize> = slots.map(|i| i / ns).collect();
+    /// The cells with a slot in some stratum, sorted; `None` for an array, where every cell is.
+    fn occupied(&self) -> Option<Vec<usize>> {
+        let mut c: Vec<usize> = match self {
+            Self::Dense { .. } => return None,
+            Self::Sparse(m) => m.iter().flat_map(|m| m.keys().copied()).collect(),
+            Self::SparseY(m) => m.iter().flat_map(|m| m.keys().copied()).collect(),
+        };
         c.sort_unstable();
         c.dedup();
-        c
-    }
-
-    /// The cells (slot / `ns`) with a slot, sorted; `None` for an array, where every cell is.
-    fn occupied(&self, ns: usize) -> Option<Vec<usize>> {
-        match self {
-            Self::Dense(_) => None,
-            Self::Sparse(m) => Some(Self::cells_of(m.keys(), ns)),
-            Self::SparseY(m) => Some(Self::cells_of(m.keys(), ns)),
-        }
+        Some(c)
     }
 }
 
@@ -764,7 +798,8 @@ impl Sums {
     fn new(s: &Shape) -> Self {
         Self {
             cells: CellSums::new(
-                s.nd * s.nk * s.ns,
+                s.nd * s.nk,
+                s.ns,
                 s.dense_max,
                 s.estimator == Estimator::Total,
             ),
@@ -825,9 +860,9 @@ impl Sums {
                 let cell = d as usize * nk + k as usize;
                 if s.estimator == Estimator::Total {
                     // A total's cells hold only y terms.
-                    self.cells.add_y(cell * ns + h, w, y);
+                    self.cells.add_y(cell, h, w, y);
                 } else {
-                    let a = self.cells.get_mut(cell * ns + h);
+                    let a = self.cells.get_mut(cell, h);
                     a.add_y(w, y);
                     match s.estimator {
                         Estimator::Ratio => {
@@ -1411,7 +1446,10 @@ pub struct Intake {
     /// allocation and no comparison of slices per row (origin × destination × mode).
     packed: HashMap<u128, u32>,
     key_codes: Vec<Vec<u32>>,
-    rows: Vec<Row>,
+    /// The rows, one run per batch: each run allocated at its batch's size, never grown and
+    /// copied as one vector of every row would be (fresh pages the kernel zeroes, for each
+    /// indicator).
+    rows: Vec<Vec<Row>>,
     codes: Vec<Vec<u32>>,
     tcodes: Vec<Vec<u32>>,
 }
@@ -1524,7 +1562,7 @@ impl Intake {
         let composite: HashMap<Vec<u32>, u32> = HashMap::default();
         let packed: HashMap<u128, u32> = HashMap::default();
         let key_codes: Vec<Vec<u32>> = Vec::new();
-        let rows: Vec<Row> = Vec::new();
+        let rows: Vec<Vec<Row>> = Vec::new();
         let codes: Vec<Vec<u32>> = vec![Vec::new(); keys.len()];
         let tcodes: Vec<Vec<u32>> = vec![Vec::new(); TRIP_BREAKDOWNS.len()];
         Ok(Self {
@@ -1547,7 +1585,7 @@ impl Intake {
 
     /// Rows interned so far.
     pub fn rows(&self) -> usize {
-        self.rows.len()
+        self.rows.iter().map(Vec::len).sum()
     }
 
     /// Interns the rows of one batch.
@@ -1615,7 +1653,7 @@ impl Intake {
         let mut composite_key = Vec::with_capacity(keys.len());
         // A person's trips come together: the last look-up is usually the next one's.
         let mut last: Option<(i64, u32)> = None;
-        rows.reserve(n);
+        let mut run = Vec::with_capacity(n);
         for i in 0..n {
             let id = pid.value(i);
             let person = match last {
@@ -1634,13 +1672,16 @@ impl Intake {
                 trip_domain[*t] = tcodes[*t][i];
             }
             let val = |a: &Float64Array| if a.is_valid(i) { a.value(i) } else { 0.0 };
-            rows.push(Row {
+            run.push(Row {
                 person,
                 key,
                 trip_domain,
                 y: val(&y),
                 x: x.as_ref().map_or(0.0, val),
             });
+        }
+        if !run.is_empty() {
+            rows.push(run);
         }
         Ok(())
     }
@@ -1660,13 +1701,13 @@ impl Intake {
             key_interners,
             trip_interners,
             key_codes,
-            mut rows,
+            rows,
             ..
         } = self;
         let frame: &Frame = &frame;
+        let mut rows = by_person(rows, frame.persons());
         let key_list = key_list(keys.len(), &key_interners, &key_codes, &mut rows);
         add_trip_domains(&mut domains, &trip_interners, &mut rows);
-        let rows = by_person(rows, frame.persons());
         let shape = Shape {
             nd: domains.len(),
             nk: key_list.len(),
@@ -1727,36 +1768,57 @@ impl Intake {
     }
 }
 
-/// The rows grouped by person in person order, each person's in the order they came. In a
-/// few sorted runs (one partition's trips stored by person) a merge sort only merges them;
-/// interleaved from the query's partitions, a counting sort takes two passes over the rows,
-/// where a comparison sort would pay n log n.
-fn by_person(mut rows: Vec<Row>, persons: usize) -> Vec<Row> {
-    let descents = rows
+/// The rows of the runs grouped by person in person order, each person's in the order they
+/// came. Sorted rows are only joined; in a few sorted runs (one partition's trips stored by
+/// person) a merge sort only merges them; interleaved from the query's partitions, a counting
+/// sort takes two passes over the rows, where a comparison sort would pay n log n.
+fn by_person(mut runs: Vec<Vec<Row>>, persons: usize) -> Vec<Row> {
+    let within: usize = runs
+        .iter()
+        .map(|r| r.windows(2).filter(|w| w[0].person > w[1].person).count())
+        .sum();
+    let between = runs
         .windows(2)
-        .filter(|w| w[0].person > w[1].person)
+        .filter(|w| match (w[0].last(), w[1].first()) {
+            (Some(a), Some(b)) => a.person > b.person,
+            _ => false,
+        })
         .count();
-    if descents == 0 {
-        return rows;
+    let descents = within + between;
+    if runs.len() == 1 && descents == 0 {
+        return runs.pop().expect("one run");
     }
+    let n = runs.iter().map(Vec::len).sum();
     if descents < 64 {
-        rows.sort_by_key(|r| r.person);
-        return rows;
+        let mut out = Vec::with_capacity(n);
+        for run in runs {
+            out.extend_from_slice(&run);
+        }
+        if descents > 0 {
+            out.sort_by_key(|r| r.person);
+        }
+        return out;
     }
-    let first = rows[0];
+    let first = *runs
+        .iter()
+        .flatten()
+        .next()
+        .expect("descents are between rows");
     // Where each person's rows start.
     let mut next = vec![0usize; persons + 1];
-    for r in &rows {
+    for r in runs.iter().flatten() {
         next[r.person as usize + 1] += 1;
     }
     for p in 1..next.len() {
         next[p] += next[p - 1];
     }
-    let mut out = vec![first; rows.len()];
-    for r in rows {
-        let at = &mut next[r.person as usize];
-        out[*at] = r;
-        *at += 1;
+    let mut out = vec![first; n];
+    for run in runs {
+        for r in run {
+            let at = &mut next[r.person as usize];
+            out[*at] = r;
+            *at += 1;
+        }
     }
     out
 }
@@ -1884,7 +1946,7 @@ impl Cells<'_> {
     fn reported(&self) -> Vec<(usize, usize)> {
         let (nd, nk, ns) = (self.shape.nd, self.shape.nk, self.shape.ns);
         let (spec, cells, dom) = (self.spec, &self.sums.cells, &self.sums.dom);
-        let candidates: Vec<usize> = match cells.occupied(ns) {
+        let candidates: Vec<usize> = match cells.occupied() {
             Some(met) if spec.estimator == Estimator::Ratio || spec.observed_only => met,
             _ => (0..nd * nk).collect(),
         };
@@ -1893,10 +1955,8 @@ impl Cells<'_> {
             .filter(|&cell| {
                 let d = cell / nk;
                 match spec.estimator {
-                    Estimator::Ratio => (0..ns).any(|h| cells.get(cell * ns + h).sw_x != 0.0),
-                    _ if spec.observed_only => {
-                        (0..ns).any(|h| cells.get(cell * ns + h).sw_y != 0.0)
-                    }
+                    Estimator::Ratio => (0..ns).any(|h| cells.get(cell, h).sw_x != 0.0),
+                    _ if spec.observed_only => (0..ns).any(|h| cells.get(cell, h).sw_y != 0.0),
                     _ => (0..ns).any(|h| dom[(self.dom_row)(d) * ns + h].n_d > 0),
                 }
             })
@@ -1911,7 +1971,7 @@ impl Cells<'_> {
         let cell = d * nk + k;
         (0..ns)
             .map(|h| {
-                let c = self.sums.cells.get(cell * ns + h);
+                let c = self.sums.cells.get(cell, h);
                 let x = if self.spec.estimator == Estimator::Ratio {
                     c
                 } else {
@@ -2326,14 +2386,24 @@ mod tests {
         assert!(descents >= 64, "{descents}");
         let mut expected = rows.clone();
         expected.sort_by_key(|r| r.person);
-        let got = by_person(rows, 400);
+        // As one batch, and as batches of 7 rows (runs that split persons).
+        let batches = |v: &[Row], size: usize| v.chunks(size).map(<[Row]>::to_vec).collect();
+        let got = by_person(vec![rows.clone()], 400);
         let pairs = |v: &[Row]| v.iter().map(|r| (r.person, r.key)).collect::<Vec<_>>();
         assert_eq!(pairs(&got), pairs(&expected));
-        assert_eq!(pairs(&by_person(got.clone(), 400)), pairs(&got));
-        // Two sorted runs, persons 50.. before 0.. (the merge sort's path).
+        assert_eq!(pairs(&by_person(batches(&rows, 7), 400)), pairs(&expected));
+        assert_eq!(pairs(&by_person(vec![got.clone()], 400)), pairs(&got));
+        // Sorted rows in batches are joined as they are.
+        assert_eq!(pairs(&by_person(batches(&got, 5), 400)), pairs(&got));
+        // Two sorted runs, persons 200.. before 0.. (the merge sort's path), in one batch and
+        // in two.
         let in_order: Vec<Row> = b.iter().chain(&a).copied().collect();
         let two_runs: Vec<Row> = a.iter().chain(&b).copied().collect();
-        assert_eq!(pairs(&by_person(two_runs, 400)), pairs(&in_order));
+        assert_eq!(pairs(&by_person(vec![two_runs], 400)), pairs(&in_order));
+        assert_eq!(
+            pairs(&by_person(vec![a.clone(), b.clone()], 400)),
+            pairs(&in_order)
+        );
         assert!(by_person(Vec::new(), 3).is_empty());
     }
 
