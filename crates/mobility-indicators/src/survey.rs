@@ -302,6 +302,10 @@ pub struct Frame {
     values: Vec<Vec<String>>,
     /// The margins the weights were calibrated to, if any.
     calibration: Option<Calibration>,
+    /// Per person-level domain (`all`, then each breakdown's values) and stratum, its persons'
+    /// x terms with x = 1: the denominators of every `mean` and `total`, summed once for all
+    /// of them ([`Frame::domain_persons`]).
+    domain_persons: std::sync::OnceLock<Vec<StratumSums>>,
 }
 
 /// Weights calibrated to margins: the design of the margins over the frame's persons, their
@@ -405,6 +409,7 @@ impl Frame {
             value_of,
             values,
             calibration: None,
+            domain_persons: std::sync::OnceLock::new(),
         })
     }
 
@@ -452,6 +457,41 @@ impl Frame {
             variables: c.variables.clone(),
         });
         Ok(())
+    }
+
+    /// The person-level domains' persons per (domain, stratum), domains numbered as every
+    /// intake numbers them: `all`, then each breakdown's values in order. Summed in the
+    /// frame's person order, as each indicator summed them before.
+    fn domain_persons(&self) -> &[StratumSums] {
+        self.domain_persons.get_or_init(|| {
+            let ns = self.n_h.len();
+            let domains = 1 + self.values.iter().map(Vec::len).sum::<usize>();
+            let mut sums = vec![StratumSums::default(); domains * ns];
+            let mut pd = Vec::new();
+            for p in 0..self.persons() {
+                self.domains_of(p, &mut pd);
+                let (w, h) = (self.weight[p], self.stratum[p] as usize);
+                for &d in &pd {
+                    sums[d as usize * ns + h].add_x(w, 1.0);
+                }
+            }
+            sums
+        })
+    }
+
+    /// The person-level domains person `p` is in (`all` first), numbered as in
+    /// [`Frame::domain_persons`].
+    fn domains_of(&self, p: usize, out: &mut Vec<u32>) {
+        out.clear();
+        out.push(0);
+        let mut first = 1;
+        for (k, values) in self.values.iter().enumerate() {
+            let v = self.value_of[k][p];
+            if v != NONE {
+                out.push(first + v);
+            }
+            first += values.len() as u32;
+        }
     }
 
     /// The position of a person in the frame.
@@ -1438,7 +1478,6 @@ pub struct Intake {
     keys: Vec<String>,
     trip_cols: Vec<(usize, &'static str)>,
     domains: Vec<Domain>,
-    person_domain: Vec<Vec<u32>>,
     key_interners: Vec<Interner>,
     trip_interners: Vec<Interner>,
     composite: HashMap<Vec<u32>, u32>,
@@ -1537,21 +1576,13 @@ impl Intake {
             breakdown: "all".into(),
             value: None,
         }];
-        let mut person_domain: Vec<Vec<u32>> = Vec::new();
+        // Numbered as the frame numbers them ([`Frame::domains_of`]).
         for (k, b) in PERSON_BREAKDOWNS.iter().enumerate() {
-            person_domain.push(
-                frame.values[k]
-                    .iter()
-                    .map(|v| {
-                        domains.push(Domain {
-                            order: order(b),
-                            breakdown: b.to_string(),
-                            value: Some(v.clone()),
-                        });
-                        domains.len() as u32 - 1
-                    })
-                    .collect(),
-            );
+            domains.extend(frame.values[k].iter().map(|v| Domain {
+                order: order(b),
+                breakdown: b.to_string(),
+                value: Some(v.clone()),
+            }));
         }
         // Keys and trip-level values are coded per column as they are met.
         let key_interners: Vec<Interner> = keys.iter().map(|_| Interner::default()).collect();
@@ -1571,7 +1602,6 @@ impl Intake {
             keys,
             trip_cols,
             domains,
-            person_domain,
             key_interners,
             trip_interners,
             composite,
@@ -1697,7 +1727,6 @@ impl Intake {
             spec,
             keys,
             mut domains,
-            person_domain,
             key_interners,
             trip_interners,
             key_codes,
@@ -1717,16 +1746,7 @@ impl Intake {
             bootstrap: !matches!(spec.variance, Variance::Linearisation),
             dense_max,
         };
-        let domains_of = |p: usize, out: &mut Vec<u32>| {
-            out.clear();
-            out.push(0);
-            for (k, ids) in person_domain.iter().enumerate() {
-                let v = frame.value_of[k][p];
-                if v != NONE {
-                    out.push(ids[v as usize]);
-                }
-            }
-        };
+        let domains_of = |p: usize, out: &mut Vec<u32>| frame.domains_of(p, out);
         let (report, estimates, method) = if spec.estimator == Estimator::Median {
             // Each domain's breakdown: the medians are dealt out one breakdown at a time.
             let group: Vec<usize> = domains.iter().map(|d| d.order).collect();
@@ -1916,14 +1936,10 @@ fn accumulate(frame: &Frame, shape: &Shape, rows: &[Row], domains_of: &DomainsOf
         })
         .unwrap_or_else(|| Sums::new(shape));
     if matches!(shape.estimator, Estimator::Mean | Estimator::Total) {
-        let mut pd = Vec::new();
-        for p in 0..frame.persons() {
-            domains_of(p, &mut pd);
-            let (w, h) = (frame.weight[p], frame.stratum[p] as usize);
-            for &d in &pd {
-                // Every person of the domain counts once in a mean's or total's denominator.
-                acc.dom[d as usize * shape.ns + h].add_x(w, 1.0);
-            }
+        // Every person of the domain counts once in a mean's or total's denominator: the
+        // frame's sums, the person-level domains coming first in every indicator's.
+        for (a, b) in acc.dom.iter_mut().zip(frame.domain_persons()) {
+            *a += b;
         }
     }
     acc
