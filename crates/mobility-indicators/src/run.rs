@@ -559,6 +559,74 @@ async fn od_setup(ctx: &SessionContext, present: &[Table], opts: &RunOptions) ->
     Ok(())
 }
 
+/// The trips decoded once and held in memory for the run's queries, where the memory pool has
+/// room: at most a quarter of its limit, reserved until the run ends (the reservation
+/// returned). Twenty-two survey indicators read the trips, and each decoded the same Parquet
+/// again. Not on a cluster, whose executors read the files themselves. The views over
+/// `trips` are made again: a view keeps the plans of what it reads as they were when it was
+/// made.
+async fn hold_trips(
+    ctx: &SessionContext,
+    present: &[Table],
+    opts: &RunOptions,
+    rows: u64,
+) -> Result<Option<datafusion::execution::memory_pool::MemoryReservation>> {
+    use datafusion::execution::memory_pool::{MemoryConsumer, MemoryLimit};
+    if !present.contains(&Table::Trips) || opts.cluster.is_some() {
+        return Ok(None);
+    }
+    let pool = &ctx.runtime_env().memory_pool;
+    let room = match pool.memory_limit() {
+        MemoryLimit::Finite(limit) => limit / 4,
+        _ => usize::MAX,
+    };
+    let failed = |source| Error::DataFusion {
+        context: "trips held in memory".into(),
+        source,
+    };
+    let df = ctx.table("trips").await.map_err(failed)?;
+    let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
+    // A string's view is 16 bytes, its text beyond 12 bytes more: 24 a value, to decide
+    // before decoding; the batches' own size is what is reserved.
+    let width: usize = schema
+        .fields()
+        .iter()
+        .map(|f| f.data_type().primitive_width().unwrap_or(24))
+        .sum();
+    if (rows as usize).saturating_mul(width) > room {
+        return Ok(None);
+    }
+    let partitions = within_timeout(ctx, "trips held in memory", df.collect_partitioned())
+        .await?
+        .map_err(failed)?;
+    let size: usize = partitions
+        .iter()
+        .flatten()
+        .map(|b| b.get_array_memory_size())
+        .sum();
+    let reservation = MemoryConsumer::new("trips held in memory").register(pool);
+    if size > room || reservation.try_grow(size).is_err() {
+        return Ok(None);
+    }
+    let table = datafusion::datasource::MemTable::try_new(schema, partitions).map_err(failed)?;
+    ctx.deregister_table(Table::Trips.name()).map_err(failed)?;
+    ctx.register_table(Table::Trips.name(), std::sync::Arc::new(table))
+        .map_err(failed)?;
+    collect(
+        ctx,
+        "trip_zones",
+        include_str!("../../../queries/views/trip_zones.sql"),
+    )
+    .await?;
+    collect(
+        ctx,
+        "od_trip_ends",
+        include_str!("../../../queries/views/od_trip_ends.sql"),
+    )
+    .await?;
+    Ok(Some(reservation))
+}
+
 async fn run_into(
     ctx: &SessionContext,
     present: &[Table],
@@ -568,8 +636,10 @@ async fn run_into(
     dir: &Path,
     started: Instant,
 ) -> Result<(Manifest, std::collections::HashMap<String, RecordBatch>)> {
-    od_setup(ctx, present, opts).await?;
     let table_rows = table_rows(ctx, present).await?;
+    let trips_rows = table_rows.get(Table::Trips.name()).copied().unwrap_or(0);
+    let _held = hold_trips(ctx, present, opts, trips_rows).await?;
+    od_setup(ctx, present, opts).await?;
     let design = Design::read(ctx, present, opts).await?;
     let mut results = Results::default();
     // The indicators, then the tables the report draws from (queries/tables/).
