@@ -279,6 +279,19 @@ fn a_run_on_a_cluster_equals_the_local_run_and_joins_by_index() {
     );
     let n = same_outputs(&local, &remote, 1e-9);
     assert!(n > 1000, "only {n} cells compared");
+    // The local run held the trips in memory; the cluster's executors read them from Parquet:
+    // the same outputs both ways.
+    let held = |dir: &Path| {
+        let m: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+        m["parameters"]["trips_in_memory_bytes"].as_u64()
+    };
+    assert!(
+        held(&local).is_some_and(|b| b > 100_000),
+        "{:?}",
+        held(&local)
+    );
+    assert_eq!(held(&remote), None);
 
     // Points in three files, so that the probe side has several partitions and tasks (one
     // file read whole by one task hid a build side cut into slices).

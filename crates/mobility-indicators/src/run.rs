@@ -638,7 +638,7 @@ async fn run_into(
 ) -> Result<(Manifest, std::collections::HashMap<String, RecordBatch>)> {
     let table_rows = table_rows(ctx, present).await?;
     let trips_rows = table_rows.get(Table::Trips.name()).copied().unwrap_or(0);
-    let _held = hold_trips(ctx, present, opts, trips_rows).await?;
+    let held = hold_trips(ctx, present, opts, trips_rows).await?;
     od_setup(ctx, present, opts).await?;
     let design = Design::read(ctx, present, opts).await?;
     let mut results = Results::default();
@@ -729,7 +729,7 @@ async fn run_into(
         data: opts.data.display().to_string(),
         inputs,
         table_rows,
-        parameters: parameters(opts, &design),
+        parameters: parameters(opts, &design, held.as_ref().map(|r| r.size())),
         indicators: reports,
         seconds_total: started.elapsed().as_secs_f64(),
     };
@@ -819,7 +819,9 @@ impl Design {
 }
 
 /// The run's parameters, for the manifest.
-fn parameters(opts: &RunOptions, design: &Design) -> serde_json::Value {
+/// The run's settings for the manifest; `trips_held` the bytes of the trips held in memory
+/// (`None`: each query read them from Parquet).
+fn parameters(opts: &RunOptions, design: &Design, trips_held: Option<usize>) -> serde_json::Value {
     serde_json::json!({
         "ci_level": opts.rules.level,
         "suppress_below_n": opts.rules.min_n,
@@ -835,6 +837,7 @@ fn parameters(opts: &RunOptions, design: &Design) -> serde_json::Value {
         "replicate_weights": design.replicates.as_ref().map(|r| serde_json::json!({"replicates": r.weights.len(), "scale": r.scale, "scheme": r.scheme})),
         "calibration": design.calibration,
         "person_frame_seconds": design.seconds,
+        "trips_in_memory_bytes": trips_held,
     })
 }
 
