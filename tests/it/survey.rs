@@ -663,3 +663,26 @@ fn factors_from_files_replace_the_data_directorys() {
         "{err}"
     );
 }
+
+/// The run holds in memory only the trip columns its indicators read: one indicator over
+/// person, purpose and distance holds fewer bytes than the whole catalog, whose
+/// origin–destination indicators read the zones and coordinates, and gives the same table
+/// as in the whole run.
+#[test]
+fn the_trips_held_in_memory_are_the_columns_the_queries_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let (all, one) = (dir.path().join("all"), dir.path().join("one"));
+    crate::run_sample(&all, &[]);
+    crate::run_sample(&one, &["--only", "trips_per_person_day"]);
+    let held = |d: &std::path::Path| {
+        let m: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(d.join("manifest.json")).unwrap()).unwrap();
+        m["parameters"]["trips_in_memory_bytes"].as_u64().unwrap()
+    };
+    let (a, o) = (held(&all), held(&one));
+    assert!(o > 0 && 2 * o < a, "one indicator {o} bytes, all {a}");
+    let csv = |d: &std::path::Path| {
+        std::fs::read_to_string(d.join("indicators/trips_per_person_day.csv")).unwrap()
+    };
+    assert_eq!(csv(&one), csv(&all));
+}

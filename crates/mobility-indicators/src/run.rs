@@ -559,16 +559,89 @@ async fn od_setup(ctx: &SessionContext, present: &[Table], opts: &RunOptions) ->
     Ok(())
 }
 
+/// The views over `trips` the indicators may read, made again over the trips held in memory.
+const TRIP_VIEWS: [(&str, &str); 2] = [
+    (
+        "trip_zones",
+        include_str!("../../../queries/views/trip_zones.sql"),
+    ),
+    (
+        "od_trip_ends",
+        include_str!("../../../queries/views/od_trip_ends.sql"),
+    ),
+];
+
+/// The columns of `trips` that `indicators` read: each query planned and optimised, the
+/// columns its scans of `trips` project, and every column of a view over trips that a query
+/// names (the view is made again over them). `None`, every column, where a query does not
+/// plan or a scan projects none, and with `od_zone_kind` (its view reads the coordinates).
+async fn trips_columns(
+    ctx: &SessionContext,
+    present: &[Table],
+    opts: &RunOptions,
+    indicators: &[&Indicator],
+) -> Option<std::collections::BTreeSet<String>> {
+    use datafusion::common::tree_node::TreeNodeRecursion;
+    use datafusion::logical_expr::LogicalPlan;
+    if opts.od_zone_kind.is_some() {
+        return None;
+    }
+    let mut sqls: Vec<String> = indicators
+        .iter()
+        .filter(|i| {
+            i.needs
+                .iter()
+                .all(|n| present.iter().any(|t| t.name() == n.as_str()))
+        })
+        .map(|i| i.sql.clone())
+        .collect();
+    for (view, _) in TRIP_VIEWS {
+        let named = |sql: &String| {
+            sql.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .any(|w| w.eq_ignore_ascii_case(view))
+        };
+        if sqls.iter().any(named) {
+            sqls.push(format!("SELECT * FROM {view}"));
+        }
+    }
+    let mut columns = std::collections::BTreeSet::new();
+    for sql in &sqls {
+        let df = ctx.sql(sql).await.ok()?;
+        let plan = ctx.state().optimize(df.logical_plan()).ok()?;
+        let mut every = false;
+        plan.apply_with_subqueries(|node| {
+            if let LogicalPlan::TableScan(scan) = node
+                && scan.table_name.table() == Table::Trips.name()
+            {
+                let schema = scan.source.schema();
+                match &scan.projection {
+                    Some(p) if !p.is_empty() => {
+                        columns.extend(p.iter().map(|&i| schema.field(i).name().clone()));
+                    }
+                    _ => every = true,
+                }
+            }
+            Ok(TreeNodeRecursion::Continue)
+        })
+        .ok()?;
+        if every {
+            return None;
+        }
+    }
+    Some(columns)
+}
+
 /// The trips decoded once and held in memory for the run's queries, where the memory pool has
 /// room: at most a quarter of its limit, reserved until the run ends (the reservation
 /// returned). Twenty-two survey indicators read the trips, and each decoded the same Parquet
-/// again. Not on a cluster, whose executors read the files themselves. The views over
-/// `trips` are made again: a view keeps the plans of what it reads as they were when it was
-/// made.
+/// again. Only the columns the indicators read ([`trips_columns`]). Not on a cluster, whose
+/// executors read the files themselves. The views over `trips` are made again: a view keeps
+/// the plans of what it reads as they were when it was made.
 async fn hold_trips(
     ctx: &SessionContext,
     present: &[Table],
     opts: &RunOptions,
+    indicators: &[&Indicator],
     rows: u64,
 ) -> Result<Option<datafusion::execution::memory_pool::MemoryReservation>> {
     use datafusion::execution::memory_pool::{MemoryConsumer, MemoryLimit};
@@ -584,7 +657,14 @@ async fn hold_trips(
         context: "trips held in memory".into(),
         source,
     };
-    let df = ctx.table("trips").await.map_err(failed)?;
+    let mut df = ctx.table("trips").await.map_err(failed)?;
+    if let Some(columns) = trips_columns(ctx, present, opts, indicators).await {
+        if columns.is_empty() {
+            return Ok(None);
+        }
+        let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
+        df = df.select_columns(&columns).map_err(failed)?;
+    }
     let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
     // A string's view is 16 bytes, its text beyond 12 bytes more: 24 a value, to decide
     // before decoding; the batches' own size is what is reserved.
@@ -612,18 +692,11 @@ async fn hold_trips(
     ctx.deregister_table(Table::Trips.name()).map_err(failed)?;
     ctx.register_table(Table::Trips.name(), std::sync::Arc::new(table))
         .map_err(failed)?;
-    collect(
-        ctx,
-        "trip_zones",
-        include_str!("../../../queries/views/trip_zones.sql"),
-    )
-    .await?;
-    collect(
-        ctx,
-        "od_trip_ends",
-        include_str!("../../../queries/views/od_trip_ends.sql"),
-    )
-    .await?;
+    // A view whose columns are not all held (no indicator names it) stays over the Parquet
+    // files, as it was made.
+    for (view, sql) in TRIP_VIEWS {
+        let _ = collect(ctx, view, sql).await;
+    }
     Ok(Some(reservation))
 }
 
@@ -637,14 +710,14 @@ async fn run_into(
     started: Instant,
 ) -> Result<(Manifest, std::collections::HashMap<String, RecordBatch>)> {
     let table_rows = table_rows(ctx, present).await?;
-    let trips_rows = table_rows.get(Table::Trips.name()).copied().unwrap_or(0);
-    let held = hold_trips(ctx, present, opts, trips_rows).await?;
-    od_setup(ctx, present, opts).await?;
-    let design = Design::read(ctx, present, opts).await?;
-    let mut results = Results::default();
     // The indicators, then the tables the report draws from (queries/tables/).
     let tables = crate::catalog::tables();
     let catalog: Vec<&Indicator> = catalog.iter().chain(&tables).collect();
+    let trips_rows = table_rows.get(Table::Trips.name()).copied().unwrap_or(0);
+    let held = hold_trips(ctx, present, opts, &catalog, trips_rows).await?;
+    od_setup(ctx, present, opts).await?;
+    let design = Design::read(ctx, present, opts).await?;
+    let mut results = Results::default();
     let steps = catalog.len() + 2;
     let tell = |step: usize, what: &str| {
         if let Some(p) = &opts.progress {
