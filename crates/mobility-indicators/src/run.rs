@@ -891,7 +891,6 @@ impl Design {
     }
 }
 
-/// The run's parameters, for the manifest.
 /// The run's settings for the manifest; `trips_held` the bytes of the trips held in memory
 /// (`None`: each query read them from Parquet).
 fn parameters(opts: &RunOptions, design: &Design, trips_held: Option<usize>) -> serde_json::Value {
@@ -945,6 +944,30 @@ fn estimation_pool() -> &'static rayon::ThreadPool {
     })
 }
 
+/// Keeps `buffer` for the next estimation where it is at most an eighth of the pool's limit
+/// and the pool has room for it (so under a tight `--memory-limit` nothing is kept), and no
+/// other estimation has already left one.
+fn keep_spare(
+    spare: &Spare,
+    pool: &std::sync::Arc<dyn datafusion::execution::memory_pool::MemoryPool>,
+    buffer: survey::RowBuffer,
+) {
+    use datafusion::execution::memory_pool::{MemoryConsumer, MemoryLimit};
+    let bytes = buffer.bytes();
+    let room = match pool.memory_limit() {
+        MemoryLimit::Finite(limit) => limit / 8,
+        _ => usize::MAX,
+    };
+    let mut slot = spare.lock().expect("not poisoned");
+    if bytes == 0 || bytes > room || slot.is_some() {
+        return;
+    }
+    let reservation = MemoryConsumer::new("rows kept for the next estimation").register(pool);
+    if reservation.try_grow(bytes).is_ok() {
+        *slot = Some((buffer, reservation));
+    }
+}
+
 /// An indicator's estimation (and writing) on a thread of its own, while the next
 /// indicators' queries run: the queries stream on the async runtime's threads and the
 /// estimations work on their own rayon pool, so both cores stay busy (one after the other, a
@@ -967,7 +990,20 @@ struct Results {
     reports: Vec<IndicatorReport>,
     outputs: std::collections::HashMap<String, RecordBatch>,
     estimating: std::collections::VecDeque<Estimating>,
+    /// A finished estimation's row buffer, with its memory reserved, for the next estimation
+    /// to group its rows into ([`survey::Intake::finish_into`]).
+    spare: Spare,
 }
+
+/// A row buffer kept between estimations, its bytes reserved in the memory pool.
+type Spare = std::sync::Arc<
+    std::sync::Mutex<
+        Option<(
+            survey::RowBuffer,
+            datafusion::execution::memory_pool::MemoryReservation,
+        )>,
+    >,
+>;
 
 impl Results {
     /// Estimations at once beside the query: more than one, so that a long one (the median,
@@ -1020,12 +1056,17 @@ impl Results {
         }
         let reserved = reservation.size();
         let (id, dir) = (ind.id.clone(), dir.to_path_buf());
+        let (spare, pool) = (self.spare.clone(), ctx.runtime_env().memory_pool.clone());
         let task = tokio::task::spawn_blocking(move || {
             estimation_pool().install(|| {
                 let t1 = Instant::now();
-                let out = intake.finish()?;
+                // The intake's reservation covers the copy its rows are grouped into: the
+                // spare's own is let go.
+                let buffer = spare.lock().expect("not poisoned").take().map(|(b, _)| b);
+                let (out, buffer) = intake.finish_into(buffer)?;
                 // The estimation's memory stays reserved until it is done.
                 drop(reservation);
+                keep_spare(&spare, &pool, buffer);
                 let (estimate_seconds, t2) = (t1.elapsed().as_secs_f64(), Instant::now());
                 write_outputs(&dir, &id, &out, csv)?;
                 Ok((out, estimate_seconds, t2.elapsed().as_secs_f64()))
@@ -1047,6 +1088,11 @@ impl Results {
             self.settle().await?;
         }
         Ok(())
+    }
+
+    /// Lets the spare row buffer go, its memory back to the pool; `false` if there was none.
+    fn release_spare(&self) -> bool {
+        self.spare.lock().expect("not poisoned").take().is_some()
     }
 
     /// Waits for every estimation in flight.
@@ -1273,8 +1319,12 @@ async fn survey_intake(
         let Some(b) = next else { break };
         let b = b.map_err(failed)?;
         let grow = b.num_rows() * per_row;
-        // Estimations still in flight may hold the memory: wait for them, oldest first.
+        // A kept row buffer and estimations still in flight may hold the memory: the buffer
+        // let go, then the estimations waited for, oldest first.
         while let Err(e) = reservation.try_grow(grow) {
+            if results.release_spare() {
+                continue;
+            }
             if results.estimating.is_empty() {
                 return Err(failed(e));
             }
