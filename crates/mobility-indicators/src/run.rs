@@ -714,9 +714,12 @@ async fn run_into(
     let tables = crate::catalog::tables();
     let catalog: Vec<&Indicator> = catalog.iter().chain(&tables).collect();
     let trips_rows = table_rows.get(Table::Trips.name()).copied().unwrap_or(0);
-    let held = hold_trips(ctx, present, opts, &catalog, trips_rows).await?;
+    // The trips decoded while the person frame is read: neither reads the other's tables.
+    let (held, design) = futures::try_join!(
+        hold_trips(ctx, present, opts, &catalog, trips_rows),
+        Design::read(ctx, present, opts)
+    )?;
     od_setup(ctx, present, opts).await?;
-    let design = Design::read(ctx, present, opts).await?;
     let mut results = Results::default();
     let steps = catalog.len() + 2;
     let tell = |step: usize, what: &str| {
