@@ -686,3 +686,54 @@ fn the_trips_held_in_memory_are_the_columns_the_queries_read() {
     };
     assert_eq!(csv(&one), csv(&all));
 }
+
+/// What runs after the indicators sees the whole trips table again: a target's own SQL that
+/// reads a trip column no indicator of the run reads still gets its value.
+#[test]
+fn a_targets_sql_reads_trip_columns_the_indicators_did_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let targets = dir.path().join("targets.toml");
+    std::fs::write(
+        &targets,
+        r#"[[target]]
+id = "morning_trips"
+title = "Trips leaving before nine"
+title_nb = "Turer før ni"
+value = 1
+year = 2030
+direction = "at_least"
+sql = "SELECT CAST(count(*) AS DOUBLE) FROM trips WHERE date_part('hour', depart_at) < 9"
+source = "a test"
+"#,
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    crate::run_sample(
+        &out,
+        &[
+            "--only",
+            "trips_per_person_day",
+            "--targets",
+            targets.to_str().unwrap(),
+        ],
+    );
+    let table = std::fs::read_to_string(out.join("indicators/targets.csv")).unwrap();
+    let expected = crate::ok(&[
+        "sql",
+        "-q",
+        "--data",
+        crate::root().join("data/sample").to_str().unwrap(),
+        "-c",
+        "SELECT count(*) FROM trips WHERE date_part('hour', depart_at) < 9",
+    ]);
+    // The count, the first number of the printed table.
+    let n = expected
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|t| !t.is_empty())
+        .unwrap();
+    assert!(n.len() >= 3, "{expected}");
+    assert!(
+        table.contains(&format!(",{n}.0,")),
+        "{n} not measured in\n{table}"
+    );
+}

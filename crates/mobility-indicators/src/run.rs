@@ -643,7 +643,7 @@ async fn hold_trips(
     opts: &RunOptions,
     indicators: &[&Indicator],
     rows: u64,
-) -> Result<Option<datafusion::execution::memory_pool::MemoryReservation>> {
+) -> Result<Option<HeldTrips>> {
     use datafusion::execution::memory_pool::{MemoryConsumer, MemoryLimit};
     if !present.contains(&Table::Trips) || opts.cluster.is_some() {
         return Ok(None);
@@ -689,6 +689,10 @@ async fn hold_trips(
         return Ok(None);
     }
     let table = datafusion::datasource::MemTable::try_new(schema, partitions).map_err(failed)?;
+    let parquet = ctx
+        .table_provider(Table::Trips.name())
+        .await
+        .map_err(failed)?;
     ctx.deregister_table(Table::Trips.name()).map_err(failed)?;
     ctx.register_table(Table::Trips.name(), std::sync::Arc::new(table))
         .map_err(failed)?;
@@ -697,7 +701,39 @@ async fn hold_trips(
     for (view, sql) in TRIP_VIEWS {
         let _ = collect(ctx, view, sql).await;
     }
-    Ok(Some(reservation))
+    Ok(Some(HeldTrips {
+        reservation,
+        parquet,
+    }))
+}
+
+/// The trips held in memory for the indicators' queries, and the table they stand in for.
+struct HeldTrips {
+    reservation: datafusion::execution::memory_pool::MemoryReservation,
+    parquet: std::sync::Arc<dyn datafusion::catalog::TableProvider>,
+}
+
+impl HeldTrips {
+    /// Puts the Parquet table and its views back once the indicators are done, and lets the
+    /// memory go: what runs after them (the traffic index, the targets' own SQL, which may
+    /// read any column) sees the whole table and has the room.
+    async fn put_back(self, ctx: &SessionContext, opts: &RunOptions) -> Result<()> {
+        let failed = |source| Error::DataFusion {
+            context: "trips put back".into(),
+            source,
+        };
+        ctx.deregister_table(Table::Trips.name()).map_err(failed)?;
+        ctx.register_table(Table::Trips.name(), self.parquet)
+            .map_err(failed)?;
+        let trip_zones = if opts.od_zone_kind.is_some() {
+            include_str!("../../../queries/views/trip_zones_of_kind.sql")
+        } else {
+            TRIP_VIEWS[0].1
+        };
+        collect(ctx, "trip_zones", trip_zones).await?;
+        collect(ctx, "od_trip_ends", TRIP_VIEWS[1].1).await?;
+        Ok(())
+    }
 }
 
 async fn run_into(
@@ -759,6 +795,11 @@ async fn run_into(
         // indicator's error is the one a run one indicator at a time would have given.
         return Err(results.abandon().await.unwrap_or(e));
     }
+    results.release_spare();
+    let held_bytes = held.as_ref().map(|h| h.reservation.size());
+    if let Some(held) = held {
+        held.put_back(ctx, opts).await?;
+    }
     let Results {
         mut reports,
         mut outputs,
@@ -805,7 +846,7 @@ async fn run_into(
         data: opts.data.display().to_string(),
         inputs,
         table_rows,
-        parameters: parameters(opts, &design, held.as_ref().map(|r| r.size())),
+        parameters: parameters(opts, &design, held_bytes),
         indicators: reports,
         seconds_total: started.elapsed().as_secs_f64(),
     };
@@ -1218,6 +1259,8 @@ async fn indicator(
             })))
         }
         Kind::Table => {
+            // A kept row buffer's memory is the table query's to use.
+            results.release_spare();
             let planned = plan(ctx, &what, &ind.sql, params).await?;
             let batches = within_timeout(ctx, &what, planned.collect())
                 .await?

@@ -377,7 +377,8 @@ impl Frame {
             (ids, weight, stratum, sorted)
         } else {
             let mut order: Vec<u32> = (0..ids.len() as u32).collect();
-            // Stable: of a person_id given twice, the later row stays the one found.
+            // Stable: of a person_id given twice in one stratum, the later row stays the one
+            // found (in two strata, the one in the later stratum).
             order.sort_by_key(|&i| key(i as usize));
             let permute =
                 |v: &[u32]| -> Vec<u32> { order.iter().map(|&i| v[i as usize]).collect() };
@@ -1835,8 +1836,10 @@ fn by_person(mut runs: Vec<Vec<Row>>, persons: usize, buffer: Vec<Row>) -> Vec<R
         return runs.pop().expect("one run");
     }
     let n = runs.iter().map(Vec::len).sum();
+    // The buffer at the rows' size: the intake's reservation counts n rows of it.
     let mut out = buffer;
     out.clear();
+    out.shrink_to(n);
     out.reserve(n);
     if descents < 64 {
         for run in runs {
