@@ -631,9 +631,8 @@ async fn trips_columns(
     Some(columns)
 }
 
-/// The trips decoded once and held in memory for the run's queries, where the memory pool has
-/// room: at most a quarter of its limit, reserved until the run ends (the reservation
-/// returned). Twenty-two survey indicators read the trips, and each decoded the same Parquet
+/// The trips decoded once and held in memory for the indicators' queries, where the memory
+/// pool has room: at most a quarter of its limit, reserved until [`HeldTrips::put_back`]. Twenty-two survey indicators read the trips, and each decoded the same Parquet
 /// again. Only the columns the indicators read ([`trips_columns`]). Not on a cluster, whose
 /// executors read the files themselves. The views over `trips` are made again: a view keeps
 /// the plans of what it reads as they were when it was made.
