@@ -66,8 +66,7 @@ fn synth_then_run_writes_indicators_and_a_manifest() {
         out.to_str().unwrap(),
     ]);
     assert!(ran.contains("trips_per_person_day"), "{ran}");
-    let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    let manifest = crate::manifest(&out);
     assert_eq!(manifest["table_rows"]["persons"], 3000);
     assert!(
         manifest["inputs"]

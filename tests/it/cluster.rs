@@ -281,11 +281,7 @@ fn a_run_on_a_cluster_equals_the_local_run_and_joins_by_index() {
     assert!(n > 1000, "only {n} cells compared");
     // The local run held the trips in memory; the cluster's executors read them from Parquet:
     // the same outputs both ways.
-    let held = |dir: &Path| {
-        let m: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
-        m["parameters"]["trips_in_memory_bytes"].as_u64()
-    };
+    let held = |dir: &Path| crate::manifest(dir)["parameters"]["trips_in_memory_bytes"].as_u64();
     assert!(
         held(&local).is_some_and(|b| b > 100_000),
         "{:?}",

@@ -129,6 +129,12 @@ pub fn sample_copy(to: &Path) {
     copy(&root().join("data/sample"), to);
 }
 
+/// A run's `manifest.json`.
+pub fn manifest(out: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(out.join("manifest.json")).expect("the run wrote it"))
+        .expect("JSON")
+}
+
 /// Every row of a table in a data directory.
 pub fn table(dir: &Path, name: &str) -> arrow::array::RecordBatch {
     let t: mobility_model::Table = name.parse().expect("a table name");

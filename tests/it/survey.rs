@@ -675,9 +675,9 @@ fn the_trips_held_in_memory_are_the_columns_the_queries_read() {
     crate::run_sample(&all, &[]);
     crate::run_sample(&one, &["--only", "trips_per_person_day"]);
     let held = |d: &std::path::Path| {
-        let m: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(d.join("manifest.json")).unwrap()).unwrap();
-        m["parameters"]["trips_in_memory_bytes"].as_u64().unwrap()
+        crate::manifest(d)["parameters"]["trips_in_memory_bytes"]
+            .as_u64()
+            .unwrap()
     };
     let (a, o) = (held(&all), held(&one));
     assert!(o > 0 && 2 * o < a, "one indicator {o} bytes, all {a}");

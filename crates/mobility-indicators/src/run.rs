@@ -517,12 +517,7 @@ async fn od_zones_of_kind(ctx: &SessionContext, present: &[Table], kind: &str) -
         context: "od_zone_kind".into(),
         source,
     })?;
-    collect(
-        ctx,
-        "trip_zones of a kind",
-        include_str!("../../../queries/views/trip_zones_of_kind.sql"),
-    )
-    .await?;
+    collect(ctx, "trip_zones of a kind", TRIP_ZONES_OF_KIND).await?;
     Ok(())
 }
 
@@ -549,27 +544,18 @@ async fn od_setup(ctx: &SessionContext, present: &[Table], opts: &RunOptions) ->
     }
     if opts.od_zone_kind.is_some() || opts.od_periods.is_some() {
         // A view keeps the plans of what it reads as they were when it was made.
-        collect(
-            ctx,
-            "od_trip_ends",
-            include_str!("../../../queries/views/od_trip_ends.sql"),
-        )
-        .await?;
+        collect(ctx, "od_trip_ends", OD_TRIP_ENDS).await?;
     }
     Ok(())
 }
 
+/// The views over `trips` that `run` makes again (a view keeps the plans of what it reads as
+/// they were when it was made).
+const TRIP_ZONES: &str = include_str!("../../../queries/views/trip_zones.sql");
+const TRIP_ZONES_OF_KIND: &str = include_str!("../../../queries/views/trip_zones_of_kind.sql");
+const OD_TRIP_ENDS: &str = include_str!("../../../queries/views/od_trip_ends.sql");
 /// The views over `trips` the indicators may read, made again over the trips held in memory.
-const TRIP_VIEWS: [(&str, &str); 2] = [
-    (
-        "trip_zones",
-        include_str!("../../../queries/views/trip_zones.sql"),
-    ),
-    (
-        "od_trip_ends",
-        include_str!("../../../queries/views/od_trip_ends.sql"),
-    ),
-];
+const TRIP_VIEWS: [(&str, &str); 2] = [("trip_zones", TRIP_ZONES), ("od_trip_ends", OD_TRIP_ENDS)];
 
 /// The columns of `trips` that `indicators` read: each query planned and optimised, the
 /// columns its scans of `trips` project, and every column of a view over trips that a query
@@ -725,12 +711,12 @@ impl HeldTrips {
         ctx.register_table(Table::Trips.name(), self.parquet)
             .map_err(failed)?;
         let trip_zones = if opts.od_zone_kind.is_some() {
-            include_str!("../../../queries/views/trip_zones_of_kind.sql")
+            TRIP_ZONES_OF_KIND
         } else {
-            TRIP_VIEWS[0].1
+            TRIP_ZONES
         };
         collect(ctx, "trip_zones", trip_zones).await?;
-        collect(ctx, "od_trip_ends", TRIP_VIEWS[1].1).await?;
+        collect(ctx, "od_trip_ends", OD_TRIP_ENDS).await?;
         Ok(())
     }
 }
