@@ -507,6 +507,19 @@ fn linearised_co2e_se_matches_the_bootstrap_within_monte_carlo_error() {
     };
     assert!(method(&lin).contains(",linearisation\n"));
     assert!(method(&boot).contains("bootstrap (Rao-Wu, B=1000, seed=2018)"));
+    // One pass over the replicates for the three indicators: each replicate's multipliers
+    // drawn once, not once per indicator; none with the linearisation.
+    let passes =
+        |dir: &std::path::Path| crate::manifest(dir)["parameters"]["replicate_passes"].clone();
+    assert_eq!(passes(&lin), serde_json::json!([]));
+    let boot_passes = passes(&boot);
+    assert_eq!(boot_passes.as_array().unwrap().len(), 1, "{boot_passes}");
+    assert_eq!(boot_passes[0]["replicates_drawn"], 1000, "{boot_passes}");
+    assert_eq!(
+        boot_passes[0]["indicators"],
+        serde_json::json!(ids.split(',').collect::<Vec<_>>()),
+        "{boot_passes}"
+    );
 }
 
 /// The median's SE and CI by Woodruff's method against tests/survey/woodruff.py (numpy and

@@ -21,7 +21,9 @@ pub struct IndicatorReport {
     /// Wall time in all, and of its steps: the query, the estimation, writing. A survey
     /// indicator's estimation runs beside the next indicators' queries, so the indicators'
     /// times overlap and include waits for the cores (and, in all, until its table was taken
-    /// in order); the run's own time is `seconds_total`.
+    /// in order); the run's own time is `seconds_total`. An indicator whose SE comes from
+    /// replicates counts its own steps only: the pass over the replicates it shares with the
+    /// others is in `parameters.replicate_passes`.
     pub seconds: f64,
     pub query_seconds: f64,
     pub estimate_seconds: f64,

@@ -741,7 +741,7 @@ async fn run_into(
         Design::read(ctx, present, opts)
     )?;
     od_setup(ctx, present, opts).await?;
-    let mut results = Results::default();
+    let mut results = Results::new(ctx, dir, opts.csv);
     let steps = catalog.len() + 2;
     let tell = |step: usize, what: &str| {
         if let Some(p) = &opts.progress {
@@ -766,14 +766,15 @@ async fn run_into(
                     results.record(&ind.id, &ind.title, t0, steps, out);
                 }
                 Started::Intake(intake) => {
-                    results.estimate(ctx, ind, intake, dir, opts.csv).await?;
+                    results.estimate(ind, intake).await?;
                 }
             }
             // What the query and the estimation freed goes back to the system, not kept by
             // the allocator's arenas for the next indicator.
             mobility_sql::release_free_memory();
         }
-        results.settle_all().await
+        results.settle_all().await?;
+        results.replicate().await
     };
     if let Err(e) = indicators.await {
         // No estimation writes into the staging folder after the run has failed; an earlier
@@ -788,6 +789,7 @@ async fn run_into(
     let Results {
         mut reports,
         mut outputs,
+        passes,
         ..
     } = results;
     tell(catalog.len(), "traffic index");
@@ -831,7 +833,7 @@ async fn run_into(
         data: opts.data.display().to_string(),
         inputs,
         table_rows,
-        parameters: parameters(opts, &design, held_bytes),
+        parameters: parameters(opts, &design, held_bytes, &passes),
         indicators: reports,
         seconds_total: started.elapsed().as_secs_f64(),
     };
@@ -921,8 +923,13 @@ impl Design {
 }
 
 /// The run's settings for the manifest; `trips_held` the bytes of the trips held in memory
-/// (`None`: each query read them from Parquet).
-fn parameters(opts: &RunOptions, design: &Design, trips_held: Option<usize>) -> serde_json::Value {
+/// (`None`: each query read them from Parquet), `passes` the passes over replicates.
+fn parameters(
+    opts: &RunOptions,
+    design: &Design,
+    trips_held: Option<usize>,
+    passes: &[survey::ReplicatePass],
+) -> serde_json::Value {
     serde_json::json!({
         "ci_level": opts.rules.level,
         "suppress_below_n": opts.rules.min_n,
@@ -939,6 +946,7 @@ fn parameters(opts: &RunOptions, design: &Design, trips_held: Option<usize>) -> 
         "calibration": design.calibration,
         "person_frame_seconds": design.seconds,
         "trips_in_memory_bytes": trips_held,
+        "replicate_passes": passes,
     })
 }
 
@@ -1008,19 +1016,37 @@ struct Estimating {
     query_seconds: f64,
     /// Bytes it holds in the memory pool.
     reserved: usize,
-    /// The table, and the seconds of its estimation and of writing it.
-    task: tokio::task::JoinHandle<Result<(RecordBatch, f64, f64)>>,
+    /// The table (written) or the indicator waiting for its replicates, and the seconds of
+    /// its estimation and of writing it.
+    task: tokio::task::JoinHandle<Result<(survey::Finished, f64, f64)>>,
+}
+
+/// An indicator estimated but for its replicates, its report's place kept, its memory
+/// reserved.
+struct Waiting {
+    pending: Box<survey::Pending>,
+    /// Its report's index.
+    report: usize,
+    /// Its bytes in the memory pool, until its pass is done.
+    reservation: datafusion::execution::memory_pool::MemoryReservation,
 }
 
 /// The indicators' reports and tables in the catalog's order, with up to
-/// [`Results::IN_FLIGHT`] estimations in flight, oldest first.
-#[derive(Default)]
+/// [`Results::IN_FLIGHT`] estimations in flight, oldest first, and the indicators that wait
+/// for one pass over the replicates they share.
 struct Results {
     reports: Vec<IndicatorReport>,
     outputs: std::collections::HashMap<String, RecordBatch>,
     estimating: std::collections::VecDeque<Estimating>,
+    /// Indicators of a replicate method, estimated but for their SEs.
+    waiting: Vec<Waiting>,
+    /// The passes over replicates made, for the manifest.
+    passes: Vec<survey::ReplicatePass>,
+    pool: std::sync::Arc<dyn datafusion::execution::memory_pool::MemoryPool>,
+    dir: PathBuf,
+    csv: CsvDialect,
     /// A finished estimation's row buffer, with its memory reserved, for the next estimation
-    /// to group its rows into ([`survey::Intake::finish_into`]).
+    /// to group its rows into ([`survey::Intake::finish_pending`]).
     spare: Spare,
 }
 
@@ -1038,6 +1064,20 @@ impl Results {
     /// Estimations at once beside the query: more than one, so that a long one (the median,
     /// an origin–destination matrix) does not hold up the short queries after it.
     const IN_FLIGHT: usize = 2;
+
+    fn new(ctx: &SessionContext, dir: &Path, csv: CsvDialect) -> Self {
+        Self {
+            reports: Vec::new(),
+            outputs: Default::default(),
+            estimating: Default::default(),
+            waiting: Vec::new(),
+            passes: Vec::new(),
+            pool: ctx.runtime_env().memory_pool.clone(),
+            dir: dir.to_path_buf(),
+            csv,
+            spare: Default::default(),
+        }
+    }
 
     /// An indicator's table and report, from its start and the seconds of its steps (query,
     /// estimation, writing).
@@ -1066,14 +1106,7 @@ impl Results {
     /// [`Self::IN_FLIGHT`] are running. Estimations run beside the next queries only while
     /// the memory they hold is at most a quarter of the pool's limit; beyond it (under a tight
     /// `--memory-limit`) they are waited for here, as the queries need the room.
-    async fn estimate(
-        &mut self,
-        ctx: &SessionContext,
-        ind: &Indicator,
-        intaken: Box<Intaken>,
-        dir: &Path,
-        csv: CsvDialect,
-    ) -> Result<()> {
+    async fn estimate(&mut self, ind: &Indicator, intaken: Box<Intaken>) -> Result<()> {
         let Intaken {
             intake,
             reservation,
@@ -1084,20 +1117,22 @@ impl Results {
             self.settle().await?;
         }
         let reserved = reservation.size();
-        let (id, dir) = (ind.id.clone(), dir.to_path_buf());
-        let (spare, pool) = (self.spare.clone(), ctx.runtime_env().memory_pool.clone());
+        let (id, dir, csv) = (ind.id.clone(), self.dir.clone(), self.csv);
+        let (spare, pool) = (self.spare.clone(), self.pool.clone());
         let task = tokio::task::spawn_blocking(move || {
             estimation_pool().install(|| {
                 let t1 = Instant::now();
                 // The intake's reservation covers the copy its rows are grouped into: the
                 // spare's own is let go.
                 let buffer = spare.lock().expect("not poisoned").take().map(|(b, _)| b);
-                let (out, buffer) = intake.finish_into(buffer)?;
+                let (out, buffer) = intake.finish_pending(buffer)?;
                 // The estimation's memory stays reserved until it is done.
                 drop(reservation);
                 keep_spare(&spare, &pool, buffer);
                 let (estimate_seconds, t2) = (t1.elapsed().as_secs_f64(), Instant::now());
-                write_outputs(&dir, &id, &out, csv)?;
+                if let survey::Finished::Table(out) = &out {
+                    write_outputs(&dir, &id, out, csv)?;
+                }
                 Ok((out, estimate_seconds, t2.elapsed().as_secs_f64()))
             })
         });
@@ -1109,7 +1144,7 @@ impl Results {
             reserved,
             task,
         });
-        let room = match ctx.runtime_env().memory_pool.memory_limit() {
+        let room = match self.pool.memory_limit() {
             datafusion::execution::memory_pool::MemoryLimit::Finite(limit) => limit / 4,
             _ => usize::MAX,
         };
@@ -1148,7 +1183,110 @@ impl Results {
             }
         };
         let steps = (e.query_seconds, estimate_seconds, write_seconds);
-        self.record(&e.id, &e.title, e.started, steps, out);
+        match out {
+            survey::Finished::Table(out) => self.record(&e.id, &e.title, e.started, steps, out),
+            survey::Finished::Pending(pending) => {
+                self.wait(&e.id, &e.title, steps, pending).await?
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps an indicator of a replicate method for the pass over the replicates it shares
+    /// with the others, its report's place kept. The indicators waiting hold at most a
+    /// quarter of a finite memory pool, reserved: beyond it, or where the pool has no room,
+    /// those waiting have their pass first.
+    async fn wait(
+        &mut self,
+        id: &str,
+        title: &str,
+        (query_seconds, estimate_seconds, _): (f64, f64, f64),
+        pending: Box<survey::Pending>,
+    ) -> Result<()> {
+        use datafusion::execution::memory_pool::{MemoryConsumer, MemoryLimit};
+        let bytes = pending.bytes();
+        let room = match self.pool.memory_limit() {
+            MemoryLimit::Finite(limit) => limit / 4,
+            _ => usize::MAX,
+        };
+        let held: usize = self.waiting.iter().map(|w| w.pending.bytes()).sum();
+        if held.saturating_add(bytes) > room {
+            self.replicate().await?;
+        }
+        let reservation =
+            MemoryConsumer::new(format!("{id}, waiting for its replicates")).register(&self.pool);
+        if reservation.try_grow(bytes).is_err() {
+            self.replicate().await?;
+            // Alone it may still not fit: it has its pass now, its memory unreserved as the
+            // estimation's was until now.
+            reservation.try_grow(bytes).ok();
+        }
+        self.reports.push(IndicatorReport {
+            id: id.to_string(),
+            title: title.to_string(),
+            rows: None,
+            skipped: None,
+            seconds: 0.0,
+            query_seconds,
+            estimate_seconds,
+            write_seconds: 0.0,
+        });
+        self.waiting.push(Waiting {
+            pending,
+            report: self.reports.len() - 1,
+            reservation,
+        });
+        Ok(())
+    }
+
+    /// The pass over the replicates of the indicators waiting: each replicate's weights drawn
+    /// once for all of them ([`survey::replicate_all`]); their tables written and recorded.
+    async fn replicate(&mut self) -> Result<()> {
+        if self.waiting.is_empty() {
+            return Ok(());
+        }
+        let waiting = std::mem::take(&mut self.waiting);
+        let ids: Vec<String> = waiting.iter().map(|w| w.pending.id().to_string()).collect();
+        let names = ids.join(", ");
+        let (dir, csv) = (self.dir.clone(), self.csv);
+        let mut held = Vec::with_capacity(waiting.len());
+        let mut pending = Vec::with_capacity(waiting.len());
+        for w in waiting {
+            pending.push(*w.pending);
+            held.push((w.report, w.reservation));
+        }
+        let task = tokio::task::spawn_blocking(move || {
+            estimation_pool().install(|| {
+                let (tables, passes) = survey::replicate_all(pending)?;
+                let mut written = Vec::with_capacity(tables.len());
+                for (id, table) in ids.iter().zip(tables) {
+                    let t = Instant::now();
+                    write_outputs(&dir, id, &table, csv)?;
+                    written.push((table, t.elapsed().as_secs_f64()));
+                }
+                Ok::<_, Error>((written, passes))
+            })
+        });
+        let (written, passes) = match task.await {
+            Ok(done) => done?,
+            Err(j) if j.is_panic() => std::panic::resume_unwind(j.into_panic()),
+            Err(j) => {
+                return Err(Error::Shape {
+                    id: names,
+                    message: format!("the pass over its replicates did not finish: {j}"),
+                });
+            }
+        };
+        for ((report, _reservation), (table, write_seconds)) in held.into_iter().zip(written) {
+            let r = &mut self.reports[report];
+            r.rows = Some(table.num_rows());
+            // Its own steps: not the time it waited, nor the shared pass (in the manifest's
+            // `replicate_passes`).
+            r.seconds = r.query_seconds + r.estimate_seconds + write_seconds;
+            r.write_seconds = write_seconds;
+            self.outputs.insert(r.id.clone(), table);
+        }
+        self.passes.extend(passes);
         Ok(())
     }
 
@@ -1350,16 +1488,20 @@ async fn survey_intake(
         let Some(b) = next else { break };
         let b = b.map_err(failed)?;
         let grow = b.num_rows() * per_row;
-        // A kept row buffer and estimations still in flight may hold the memory: the buffer
-        // let go, then the estimations waited for, oldest first.
+        // A kept row buffer, estimations still in flight and indicators waiting for their
+        // replicates may hold the memory: the buffer let go, then the estimations waited
+        // for, oldest first, then the replicates' pass made.
         while let Err(e) = reservation.try_grow(grow) {
             if results.release_spare() {
                 continue;
             }
-            if results.estimating.is_empty() {
+            if !results.estimating.is_empty() {
+                results.settle().await?;
+            } else if !results.waiting.is_empty() {
+                results.replicate().await?;
+            } else {
                 return Err(failed(e));
             }
-            results.settle().await?;
         }
         let i = match (&mut intake, spec.take()) {
             (Some(i), _) => i,

@@ -38,7 +38,7 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema};
 use mobility_model::margins::Categorised;
 use mobility_stats::calibration::{self, Design, Residuals};
-use mobility_stats::replicate::replicate_estimate;
+use mobility_stats::replicate::spread_estimate;
 use mobility_stats::{
     Estimate, Strata, StratumSums, from_wz, ratio_estimate, ratio_of, ratio_wz, t_quantile,
     total_estimate,
@@ -118,6 +118,8 @@ pub enum Variance {
 struct Replicates<'a> {
     /// Replicates that could not be calibrated to the margins.
     failed: std::sync::atomic::AtomicU64,
+    /// Replicate weights drawn (or taken from the survey's): once per replicate in a pass.
+    drawn: std::sync::atomic::AtomicU64,
     count: u64,
     scale: f64,
     method: String,
@@ -150,6 +152,7 @@ impl Variance {
         };
         Some(Replicates {
             failed: std::sync::atomic::AtomicU64::new(0),
+            drawn: std::sync::atomic::AtomicU64::new(0),
             count,
             scale,
             method,
@@ -193,14 +196,13 @@ impl Replicates<'_> {
         }
     }
 
-    /// The variance scale over the replicates used, and the method's name with what was left
-    /// out or kept uncalibrated.
-    fn used(&self, thetas: &[Option<Vec<f64>>]) -> (f64, String) {
+    /// The variance scale over the `used` replicates, and the method's name with what was
+    /// left out or kept uncalibrated.
+    fn used(&self, used: usize) -> (f64, String) {
         let failed = self.failed.load(std::sync::atomic::Ordering::Relaxed);
         if failed == 0 {
             return (self.scale, self.method.clone());
         }
-        let used = thetas.iter().filter(|t| t.is_some()).count();
         match self.variance {
             Variance::Bootstrap { .. } => (
                 1.0 / used.max(1) as f64,
@@ -219,39 +221,48 @@ impl Replicates<'_> {
         }
     }
 
-    /// θ_b of each replicate b under its weights (`None` where it is left out), in parallel
-    /// over the replicates.
-    fn thetas(&self, theta: impl Fn(&[f64]) -> Vec<f64> + Sync) -> Vec<Option<Vec<f64>>> {
-        (0..self.count)
-            .into_par_iter()
-            .map(|b| self.weights(b).map(|aw| theta(&aw)))
-            .collect()
-    }
-
-    /// `estimates` with SE, CI and CV from the spread of their replicates (`thetas[b][j]` is
-    /// estimate j's in replicate b), and the method's name.
-    fn apply(
-        &self,
-        estimates: &[Estimate],
-        thetas: &[Option<Vec<f64>>],
-        level: f64,
-        df: f64,
-    ) -> (Vec<Estimate>, String) {
-        let (scale, method) = self.used(thetas);
-        let t = t_quantile(level, df);
-        let out = estimates
-            .iter()
-            .enumerate()
-            .map(|(j, e)| {
-                let replicates: Vec<f64> = thetas.iter().flatten().map(|r| r[j]).collect();
-                replicate_estimate(*e, &replicates, scale, t)
-            })
-            .collect();
-        (out, method)
+    /// Per indicator and reported cell, Σ_b (θ_b − θ̂)² over the replicates used (θ_b
+    /// finite), and how many replicates were used.
+    ///
+    /// Each replicate's weights are drawn (and recalibrated) once, and every indicator's θ_b
+    /// is taken under them. Blocks of replicates run in parallel, one replicate a worker, and
+    /// each block's θ_b are added in replicate order: the sums are the same whatever the
+    /// threads, and a worker holds one replicate's weights and θ_b, not every replicate's.
+    fn spread(&self, jobs: &[&Pending]) -> (Vec<Vec<f64>>, usize) {
+        // From −0.0, as `Iterator::sum` of f64 starts: a cell without a finite θ_b keeps the
+        // SE it had when each indicator summed its own replicates.
+        let mut sq: Vec<Vec<f64>> = jobs.iter().map(|j| vec![-0.0; j.estimates.len()]).collect();
+        let mut used = 0;
+        let block = 2 * rayon::current_num_threads() as u64;
+        let mut from = 0;
+        while from < self.count {
+            let to = (from + block).min(self.count);
+            let thetas: Vec<Option<Vec<Vec<f64>>>> = (from..to)
+                .into_par_iter()
+                .map(|b| {
+                    let r = Replicate::new(self.frame, self.weights(b)?);
+                    Some(jobs.iter().map(|j| j.theta.at(&r)).collect())
+                })
+                .collect();
+            for thetas in thetas.into_iter().flatten() {
+                used += 1;
+                for ((sq, thetas), job) in sq.iter_mut().zip(thetas).zip(jobs) {
+                    for ((s, t), e) in sq.iter_mut().zip(thetas).zip(&job.estimates) {
+                        if t.is_finite() {
+                            *s += (t - e.estimate).powi(2);
+                        }
+                    }
+                }
+            }
+            from = to;
+        }
+        (sq, used)
     }
 
     /// The replicate's weights before recalibration.
     fn raw_weights(&self, b: u64) -> Vec<f64> {
+        self.drawn
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         match self.variance {
             Variance::Bootstrap { seed, .. } => {
                 let a = self.frame.strata.rao_wu(*seed, b);
@@ -264,6 +275,272 @@ impl Replicates<'_> {
             Variance::Linearisation => unreachable!("linearisation has no replicates"),
         }
     }
+}
+
+/// One replicate's weights, with what the indicators evaluated under them share: Σ a w over
+/// each of the frame's person-level domains, the denominator of every `mean`, summed once.
+struct Replicate<'a> {
+    frame: &'a Frame,
+    aw: Vec<f64>,
+    domain_weights: std::sync::OnceLock<Vec<f64>>,
+}
+
+impl<'a> Replicate<'a> {
+    fn new(frame: &'a Frame, aw: Vec<f64>) -> Self {
+        Self {
+            frame,
+            aw,
+            domain_weights: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Σ a w per person-level domain, numbered as [`Frame::domains_of`] numbers them.
+    fn domain_weights(&self) -> &[f64] {
+        self.domain_weights.get_or_init(|| {
+            let frame = self.frame;
+            let mut sums = vec![0.0; 1 + frame.values.iter().map(Vec::len).sum::<usize>()];
+            let mut pd = Vec::new();
+            for (p, &v) in self.aw.iter().enumerate() {
+                frame.domains_of(p, &mut pd);
+                for &d in &pd {
+                    sums[d as usize] += v;
+                }
+            }
+            sums
+        })
+    }
+}
+
+/// What θ_b of an indicator's reported cells needs under replicate weights, owned, so that
+/// the indicator can wait for the pass over the replicates it shares with the others.
+enum Theta {
+    /// `mean`, `share`, `ratio` and `total`: per reported cell its persons' (person, y, x),
+    /// and the index of its denominator: a person-level domain of the frame (`mean`), or an
+    /// entry of `shares` (`share`: per domain, its persons' (person, x)).
+    Cells {
+        estimator: Estimator,
+        contrib: Vec<Vec<(u32, f64, f64)>>,
+        denominator: Vec<u32>,
+        shares: Vec<Vec<(u32, f64)>>,
+    },
+    /// `median`: per reported cell its observations (value, person), sorted by value.
+    Medians(Vec<Vec<(f64, u32)>>),
+}
+
+impl Theta {
+    /// From an indicator's sums: the contributions of the reported cells, taken out.
+    fn cells(
+        mut sums: Sums,
+        report: &[(usize, usize)],
+        nk: usize,
+        estimator: Estimator,
+        dom_row: &dyn Fn(usize) -> usize,
+    ) -> Self {
+        let mut taken: HashMap<usize, u32> = HashMap::default();
+        let mut shares = Vec::new();
+        let mut denominator = Vec::with_capacity(report.len());
+        let mut contrib = Vec::with_capacity(report.len());
+        for &(d, k) in report {
+            let row = dom_row(d);
+            denominator.push(match estimator {
+                Estimator::Share => *taken.entry(row).or_insert_with(|| {
+                    let mut c = std::mem::take(&mut sums.dom_contrib[row]);
+                    c.shrink_to_fit();
+                    shares.push(c);
+                    shares.len() as u32 - 1
+                }),
+                _ => row as u32,
+            });
+            let mut c = std::mem::take(&mut sums.cell_contrib[d * nk + k]);
+            c.shrink_to_fit();
+            contrib.push(c);
+        }
+        Self::Cells {
+            estimator,
+            contrib,
+            denominator,
+            shares,
+        }
+    }
+
+    /// θ_b of each reported cell under replicate `r`.
+    fn at(&self, r: &Replicate<'_>) -> Vec<f64> {
+        let aw = &r.aw;
+        match self {
+            Self::Medians(cells) => cells.iter().map(|c| weighted_median(c, aw)).collect(),
+            Self::Cells {
+                estimator,
+                contrib,
+                denominator,
+                shares,
+            } => {
+                let shares: Vec<f64> = shares
+                    .iter()
+                    .map(|c| c.iter().map(|&(p, x)| aw[p as usize] * x).sum())
+                    .collect();
+                contrib
+                    .iter()
+                    .zip(denominator)
+                    .map(|(c, &den)| {
+                        let y: f64 = c.iter().map(|&(p, y, _)| aw[p as usize] * y).sum();
+                        match estimator {
+                            Estimator::Total => y,
+                            Estimator::Ratio => {
+                                y / c.iter().map(|&(p, _, x)| aw[p as usize] * x).sum::<f64>()
+                            }
+                            Estimator::Share => y / shares[den as usize],
+                            _ => y / r.domain_weights()[den as usize],
+                        }
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// The bytes it holds.
+    fn bytes(&self) -> usize {
+        fn of<T>(v: &[Vec<T>]) -> usize {
+            v.iter()
+                .map(|c| c.capacity() * std::mem::size_of::<T>() + std::mem::size_of::<Vec<T>>())
+                .sum()
+        }
+        match self {
+            Self::Cells {
+                contrib,
+                denominator,
+                shares,
+                ..
+            } => of(contrib) + of(shares) + 4 * denominator.len(),
+            Self::Medians(cells) => of(cells),
+        }
+    }
+}
+
+/// An indicator estimated but for its replicates ([`Intake::finish_pending`]): its point
+/// estimates, what its replicates need, and the parts of its table. [`replicate_all`]
+/// finishes it, with the others that share its replicates.
+pub struct Pending {
+    frame: Arc<Frame>,
+    spec: Spec,
+    keys: Vec<String>,
+    domains: Vec<Domain>,
+    key_list: Vec<Vec<Option<String>>>,
+    report: Vec<(usize, usize)>,
+    /// Point estimates, n and n_eff; the SE, CI and CV are the replicates' to give.
+    estimates: Vec<Estimate>,
+    theta: Theta,
+}
+
+impl Pending {
+    /// The indicator's id.
+    pub fn id(&self) -> &str {
+        &self.spec.id
+    }
+
+    /// The bytes it holds until it is finished.
+    pub fn bytes(&self) -> usize {
+        let strings = |v: &mut dyn Iterator<Item = &String>| -> usize {
+            v.map(|s| s.capacity() + std::mem::size_of::<String>())
+                .sum()
+        };
+        let keys: usize = self
+            .key_list
+            .iter()
+            .map(|k| strings(&mut k.iter().flatten()) + std::mem::size_of_val(k.as_slice()))
+            .sum();
+        let domains = strings(
+            &mut self
+                .domains
+                .iter()
+                .flat_map(|d| std::iter::once(&d.breakdown).chain(&d.value)),
+        );
+        self.theta.bytes()
+            + keys
+            + domains
+            + self.estimates.capacity() * std::mem::size_of::<Estimate>()
+            + self.report.capacity() * std::mem::size_of::<(usize, usize)>()
+    }
+}
+
+/// An estimation's result: the table, or an indicator whose SEs wait for the replicates.
+pub enum Finished {
+    Table(RecordBatch),
+    Pending(Box<Pending>),
+}
+
+/// One pass over the replicates of a variance method, shared by indicators.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReplicatePass {
+    /// The method, as the tables name it.
+    pub method: String,
+    /// Replicate weights drawn (or recalibrated), each once for all the indicators.
+    pub replicates_drawn: u64,
+    /// The indicators evaluated under them.
+    pub indicators: Vec<String>,
+    pub seconds: f64,
+}
+
+/// Finishes indicators estimated up to their replicates: those with the same frame and
+/// variance method in one pass, which draws (and recalibrates) each replicate's weights once
+/// and evaluates every indicator's cells under them ([`Replicates::spread`]). The tables in
+/// the order given, and the passes made.
+pub fn replicate_all(pending: Vec<Pending>) -> Result<(Vec<RecordBatch>, Vec<ReplicatePass>)> {
+    let same = |a: &Pending, b: &Pending| {
+        Arc::ptr_eq(&a.frame, &b.frame)
+            && match (&a.spec.variance, &b.spec.variance) {
+                // A survey's replicate weights: one copy per run, compared by address.
+                (Variance::Replicates(x), Variance::Replicates(y)) => Arc::ptr_eq(x, y),
+                (x, y) => x == y,
+            }
+    };
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (i, p) in pending.iter().enumerate() {
+        match groups.iter_mut().find(|g| same(&pending[g[0]], p)) {
+            Some(g) => g.push(i),
+            None => groups.push(vec![i]),
+        }
+    }
+    let mut tables: Vec<Option<RecordBatch>> = vec![None; pending.len()];
+    let mut passes = Vec::with_capacity(groups.len());
+    for group in groups {
+        let started = std::time::Instant::now();
+        let jobs: Vec<&Pending> = group.iter().map(|&i| &pending[i]).collect();
+        let (frame, variance) = (&jobs[0].frame, &jobs[0].spec.variance);
+        let reps = variance
+            .replicates(frame)
+            .expect("only replicate methods wait for replicates");
+        let (sq, used) = reps.spread(&jobs);
+        let (scale, method) = reps.used(used);
+        for ((&i, job), sq) in group.iter().zip(&jobs).zip(&sq) {
+            let t = t_quantile(job.spec.rules.level, frame.df());
+            let estimates: Vec<Estimate> = job
+                .estimates
+                .iter()
+                .zip(sq)
+                .map(|(e, &sq)| spread_estimate(*e, sq, scale, t))
+                .collect();
+            tables[i] = Some(output_batch(
+                &job.spec,
+                &job.keys,
+                &job.domains,
+                &job.key_list,
+                &job.report,
+                &estimates,
+                &method,
+            )?);
+        }
+        passes.push(ReplicatePass {
+            method,
+            replicates_drawn: reps.drawn.load(std::sync::atomic::Ordering::Relaxed),
+            indicators: jobs.iter().map(|j| j.spec.id.clone()).collect(),
+            seconds: started.elapsed().as_secs_f64(),
+        });
+    }
+    let tables = tables
+        .into_iter()
+        .map(|t| t.expect("every indicator is in a group"))
+        .collect();
+    Ok((tables, passes))
 }
 
 /// Suppression rule and CI level.
@@ -1322,7 +1599,7 @@ fn medians(
     domains_of: &(dyn Fn(usize, &mut Vec<u32>) + Sync),
     group: &[usize],
     df: f64,
-) -> (Vec<(usize, usize)>, Vec<Estimate>, String) {
+) -> (Vec<(usize, usize)>, Estimated) {
     let obs = MedianObservations::new(frame, rows, nk, domains_of, group);
     let report: Vec<(usize, usize)> = (0..nd * nk)
         .filter(|&c| obs.counts[c] > 0)
@@ -1343,7 +1620,7 @@ fn medians(
     };
     // Without replicates, Woodruff's interval: the linearised SE of the distribution function
     // at the median, turned into an interval for the median.
-    let Some(reps) = spec.variance.replicates(frame) else {
+    if spec.variance == Variance::Linearisation {
         let mut by_cell: Vec<Option<Estimate>> = vec![None; nd * nk];
         obs.deal(|cells| {
             let done: Vec<(usize, Estimate)> = cells
@@ -1372,12 +1649,9 @@ fn medians(
             .iter()
             .map(|&(d, k)| by_cell[d * nk + k].expect("every reported cell is dealt"))
             .collect();
-        return (
-            report,
-            estimates,
-            "Woodruff (linearised distribution function at the median)".to_string(),
-        );
-    };
+        let method = "Woodruff (linearised distribution function at the median)";
+        return (report, Estimated::Done(estimates, method.to_string()));
+    }
     // The replicates need every cell at once.
     let mut cells: Vec<Vec<(f64, u32)>> = vec![Vec::new(); nd * nk];
     obs.deal(|dealt| {
@@ -1385,21 +1659,30 @@ fn medians(
             cells[c] = values.to_vec();
         }
     });
-    let thetas = reps.thetas(|aw| {
-        report
-            .iter()
-            .map(|&(d, k)| weighted_median(&cells[d * nk + k], aw))
-            .collect()
-    });
+    let cells: Vec<Vec<(f64, u32)>> = report
+        .iter()
+        .map(|&(d, k)| std::mem::take(&mut cells[d * nk + k]))
+        .collect();
     let medians: Vec<Estimate> = report
         .iter()
-        .map(|&(d, k)| {
-            let m = weighted_median(&cells[d * nk + k], &frame.weight);
+        .zip(&cells)
+        .map(|(&(d, k), values)| {
+            let m = weighted_median(values, &frame.weight);
             cell_estimate(d * nk + k, m, f64::NAN, f64::NAN, f64::NAN)
         })
         .collect();
-    let (estimates, method) = reps.apply(&medians, &thetas, spec.rules.level, df);
-    (report, estimates, method)
+    (
+        report,
+        Estimated::Replicates(medians, Theta::Medians(cells)),
+    )
+}
+
+/// An indicator's estimates: done, or waiting for the replicates.
+enum Estimated {
+    /// With their SEs, and the method's name.
+    Done(Vec<Estimate>, String),
+    /// Point estimates, n and n_eff, and what the replicates' θ_b need.
+    Replicates(Vec<Estimate>, Theta),
 }
 
 /// A domain: a breakdown and its value (`all` has none).
@@ -1420,7 +1703,7 @@ fn order(breakdown: &str) -> usize {
 }
 
 /// Rows an estimation grouped by person, given back for the next one to group its rows into
-/// ([`Intake::finish_into`]).
+/// ([`Intake::finish_pending`]).
 pub struct RowBuffer(Vec<Row>);
 
 impl RowBuffer {
@@ -1479,7 +1762,7 @@ fn estimate_with(
     for b in batches {
         intake.push(b)?;
     }
-    intake.finish_with(dense_max, Vec::new()).map(|(b, _)| b)
+    intake.finish_with(dense_max, Vec::new())?.0.table()
 }
 
 /// An indicator's query rows as they stream in, each batch interned (person, key, trip
@@ -1730,25 +2013,27 @@ impl Intake {
 
     /// Estimates every cell from the rows pushed.
     pub fn finish(self) -> Result<RecordBatch> {
-        self.finish_with(CellSums::DENSE_MAX, Vec::new())
-            .map(|(b, _)| b)
+        let (finished, _) = self.finish_with(CellSums::DENSE_MAX, Vec::new())?;
+        finished.table()
     }
 
-    /// [`Intake::finish`], the rows grouped by person into `spare` (a buffer an earlier
-    /// estimation gave back, whose pages are already mapped: a fresh one of 100 MB at a
-    /// million persons is 25,000 page faults, for each indicator); gives back the buffer.
-    pub fn finish_into(self, spare: Option<RowBuffer>) -> Result<(RecordBatch, RowBuffer)> {
+    /// Estimates every cell from the rows pushed, but leaves the SEs of a replicate method
+    /// to [`replicate_all`], so that indicators share their replicates. The rows are grouped
+    /// by person into `spare` (a buffer an earlier estimation gave back, whose pages are
+    /// already mapped: a fresh one of 100 MB at a million persons is 25,000 page faults, for
+    /// each indicator), and the buffer is given back.
+    pub fn finish_pending(self, spare: Option<RowBuffer>) -> Result<(Finished, RowBuffer)> {
         let spare = spare.map(|b| b.0).unwrap_or_default();
         self.finish_with(CellSums::DENSE_MAX, spare)
-            .map(|(b, mut rows)| {
+            .map(|(f, mut rows)| {
                 rows.clear();
-                (b, RowBuffer(rows))
+                (f, RowBuffer(rows))
             })
     }
 
-    fn finish_with(self, dense_max: usize, spare: Vec<Row>) -> Result<(RecordBatch, Vec<Row>)> {
+    fn finish_with(self, dense_max: usize, spare: Vec<Row>) -> Result<(Finished, Vec<Row>)> {
         let Self {
-            frame,
+            frame: frame_arc,
             spec,
             keys,
             mut domains,
@@ -1758,7 +2043,7 @@ impl Intake {
             rows,
             ..
         } = self;
-        let frame: &Frame = &frame;
+        let frame: &Frame = &frame_arc;
         let mut rows = by_person(rows, frame.persons(), spare);
         let key_list = key_list(keys.len(), &key_interners, &key_codes, &mut rows);
         add_trip_domains(&mut domains, &trip_interners, &mut rows);
@@ -1772,7 +2057,7 @@ impl Intake {
             dense_max,
         };
         let domains_of = |p: usize, out: &mut Vec<u32>| frame.domains_of(p, out);
-        let (report, estimates, method) = if spec.estimator == Estimator::Median {
+        let (report, estimated) = if spec.estimator == Estimator::Median {
             // Each domain's breakdown: the medians are dealt out one breakdown at a time.
             let group: Vec<usize> = domains.iter().map(|d| d.order).collect();
             medians(
@@ -1805,12 +2090,44 @@ impl Intake {
                 dom_row: &dom_row,
             };
             let report = cells.reported();
-            cells.estimates(&rows, &domains_of, report)
+            let estimated = match cells.estimates(&rows, &domains_of, &report) {
+                (estimates, Some(method)) => Estimated::Done(estimates, method),
+                (estimates, None) => {
+                    let theta = Theta::cells(sums, &report, shape.nk, spec.estimator, &dom_row);
+                    Estimated::Replicates(estimates, theta)
+                }
+            };
+            (report, estimated)
         };
-        let table = output_batch(
-            &spec, &keys, &domains, &key_list, &report, &estimates, &method,
-        )?;
-        Ok((table, rows))
+        let finished = match estimated {
+            Estimated::Done(estimates, method) => Finished::Table(output_batch(
+                &spec, &keys, &domains, &key_list, &report, &estimates, &method,
+            )?),
+            Estimated::Replicates(estimates, theta) => Finished::Pending(Box::new(Pending {
+                frame: frame_arc.clone(),
+                spec,
+                keys,
+                domains,
+                key_list,
+                report,
+                estimates,
+                theta,
+            })),
+        };
+        Ok((finished, rows))
+    }
+}
+
+impl Finished {
+    /// The table, its replicates evaluated now if it waits for them.
+    pub fn table(self) -> Result<RecordBatch> {
+        match self {
+            Self::Table(t) => Ok(t),
+            Self::Pending(p) => {
+                let (mut tables, _) = replicate_all(vec![*p])?;
+                Ok(tables.pop().expect("one table per indicator"))
+            }
+        }
     }
 }
 
@@ -2040,13 +2357,14 @@ impl Cells<'_> {
     }
 
     /// Each reported cell's estimate with its SE by linearisation (from the calibration
-    /// residuals when the weights were calibrated), then by replicates when the spec asks.
+    /// residuals when the weights were calibrated), and the method's name; `None` where the
+    /// spec asks for replicates, whose spread gives the SEs in place of these.
     fn estimates(
         &self,
         rows: &[Row],
         domains_of: &DomainsOf<'_>,
-        report: Vec<(usize, usize)>,
-    ) -> (Vec<(usize, usize)>, Vec<Estimate>, String) {
+        report: &[(usize, usize)],
+    ) -> (Vec<Estimate>, Option<String>) {
         let (frame, spec) = (self.frame, self.spec);
         let df = frame.df();
         let calibrated = match (&frame.calibration, &spec.variance) {
@@ -2058,7 +2376,7 @@ impl Cells<'_> {
                     self.shape,
                     rows,
                     domains_of,
-                    &report,
+                    report,
                     self.dom_row,
                 ),
             )),
@@ -2078,60 +2396,17 @@ impl Cells<'_> {
                 }
             })
             .collect();
-        let Some(reps) = spec.variance.replicates(frame) else {
-            let method = match &calibrated {
-                Some((cal, _)) => format!(
-                    "linearisation, residuals of the calibration to {}",
-                    cal.variables.join(", ")
-                ),
-                None => "linearisation".to_string(),
-            };
-            return (report, estimates, method);
+        if spec.variance != Variance::Linearisation {
+            return (estimates, None);
+        }
+        let method = match &calibrated {
+            Some((cal, _)) => format!(
+                "linearisation, residuals of the calibration to {}",
+                cal.variables.join(", ")
+            ),
+            None => "linearisation".to_string(),
         };
-        let thetas = reps.thetas(|aw| self.replicate(aw, &report, domains_of));
-        let (estimates, method) = reps.apply(&estimates, &thetas, spec.rules.level, df);
-        (report, estimates, method)
-    }
-
-    /// θ_b of every reported cell under replicate weights `aw`.
-    fn replicate(
-        &self,
-        aw: &[f64],
-        report: &[(usize, usize)],
-        domains_of: &DomainsOf<'_>,
-    ) -> Vec<f64> {
-        let (nd, nk) = (self.shape.nd, self.shape.nk);
-        let estimator = self.spec.estimator;
-        // Denominators of `mean` and `share`: Σ a w over each domain's persons, or of x.
-        let mut dsum = vec![0.0; nd];
-        if estimator == Estimator::Mean {
-            let mut pd = Vec::new();
-            for (p, &v) in aw.iter().enumerate() {
-                domains_of(p, &mut pd);
-                for &d in &pd {
-                    dsum[d as usize] += v;
-                }
-            }
-        }
-        if estimator == Estimator::Share {
-            for (d, c) in self.sums.dom_contrib.iter().enumerate() {
-                dsum[d] = c.iter().map(|&(p, x)| aw[p as usize] * x).sum();
-            }
-        }
-        report
-            .iter()
-            .map(|&(d, k)| {
-                let c = &self.sums.cell_contrib[d * nk + k];
-                let y: f64 = c.iter().map(|&(p, y, _)| aw[p as usize] * y).sum();
-                match estimator {
-                    Estimator::Total => y,
-                    Estimator::Ratio => {
-                        y / c.iter().map(|&(p, _, x)| aw[p as usize] * x).sum::<f64>()
-                    }
-                    _ => y / dsum[(self.dom_row)(d)],
-                }
-            })
-            .collect()
+        (estimates, Some(method))
     }
 }
 
@@ -2638,6 +2913,112 @@ mod tests {
         assert_eq!(frames[0].weight, frames[1].weight);
         assert!(tables[0].num_rows() > 10);
         assert_eq!(tables[0], tables[1]);
+    }
+
+    /// Indicators finished in one pass over shared replicates get the tables each gets alone,
+    /// to the last bit, with each replicate's weights drawn once for all of them; indicators
+    /// of another seed get a pass of their own.
+    #[test]
+    fn indicators_sharing_replicates_get_the_tables_each_gets_alone() {
+        let (frame_batch, rows) = persons_and_trips();
+        let frame = Arc::new(Frame::from_batches(&[frame_batch]).unwrap());
+        let spec = |estimator, seed| Spec {
+            id: format!("{estimator:?}-{seed}"),
+            unit: "u".into(),
+            estimator,
+            variance: Variance::Bootstrap {
+                replicates: 25,
+                seed,
+            },
+            rules: Rules::default(),
+            observed_only: false,
+        };
+        let specs: Vec<Spec> = [
+            Estimator::Total,
+            Estimator::Mean,
+            Estimator::Share,
+            Estimator::Ratio,
+            Estimator::Median,
+        ]
+        .into_iter()
+        .map(|e| spec(e, 7))
+        .chain([spec(Estimator::Mean, 8)])
+        .collect();
+        let pending: Vec<Pending> = specs
+            .iter()
+            .map(|spec| {
+                let mut intake = Intake::new(frame.clone(), spec.clone(), &rows.schema()).unwrap();
+                intake.push(&rows).unwrap();
+                match intake.finish_pending(None).unwrap().0 {
+                    Finished::Pending(p) => *p,
+                    Finished::Table(_) => panic!("{}: a replicate method waits", spec.id),
+                }
+            })
+            .collect();
+        let (tables, passes) = replicate_all(pending).unwrap();
+        for (spec, shared) in specs.iter().zip(&tables) {
+            let alone = estimate(frame.clone(), spec.clone(), std::slice::from_ref(&rows)).unwrap();
+            assert!(alone.num_rows() > 5, "{}", spec.id);
+            assert_eq!(shared, &alone, "{}", spec.id);
+        }
+        let drawn: Vec<(u64, usize)> = passes
+            .iter()
+            .map(|p| (p.replicates_drawn, p.indicators.len()))
+            .collect();
+        assert_eq!(drawn, [(25, 5), (25, 1)]);
+        // The total's SEs worked from the multipliers directly: θ_b = Σ aᵢ wᵢ yᵢ per key,
+        // SE² = (1/B) Σ_b (θ_b − θ̂)².
+        let multipliers: Vec<Vec<f64>> = (0..25).map(|b| frame.strata.rao_wu(7, b)).collect();
+        let text =
+            |b: &RecordBatch, c: &str| b.column_by_name(c).unwrap().as_string::<i32>().clone();
+        let (origin, dest) = (text(&rows, "origin_zone_id"), text(&rows, "dest_zone_id"));
+        let ids = rows
+            .column_by_name("person_id")
+            .unwrap()
+            .as_primitive::<Int64Type>()
+            .clone();
+        let y = rows
+            .column_by_name("y")
+            .unwrap()
+            .as_primitive::<Float64Type>()
+            .clone();
+        let theta = |a: Option<&[f64]>, o: &str, d: &str| -> f64 {
+            (0..rows.num_rows())
+                .filter(|&i| origin.value(i) == o && dest.value(i) == d)
+                .map(|i| {
+                    let p = frame.position(ids.value(i)).unwrap();
+                    a.map_or(1.0, |a| a[p]) * frame.weight[p] * y.value(i)
+                })
+                .sum()
+        };
+        let total = &tables[0];
+        let (breakdown, o, d) = (
+            text(total, "breakdown"),
+            text(total, "origin_zone_id"),
+            text(total, "dest_zone_id"),
+        );
+        let se = total
+            .column_by_name("se")
+            .unwrap()
+            .as_primitive::<Float64Type>()
+            .clone();
+        let mut compared = 0;
+        for r in (0..total.num_rows()).filter(|&r| breakdown.value(r) == "all") {
+            let hat = theta(None, o.value(r), d.value(r));
+            let v = multipliers
+                .iter()
+                .map(|a| (theta(Some(a), o.value(r), d.value(r)) - hat).powi(2))
+                .sum::<f64>()
+                / 25.0;
+            let want = v.sqrt();
+            assert!(
+                (se.value(r) - want).abs() <= 1e-9 * want,
+                "{r}: {} vs {want}",
+                se.value(r)
+            );
+            compared += u32::from(want > 0.0);
+        }
+        assert!(compared >= 5, "{compared}");
     }
 
     /// Twelve persons in two strata with trips between four zones: every estimator gives the

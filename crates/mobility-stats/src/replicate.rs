@@ -83,7 +83,18 @@ pub fn replicate_variance(theta: f64, replicates: &[f64], c: f64) -> f64 {
 /// assert_eq!((r.se, r.ci_lower, r.ci_upper, r.cv, r.n), (1.0, 0.0, 4.0, 0.5, 10));
 /// ```
 pub fn replicate_estimate(e: Estimate, replicates: &[f64], c: f64, t: f64) -> Estimate {
-    let se = replicate_variance(e.estimate, replicates, c).sqrt();
+    let sum_sq = replicates
+        .iter()
+        .filter(|t| t.is_finite())
+        .map(|t| (t - e.estimate).powi(2))
+        .sum::<f64>();
+    spread_estimate(e, sum_sq, c, t)
+}
+
+/// [`replicate_estimate`] from Σ_r (θ_r − θ̂)² already summed (over the replicates as they
+/// were evaluated, without keeping them): SE = √(c · `sum_sq`).
+pub fn spread_estimate(e: Estimate, sum_sq: f64, c: f64, t: f64) -> Estimate {
+    let se = (c * sum_sq).sqrt();
     Estimate {
         se,
         ci_lower: e.estimate - t * se,
