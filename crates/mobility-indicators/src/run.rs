@@ -1193,9 +1193,11 @@ impl Results {
     }
 
     /// Keeps an indicator of a replicate method for the pass over the replicates it shares
-    /// with the others, its report's place kept. The indicators waiting hold at most a
-    /// quarter of a finite memory pool, reserved: beyond it, or where the pool has no room,
-    /// those waiting have their pass first.
+    /// with the others, its report's place kept. The indicators waiting hold at most an
+    /// eighth of a finite memory pool, reserved: beyond it, or where the pool has no room,
+    /// those waiting have their pass first. (A pass's time is in reading the contributions,
+    /// once per block of replicates, not in drawing the weights: at 1 M persons a quarter of
+    /// the default pool took 7.4 GB for 5 % less time than 4.3 GB in four passes.)
     async fn wait(
         &mut self,
         id: &str,
@@ -1206,7 +1208,7 @@ impl Results {
         use datafusion::execution::memory_pool::{MemoryConsumer, MemoryLimit};
         let bytes = pending.bytes();
         let room = match self.pool.memory_limit() {
-            MemoryLimit::Finite(limit) => limit / 4,
+            MemoryLimit::Finite(limit) => limit / 8,
             _ => usize::MAX,
         };
         let held: usize = self.waiting.iter().map(|w| w.pending.bytes()).sum();

@@ -225,36 +225,45 @@ impl Replicates<'_> {
     /// finite), and how many replicates were used.
     ///
     /// Each replicate's weights are drawn (and recalibrated) once, and every indicator's θ_b
-    /// is taken under them. Blocks of replicates run in parallel, one replicate a worker, and
-    /// each block's θ_b are added in replicate order: the sums are the same whatever the
-    /// threads, and a worker holds one replicate's weights and θ_b, not every replicate's.
+    /// is taken under them. The replicates go in blocks ([`Block`]): one pass over an
+    /// indicator's contributions serves every replicate of a block, where a pass per
+    /// replicate read them all again each time (at a million persons, gigabytes of
+    /// contributions read B times were most of the time). Blocks run in parallel, and their
+    /// θ_b are added in replicate order: the sums are those of one replicate after the other,
+    /// whatever the threads. Memory: a block's weights, at most [`Block::MAX_BYTES`], per
+    /// worker, and its θ_b; not every replicate's.
     fn spread(&self, jobs: &[&Pending]) -> (Vec<Vec<f64>>, usize) {
         // From −0.0, as `Iterator::sum` of f64 starts: a cell without a finite θ_b keeps the
         // SE it had when each indicator summed its own replicates.
         let mut sq: Vec<Vec<f64>> = jobs.iter().map(|j| vec![-0.0; j.estimates.len()]).collect();
         let mut used = 0;
-        let block = 2 * rayon::current_num_threads() as u64;
-        let mut from = 0;
-        while from < self.count {
-            let to = (from + block).min(self.count);
-            let thetas: Vec<Option<Vec<Vec<f64>>>> = (from..to)
-                .into_par_iter()
-                .map(|b| {
-                    let r = Replicate::new(self.frame, self.weights(b)?);
-                    Some(jobs.iter().map(|j| j.theta.at(&r)).collect())
+        let threads = rayon::current_num_threads().max(1);
+        let most = (Block::MAX_BYTES / (8 * self.frame.persons().max(1))).clamp(1, 16);
+        // Rounds of one block a worker, the blocks as even as the rounds allow.
+        let rounds = (self.count as usize).div_ceil(threads * most).max(1);
+        let k = (self.count as usize).div_ceil(rounds * threads).max(1) as u64;
+        let starts: Vec<u64> = (0..self.count).step_by(k as usize).collect();
+        for round in starts.chunks(threads) {
+            let blocks: Vec<(usize, Vec<Vec<f64>>)> = round
+                .par_iter()
+                .map(|&from| {
+                    let block = Block::new(self, from..(from + k).min(self.count));
+                    let thetas = jobs.iter().map(|j| j.theta.at(&block)).collect();
+                    (block.k, thetas)
                 })
                 .collect();
-            for thetas in thetas.into_iter().flatten() {
-                used += 1;
-                for ((sq, thetas), job) in sq.iter_mut().zip(thetas).zip(jobs) {
-                    for ((s, t), e) in sq.iter_mut().zip(thetas).zip(&job.estimates) {
-                        if t.is_finite() {
-                            *s += (t - e.estimate).powi(2);
+            for (k, thetas) in blocks {
+                used += k;
+                for ((sq, thetas), job) in sq.iter_mut().zip(&thetas).zip(jobs) {
+                    for (c, (s, e)) in sq.iter_mut().zip(&job.estimates).enumerate() {
+                        for &t in &thetas[c * k..(c + 1) * k] {
+                            if t.is_finite() {
+                                *s += (t - e.estimate).powi(2);
+                            }
                         }
                     }
                 }
             }
-            from = to;
         }
         (sq, used)
     }
@@ -277,37 +286,117 @@ impl Replicates<'_> {
     }
 }
 
-/// One replicate's weights, with what the indicators evaluated under them share: Σ a w over
-/// each of the frame's person-level domains, the denominator of every `mean`, summed once.
-struct Replicate<'a> {
+/// Replicates evaluated together: the weights of the block's k replicates (those not left
+/// out) side by side, person by person, `aw[p * k + j]` replicate j's weight of person p, so
+/// that one pass over an indicator's contributions serves all k; and what the indicators
+/// share under them: Σ a w over each of the frame's person-level domains (`mean`'s
+/// denominators), summed once.
+struct Block<'a> {
     frame: &'a Frame,
+    k: usize,
     aw: Vec<f64>,
     domain_weights: std::sync::OnceLock<Vec<f64>>,
 }
 
-impl<'a> Replicate<'a> {
-    fn new(frame: &'a Frame, aw: Vec<f64>) -> Self {
+impl<'a> Block<'a> {
+    /// The most bytes of weights a block holds (16 replicates at a million persons).
+    const MAX_BYTES: usize = 128 << 20;
+
+    /// The replicates `bs`, each drawn and written into its column, one at a time.
+    fn new(reps: &Replicates<'a>, bs: std::ops::Range<u64>) -> Self {
+        let n = reps.frame.persons();
+        let width = (bs.end - bs.start) as usize;
+        let mut aw = vec![0.0; n * width];
+        let mut k = 0;
+        for b in bs {
+            if let Some(w) = reps.weights(b) {
+                for (p, w) in w.into_iter().enumerate() {
+                    aw[p * width + k] = w;
+                }
+                k += 1;
+            }
+        }
+        // Replicates left out: the columns closed up.
+        if k < width {
+            for p in 0..n {
+                for j in 0..k {
+                    aw[p * k + j] = aw[p * width + j];
+                }
+            }
+            aw.truncate(n * k);
+        }
         Self {
-            frame,
+            frame: reps.frame,
+            k,
             aw,
             domain_weights: std::sync::OnceLock::new(),
         }
     }
 
-    /// Σ a w per person-level domain, numbered as [`Frame::domains_of`] numbers them.
+    /// Σ a w per person-level domain and replicate (`[d * k + j]`), domains numbered as
+    /// [`Frame::domains_of`] numbers them.
     fn domain_weights(&self) -> &[f64] {
         self.domain_weights.get_or_init(|| {
-            let frame = self.frame;
-            let mut sums = vec![0.0; 1 + frame.values.iter().map(Vec::len).sum::<usize>()];
+            let (frame, k) = (self.frame, self.k);
+            let domains = 1 + frame.values.iter().map(Vec::len).sum::<usize>();
+            let mut sums = vec![0.0; domains * k];
             let mut pd = Vec::new();
-            for (p, &v) in self.aw.iter().enumerate() {
+            for p in 0..frame.persons() {
                 frame.domains_of(p, &mut pd);
+                let row = &self.aw[p * k..(p + 1) * k];
                 for &d in &pd {
-                    sums[d as usize] += v;
+                    for (s, v) in sums[d as usize * k..].iter_mut().zip(row) {
+                        *s += v;
+                    }
                 }
             }
             sums
         })
+    }
+
+    /// The weighted median of `values` (value, person; sorted by value) under each of the k
+    /// replicates, as [`weighted_median`] gives it, in two passes for all k: the totals, then
+    /// the cumulative weights until each replicate's reaches half its total.
+    fn medians(&self, values: &[(f64, u32)]) -> Vec<f64> {
+        let k = self.k;
+        let total = self.sums(values.iter().map(|v| (v.1, 1.0)));
+        let mut out = vec![f64::NAN; k];
+        // Replicates still looking: those with weight.
+        let mut open: Vec<usize> = (0..k)
+            .filter(|&j| !values.is_empty() && !total[j].is_nan() && total[j] > 0.0)
+            .collect();
+        let mut acc = vec![0.0; k];
+        for v in values {
+            if open.is_empty() {
+                break;
+            }
+            let row = &self.aw[v.1 as usize * k..(v.1 as usize + 1) * k];
+            open.retain(|&j| {
+                acc[j] += row[j];
+                let reached = acc[j] >= 0.5 * total[j];
+                if reached {
+                    out[j] = v.0;
+                }
+                !reached
+            });
+        }
+        for j in open {
+            out[j] = values.last().map_or(f64::NAN, |v| v.0);
+        }
+        out
+    }
+
+    /// Σ a w v over `terms` (person, v) for each of the k replicates, in the terms' order.
+    fn sums(&self, terms: impl Iterator<Item = (u32, f64)>) -> Vec<f64> {
+        let k = self.k;
+        let mut out = vec![-0.0; k];
+        for (p, v) in terms {
+            let row = &self.aw[p as usize * k..(p as usize + 1) * k];
+            for (o, a) in out.iter_mut().zip(row) {
+                *o += a * v;
+            }
+        }
+        out
     }
 }
 
@@ -363,36 +452,47 @@ impl Theta {
         }
     }
 
-    /// θ_b of each reported cell under replicate `r`.
-    fn at(&self, r: &Replicate<'_>) -> Vec<f64> {
-        let aw = &r.aw;
+    /// θ_b of each reported cell under each replicate of `block`, `[cell * k + j]`.
+    fn at(&self, block: &Block<'_>) -> Vec<f64> {
+        let k = block.k;
         match self {
-            Self::Medians(cells) => cells.iter().map(|c| weighted_median(c, aw)).collect(),
+            Self::Medians(cells) => {
+                let mut out = Vec::with_capacity(cells.len() * k);
+                for c in cells {
+                    out.extend(block.medians(c));
+                }
+                out
+            }
             Self::Cells {
                 estimator,
                 contrib,
                 denominator,
                 shares,
             } => {
-                let shares: Vec<f64> = shares
+                let shares: Vec<Vec<f64>> = shares
                     .iter()
-                    .map(|c| c.iter().map(|&(p, x)| aw[p as usize] * x).sum())
+                    .map(|c| block.sums(c.iter().copied()))
                     .collect();
-                contrib
-                    .iter()
-                    .zip(denominator)
-                    .map(|(c, &den)| {
-                        let y: f64 = c.iter().map(|&(p, y, _)| aw[p as usize] * y).sum();
-                        match estimator {
-                            Estimator::Total => y,
-                            Estimator::Ratio => {
-                                y / c.iter().map(|&(p, _, x)| aw[p as usize] * x).sum::<f64>()
-                            }
-                            Estimator::Share => y / shares[den as usize],
-                            _ => y / r.domain_weights()[den as usize],
+                let mut out = Vec::with_capacity(contrib.len() * k);
+                for (c, &den) in contrib.iter().zip(denominator) {
+                    let y = block.sums(c.iter().map(|&(p, y, _)| (p, y)));
+                    let den = den as usize;
+                    match estimator {
+                        Estimator::Total => out.extend(y),
+                        Estimator::Ratio => {
+                            let x = block.sums(c.iter().map(|&(p, _, x)| (p, x)));
+                            out.extend(y.iter().zip(&x).map(|(y, x)| y / x));
                         }
-                    })
-                    .collect()
+                        Estimator::Share => {
+                            out.extend(y.iter().zip(&shares[den]).map(|(y, x)| y / x));
+                        }
+                        _ => {
+                            let x = &block.domain_weights()[den * k..(den + 1) * k];
+                            out.extend(y.iter().zip(x).map(|(y, x)| y / x));
+                        }
+                    }
+                }
+                out
             }
         }
     }
