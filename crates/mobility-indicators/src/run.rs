@@ -778,7 +778,8 @@ async fn run_into(
     };
     if let Err(e) = indicators.await {
         // No estimation writes into the staging folder after the run has failed; an earlier
-        // indicator's error is the one a run one indicator at a time would have given.
+        // indicator's error is the one a run one indicator at a time would have given (an
+        // indicator waiting for its replicates fails only at their pass, after later queries).
         return Err(results.abandon().await.unwrap_or(e));
     }
     results.release_spare();
