@@ -1028,6 +1028,8 @@ struct Waiting {
     pending: Box<survey::Pending>,
     /// Its report's index.
     report: usize,
+    /// The bytes it holds ([`survey::Pending::bytes`], counted once).
+    bytes: usize,
     /// Its bytes in the memory pool, until its pass is done.
     reservation: datafusion::execution::memory_pool::MemoryReservation,
 }
@@ -1173,16 +1175,8 @@ impl Results {
         let Some(e) = self.estimating.pop_front() else {
             return Ok(());
         };
-        let (out, estimate_seconds, write_seconds) = match e.task.await {
-            Ok(done) => done?,
-            Err(j) if j.is_panic() => std::panic::resume_unwind(j.into_panic()),
-            Err(j) => {
-                return Err(Error::Shape {
-                    id: e.id,
-                    message: format!("its estimation did not finish: {j}"),
-                });
-            }
-        };
+        let (out, estimate_seconds, write_seconds) =
+            joined(e.task, &e.id, "its estimation").await?;
         let steps = (e.query_seconds, estimate_seconds, write_seconds);
         match out {
             survey::Finished::Table(out) => self.record(&e.id, &e.title, e.started, steps, out),
@@ -1212,7 +1206,7 @@ impl Results {
             MemoryLimit::Finite(limit) => limit / 8,
             _ => usize::MAX,
         };
-        let held: usize = self.waiting.iter().map(|w| w.pending.bytes()).sum();
+        let held: usize = self.waiting.iter().map(|w| w.bytes).sum();
         if held.saturating_add(bytes) > room {
             self.replicate().await?;
         }
@@ -1237,6 +1231,7 @@ impl Results {
         self.waiting.push(Waiting {
             pending,
             report: self.reports.len() - 1,
+            bytes,
             reservation,
         });
         Ok(())
@@ -1270,16 +1265,7 @@ impl Results {
                 Ok::<_, Error>((written, passes))
             })
         });
-        let (written, passes) = match task.await {
-            Ok(done) => done?,
-            Err(j) if j.is_panic() => std::panic::resume_unwind(j.into_panic()),
-            Err(j) => {
-                return Err(Error::Shape {
-                    id: names,
-                    message: format!("the pass over its replicates did not finish: {j}"),
-                });
-            }
-        };
+        let (written, passes) = joined(task, &names, "the pass over its replicates").await?;
         for ((report, _reservation), (table, write_seconds)) in held.into_iter().zip(written) {
             let r = &mut self.reports[report];
             r.rows = Some(table.num_rows());
@@ -1308,6 +1294,19 @@ impl Results {
             }
         }
         first
+    }
+}
+
+/// What a blocking task of `id` gave; a panic in it goes on as a panic, and a task that did
+/// not finish (`what` did not) is an error.
+async fn joined<T>(task: tokio::task::JoinHandle<Result<T>>, id: &str, what: &str) -> Result<T> {
+    match task.await {
+        Ok(done) => done,
+        Err(j) if j.is_panic() => std::panic::resume_unwind(j.into_panic()),
+        Err(j) => Err(Error::Shape {
+            id: id.to_string(),
+            message: format!("{what} did not finish: {j}"),
+        }),
     }
 }
 
