@@ -1884,6 +1884,8 @@ pub struct Intake {
     /// copied as one vector of every row would be (fresh pages the kernel zeroes, for each
     /// indicator).
     rows: Vec<Vec<Row>>,
+    /// Whether a row's one key column was NULL.
+    null_key: bool,
     codes: Vec<Vec<u32>>,
     tcodes: Vec<Vec<u32>>,
 }
@@ -2003,6 +2005,7 @@ impl Intake {
             packed,
             key_codes,
             rows,
+            null_key: false,
             codes,
             tcodes,
         })
@@ -2026,6 +2029,7 @@ impl Intake {
             packed,
             key_codes,
             rows,
+            null_key,
             codes,
             tcodes,
             ..
@@ -2092,6 +2096,7 @@ impl Intake {
                 }
             };
             let key = key_number(codes, i, packed, composite, key_codes, &mut composite_key);
+            *null_key |= key == NONE;
             let mut trip_domain = [NONE; TRIP_BREAKDOWNS.len()];
             for (t, _) in trip_cols.iter() {
                 trip_domain[*t] = tcodes[*t][i];
@@ -2141,12 +2146,17 @@ impl Intake {
             trip_interners,
             key_codes,
             rows,
+            null_key,
             ..
         } = self;
         let frame: &Frame = &frame_arc;
-        let mut rows = by_person(rows, frame.persons(), spare);
-        let key_list = key_list(keys.len(), &key_interners, &key_codes, &mut rows);
-        add_trip_domains(&mut domains, &trip_interners, &mut rows);
+        let (key_list, null_key) = key_list(keys.len(), &key_interners, &key_codes, null_key);
+        let first_trip_domain = add_trip_domains(&mut domains, &trip_interners);
+        let recode = Recode {
+            null_key,
+            first_trip_domain,
+        };
+        let rows = by_person(rows, frame.persons(), spare, &recode);
         let shape = Shape {
             nd: domains.len(),
             nk: key_list.len(),
@@ -2231,16 +2241,54 @@ impl Finished {
     }
 }
 
-/// The rows of the runs grouped by person in person order, each person's in the order they
-/// came. Sorted rows are only joined; in a few sorted runs (one partition's trips stored by
-/// person) a merge sort only merges them; interleaved from the query's partitions, a counting
-/// sort takes two passes over the rows, where a comparison sort would pay n log n. The rows
-/// go into `buffer` (emptied first) where they are copied.
-fn by_person(mut runs: Vec<Vec<Row>>, persons: usize, buffer: Vec<Row>) -> Vec<Row> {
+/// What the rows' codes become once every batch is in: a NULL key (one key column) the code
+/// after the names, a trip-level value's code its domain's number.
+struct Recode {
+    null_key: Option<u32>,
+    /// Per trip-level breakdown, the number of its first domain.
+    first_trip_domain: [u32; TRIP_BREAKDOWNS.len()],
+}
+
+impl Recode {
+    fn apply(&self, mut r: Row) -> Row {
+        if let Some(null) = self.null_key
+            && r.key == NONE
+        {
+            r.key = null;
+        }
+        for (d, first) in r.trip_domain.iter_mut().zip(self.first_trip_domain) {
+            if *d != NONE {
+                *d += first;
+            }
+        }
+        r
+    }
+}
+
+/// The rows of the runs grouped by person in person order, each recoded by `recode` as it
+/// is copied. A person's rows keep the order they came in within a run. Runs that are each
+/// sorted and do not overlap (a query's partitions each deliver their share of the trips
+/// stored by person, in batches that interleave) are put in order of their first person and
+/// joined; otherwise a few descents are left to a merge sort, and many to a counting sort,
+/// two passes over the rows where a comparison sort would pay n log n. The rows go into
+/// `buffer` (emptied first).
+fn by_person(
+    mut runs: Vec<Vec<Row>>,
+    persons: usize,
+    buffer: Vec<Row>,
+    recode: &Recode,
+) -> Vec<Row> {
     let within: usize = runs
         .iter()
         .map(|r| r.windows(2).filter(|w| w[0].person > w[1].person).count())
         .sum();
+    if within == 0 {
+        // Stable: runs that start with the same person keep their order.
+        runs.sort_by_key(|r| {
+            r.first()
+                .map(|a| (a.person, r.last().map_or(0, |b| b.person)))
+        });
+    }
     let between = runs
         .windows(2)
         .filter(|w| match (w[0].last(), w[1].first()) {
@@ -2250,7 +2298,11 @@ fn by_person(mut runs: Vec<Vec<Row>>, persons: usize, buffer: Vec<Row>) -> Vec<R
         .count();
     let descents = within + between;
     if runs.len() == 1 && descents == 0 {
-        return runs.pop().expect("one run");
+        let mut rows = runs.pop().expect("one run");
+        for r in rows.iter_mut() {
+            *r = recode.apply(*r);
+        }
+        return rows;
     }
     let n = runs.iter().map(Vec::len).sum();
     // The buffer at the rows' size: the intake's reservation counts n rows of it.
@@ -2260,7 +2312,7 @@ fn by_person(mut runs: Vec<Vec<Row>>, persons: usize, buffer: Vec<Row>) -> Vec<R
     out.reserve(n);
     if descents < 64 {
         for run in runs {
-            out.extend_from_slice(&run);
+            out.extend(run.into_iter().map(|r| recode.apply(r)));
         }
         if descents > 0 {
             out.sort_by_key(|r| r.person);
@@ -2284,7 +2336,7 @@ fn by_person(mut runs: Vec<Vec<Row>>, persons: usize, buffer: Vec<Row>) -> Vec<R
     for run in runs {
         for r in run {
             let at = &mut next[r.person as usize];
-            out[*at] = r;
+            out[*at] = recode.apply(r);
             *at += 1;
         }
     }
@@ -2292,47 +2344,54 @@ fn by_person(mut runs: Vec<Vec<Row>>, persons: usize, buffer: Vec<Row>) -> Vec<R
 }
 
 /// The key list, one entry per key code; NONE (a NULL key) stays NULL. With one key column a
-/// NULL key gets the code after the names, and the rows are recoded to it.
+/// NULL key (`null_key`: some row has one) gets the code after the names, returned for the
+/// rows' [`Recode`].
 fn key_list(
     keys: usize,
     key_interners: &[Interner],
     key_codes: &[Vec<u32>],
-    rows: &mut [Row],
-) -> Vec<Vec<Option<String>>> {
+    null_key: bool,
+) -> (Vec<Vec<Option<String>>>, Option<u32>) {
     let key_name =
         |k: usize, c: u32| (c != NONE).then(|| key_interners[k].names[c as usize].clone());
     match keys {
-        0 => vec![vec![]],
+        0 => (vec![vec![]], None),
         1 => {
             let mut l: Vec<Vec<Option<String>>> = (0..key_interners[0].names.len() as u32)
                 .map(|c| vec![key_name(0, c)])
                 .collect();
             let null = l.len() as u32;
-            if rows.iter().any(|r| r.key == NONE) {
+            if null_key {
                 l.push(vec![None]);
-                for r in rows.iter_mut().filter(|r| r.key == NONE) {
-                    r.key = null;
-                }
+                (l, Some(null))
+            } else {
+                (l, None)
             }
-            l
         }
-        _ => key_codes
-            .iter()
-            .map(|cs| {
-                cs.iter()
-                    .enumerate()
-                    .map(|(k, &c)| key_name(k, c))
-                    .collect()
-            })
-            .collect(),
+        _ => (
+            key_codes
+                .iter()
+                .map(|cs| {
+                    cs.iter()
+                        .enumerate()
+                        .map(|(k, &c)| key_name(k, c))
+                        .collect()
+                })
+                .collect(),
+            None,
+        ),
     }
 }
 
-/// Appends the trip-level domains after the person-level ones; the rows' trip codes become
-/// domain ids.
-fn add_trip_domains(domains: &mut Vec<Domain>, trip_interners: &[Interner], rows: &mut [Row]) {
+/// Appends the trip-level domains after the person-level ones, and returns the number of
+/// each breakdown's first: a row's trip code plus it is its domain ([`Recode`]).
+fn add_trip_domains(
+    domains: &mut Vec<Domain>,
+    trip_interners: &[Interner],
+) -> [u32; TRIP_BREAKDOWNS.len()] {
+    let mut firsts = [0; TRIP_BREAKDOWNS.len()];
     for (t, name) in TRIP_BREAKDOWNS.iter().enumerate() {
-        let first = domains.len() as u32;
+        firsts[t] = domains.len() as u32;
         for v in &trip_interners[t].names {
             domains.push(Domain {
                 order: order(name),
@@ -2340,12 +2399,8 @@ fn add_trip_domains(domains: &mut Vec<Domain>, trip_interners: &[Interner], rows
                 value: Some(v.clone()),
             });
         }
-        for r in rows.iter_mut() {
-            if r.trip_domain[t] != NONE {
-                r.trip_domain[t] += first;
-            }
-        }
     }
+    firsts
 }
 
 /// The domains a person is in (`all` first), written into the buffer.
@@ -2777,8 +2832,15 @@ mod tests {
         assert_eq!(j.names, i.names);
     }
 
-    /// The counting sort gives what a stable sort by person gives, on interleaved sorted runs
-    /// as the query's partitions deliver them, and leaves sorted rows as they are.
+    /// No recoding: the rows as they came.
+    const KEEP: Recode = Recode {
+        null_key: None,
+        first_trip_domain: [0; TRIP_BREAKDOWNS.len()],
+    };
+
+    /// Grouping by person gives what a stable sort by person gives, on interleaved sorted runs
+    /// as the query's partitions deliver them (joined, merged or counted), and leaves sorted
+    /// rows as they are.
     #[test]
     fn rows_by_person_equal_a_stable_sort() {
         let row = |person: u32, key: u32| Row {
@@ -2810,20 +2872,20 @@ mod tests {
         expected.sort_by_key(|r| r.person);
         // As one batch, and as batches of 7 rows (runs that split persons).
         let batches = |v: &[Row], size: usize| v.chunks(size).map(<[Row]>::to_vec).collect();
-        let got = by_person(vec![rows.clone()], 400, Vec::new());
+        let got = by_person(vec![rows.clone()], 400, Vec::new(), &KEEP);
         let pairs = |v: &[Row]| v.iter().map(|r| (r.person, r.key)).collect::<Vec<_>>();
         assert_eq!(pairs(&got), pairs(&expected));
         assert_eq!(
-            pairs(&by_person(batches(&rows, 7), 400, Vec::new())),
+            pairs(&by_person(batches(&rows, 7), 400, Vec::new(), &KEEP)),
             pairs(&expected)
         );
         assert_eq!(
-            pairs(&by_person(vec![got.clone()], 400, Vec::new())),
+            pairs(&by_person(vec![got.clone()], 400, Vec::new(), &KEEP)),
             pairs(&got)
         );
         // Sorted rows in batches are joined as they are.
         assert_eq!(
-            pairs(&by_person(batches(&got, 5), 400, Vec::new())),
+            pairs(&by_person(batches(&got, 5), 400, Vec::new(), &KEEP)),
             pairs(&got)
         );
         // Two sorted runs, persons 200.. before 0.. (the merge sort's path), in one batch and
@@ -2831,24 +2893,117 @@ mod tests {
         let in_order: Vec<Row> = b.iter().chain(&a).copied().collect();
         let two_runs: Vec<Row> = a.iter().chain(&b).copied().collect();
         assert_eq!(
-            pairs(&by_person(vec![two_runs], 400, Vec::new())),
+            pairs(&by_person(vec![two_runs], 400, Vec::new(), &KEEP)),
             pairs(&in_order)
         );
         assert_eq!(
-            pairs(&by_person(vec![a.clone(), b.clone()], 400, Vec::new())),
+            pairs(&by_person(
+                vec![a.clone(), b.clone()],
+                400,
+                Vec::new(),
+                &KEEP
+            )),
             pairs(&in_order)
         );
-        assert!(by_person(Vec::new(), 3, Vec::new()).is_empty());
+        assert!(by_person(Vec::new(), 3, Vec::new(), &KEEP).is_empty());
+        // Each partition's chunks as runs, interleaved: sorted runs that do not overlap, put
+        // in order and joined. A person split over two runs keeps its rows' order.
+        let interleaved: Vec<Vec<Row>> = a
+            .chunks(3)
+            .zip(b.chunks(3))
+            .flat_map(|(ca, cb)| [ca.to_vec(), cb.to_vec()])
+            .collect();
+        assert!(interleaved.len() > 64);
+        assert_eq!(
+            pairs(&by_person(interleaved.clone(), 400, Vec::new(), &KEEP)),
+            pairs(&expected)
+        );
+        // Runs that start with the same person: the run that ends sooner first, whichever
+        // came first (two partitions' rows have no order between them to keep).
+        let (p, q) = (vec![row(5, 0)], vec![row(5, 1), row(6, 0)]);
+        assert_eq!(
+            pairs(&by_person(
+                vec![q.clone(), p.clone()],
+                400,
+                Vec::new(),
+                &KEEP
+            )),
+            [(5, 0), (5, 1), (6, 0)]
+        );
+        assert_eq!(
+            pairs(&by_person(vec![p, q], 400, Vec::new(), &KEEP)),
+            [(5, 0), (5, 1), (6, 0)]
+        );
         // Into a buffer given back by an earlier estimation, its old rows dropped.
         let used = vec![row(7, 7); 5000];
         assert_eq!(
-            pairs(&by_person(batches(&rows, 7), 400, used.clone())),
+            pairs(&by_person(batches(&rows, 7), 400, used.clone(), &KEEP)),
             pairs(&expected)
         );
         assert_eq!(
-            pairs(&by_person(vec![a.clone(), b.clone()], 400, used)),
+            pairs(&by_person(vec![a.clone(), b.clone()], 400, used, &KEEP)),
             pairs(&in_order)
         );
+    }
+
+    /// Every path of [`by_person`] recodes each row once: a NULL key to the NULL code, a trip
+    /// code to its domain (NONE stays NONE).
+    #[test]
+    fn rows_by_person_are_recoded_once_on_every_path() {
+        let recode = Recode {
+            null_key: Some(9),
+            first_trip_domain: [100; TRIP_BREAKDOWNS.len()],
+        };
+        let row = |person: u32, i: u32| {
+            let mut trip_domain = [NONE; TRIP_BREAKDOWNS.len()];
+            trip_domain[0] = i % 3;
+            Row {
+                person,
+                key: if i % 2 == 0 { NONE } else { i % 5 },
+                trip_domain,
+                y: f64::from(i),
+                x: 0.0,
+            }
+        };
+        let rows: Vec<Row> = (0..300).map(|i| row(i / 2, i)).collect();
+        let reversed: Vec<Row> = rows.iter().rev().copied().collect();
+        let expect = |r: &Row| {
+            let i = r.y as u32;
+            let key = if i % 2 == 0 { 9 } else { i % 5 };
+            (key, 100 + i % 3, r.trip_domain[1])
+        };
+        let paths: Vec<(&str, Vec<Vec<Row>>)> = vec![
+            ("one sorted run", vec![rows.clone()]),
+            (
+                "sorted runs joined",
+                vec![rows[150..].to_vec(), rows[..150].to_vec()],
+            ),
+            (
+                "a few descents merged",
+                vec![
+                    rows.iter()
+                        .rev()
+                        .take(3)
+                        .rev()
+                        .copied()
+                        .chain(rows[..297].iter().copied())
+                        .collect(),
+                ],
+            ),
+            ("many descents counted", vec![reversed]),
+        ];
+        for (path, runs) in paths {
+            let got = by_person(runs, 150, vec![row(1, 1); 10], &recode);
+            assert_eq!(got.len(), 300, "{path}");
+            assert!(got.windows(2).all(|w| w[0].person <= w[1].person), "{path}");
+            for r in &got {
+                assert_eq!(
+                    (r.key, r.trip_domain[0], r.trip_domain[1]),
+                    expect(r),
+                    "{path}"
+                );
+            }
+        }
     }
 
     /// The table's order is the order of a map keyed by (domain, key), equal domains and keys
