@@ -59,33 +59,38 @@ pub fn days_in(calendar: &Calendar, year: i32, month: Option<u32>, day_type: &st
     )
 }
 
+/// The day types `days_in` knows.
+const DAY_TYPES: [&str; 5] = ["all", "weekday", "weekend", "holiday", "weekend_holiday"];
+
 fn kernel(a: &[ArrayRef], calendar: &Calendar) -> Result<ArrayRef> {
     let (y, m, t) = (num(&a[0])?, num(&a[1])?, text(&a[2])?);
     let mut out = Vec::with_capacity(y.len());
+    // A batch holds few (year, month, day type)s, each counted once: the traffic views pass
+    // `days_in` for every daily row, and counting a year's days for each of them was most of
+    // the time of `traffic_adt`.
+    let mut counted: std::collections::HashMap<(i32, Option<u32>, usize), Option<i64>> =
+        std::collections::HashMap::new();
     for i in 0..y.len() {
         if y.is_null(i) || t.is_null(i) {
             out.push(None);
             continue;
         }
         let kind = t.value(i);
-        if !matches!(
-            kind,
-            "all" | "weekday" | "weekend" | "holiday" | "weekend_holiday"
-        ) {
+        let Some(k) = DAY_TYPES.iter().position(|d| *d == kind) else {
             return exec_err!(
                 "days_in: day_type '{kind}' is not one of 'all', 'weekday', 'weekend', 'holiday', 'weekend_holiday'"
             );
-        }
+        };
         let month = (!m.is_null(i)).then(|| m.value(i));
         if let Some(mv) = month.filter(|v| !(1.0..=12.0).contains(v) || v.fract() != 0.0) {
             return exec_err!("days_in: month {mv} is not 1-12 (or NULL for the year)");
         }
-        out.push(days_in(
-            calendar,
-            y.value(i) as i32,
-            month.map(|v| v as u32),
-            kind,
-        ));
+        let (year, month) = (y.value(i) as i32, month.map(|v| v as u32));
+        out.push(
+            *counted
+                .entry((year, month, k))
+                .or_insert_with(|| days_in(calendar, year, month, kind)),
+        );
     }
     Ok(arc(Int64Array::from(out)))
 }
@@ -107,6 +112,56 @@ mod tests {
         assert_eq!(super::days_in(&c, 2024, Some(12), "weekday"), Some(19));
         assert_eq!(days_in(2024, Some(12), "weekday"), Some(20));
         assert_eq!(super::days_in(&c, 2024, Some(12), "holiday"), Some(3));
+    }
+
+    /// The kernel counts each (year, month, day type) once per batch: every row still gets
+    /// its own count, NULLs stay NULL, and a bad day type is still an error.
+    #[test]
+    fn kernel_counts_each_period_once_and_every_row_gets_its_own() {
+        use arrow::array::{Array, AsArray, Float64Array, StringArray};
+        use arrow::datatypes::Int64Type;
+        use std::sync::Arc;
+        let rows = [
+            (Some(2024.0), Some(5.0), Some("weekday")),
+            (Some(2024.0), None, Some("all")),
+            (Some(2024.0), Some(5.0), Some("weekday")),
+            (Some(2023.0), Some(2.0), Some("all")),
+            (Some(2024.0), Some(5.0), Some("holiday")),
+            (None, Some(5.0), Some("weekday")),
+            (Some(2024.0), None, Some("all")),
+            (Some(2024.0), Some(5.0), None),
+        ];
+        let y = Float64Array::from(rows.iter().map(|r| r.0).collect::<Vec<_>>());
+        let m = Float64Array::from(rows.iter().map(|r| r.1).collect::<Vec<_>>());
+        let t = StringArray::from(rows.iter().map(|r| r.2).collect::<Vec<_>>());
+        let got = super::kernel(
+            &[Arc::new(y), Arc::new(m), Arc::new(t)],
+            &Calendar::default(),
+        )
+        .unwrap();
+        let got = got.as_primitive::<Int64Type>();
+        let want = [
+            Some(19),
+            Some(366),
+            Some(19),
+            Some(28),
+            Some(5),
+            None,
+            Some(366),
+            None,
+        ];
+        for (i, w) in want.iter().enumerate() {
+            assert_eq!(got.is_valid(i).then(|| got.value(i)), *w, "row {i}");
+        }
+        let bad = StringArray::from(vec!["weekday", "workday"]);
+        let y = Float64Array::from(vec![2024.0, 2024.0]);
+        let m = Float64Array::from(vec![5.0, 5.0]);
+        let e = super::kernel(
+            &[Arc::new(y), Arc::new(m), Arc::new(bad)],
+            &Calendar::default(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("'workday'"), "{e}");
     }
 
     #[test]
