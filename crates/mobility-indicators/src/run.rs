@@ -700,8 +700,9 @@ struct HeldTrips {
 
 impl HeldTrips {
     /// Puts the Parquet table and its views back once the indicators are done, and lets the
-    /// memory go: what runs after them (the traffic index, the targets' own SQL, which may
-    /// read any column) sees the whole table and has the room.
+    /// memory go: what runs after them (the targets' own SQL, which may read any column, and
+    /// the traffic index where it was not computed beside them) sees the whole table and has
+    /// the room.
     async fn put_back(self, ctx: &SessionContext, opts: &RunOptions) -> Result<()> {
         let failed = |source| Error::DataFusion {
             context: "trips put back".into(),
@@ -748,64 +749,31 @@ async fn run_into(
             (p.0)(step, steps, what);
         }
     };
-    let indicators = async {
-        for (step, &ind) in catalog.iter().enumerate() {
-            tell(step, &ind.id);
-            let started = indicator(ctx, present, opts, &design, ind, &mut results).await?;
-            match started {
-                Started::Skipped(why) => {
-                    // The reports stay in the catalog's order.
-                    results.settle_all().await?;
-                    results.reports.push(IndicatorReport::skipped(ind, why));
-                }
-                Started::Done(out, query_seconds, t0) => {
-                    results.settle_all().await?;
-                    let t1 = Instant::now();
-                    write_outputs(dir, &ind.id, &out, opts.csv)?;
-                    let steps = (query_seconds, 0.0, t1.elapsed().as_secs_f64());
-                    results.record(&ind.id, &ind.title, t0, steps, out);
-                }
-                Started::Intake(intake) => {
-                    results.estimate(ind, intake).await?;
-                }
-            }
-            // What the query and the estimation freed goes back to the system, not kept by
-            // the allocator's arenas for the next indicator.
-            mobility_sql::release_free_memory();
-        }
-        results.settle_all().await?;
-        results.replicate().await
-    };
-    // The traffic index reads none of the survey's tables: where the pool had room for the
-    // trips it is computed beside the survey indicators, in the cores their queries and
-    // estimations leave idle (a tenth of the time), else after them as before.
-    let traffic_present = present.contains(&Table::TrafficHourly);
-    let beside = traffic_present && held.is_some();
-    let mut traffic_reports = Vec::new();
-    let mut traffic_outputs = std::collections::HashMap::new();
+    let beside = traffic_beside(ctx, present, held.is_some(), &table_rows);
     let traffic = async {
-        if beside {
-            traffic_tables(
-                ctx,
-                present,
-                opts,
-                dir,
-                &mut traffic_reports,
-                &mut traffic_outputs,
-            )
-            .await
-        } else {
-            Ok(())
+        match beside {
+            true => traffic_tables(ctx, present, opts, dir).await.map(Some),
+            false => Ok(None),
         }
     };
-    let (survey, traffic) = futures::join!(indicators, traffic);
-    if let Err(e) = survey {
+    let survey = survey_indicators(
+        ctx,
+        present,
+        opts,
+        &design,
+        &catalog,
+        dir,
+        &mut results,
+        &tell,
+    );
+    // The first failure of either stops the other.
+    let traffic = match futures::try_join!(survey, traffic) {
+        Ok(((), traffic)) => traffic,
         // No estimation writes into the staging folder after the run has failed; an earlier
         // indicator's error is the one a run one indicator at a time would have given (an
         // indicator waiting for its replicates fails only at their pass, after later queries).
-        return Err(results.abandon().await.unwrap_or(e));
-    }
-    traffic?;
+        Err(e) => return Err(results.abandon().await.unwrap_or(e)),
+    };
     results.release_spare();
     let held_bytes = held.as_ref().map(|h| h.reservation.size());
     if let Some(held) = held {
@@ -817,18 +785,14 @@ async fn run_into(
         passes,
         ..
     } = results;
-    tell(catalog.len(), "traffic index");
-    if traffic_present && !beside {
-        traffic_tables(
-            ctx,
-            present,
-            opts,
-            dir,
-            &mut traffic_reports,
-            &mut traffic_outputs,
-        )
-        .await?;
-    }
+    let (mut traffic_reports, traffic_outputs) = match traffic {
+        Some(done) => done,
+        None if present.contains(&Table::TrafficHourly) => {
+            tell(catalog.len(), "traffic index");
+            traffic_tables(ctx, present, opts, dir).await?
+        }
+        None => Default::default(),
+    };
     // The traffic index's reports after the catalog's, wherever it was computed.
     reports.append(&mut traffic_reports);
     outputs.extend(traffic_outputs);
@@ -874,6 +838,71 @@ async fn run_into(
         seconds_total: started.elapsed().as_secs_f64(),
     };
     Ok((manifest, outputs))
+}
+
+/// Whether the traffic index runs beside the survey indicators. It reads none of their
+/// tables, and takes the cores their queries and estimations leave idle (a tenth of the
+/// time), where the pool has room for both: the trips held in memory (`trips_held`, at most
+/// a quarter of the pool) and the traffic's hourly rows, at 256 bytes each (the index joins
+/// them hour by hour, a year against the next), within another quarter; the estimations'
+/// rows share the rest. Otherwise (a tight `--memory-limit`, a cluster) it runs after them.
+fn traffic_beside(
+    ctx: &SessionContext,
+    present: &[Table],
+    trips_held: bool,
+    table_rows: &std::collections::BTreeMap<String, u64>,
+) -> bool {
+    use datafusion::execution::memory_pool::MemoryLimit;
+    let hourly = table_rows.get(Table::TrafficHourly.name()).copied();
+    let fits = match (hourly, ctx.runtime_env().memory_pool.memory_limit()) {
+        (None, _) => false,
+        (Some(rows), MemoryLimit::Finite(limit)) => {
+            (rows as usize).saturating_mul(256) <= limit / 4
+        }
+        (Some(_), _) => true,
+    };
+    present.contains(&Table::TrafficHourly) && trips_held && fits
+}
+
+/// The survey indicators and the report's tables in the catalog's order: each query, its
+/// estimation beside the next queries ([`Results`]), then the pass over shared replicates.
+#[allow(clippy::too_many_arguments)]
+async fn survey_indicators(
+    ctx: &SessionContext,
+    present: &[Table],
+    opts: &RunOptions,
+    design: &Design,
+    catalog: &[&Indicator],
+    dir: &Path,
+    results: &mut Results,
+    tell: &dyn Fn(usize, &str),
+) -> Result<()> {
+    for (step, &ind) in catalog.iter().enumerate() {
+        tell(step, &ind.id);
+        let started = indicator(ctx, present, opts, design, ind, results).await?;
+        match started {
+            Started::Skipped(why) => {
+                // The reports stay in the catalog's order.
+                results.settle_all().await?;
+                results.reports.push(IndicatorReport::skipped(ind, why));
+            }
+            Started::Done(out, query_seconds, t0) => {
+                results.settle_all().await?;
+                let t1 = Instant::now();
+                write_outputs(dir, &ind.id, &out, opts.csv)?;
+                let steps = (query_seconds, 0.0, t1.elapsed().as_secs_f64());
+                results.record(&ind.id, &ind.title, t0, steps, out);
+            }
+            Started::Intake(intake) => {
+                results.estimate(ind, intake).await?;
+            }
+        }
+        // What the query and the estimation freed goes back to the system, not kept by
+        // the allocator's arenas for the next indicator.
+        mobility_sql::release_free_memory();
+    }
+    results.settle_all().await?;
+    results.replicate().await
 }
 
 /// The rows of each table present.
@@ -1551,15 +1580,17 @@ async fn survey_intake(
 }
 
 /// The traffic indices (yearly and chained, rolling, the bicycle points' rolling, nullvekst)
-/// computed and written.
+/// computed and written, with their reports and tables.
 async fn traffic_tables(
     ctx: &SessionContext,
     present: &[Table],
     opts: &RunOptions,
     dir: &Path,
-    reports: &mut Vec<IndicatorReport>,
-    outputs: &mut std::collections::HashMap<String, RecordBatch>,
-) -> Result<()> {
+) -> Result<(
+    Vec<IndicatorReport>,
+    std::collections::HashMap<String, RecordBatch>,
+)> {
+    let (mut reports, mut outputs) = (Vec::new(), std::collections::HashMap::new());
     let t = Instant::now();
     let yearly = traffic::index_yearly(ctx, present, opts.index_method).await?;
     let rolling = |counted| {
@@ -1617,7 +1648,7 @@ async fn traffic_tables(
         });
         outputs.insert(id.to_string(), table);
     }
-    Ok(())
+    Ok((reports, outputs))
 }
 
 #[cfg(test)]

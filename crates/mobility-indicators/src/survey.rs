@@ -2283,10 +2283,12 @@ fn by_person(
         .map(|r| r.windows(2).filter(|w| w[0].person > w[1].person).count())
         .sum();
     if within == 0 {
-        // Stable: runs that start with the same person keep their order.
-        runs.sort_by_key(|r| {
-            r.first()
-                .map(|a| (a.person, r.last().map_or(0, |b| b.person)))
+        // By first person, then by last: of two runs that start with the same person, the one
+        // that ends sooner goes first (two partitions' rows have no order between them); runs
+        // with the same first and last person keep their order (the sort is stable).
+        runs.sort_by_key(|r| match (r.first(), r.last()) {
+            (Some(a), Some(b)) => Some((a.person, b.person)),
+            _ => None,
         });
     }
     let between = runs
@@ -2959,7 +2961,7 @@ mod tests {
             trip_domain[0] = i % 3;
             Row {
                 person,
-                key: if i % 2 == 0 { NONE } else { i % 5 },
+                key: if i.is_multiple_of(2) { NONE } else { i % 5 },
                 trip_domain,
                 y: f64::from(i),
                 x: 0.0,
@@ -2969,7 +2971,7 @@ mod tests {
         let reversed: Vec<Row> = rows.iter().rev().copied().collect();
         let expect = |r: &Row| {
             let i = r.y as u32;
-            let key = if i % 2 == 0 { 9 } else { i % 5 };
+            let key = if i.is_multiple_of(2) { 9 } else { i % 5 };
             (key, 100 + i % 3, r.trip_domain[1])
         };
         let paths: Vec<(&str, Vec<Vec<Row>>)> = vec![
@@ -3130,6 +3132,104 @@ mod tests {
         ])
         .unwrap();
         (frame_batch, rows)
+    }
+
+    /// A NULL key (one key column) is a cell of its own with the figures a named key gets in
+    /// its place, for a mean and a median by linearisation and a total by the bootstrap: the
+    /// rows' NULL keys are recoded on the way to the estimation, whichever path they take.
+    #[test]
+    fn a_null_key_gets_the_figures_a_named_key_gets() {
+        use arrow::array::AsArray;
+        let (frame_batch, rows) = persons_and_trips();
+        let frame = Arc::new(Frame::from_batches(&[frame_batch]).unwrap());
+        let n = rows.num_rows();
+        let with_key = |null: Option<&str>| -> RecordBatch {
+            let mode: ArrayRef = Arc::new(StringArray::from(
+                (0..n)
+                    .map(|i| {
+                        if i % 4 == 1 {
+                            null.map(String::from)
+                        } else {
+                            Some(format!("m{}", i % 3))
+                        }
+                    })
+                    .collect::<Vec<_>>(),
+            ));
+            let column = |c: &str| rows.column_by_name(c).unwrap().clone();
+            RecordBatch::try_from_iter(vec![
+                ("person_id", column("person_id")),
+                ("mode", mode),
+                ("purpose", column("purpose")),
+                ("y", column("y")),
+            ])
+            .unwrap()
+        };
+        type Cells =
+            std::collections::BTreeMap<(String, Option<String>, Option<String>), (f64, f64)>;
+        let cells = |t: &RecordBatch| -> Cells {
+            let text = |c: &str| {
+                arrow::compute::cast(t.column_by_name(c).unwrap(), &DataType::Utf8).unwrap()
+            };
+            let (b, v, m) = (text("breakdown"), text("breakdown_value"), text("mode"));
+            let (b, v, m) = (
+                b.as_string::<i32>(),
+                v.as_string::<i32>(),
+                m.as_string::<i32>(),
+            );
+            let f = |c: &str| {
+                t.column_by_name(c)
+                    .unwrap()
+                    .as_primitive::<Float64Type>()
+                    .clone()
+            };
+            let (e, se) = (f("estimate"), f("se"));
+            let opt = |a: &arrow::array::StringArray, i: usize| {
+                a.is_valid(i).then(|| a.value(i).to_string())
+            };
+            (0..t.num_rows())
+                .map(|i| {
+                    let mode = opt(m, i).filter(|m| m != "named");
+                    (
+                        (b.value(i).to_string(), opt(v, i), mode),
+                        (e.value(i), se.value(i)),
+                    )
+                })
+                .collect()
+        };
+        for (estimator, variance) in [
+            (Estimator::Mean, Variance::Linearisation),
+            (Estimator::Median, Variance::Linearisation),
+            (
+                Estimator::Total,
+                Variance::Bootstrap {
+                    replicates: 20,
+                    seed: 3,
+                },
+            ),
+        ] {
+            let spec = Spec {
+                id: "test".into(),
+                unit: "u".into(),
+                estimator,
+                variance,
+                rules: Rules::default(),
+                observed_only: false,
+            };
+            let null = estimate(frame.clone(), spec.clone(), &[with_key(None)]).unwrap();
+            let named = estimate(frame.clone(), spec, &[with_key(Some("named"))]).unwrap();
+            let (null, named) = (cells(&null), cells(&named));
+            let null_cells = null.keys().filter(|k| k.2.is_none()).count();
+            assert!(null_cells > 5, "{estimator:?}: {null_cells} NULL-key cells");
+            assert_eq!(null.len(), named.len(), "{estimator:?}");
+            for (k, (e, se)) in &named {
+                let (e0, se0) = null[k];
+                let same = |a: f64, b: f64| a == b || (a.is_nan() && b.is_nan());
+                assert!(
+                    same(*e, e0) && same(*se, se0),
+                    "{estimator:?} {k:?}: {e0} {se0} against {e} {se}"
+                );
+            }
+        }
     }
 
     /// The frame is in person_id order whatever order the persons come in, so a seeded

@@ -114,10 +114,10 @@ mod tests {
         assert_eq!(super::days_in(&c, 2024, Some(12), "holiday"), Some(3));
     }
 
-    /// The kernel counts each (year, month, day type) once per batch: every row still gets
-    /// its own count, NULLs stay NULL, and a bad day type is still an error.
+    /// With the counts kept per (year, month, day type), every row of a batch whose periods
+    /// repeat still gets its own count, NULLs stay NULL, and a bad day type is still an error.
     #[test]
-    fn kernel_counts_each_period_once_and_every_row_gets_its_own() {
+    fn kernel_gives_every_row_its_own_count_with_repeated_periods() {
         use arrow::array::{Array, AsArray, Float64Array, StringArray};
         use arrow::datatypes::Int64Type;
         use std::sync::Arc;
