@@ -749,11 +749,12 @@ async fn run_into(
             (p.0)(step, steps, what);
         }
     };
-    let beside = traffic_beside(ctx, present, held.is_some(), &table_rows);
+    let beside = held.is_some() && traffic_fits(ctx, &table_rows);
     let traffic = async {
-        match beside {
-            true => traffic_tables(ctx, present, opts, dir).await.map(Some),
-            false => Ok(None),
+        if beside {
+            traffic_tables(ctx, present, opts, dir).await.map(Some)
+        } else {
+            Ok(None)
         }
     };
     let survey = survey_indicators(
@@ -840,28 +841,26 @@ async fn run_into(
     Ok((manifest, outputs))
 }
 
-/// Whether the traffic index runs beside the survey indicators. It reads none of their
-/// tables, and takes the cores their queries and estimations leave idle (a tenth of the
-/// time), where the pool has room for both: the trips held in memory (`trips_held`, at most
-/// a quarter of the pool) and the traffic's hourly rows, at 256 bytes each (the index joins
-/// them hour by hour, a year against the next), within another quarter; the estimations'
-/// rows share the rest. Otherwise (a tight `--memory-limit`, a cluster) it runs after them.
-fn traffic_beside(
+/// Whether the traffic index, where there is one, fits beside the survey indicators. It
+/// reads none of their tables, and takes the cores their queries and estimations leave idle
+/// (a tenth of the time), where the pool has room for both: the trips held in memory (at
+/// most a quarter of the pool; the caller asks that they are) and the traffic's hourly rows
+/// (`table_rows` has them only where the table is present), at 256 bytes each (the index
+/// joins them hour by hour, a year against the next), within another quarter; the
+/// estimations' rows share the rest. Otherwise (a tight `--memory-limit`, a cluster) it runs
+/// after them.
+fn traffic_fits(
     ctx: &SessionContext,
-    present: &[Table],
-    trips_held: bool,
     table_rows: &std::collections::BTreeMap<String, u64>,
 ) -> bool {
     use datafusion::execution::memory_pool::MemoryLimit;
-    let hourly = table_rows.get(Table::TrafficHourly.name()).copied();
-    let fits = match (hourly, ctx.runtime_env().memory_pool.memory_limit()) {
-        (None, _) => false,
-        (Some(rows), MemoryLimit::Finite(limit)) => {
-            (rows as usize).saturating_mul(256) <= limit / 4
-        }
-        (Some(_), _) => true,
+    let Some(&hourly) = table_rows.get(Table::TrafficHourly.name()) else {
+        return false;
     };
-    present.contains(&Table::TrafficHourly) && trips_held && fits
+    match ctx.runtime_env().memory_pool.memory_limit() {
+        MemoryLimit::Finite(limit) => (hourly as usize).saturating_mul(256) <= limit / 4,
+        _ => true,
+    }
 }
 
 /// The survey indicators and the report's tables in the catalog's order: each query, its
