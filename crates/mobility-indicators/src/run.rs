@@ -1030,19 +1030,29 @@ struct Intaken {
     query_seconds: f64,
 }
 
-/// The estimations' own rayon workers, as many as the global pool's. The next query's
-/// kernels (`zone_of`, the intake's coding) use the global pool: sharing it, they queued
-/// behind the estimation's parallel loops and the query waited (its time went from 5.6 to
-/// 8.6 s in all on 1 M persons).
-fn estimation_pool() -> &'static rayon::ThreadPool {
-    static POOL: std::sync::OnceLock<rayon::ThreadPool> = std::sync::OnceLock::new();
-    POOL.get_or_init(|| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(rayon::current_num_threads())
-            .thread_name(|i| format!("estimation-{i}"))
-            .build()
-            .expect("a thread pool of the machine's size")
-    })
+/// The estimations' own rayon workers: one pool per estimation in flight
+/// ([`Results::IN_FLIGHT`]) and one for the pass over shared replicates, each as many
+/// workers as the global pool. The next query's kernels (`zone_of`, the intake's coding) use
+/// the global pool: sharing it, they queued behind the estimation's parallel loops and the
+/// query waited (its time went from 5.6 to 8.6 s in all on 1 M persons). Two estimations
+/// sharing one pool waited for each other: a worker waiting in one estimation's `join` steals
+/// the other's work and finishes it first, so a short estimation (a table of 1,704 rows, its
+/// files written in 0.01 s) took as long as the median beside it (1.9 s), and held the slot
+/// the next query waited for.
+fn estimation_pool(slot: usize) -> &'static rayon::ThreadPool {
+    static POOLS: std::sync::OnceLock<Vec<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    let pools = POOLS.get_or_init(|| {
+        (0..=Results::IN_FLIGHT)
+            .map(|p| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(rayon::current_num_threads())
+                    .thread_name(move |i| format!("estimation-{p}-{i}"))
+                    .build()
+                    .expect("a thread pool of the machine's size")
+            })
+            .collect()
+    });
+    &pools[slot]
 }
 
 /// Keeps `buffer` for the next estimation where it is at most an eighth of the pool's limit
@@ -1075,6 +1085,8 @@ fn keep_spare(
 /// third of a core stood idle).
 struct Estimating {
     id: String,
+    /// Its pool ([`estimation_pool`]): none other in flight has it.
+    slot: usize,
     title: String,
     started: Instant,
     query_seconds: f64,
@@ -1129,7 +1141,7 @@ type Spare = std::sync::Arc<
 impl Results {
     /// Estimations at once beside the query: more than one, so that a long one (the median,
     /// an origin–destination matrix) does not hold up the short queries after it.
-    const IN_FLIGHT: usize = 2;
+    const IN_FLIGHT: usize = 3;
 
     fn new(ctx: &SessionContext, dir: &Path, csv: CsvDialect) -> Self {
         Self {
@@ -1182,11 +1194,14 @@ impl Results {
         while self.estimating.len() >= Self::IN_FLIGHT {
             self.settle().await?;
         }
+        let slot = (0..Self::IN_FLIGHT)
+            .find(|s| self.estimating.iter().all(|e| e.slot != *s))
+            .expect("fewer than IN_FLIGHT estimations in flight");
         let reserved = reservation.size();
         let (id, dir, csv) = (ind.id.clone(), self.dir.clone(), self.csv);
         let (spare, pool) = (self.spare.clone(), self.pool.clone());
         let task = tokio::task::spawn_blocking(move || {
-            estimation_pool().install(|| {
+            estimation_pool(slot).install(|| {
                 let t1 = Instant::now();
                 // The intake's reservation covers the copy its rows are grouped into: the
                 // spare's own is let go.
@@ -1204,6 +1219,7 @@ impl Results {
         });
         self.estimating.push_back(Estimating {
             id: ind.id.clone(),
+            slot,
             title: ind.title.clone(),
             started,
             query_seconds,
@@ -1317,7 +1333,8 @@ impl Results {
             held.push((w.report, w.reservation));
         }
         let task = tokio::task::spawn_blocking(move || {
-            estimation_pool().install(|| {
+            // Its own pool: estimations may still be in flight (a pass made to free memory).
+            estimation_pool(Self::IN_FLIGHT).install(|| {
                 let (tables, passes) = survey::replicate_all(pending)?;
                 let mut written = Vec::with_capacity(tables.len());
                 for (id, table) in ids.iter().zip(tables) {
