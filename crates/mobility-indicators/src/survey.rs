@@ -683,6 +683,20 @@ pub struct Frame {
     /// x terms with x = 1: the denominators of every `mean` and `total`, summed once for all
     /// of them ([`Frame::domain_persons`]).
     domain_persons: std::sync::OnceLock<Vec<StratumSums>>,
+    /// The persons grouped by stratum and person-level domains ([`Frame::profiles`]).
+    profiles: std::sync::OnceLock<Profiles>,
+}
+
+/// The persons grouped by their stratum and their person-level domains: the persons of a
+/// profile count in the same cells of every indicator, so their terms can be summed per
+/// (profile, key) and each sum added to the profile's domains once ([`Sums::spread`]), in
+/// place of each person's terms added to each of its domains.
+struct Profiles {
+    /// Each person's profile.
+    of: Vec<u32>,
+    /// Per profile: its stratum and its domains (`all` first), numbered as
+    /// [`Frame::domains_of`] numbers them.
+    list: Vec<(u32, Vec<u32>)>,
 }
 
 /// Weights calibrated to margins: the design of the margins over the frame's persons, their
@@ -788,6 +802,7 @@ impl Frame {
             values,
             calibration: None,
             domain_persons: std::sync::OnceLock::new(),
+            profiles: std::sync::OnceLock::new(),
         })
     }
 
@@ -854,6 +869,30 @@ impl Frame {
                 }
             }
             sums
+        })
+    }
+
+    /// The persons' profiles, found once for all indicators.
+    fn profiles(&self) -> &Profiles {
+        self.profiles.get_or_init(|| {
+            // Stratum, then the domains, NONE after the last.
+            let mut ids: HashMap<[u32; 2 + PERSON_BREAKDOWNS.len()], u32> = HashMap::default();
+            let mut of = Vec::with_capacity(self.persons());
+            let mut list = Vec::new();
+            let mut pd = Vec::new();
+            for p in 0..self.persons() {
+                self.domains_of(p, &mut pd);
+                let mut key = [NONE; 2 + PERSON_BREAKDOWNS.len()];
+                key[0] = self.stratum[p];
+                key[1..=pd.len()].copy_from_slice(&pd);
+                let next = list.len() as u32;
+                let id = *ids.entry(key).or_insert(next);
+                if id == next {
+                    list.push((self.stratum[p], pd.clone()));
+                }
+                of.push(id);
+            }
+            Profiles { of, list }
         })
     }
 
@@ -1073,6 +1112,9 @@ struct Shape {
     bootstrap: bool,
     /// Above this many (cell, stratum) slots the sums are a hash map ([`CellSums`]).
     dense_max: usize,
+    /// The person-level domains' terms summed per (profile, key) ([`Profiles`]), or
+    /// `None` where each person's are added to each of its domains.
+    profiles: Option<usize>,
 }
 
 /// Sums over persons: per (domain, key, stratum) the y terms (and for `ratio` the x terms);
@@ -1084,6 +1126,11 @@ struct Sums {
     dom: Vec<StratumSums>,
     cell_contrib: Vec<Vec<(u32, f64, f64)>>,
     dom_contrib: Vec<Vec<(u32, f64)>>,
+    /// Per (profile, key), where [`Shape::profiles`] has a count: the terms of the person-level
+    /// domains' cells, `None` where no person of the profile met the key.
+    by_profile: Vec<Option<StratumSums>>,
+    /// Per profile, a share's x terms of its person-level domains.
+    profile_x: Vec<StratumSums>,
 }
 
 /// The per (cell, stratum) sums: an array when the indicator has few cells, a hash map per
@@ -1156,6 +1203,18 @@ impl CellSums {
                 e[1] += w2yy;
             }
             _ => self.get_mut(cell, h).add_y(w, y),
+        }
+    }
+
+    /// Sums of more persons in (cell, stratum).
+    fn add(&mut self, cell: usize, h: usize, sums: &StratumSums) {
+        match self {
+            Self::SparseY(m) => {
+                let e = m[h].entry(cell).or_insert([0.0; 2]);
+                e[0] += sums.sw_y;
+                e[1] += sums.sw2_yy;
+            }
+            _ => *self.get_mut(cell, h) += sums,
         }
     }
 
@@ -1232,6 +1291,11 @@ impl Sums {
             } else {
                 Vec::new()
             },
+            by_profile: vec![None; s.profiles.map_or(0, |n| n * s.nk)],
+            profile_x: match s.profiles {
+                Some(n) if s.estimator == Estimator::Share => vec![StratumSums::default(); n],
+                _ => Vec::new(),
+            },
         }
     }
 
@@ -1246,6 +1310,41 @@ impl Sums {
         for (a, b) in self.dom_contrib.iter_mut().zip(o.dom_contrib) {
             a.extend(b);
         }
+        for (a, b) in self.by_profile.iter_mut().zip(o.by_profile) {
+            match (a, b) {
+                (Some(a), Some(b)) => *a += &b,
+                (a, b) => *a = a.or(b),
+            }
+        }
+        for (a, b) in self.profile_x.iter_mut().zip(&o.profile_x) {
+            *a += b;
+        }
+    }
+
+    /// Adds each (profile, key) sum to the cells of the profile's domains, and a share's
+    /// x terms to those domains.
+    fn spread(&mut self, s: &Shape, profiles: &Profiles) {
+        let (nk, ns) = (s.nk, s.ns);
+        for (prof, (h, domains)) in profiles.list.iter().enumerate() {
+            let h = *h as usize;
+            for (k, sums) in self.by_profile[prof * nk..(prof + 1) * nk]
+                .iter()
+                .enumerate()
+            {
+                if let Some(sums) = sums {
+                    for &d in domains {
+                        self.cells.add(d as usize * nk + k, h, sums);
+                    }
+                }
+            }
+            if let Some(x) = self.profile_x.get(prof) {
+                for &d in domains {
+                    self.dom[d as usize * ns + h] += x;
+                }
+            }
+        }
+        self.by_profile = Vec::new();
+        self.profile_x = Vec::new();
     }
 
     /// Adds the persons of `rows` (sorted by person, whole persons only).
@@ -1256,6 +1355,9 @@ impl Sums {
         rows: &[Row],
         domains_of: &(dyn Fn(usize, &mut Vec<u32>) + Sync),
     ) {
+        if s.profiles.is_some() {
+            return self.walk_profiles(s, frame, rows);
+        }
         let (nk, ns) = (s.nk, s.ns);
         let mut pd = Vec::new();
         let mut local: Vec<(u32, u32, f64, f64)> = Vec::new();
@@ -1301,6 +1403,67 @@ impl Sums {
                 }
             }
         }
+    }
+}
+
+impl Sums {
+    /// [`Sums::walk`] with the person-level domains' terms summed per (profile, key): one
+    /// sum per key of a person where each of its domains (six) took one; the trip-level
+    /// domains' cells as there. Not for replicate methods, which keep each person's
+    /// contribution per cell.
+    fn walk_profiles(&mut self, s: &Shape, frame: &Frame, rows: &[Row]) {
+        let (nk, ns) = (s.nk, s.ns);
+        let profiles = frame.profiles();
+        let mut local: Vec<(u32, u32, f64, f64)> = Vec::new();
+        let mut totals: Vec<(u32, f64)> = Vec::new();
+        for person_rows in rows.chunk_by(|a, b| a.person == b.person) {
+            let p = person_rows[0].person as usize;
+            let prof = profiles.of[p] as usize;
+            let (w, h) = (frame.weight[p], frame.stratum[p] as usize);
+            // The keys' sums (domain 0 stands for every person-level domain), then the
+            // trip-level domains' cells.
+            person_cells(person_rows, &[0], &mut local);
+            let keys = local.iter().take_while(|e| e.0 == 0).count();
+            let (person_level, trip_level) = local.split_at(keys);
+            // A share's x: the person's total over the keys of the domain.
+            let total: f64 = person_level.iter().map(|e| e.2).sum();
+            if s.estimator == Estimator::Share {
+                self.profile_x[prof].add_x(w, total);
+                domain_totals(trip_level, &mut totals);
+                for &(d, xd) in &totals {
+                    self.dom[d as usize * ns + h].add_x(w, xd);
+                }
+            }
+            for &(_, k, y, x) in person_level {
+                let a = self.by_profile[prof * nk + k as usize].get_or_insert_default();
+                person_terms(a, s.estimator, w, y, x, total);
+            }
+            for &(d, k, y, x) in trip_level {
+                let cell = d as usize * nk + k as usize;
+                if s.estimator == Estimator::Total {
+                    self.cells.add_y(cell, h, w, y);
+                } else {
+                    let xd = totals.iter().find(|t| t.0 == d).map_or(0.0, |t| t.1);
+                    person_terms(self.cells.get_mut(cell, h), s.estimator, w, y, x, xd);
+                }
+            }
+        }
+    }
+}
+
+/// A person's terms in a cell: y, and x for `ratio`, its cross term with y (x = 1 for a mean,
+/// the person's total of the domain, `xd`, for a share).
+#[inline]
+fn person_terms(a: &mut StratumSums, estimator: Estimator, w: f64, y: f64, x: f64, xd: f64) {
+    a.add_y(w, y);
+    match estimator {
+        Estimator::Ratio => {
+            a.add_x(w, x);
+            a.add_cross(w, x, y);
+        }
+        Estimator::Share => a.add_cross(w, xd, y),
+        Estimator::Mean => a.add_cross(w, 1.0, y),
+        Estimator::Total | Estimator::Median => {}
     }
 }
 
@@ -1583,7 +1746,10 @@ struct MedianObservations {
 }
 
 impl MedianObservations {
-    /// `group[d]`: the breakdown of domain d.
+    /// `group[d]`: the breakdown of domain d. Each step runs in parallel: the persons'
+    /// domains, the cells' counts over a few runs of persons (summed in the runs' order, so
+    /// the figures do not depend on the workers), the sort, and the observations' cells over
+    /// runs of the sorted values.
     fn new(
         frame: &Frame,
         rows: &[Row],
@@ -1595,53 +1761,100 @@ impl MedianObservations {
         let groups = group.iter().max().map_or(0, |g| g + 1);
         let width = 1 + PERSON_BREAKDOWNS.len();
         let mut person_domains = vec![NONE; frame.persons() * width];
-        let mut persons = vec![CellPersons::default(); cells];
-        let mut counts = vec![0usize; cells];
-        let (mut pd, mut touched) = (Vec::new(), Vec::new());
-        for person_rows in rows.chunk_by(|a, b| a.person == b.person) {
-            let p = person_rows[0].person as usize;
-            domains_of(p, &mut pd);
-            person_domains[p * width..p * width + pd.len()].copy_from_slice(&pd);
-            touched.clear();
-            for r in person_rows.iter().filter(|r| r.y.is_finite()) {
-                for &d in pd.iter().chain(&r.trip_domain).filter(|&&d| d != NONE) {
-                    let c = d as usize * nk + r.key as usize;
-                    counts[c] += 1;
-                    touched.push(c);
+        person_domains
+            .par_chunks_mut(width)
+            .enumerate()
+            .for_each_init(Vec::new, |pd, (p, out)| {
+                domains_of(p, pd);
+                out[..pd.len()].copy_from_slice(pd);
+            });
+        let domains = |p: usize| &person_domains[p * width..(p + 1) * width];
+        let runs = person_runs(rows, rows.len().div_ceil(4 * rayon::current_num_threads()));
+        let counted: Vec<(Vec<usize>, Vec<CellPersons>)> = runs
+            .par_windows(2)
+            .map(|w| {
+                let mut counts = vec![0usize; cells];
+                let mut persons = vec![CellPersons::default(); cells];
+                let mut touched = Vec::new();
+                for person_rows in rows[w[0]..w[1]].chunk_by(|a, b| a.person == b.person) {
+                    let p = person_rows[0].person as usize;
+                    touched.clear();
+                    for r in person_rows.iter().filter(|r| r.y.is_finite()) {
+                        for &d in domains(p)
+                            .iter()
+                            .chain(&r.trip_domain)
+                            .filter(|&&d| d != NONE)
+                        {
+                            let c = d as usize * nk + r.key as usize;
+                            counts[c] += 1;
+                            touched.push(c);
+                        }
+                    }
+                    touched.sort_unstable();
+                    touched.dedup();
+                    let w = frame.weight[p];
+                    for &c in &touched {
+                        let s = &mut persons[c];
+                        s.n += 1;
+                        s.sw += w;
+                        s.sw2 += w * w;
+                    }
                 }
+                (counts, persons)
+            })
+            .collect();
+        let mut counts = vec![0usize; cells];
+        let mut persons = vec![CellPersons::default(); cells];
+        for (c, ps) in counted {
+            for (a, b) in counts.iter_mut().zip(c) {
+                *a += b;
             }
-            touched.sort_unstable();
-            touched.dedup();
-            let w = frame.weight[p];
-            for &c in &touched {
-                let s = &mut persons[c];
-                s.n += 1;
-                s.sw += w;
-                s.sw2 += w * w;
+            for (a, b) in persons.iter_mut().zip(ps) {
+                a.n += b.n;
+                a.sw += b.sw;
+                a.sw2 += b.sw2;
             }
         }
         // (value, person, key, trip-level domains): what the cells need of a row, sorted.
         let mut sorted: Vec<(f64, u32, u32, [u32; TRIP_BREAKDOWNS.len()])> = rows
-            .iter()
+            .par_iter()
             .filter(|r| r.y.is_finite())
             .map(|r| (r.y, r.person, r.key, r.trip_domain))
             .collect();
         sorted.par_sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        // One pass in value order looks up each row's person's domains (the persons come at
-        // random); each breakdown's pass after it reads its own column in order.
+        // Each run of the sorted values looks up its persons' domains (they come at random)
+        // and writes its part of every breakdown's column.
         let mut cell_in = vec![vec![NONE; sorted.len()]; groups];
-        let mut order = Vec::with_capacity(sorted.len());
-        for (j, &(y, person, key, trip_domain)) in sorted.iter().enumerate() {
-            let p = person as usize;
-            for &d in person_domains[p * width..(p + 1) * width]
-                .iter()
-                .chain(&trip_domain)
-                .filter(|&&d| d != NONE)
-            {
-                cell_in[group[d as usize]][j] = (d as usize * nk + key as usize) as u32;
+        let chunk = sorted
+            .len()
+            .div_ceil(4 * rayon::current_num_threads())
+            .max(1);
+        let mut parts: Vec<Vec<&mut [u32]>> = (0..sorted.len().div_ceil(chunk))
+            .map(|_| Vec::with_capacity(groups))
+            .collect();
+        for column in cell_in.iter_mut() {
+            for (part, c) in parts.iter_mut().zip(column.chunks_mut(chunk)) {
+                part.push(c);
             }
-            order.push((y, person));
         }
+        parts
+            .into_par_iter()
+            .zip(sorted.par_chunks(chunk))
+            .for_each(|(mut columns, values)| {
+                for (j, &(_, person, key, trip_domain)) in values.iter().enumerate() {
+                    for &d in domains(person as usize)
+                        .iter()
+                        .chain(&trip_domain)
+                        .filter(|&&d| d != NONE)
+                    {
+                        columns[group[d as usize]][j] = (d as usize * nk + key as usize) as u32;
+                    }
+                }
+            });
+        let order = sorted
+            .par_iter()
+            .map(|&(y, person, ..)| (y, person))
+            .collect();
         Self {
             order,
             cell_in,
@@ -1651,38 +1864,44 @@ impl MedianObservations {
         }
     }
 
-    /// For each breakdown in turn: its cells' observations (value, person), sorted by
-    /// value, handed to `f` as (cell, slice) pairs.
-    fn deal(&self, mut f: impl FnMut(&[(usize, &[(f64, u32)])])) {
-        let mut buffer: Vec<(f64, u32)> = Vec::new();
-        let mut next = vec![0usize; self.counts.len()];
-        for (g, cell_in) in self.cell_in.iter().enumerate() {
-            let mut at = 0;
-            let mut cells = Vec::new();
-            for (c, &n) in self.counts.iter().enumerate() {
-                if n > 0 && self.group_of_cell[c] == g {
-                    next[c] = at;
-                    cells.push((c, at));
-                    at += n;
+    /// Each breakdown's cells' observations (value, person), sorted by value, handed to `f`
+    /// as (cell, slice) pairs; the breakdowns in parallel, their results in their order.
+    fn deal<T: Send>(&self, f: impl Fn(&[(usize, &[(f64, u32)])]) -> T + Sync) -> Vec<T> {
+        // A buffer per worker, not per breakdown: a fresh one of 50 MB at a million persons
+        // is 12,000 page faults.
+        self.cell_in
+            .par_iter()
+            .enumerate()
+            .map_init(Vec::new, |buffer, (g, cell_in)| {
+                let mut at = 0;
+                let mut cells = Vec::new();
+                let mut next = vec![0usize; self.counts.len()];
+                for (c, &n) in self.counts.iter().enumerate() {
+                    if n > 0 && self.group_of_cell[c] == g {
+                        next[c] = at;
+                        cells.push((c, at));
+                        at += n;
+                    }
                 }
-            }
-            if cells.is_empty() {
-                continue;
-            }
-            buffer.clear();
-            buffer.resize(at, (0.0, 0));
-            for (&o, &c) in self.order.iter().zip(cell_in) {
-                if c != NONE {
-                    buffer[next[c as usize]] = o;
-                    next[c as usize] += 1;
+                if cells.is_empty() {
+                    return None;
                 }
-            }
-            let slices: Vec<(usize, &[(f64, u32)])> = cells
-                .iter()
-                .map(|&(c, from)| (c, &buffer[from..from + self.counts[c]]))
-                .collect();
-            f(&slices);
-        }
+                buffer.clear();
+                buffer.resize(at, (0.0, 0));
+                for (&o, &c) in self.order.iter().zip(cell_in) {
+                    if c != NONE {
+                        buffer[next[c as usize]] = o;
+                        next[c as usize] += 1;
+                    }
+                }
+                let slices: Vec<(usize, &[(f64, u32)])> = cells
+                    .iter()
+                    .map(|&(c, from)| (c, &buffer[from..from + self.counts[c]]))
+                    .collect();
+                Some(f(&slices))
+            })
+            .flatten()
+            .collect()
     }
 }
 
@@ -1722,8 +1941,8 @@ fn medians(
     // at the median, turned into an interval for the median.
     if spec.variance == Variance::Linearisation {
         let mut by_cell: Vec<Option<Estimate>> = vec![None; nd * nk];
-        obs.deal(|cells| {
-            let done: Vec<(usize, Estimate)> = cells
+        let dealt = obs.deal(|cells| {
+            cells
                 .par_iter()
                 .map(|&(c, values)| {
                     let q = mobility_stats::quantile::woodruff(
@@ -1740,11 +1959,11 @@ fn medians(
                         cell_estimate(c, q.estimate, q.se, q.ci_lower, q.ci_upper),
                     )
                 })
-                .collect();
-            for (c, e) in done {
-                by_cell[c] = Some(e);
-            }
+                .collect::<Vec<_>>()
         });
+        for (c, e) in dealt.into_iter().flatten() {
+            by_cell[c] = Some(e);
+        }
         let estimates = report
             .iter()
             .map(|&(d, k)| by_cell[d * nk + k].expect("every reported cell is dealt"))
@@ -1754,11 +1973,15 @@ fn medians(
     }
     // The replicates need every cell at once.
     let mut cells: Vec<Vec<(f64, u32)>> = vec![Vec::new(); nd * nk];
-    obs.deal(|dealt| {
-        for &(c, values) in dealt {
-            cells[c] = values.to_vec();
-        }
+    let dealt = obs.deal(|dealt| {
+        dealt
+            .iter()
+            .map(|&(c, values)| (c, values.to_vec()))
+            .collect::<Vec<_>>()
     });
+    for (c, values) in dealt.into_iter().flatten() {
+        cells[c] = values;
+    }
     let cells: Vec<Vec<(f64, u32)>> = report
         .iter()
         .map(|&(d, k)| std::mem::take(&mut cells[d * nk + k]))
@@ -1842,15 +2065,35 @@ pub struct Spec {
 
 /// Estimates every cell of an indicator from its query's rows.
 pub fn estimate(frame: Arc<Frame>, spec: Spec, batches: &[RecordBatch]) -> Result<RecordBatch> {
-    estimate_with(frame, spec, batches, CellSums::DENSE_MAX)
+    estimate_with(frame, spec, batches, Limits::default())
 }
 
-/// [`estimate`] with the sums as a hash map above `dense_max` slots (the tests compare both).
+/// Where the sums change form: above `dense_max` (cell, stratum) slots a hash map
+/// ([`CellSums`]); up to `profile_max` (profile, key) slots the person-level domains' terms
+/// summed per profile ([`Profiles`]), by default up to a sixteenth as many as persons (each
+/// worker's sums hold every slot, and a person saves only the sums of its other five
+/// domains). The tests compare the forms.
+#[derive(Clone, Copy)]
+struct Limits {
+    dense_max: usize,
+    profile_max: Option<usize>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            dense_max: CellSums::DENSE_MAX,
+            profile_max: None,
+        }
+    }
+}
+
+/// [`estimate`] with the sums in the forms `limits` choose.
 fn estimate_with(
     frame: Arc<Frame>,
     spec: Spec,
     batches: &[RecordBatch],
-    dense_max: usize,
+    limits: Limits,
 ) -> Result<RecordBatch> {
     let Some(first) = batches.first() else {
         return Err(Error::Shape {
@@ -1862,7 +2105,7 @@ fn estimate_with(
     for b in batches {
         intake.push(b)?;
     }
-    intake.finish_with(dense_max, Vec::new())?.0.table()
+    intake.finish_with(limits, Vec::new())?.0.table()
 }
 
 /// An indicator's query rows as they stream in, each batch interned (person, key, trip
@@ -2118,7 +2361,7 @@ impl Intake {
 
     /// Estimates every cell from the rows pushed.
     pub fn finish(self) -> Result<RecordBatch> {
-        let (finished, _) = self.finish_with(CellSums::DENSE_MAX, Vec::new())?;
+        let (finished, _) = self.finish_with(Limits::default(), Vec::new())?;
         finished.table()
     }
 
@@ -2129,14 +2372,14 @@ impl Intake {
     /// each indicator), and the buffer is given back.
     pub fn finish_pending(self, spare: Option<RowBuffer>) -> Result<(Finished, RowBuffer)> {
         let spare = spare.map(|b| b.0).unwrap_or_default();
-        self.finish_with(CellSums::DENSE_MAX, spare)
+        self.finish_with(Limits::default(), spare)
             .map(|(f, mut rows)| {
                 rows.clear();
                 (f, RowBuffer(rows))
             })
     }
 
-    fn finish_with(self, dense_max: usize, spare: Vec<Row>) -> Result<(Finished, Vec<Row>)> {
+    fn finish_with(self, limits: Limits, spare: Vec<Row>) -> Result<(Finished, Vec<Row>)> {
         let Self {
             frame: frame_arc,
             spec,
@@ -2157,14 +2400,22 @@ impl Intake {
             first_trip_domain,
         };
         let rows = by_person(rows, frame.persons(), spare, &recode);
+        // Replicate methods need the person-level contributions.
+        let bootstrap = !matches!(spec.variance, Variance::Linearisation);
+        let nk = key_list.len();
+        let profiles = (!bootstrap && spec.estimator != Estimator::Median)
+            .then(|| frame.profiles().list.len())
+            .filter(|&n| {
+                n.saturating_mul(nk) <= limits.profile_max.unwrap_or(frame.persons() / 16)
+            });
         let shape = Shape {
             nd: domains.len(),
-            nk: key_list.len(),
+            nk,
             ns: frame.n_h.len(),
             estimator: spec.estimator,
-            // Replicate methods need the person-level contributions.
-            bootstrap: !matches!(spec.variance, Variance::Linearisation),
-            dense_max,
+            bootstrap,
+            dense_max: limits.dense_max,
+            profiles,
         };
         let domains_of = |p: usize, out: &mut Vec<u32>| frame.domains_of(p, out);
         let (report, estimated) = if spec.estimator == Estimator::Median {
@@ -2413,15 +2664,7 @@ type DomainsOf<'a> = dyn Fn(usize, &mut Vec<u32>) + Sync + 'a;
 /// into one accumulator, the few accumulators merged at the end. `mean` and `total` then take
 /// their domains' sums from the frame's persons.
 fn accumulate(frame: &Frame, shape: &Shape, rows: &[Row], domains_of: &DomainsOf<'_>) -> Sums {
-    let chunk = 65_536;
-    let mut bounds = vec![0];
-    while *bounds.last().expect("non-empty") < rows.len() {
-        let mut end = (bounds.last().expect("non-empty") + chunk).min(rows.len());
-        while end < rows.len() && rows[end].person == rows[end - 1].person {
-            end += 1;
-        }
-        bounds.push(end);
-    }
+    let bounds = person_runs(rows, 65_536);
     // One accumulator per worker's run (a fresh one per chunk kept many copies of an
     // origin–destination indicator's sums alive: 1.4 GB at 3.3 M persons).
     let runs = (bounds.len() / (2 * rayon::current_num_threads()).max(1)).max(1);
@@ -2440,6 +2683,9 @@ fn accumulate(frame: &Frame, shape: &Shape, rows: &[Row], domains_of: &DomainsOf
             a
         })
         .unwrap_or_else(|| Sums::new(shape));
+    if shape.profiles.is_some() {
+        acc.spread(shape, frame.profiles());
+    }
     if matches!(shape.estimator, Estimator::Mean | Estimator::Total) {
         // Every person of the domain counts once in a mean's or total's denominator: the
         // frame's sums, the person-level domains coming first in every indicator's.
@@ -2448,6 +2694,21 @@ fn accumulate(frame: &Frame, shape: &Shape, rows: &[Row], domains_of: &DomainsOf
         }
     }
     acc
+}
+
+/// Where runs of about `chunk` rows (sorted by person) start and end, each ending with a
+/// person's last row: `[0, …, rows.len()]`.
+fn person_runs(rows: &[Row], chunk: usize) -> Vec<usize> {
+    let chunk = chunk.max(1);
+    let mut bounds = vec![0];
+    while *bounds.last().expect("non-empty") < rows.len() {
+        let mut end = (bounds.last().expect("non-empty") + chunk).min(rows.len());
+        while end < rows.len() && rows[end].person == rows[end - 1].person {
+            end += 1;
+        }
+        bounds.push(end);
+    }
+    bounds
 }
 
 /// The summed cells of an indicator (every estimator but the median), estimated.
@@ -3378,6 +3639,67 @@ mod tests {
 
     /// Twelve persons in two strata with trips between four zones: every estimator gives the
     /// same table with the sums in an array and in a hash map.
+    /// The person-level domains summed per profile give the figures each person added to
+    /// each of its domains gives, to rounding (the sums are added in another order), for
+    /// every estimator, with the cells as an array and as hash maps.
+    #[test]
+    fn sums_per_profile_equal_sums_per_domain() {
+        let (frame_batch, rows) = persons_and_trips();
+        let frame = Arc::new(Frame::from_batches(&[frame_batch]).unwrap());
+        for estimator in [
+            Estimator::Total,
+            Estimator::Mean,
+            Estimator::Share,
+            Estimator::Ratio,
+        ] {
+            for (observed_only, dense_max) in [(false, usize::MAX), (true, usize::MAX), (false, 0)]
+            {
+                let spec = Spec {
+                    id: "test".into(),
+                    unit: "u".into(),
+                    estimator,
+                    variance: Variance::Linearisation,
+                    rules: Rules::default(),
+                    observed_only,
+                };
+                let run = |profile_max| {
+                    let limits = Limits {
+                        dense_max,
+                        profile_max: Some(profile_max),
+                    };
+                    estimate_with(frame.clone(), spec.clone(), &[rows.clone()], limits).unwrap()
+                };
+                let (by_domain, by_profile) = (run(0), run(usize::MAX));
+                let what = format!("{estimator:?} observed_only={observed_only} {dense_max}");
+                assert!(by_domain.num_rows() > 10, "{what}");
+                assert_eq!(by_domain.schema(), by_profile.schema(), "{what}");
+                for (c, field) in by_domain.schema().fields().iter().enumerate() {
+                    let (a, b) = (by_domain.column(c), by_profile.column(c));
+                    if field.data_type() != &DataType::Float64 {
+                        assert_eq!(a, b, "{what}: {}", field.name());
+                        continue;
+                    }
+                    let (a, b) = (
+                        a.as_primitive::<Float64Type>(),
+                        b.as_primitive::<Float64Type>(),
+                    );
+                    for i in 0..a.len() {
+                        assert_eq!(
+                            a.is_null(i),
+                            b.is_null(i),
+                            "{what}: {} row {i}",
+                            field.name()
+                        );
+                        let (x, y) = (a.value(i), b.value(i));
+                        let close = (x.is_nan() && y.is_nan())
+                            || (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1e-300);
+                        assert!(close, "{what}: {} row {i}: {x} against {y}", field.name());
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn sparse_and_dense_sums_agree() {
         let (frame_batch, rows) = persons_and_trips();
@@ -3397,9 +3719,19 @@ mod tests {
                     rules: Rules::default(),
                     observed_only,
                 };
-                let dense = estimate_with(frame.clone(), spec.clone(), &[rows.clone()], usize::MAX)
-                    .unwrap();
-                let sparse = estimate_with(frame.clone(), spec, &[rows.clone()], 0).unwrap();
+                let limits = |dense_max| Limits {
+                    dense_max,
+                    profile_max: Some(0),
+                };
+                let dense = estimate_with(
+                    frame.clone(),
+                    spec.clone(),
+                    &[rows.clone()],
+                    limits(usize::MAX),
+                )
+                .unwrap();
+                let sparse =
+                    estimate_with(frame.clone(), spec, &[rows.clone()], limits(0)).unwrap();
                 assert!(dense.num_rows() > 10, "{estimator:?}");
                 assert_eq!(dense, sparse, "{estimator:?} observed_only={observed_only}");
             }
