@@ -1112,8 +1112,9 @@ struct Shape {
     bootstrap: bool,
     /// Above this many (cell, stratum) slots the sums are a hash map ([`CellSums`]).
     dense_max: usize,
-    /// The person-level domains' terms summed per (profile, key) ([`Profiles`]), or
-    /// `None` where each person's are added to each of its domains.
+    /// The number of profiles where the person-level domains' terms are summed per
+    /// (profile, key) ([`Profiles`]); `None` where each person's are added to each of its
+    /// domains.
     profiles: Option<usize>,
 }
 
@@ -1347,7 +1348,11 @@ impl Sums {
         self.profile_x = Vec::new();
     }
 
-    /// Adds the persons of `rows` (sorted by person, whole persons only).
+    /// Adds the persons of `rows` (sorted by person, whole persons only). Where the shape
+    /// sums per profile ([`Sums::walk_profiles`]) the person-level cells wait in
+    /// `by_profile` for [`Sums::spread`], and the domains are the frame's
+    /// ([`Frame::profiles`]), not `domains_of`'s (the same today: its only caller passes
+    /// [`Frame::domains_of`]).
     fn walk(
         &mut self,
         s: &Shape,
@@ -1729,9 +1734,10 @@ impl CellPersons {
 /// The observations of a median indicator, ready to be dealt out to the cells (domain × key):
 /// each row counts in its person's domains and its own trip-level domains, rows without a
 /// finite value in none. The rows (sorted by person) are sorted once by value then person,
-/// and [`MedianObservations::deal`] hands out one breakdown's cells at a time, each cell
-/// sorted by value, from one buffer: not every cell at once (the `all` domain alone holds
-/// every trip, and eight copies of the trips cost more in fresh pages than in sorting).
+/// and [`MedianObservations::deal`] hands out each breakdown's cells, each cell sorted by
+/// value, a few breakdowns at a time, each from a buffer of its own: not every cell at once
+/// (the `all` domain alone holds every trip, and eight copies of the trips cost more in
+/// fresh pages than in sorting).
 struct MedianObservations {
     /// (value, person), sorted by value then person.
     order: Vec<(f64, u32)>,
@@ -1747,9 +1753,10 @@ struct MedianObservations {
 
 impl MedianObservations {
     /// `group[d]`: the breakdown of domain d. Each step runs in parallel: the persons'
-    /// domains, the cells' counts over a few runs of persons (summed in the runs' order, so
-    /// the figures do not depend on the workers), the sort, and the observations' cells over
-    /// runs of the sorted values.
+    /// domains, the cells' counts over a few runs of persons (their size set by the rows
+    /// alone and their sums added in their order, so the figures depend neither on the
+    /// workers nor on the machine), the sort, and the observations' cells over runs of the
+    /// sorted values.
     fn new(
         frame: &Frame,
         rows: &[Row],
@@ -1769,7 +1776,9 @@ impl MedianObservations {
                 out[..pd.len()].copy_from_slice(pd);
             });
         let domains = |p: usize| &person_domains[p * width..(p + 1) * width];
-        let runs = person_runs(rows, rows.len().div_ceil(4 * rayon::current_num_threads()));
+        // At most eight runs, whatever the machine: the sums are added in the same order on
+        // every machine, and eight copies of the cells' counts are alive at most.
+        let runs = person_runs(rows, rows.len().div_ceil(8).max(65_536));
         let counted: Vec<(Vec<usize>, Vec<CellPersons>)> = runs
             .par_windows(2)
             .map(|w| {
@@ -1867,41 +1876,55 @@ impl MedianObservations {
     /// Each breakdown's cells' observations (value, person), sorted by value, handed to `f`
     /// as (cell, slice) pairs; the breakdowns in parallel, their results in their order.
     fn deal<T: Send>(&self, f: impl Fn(&[(usize, &[(f64, u32)])]) -> T + Sync) -> Vec<T> {
-        // A buffer per worker, not per breakdown: a fresh one of 50 MB at a million persons
-        // is 12,000 page faults.
-        self.cell_in
-            .par_iter()
-            .enumerate()
-            .map_init(Vec::new, |buffer, (g, cell_in)| {
-                let mut at = 0;
-                let mut cells = Vec::new();
-                let mut next = vec![0usize; self.counts.len()];
-                for (c, &n) in self.counts.iter().enumerate() {
-                    if n > 0 && self.group_of_cell[c] == g {
-                        next[c] = at;
-                        cells.push((c, at));
-                        at += n;
-                    }
-                }
-                if cells.is_empty() {
-                    return None;
-                }
-                buffer.clear();
-                buffer.resize(at, (0.0, 0));
-                for (&o, &c) in self.order.iter().zip(cell_in) {
-                    if c != NONE {
-                        buffer[next[c as usize]] = o;
-                        next[c as usize] += 1;
-                    }
-                }
-                let slices: Vec<(usize, &[(f64, u32)])> = cells
-                    .iter()
-                    .map(|&(c, from)| (c, &buffer[from..from + self.counts[c]]))
-                    .collect();
-                Some(f(&slices))
-            })
-            .flatten()
-            .collect()
+        // A few breakdowns at a time, each with a buffer of its own: a worker waiting in one
+        // breakdown's cells may take up another's, so a bound on the breakdowns in flight is
+        // the bound on the buffers (at most four, within the 16 bytes a row for each of
+        // eight domains the intake reserves for a median).
+        let groups: Vec<(usize, &Vec<u32>)> = self.cell_in.iter().enumerate().collect();
+        let mut dealt = Vec::with_capacity(groups.len());
+        for batch in groups.chunks(rayon::current_num_threads().clamp(1, 4)) {
+            let done: Vec<Option<T>> = batch
+                .par_iter()
+                .map(|&(g, cell_in)| self.deal_one(g, cell_in, &f))
+                .collect();
+            dealt.extend(done.into_iter().flatten());
+        }
+        dealt
+    }
+
+    /// Breakdown `g`'s cells dealt (`cell_in`: its column), handed to `f`; `None` where it has
+    /// no cell.
+    fn deal_one<T>(
+        &self,
+        g: usize,
+        cell_in: &[u32],
+        f: &impl Fn(&[(usize, &[(f64, u32)])]) -> T,
+    ) -> Option<T> {
+        let mut at = 0;
+        let mut cells = Vec::new();
+        let mut next = vec![0usize; self.counts.len()];
+        for (c, &n) in self.counts.iter().enumerate() {
+            if n > 0 && self.group_of_cell[c] == g {
+                next[c] = at;
+                cells.push((c, at));
+                at += n;
+            }
+        }
+        if cells.is_empty() {
+            return None;
+        }
+        let mut buffer = vec![(0.0, 0); at];
+        for (&o, &c) in self.order.iter().zip(cell_in) {
+            if c != NONE {
+                buffer[next[c as usize]] = o;
+                next[c as usize] += 1;
+            }
+        }
+        let slices: Vec<(usize, &[(f64, u32)])> = cells
+            .iter()
+            .map(|&(c, from)| (c, &buffer[from..from + self.counts[c]]))
+            .collect();
+        Some(f(&slices))
     }
 }
 
@@ -2076,6 +2099,7 @@ pub fn estimate(frame: Arc<Frame>, spec: Spec, batches: &[RecordBatch]) -> Resul
 #[derive(Clone, Copy)]
 struct Limits {
     dense_max: usize,
+    /// `None`: a sixteenth of the frame's persons.
     profile_max: Option<usize>,
 }
 
@@ -2419,7 +2443,7 @@ impl Intake {
         };
         let domains_of = |p: usize, out: &mut Vec<u32>| frame.domains_of(p, out);
         let (report, estimated) = if spec.estimator == Estimator::Median {
-            // Each domain's breakdown: the medians are dealt out one breakdown at a time.
+            // Each domain's breakdown: the medians are dealt out by breakdown.
             let group: Vec<usize> = domains.iter().map(|d| d.order).collect();
             medians(
                 frame,
@@ -3637,8 +3661,6 @@ mod tests {
         assert!(compared >= 5, "{compared}");
     }
 
-    /// Twelve persons in two strata with trips between four zones: every estimator gives the
-    /// same table with the sums in an array and in a hash map.
     /// The person-level domains summed per profile give the figures each person added to
     /// each of its domains gives, to rounding (the sums are added in another order), for
     /// every estimator, with the cells as an array and as hash maps.
@@ -3700,6 +3722,8 @@ mod tests {
         }
     }
 
+    /// Twelve persons in two strata with trips between four zones: every estimator gives the
+    /// same table with the sums in an array and in a hash map.
     #[test]
     fn sparse_and_dense_sums_agree() {
         let (frame_batch, rows) = persons_and_trips();

@@ -44,11 +44,10 @@ fn kernel(a: &[ArrayRef]) -> Result<ArrayRef> {
             }
             None => valid.append_null(),
         }
-        offsets.push(i32::try_from(text.len()).map_err(|_| {
-            datafusion::common::DataFusionError::Execution(
-                "distance_band: more than 2 GiB of text in one batch".into(),
-            )
-        })?);
+        let Ok(end) = i32::try_from(text.len()) else {
+            return exec_err!("distance_band: more than 2 GiB of text in one batch");
+        };
+        offsets.push(end);
     }
     let array = StringArray::try_new(
         OffsetBuffer::new(ScalarBuffer::from(offsets)),
