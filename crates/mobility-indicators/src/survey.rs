@@ -1409,9 +1409,7 @@ impl Sums {
             }
         }
     }
-}
 
-impl Sums {
     /// [`Sums::walk`] with the person-level domains' terms summed per (profile, key): one
     /// sum per key of a person where each of its domains (six) took one; the trip-level
     /// domains' cells as there. Not for replicate methods, which keep each person's
@@ -1752,30 +1750,16 @@ struct MedianObservations {
 }
 
 impl MedianObservations {
-    /// `group[d]`: the breakdown of domain d. Each step runs in parallel: the persons'
-    /// domains, the cells' counts over a few runs of persons (their size set by the rows
-    /// alone and their sums added in their order, so the figures depend neither on the
-    /// workers nor on the machine), the sort, and the observations' cells over runs of the
-    /// sorted values.
-    fn new(
-        frame: &Frame,
-        rows: &[Row],
-        nk: usize,
-        domains_of: &(dyn Fn(usize, &mut Vec<u32>) + Sync),
-        group: &[usize],
-    ) -> Self {
+    /// `group[d]`: the breakdown of domain d. A person's domains are its profile's
+    /// ([`Frame::profiles`], found once for all indicators). Each step runs in parallel: the
+    /// cells' counts over a few runs of persons (their size set by the rows alone and their
+    /// sums added in their order, so the figures depend neither on the workers nor on the
+    /// machine), the sort, and the observations' cells over runs of the sorted values.
+    fn new(frame: &Frame, rows: &[Row], nk: usize, group: &[usize]) -> Self {
         let cells = group.len() * nk;
         let groups = group.iter().max().map_or(0, |g| g + 1);
-        let width = 1 + PERSON_BREAKDOWNS.len();
-        let mut person_domains = vec![NONE; frame.persons() * width];
-        person_domains
-            .par_chunks_mut(width)
-            .enumerate()
-            .for_each_init(Vec::new, |pd, (p, out)| {
-                domains_of(p, pd);
-                out[..pd.len()].copy_from_slice(pd);
-            });
-        let domains = |p: usize| &person_domains[p * width..(p + 1) * width];
+        let profiles = frame.profiles();
+        let domains = |p: usize| profiles.list[profiles.of[p] as usize].1.as_slice();
         // At most eight runs, whatever the machine: the sums are added in the same order on
         // every machine, and eight copies of the cells' counts are alive at most.
         let runs = person_runs(rows, rows.len().div_ceil(8).max(65_536));
@@ -1938,11 +1922,10 @@ fn medians(
     rows: &[Row],
     nd: usize,
     nk: usize,
-    domains_of: &(dyn Fn(usize, &mut Vec<u32>) + Sync),
     group: &[usize],
     df: f64,
 ) -> (Vec<(usize, usize)>, Estimated) {
-    let obs = MedianObservations::new(frame, rows, nk, domains_of, group);
+    let obs = MedianObservations::new(frame, rows, nk, group);
     let report: Vec<(usize, usize)> = (0..nd * nk)
         .filter(|&c| obs.counts[c] > 0)
         .map(|c| (c / nk, c % nk))
@@ -2445,16 +2428,7 @@ impl Intake {
         let (report, estimated) = if spec.estimator == Estimator::Median {
             // Each domain's breakdown: the medians are dealt out by breakdown.
             let group: Vec<usize> = domains.iter().map(|d| d.order).collect();
-            medians(
-                frame,
-                &spec,
-                &rows,
-                shape.nd,
-                shape.nk,
-                &domains_of,
-                &group,
-                frame.df(),
-            )
+            medians(frame, &spec, &rows, shape.nd, shape.nk, &group, frame.df())
         } else {
             // `mean` and `total` over a trip-level domain: every person is in it, so its
             // denominator is the `all` domain's.
@@ -3661,6 +3635,18 @@ mod tests {
         assert!(compared >= 5, "{compared}");
     }
 
+    /// A test indicator's spec with its SEs by linearisation.
+    fn linearised(estimator: Estimator, observed_only: bool) -> Spec {
+        Spec {
+            id: "test".into(),
+            unit: "u".into(),
+            estimator,
+            variance: Variance::Linearisation,
+            rules: Rules::default(),
+            observed_only,
+        }
+    }
+
     /// The person-level domains summed per profile give the figures each person added to
     /// each of its domains gives, to rounding (the sums are added in another order), for
     /// every estimator, with the cells as an array and as hash maps.
@@ -3676,14 +3662,7 @@ mod tests {
         ] {
             for (observed_only, dense_max) in [(false, usize::MAX), (true, usize::MAX), (false, 0)]
             {
-                let spec = Spec {
-                    id: "test".into(),
-                    unit: "u".into(),
-                    estimator,
-                    variance: Variance::Linearisation,
-                    rules: Rules::default(),
-                    observed_only,
-                };
+                let spec = linearised(estimator, observed_only);
                 let run = |profile_max| {
                     let limits = Limits {
                         dense_max,
@@ -3735,14 +3714,7 @@ mod tests {
             Estimator::Ratio,
         ] {
             for observed_only in [false, true] {
-                let spec = Spec {
-                    id: "test".into(),
-                    unit: "u".into(),
-                    estimator,
-                    variance: Variance::Linearisation,
-                    rules: Rules::default(),
-                    observed_only,
-                };
+                let spec = linearised(estimator, observed_only);
                 let limits = |dense_max| Limits {
                     dense_max,
                     profile_max: Some(0),
