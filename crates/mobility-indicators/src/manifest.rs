@@ -120,19 +120,24 @@ pub(crate) async fn checksums(
                 source,
             });
     }
-    let mut out = Vec::new();
-    for t in tables {
-        let dir = snapshot.table_dir(data, *t);
-        if !dir.is_dir() {
-            // A table given from elsewhere (--factors), whose files are listed apart.
-            continue;
+    // Reading and hashing the files blocks: on a thread of its own, not a query's worker.
+    let (data, snapshot, tables) = (data.to_path_buf(), snapshot.clone(), tables.to_vec());
+    let hashed = tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        for t in tables {
+            let dir = snapshot.table_dir(&data, t);
+            if !dir.is_dir() {
+                // A table given from elsewhere (--factors), whose files are listed apart.
+                continue;
+            }
+            for f in files_in(&dir, "parquet")? {
+                let shown = f.strip_prefix(&data).unwrap_or(&f).display().to_string();
+                out.push(input_file(&f, shown)?);
+            }
         }
-        for f in files_in(&dir, "parquet")? {
-            let shown = f.strip_prefix(data).unwrap_or(&f).display().to_string();
-            out.push(input_file(&f, shown)?);
-        }
-    }
-    Ok(out)
+        Ok(out)
+    });
+    crate::run::joined(hashed, "manifest", "hashing the input files").await
 }
 
 /// The factor files of `--factors` with their checksums.
