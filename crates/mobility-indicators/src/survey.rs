@@ -767,10 +767,28 @@ impl Frame {
         let (ids, weight, stratum, sorted) = if (1..ids.len()).all(|i| key(i - 1) <= key(i)) {
             (ids, weight, stratum, sorted)
         } else {
-            let mut order: Vec<u32> = (0..ids.len() as u32).collect();
             // Stable: of a person_id given twice in one stratum, the later row stays the one
-            // found (in two strata, the one in the later stratum).
-            order.sort_by_key(|&i| key(i as usize));
+            // found (in two strata, the one in the later stratum). Persons that come by id
+            // (a table stored by person) need only be counted out by stratum.
+            let order: Vec<u32> = if ids.is_sorted() {
+                let mut next = vec![0usize; strata_names.len() + 2];
+                for &h in &stratum {
+                    next[h as usize + 1] += 1;
+                }
+                for h in 1..next.len() {
+                    next[h] += next[h - 1];
+                }
+                let mut order = vec![0u32; ids.len()];
+                for (i, &h) in stratum.iter().enumerate() {
+                    order[next[h as usize]] = i as u32;
+                    next[h as usize] += 1;
+                }
+                order
+            } else {
+                let mut order: Vec<u32> = (0..ids.len() as u32).collect();
+                order.sort_by_key(|&i| key(i as usize));
+                order
+            };
             let permute =
                 |v: &[u32]| -> Vec<u32> { order.iter().map(|&i| v[i as usize]).collect() };
             let sorted = sorted
@@ -1072,16 +1090,40 @@ impl Interner {
         }));
     }
 
-    fn code_strings<'s>(
+    /// A string column: short values by the integer [`short_key`] gives, read from the
+    /// values buffer as twelve bytes masked to the value's length (no copy of a variable
+    /// length, which is a call to `memcpy` per row), with the last one met remembered, as
+    /// [`Interner::code_views`] does for views.
+    fn code_strings<O: arrow::array::OffsetSizeTrait>(
         &mut self,
-        c: impl arrow::array::ArrayAccessor<Item = &'s str>,
+        c: &arrow::array::GenericStringArray<O>,
         out: &mut Vec<u32>,
     ) {
+        let (offsets, bytes) = (c.value_offsets(), c.value_data());
+        let mut last: Option<(u128, u32)> = None;
         out.extend((0..c.len()).map(|i| {
-            if c.is_valid(i) {
-                self.id(c.value(i))
-            } else {
-                NONE
+            if c.is_null(i) {
+                return NONE;
+            }
+            let (start, end) = (offsets[i].as_usize(), offsets[i + 1].as_usize());
+            let len = end - start;
+            if len > INLINE || start + INLINE > bytes.len() {
+                return self.id(c.value(i));
+            }
+            let mut b = [0u8; 16];
+            b[..4].copy_from_slice(&(len as u32).to_le_bytes());
+            b[4..].copy_from_slice(&bytes[start..start + INLINE]);
+            let key = u128::from_le_bytes(b) & (u128::MAX >> (8 * (INLINE - len)));
+            match last {
+                Some((k, id)) if k == key => id,
+                _ => {
+                    let id = match self.short.get(&key) {
+                        Some(&id) => id,
+                        None => self.id(c.value(i)),
+                    };
+                    last = Some((key, id));
+                    id
+                }
             }
         }));
     }
@@ -1116,6 +1158,8 @@ struct Shape {
     /// (profile, key) ([`Profiles`]); `None` where each person's are added to each of its
     /// domains.
     profiles: Option<usize>,
+    /// Whether cells that would be hash maps are summed key by key ([`keyed_sums`]).
+    keyed: bool,
 }
 
 /// Sums over persons: per (domain, key, stratum) the y terms (and for `ratio` the x terms);
@@ -1150,6 +1194,25 @@ enum CellSums {
     /// A total's cells need only Σ w y and Σ w² y² (its x terms come from the frame): 16
     /// bytes a slot in place of 72, for the origin–destination totals' hundreds of thousands.
     SparseY(Vec<HashMap<usize, [f64; 2]>>),
+    /// The slots met, listed key by key ([`keyed_sums`]): key `k`'s slots are
+    /// `start[k]..start[k + 1]`, each its (domain, stratum), sorted; their sums in `full`, or
+    /// for a total's y terms only in `y`.
+    Keyed {
+        nk: usize,
+        start: Vec<usize>,
+        at: Vec<(u32, u32)>,
+        full: Vec<StratumSums>,
+        y: Vec<[f64; 2]>,
+    },
+}
+
+/// A total's y terms as the sums of a cell.
+fn y_only(&[sw_y, sw2_yy]: &[f64; 2]) -> StratumSums {
+    StratumSums {
+        sw_y,
+        sw2_yy,
+        ..StratumSums::default()
+    }
 }
 
 impl CellSums {
@@ -1174,13 +1237,56 @@ impl CellSums {
         match self {
             Self::Dense { sums, ns } => sums[cell * ns + h],
             Self::Sparse(m) => m[h].get(&cell).copied().unwrap_or_default(),
-            Self::SparseY(m) => {
-                m[h].get(&cell)
-                    .map_or_else(StratumSums::default, |&[sw_y, sw2_yy]| StratumSums {
-                        sw_y,
-                        sw2_yy,
-                        ..StratumSums::default()
-                    })
+            Self::SparseY(m) => m[h].get(&cell).map_or_else(StratumSums::default, y_only),
+            Self::Keyed {
+                nk,
+                start,
+                at,
+                full,
+                y,
+            } => {
+                let (d, k) = (cell / nk, cell % nk);
+                let slots = start[k]..start[k + 1];
+                match at[slots.clone()].binary_search(&(d as u32, h as u32)) {
+                    Ok(i) if full.is_empty() => y_only(&y[slots.start + i]),
+                    Ok(i) => full[slots.start + i],
+                    Err(_) => StratumSums::default(),
+                }
+            }
+        }
+    }
+
+    /// The cell's sums in each stratum, written into `out` (one per stratum): for keyed sums
+    /// one search of the key's slots in place of one per stratum.
+    fn get_strata(&self, cell: usize, out: &mut [StratumSums]) {
+        match self {
+            Self::Keyed {
+                nk,
+                start,
+                at,
+                full,
+                y,
+            } => {
+                out.fill(StratumSums::default());
+                let (d, k) = ((cell / nk) as u32, cell % nk);
+                let first = start[k] + at[start[k]..start[k + 1]].partition_point(|a| a.0 < d);
+                for (i, &(_, h)) in at[first..start[k + 1]]
+                    .iter()
+                    .enumerate()
+                    .take_while(|(_, a)| a.0 == d)
+                {
+                    let i = first + i;
+                    out[h as usize] = if full.is_empty() {
+                        y_only(&y[i])
+                    } else {
+                        full[i]
+                    };
+                }
+            }
+            _ => {
+                for (h, o) in out.iter_mut().enumerate() {
+                    *o = self.get(cell, h);
+                }
             }
         }
     }
@@ -1190,6 +1296,7 @@ impl CellSums {
             Self::Dense { sums, ns } => &mut sums[cell * *ns + h],
             Self::Sparse(m) => m[h].entry(cell).or_default(),
             Self::SparseY(_) => unreachable!("a total's cells take add_y"),
+            Self::Keyed { .. } => unreachable!("keyed sums are made whole by keyed_sums"),
         }
     }
 
@@ -1259,12 +1366,28 @@ impl CellSums {
         }
     }
 
-    /// The cells with a slot in some stratum, sorted; `None` for an array, where every cell is.
+    /// The cells with a slot in some stratum, each once; `None` for an array, where every
+    /// cell is. Sorted, but for keyed sums, whose cells come key by key, in the order of
+    /// their slots: the look-ups that follow then read the slots in order.
     fn occupied(&self) -> Option<Vec<usize>> {
         let mut c: Vec<usize> = match self {
             Self::Dense { .. } => return None,
             Self::Sparse(m) => m.iter().flat_map(|m| m.keys().copied()).collect(),
             Self::SparseY(m) => m.iter().flat_map(|m| m.keys().copied()).collect(),
+            Self::Keyed { nk, start, at, .. } => {
+                let mut c: Vec<usize> = start
+                    .windows(2)
+                    .enumerate()
+                    .flat_map(|(k, w)| {
+                        at[w[0]..w[1]]
+                            .iter()
+                            .map(move |&(d, _)| d as usize * nk + k)
+                    })
+                    .collect();
+                // A key's slots are sorted by domain: a cell's strata are together.
+                c.dedup();
+                return Some(c);
+            }
         };
         c.sort_unstable();
         c.dedup();
@@ -2084,6 +2207,9 @@ struct Limits {
     dense_max: usize,
     /// `None`: a sixteenth of the frame's persons.
     profile_max: Option<usize>,
+    /// Sparse cells summed key by key where the estimator allows ([`keyed_sums`]), not in
+    /// hash maps.
+    keyed: bool,
 }
 
 impl Default for Limits {
@@ -2091,6 +2217,7 @@ impl Default for Limits {
         Self {
             dense_max: CellSums::DENSE_MAX,
             profile_max: None,
+            keyed: true,
         }
     }
 }
@@ -2423,6 +2550,7 @@ impl Intake {
             bootstrap,
             dense_max: limits.dense_max,
             profiles,
+            keyed: limits.keyed,
         };
         let domains_of = |p: usize, out: &mut Vec<u32>| frame.domains_of(p, out);
         let (report, estimated) = if spec.estimator == Estimator::Median {
@@ -2662,6 +2790,22 @@ type DomainsOf<'a> = dyn Fn(usize, &mut Vec<u32>) + Sync + 'a;
 /// into one accumulator, the few accumulators merged at the end. `mean` and `total` then take
 /// their domains' sums from the frame's persons.
 fn accumulate(frame: &Frame, shape: &Shape, rows: &[Row], domains_of: &DomainsOf<'_>) -> Sums {
+    if let Some(cells) = keyed_sums(frame, shape, rows) {
+        let mut acc = Sums {
+            cells,
+            dom: vec![StratumSums::default(); shape.nd * shape.ns],
+            cell_contrib: Vec::new(),
+            dom_contrib: Vec::new(),
+            by_profile: Vec::new(),
+            profile_x: Vec::new(),
+        };
+        if matches!(shape.estimator, Estimator::Mean | Estimator::Total) {
+            for (a, b) in acc.dom.iter_mut().zip(frame.domain_persons()) {
+                *a += b;
+            }
+        }
+        return acc;
+    }
     let bounds = person_runs(rows, 65_536);
     // One accumulator per worker's run (a fresh one per chunk kept many copies of an
     // origin–destination indicator's sums alive: 1.4 GB at 3.3 M persons).
@@ -2692,6 +2836,157 @@ fn accumulate(frame: &Frame, shape: &Shape, rows: &[Row], domains_of: &DomainsOf
         }
     }
     acc
+}
+
+/// The cells of an indicator whose (cell, stratum) slots would be hash maps (origin–destination
+/// pairs by mode or period: millions of slots, most empty), summed key by key: the rows
+/// (sorted by person) counted out by key, each key's rows still in person order; each key's
+/// persons summed into an array of (domain, stratum) slots that stays in the cache, and the
+/// slots met listed in key order ([`CellSums::Keyed`]), in parallel over runs of keys. In
+/// place of a look-up in maps of millions of slots for each person, key and domain, and
+/// another for each reported cell and stratum. Each slot adds its persons in person order,
+/// as the walk does: the same sums. `None` where the shape does not call for it: sums that
+/// fit an array, a share (its x terms need all of a person's keys at once), replicate
+/// methods (the persons' contributions) and profile sums.
+fn keyed_sums(frame: &Frame, s: &Shape, rows: &[Row]) -> Option<CellSums> {
+    let (nd, nk, ns) = (s.nd, s.nk, s.ns);
+    if !s.keyed
+        || s.bootstrap
+        || s.profiles.is_some()
+        || !matches!(
+            s.estimator,
+            Estimator::Total | Estimator::Mean | Estimator::Ratio
+        )
+        || nd * nk * ns <= s.dense_max
+        || rows.iter().any(|r| r.key as usize >= nk)
+    {
+        return None;
+    }
+    // Where each key's rows start, and the rows' indices by key (a stable counting sort).
+    let mut start = vec![0usize; nk + 1];
+    for r in rows {
+        start[r.key as usize + 1] += 1;
+    }
+    for k in 1..=nk {
+        start[k] += start[k - 1];
+    }
+    // The rows copied out by key with their person's weight and profile, read here in person
+    // order: read key by key, persons come in no order, and a look-up of each in the frame's
+    // columns missed the cache.
+    let profiles = frame.profiles();
+    let mut by_key = vec![KeyedRow::default(); rows.len()];
+    {
+        let mut next = start.clone();
+        for r in rows {
+            let at = &mut next[r.key as usize];
+            let p = r.person as usize;
+            by_key[*at] = KeyedRow {
+                person: r.person,
+                profile: profiles.of[p],
+                trip_domain: r.trip_domain,
+                w: frame.weight[p],
+                y: r.y,
+                x: r.x,
+            };
+            *at += 1;
+        }
+    }
+    // Runs of keys of about equal rows.
+    let tasks = 8 * rayon::current_num_threads();
+    let per = rows.len().div_ceil(tasks).max(1);
+    let mut bounds: Vec<usize> = (0..tasks)
+        .map(|j| start.partition_point(|&at| at < j * per).min(nk))
+        .chain([nk])
+        .collect();
+    bounds.dedup();
+    let y_terms_only = s.estimator == Estimator::Total;
+    type Run = (Vec<usize>, Vec<(u32, u32)>, Vec<StratumSums>, Vec<[f64; 2]>);
+    let runs: Vec<Run> = bounds
+        .par_windows(2)
+        .map(|w| {
+            let mut slot = vec![StratumSums::default(); nd * ns];
+            let mut met = vec![u32::MAX; nd * ns];
+            let mut touched: Vec<usize> = Vec::new();
+            let (mut counts, mut at) = (Vec::new(), Vec::new());
+            let (mut full, mut y_terms) = (Vec::new(), Vec::new());
+            let mut trip: Vec<(u32, f64, f64)> = Vec::new();
+            for k in w[0]..w[1] {
+                let of_key = &by_key[start[k]..start[k + 1]];
+                for person in of_key.chunk_by(|a, b| a.person == b.person) {
+                    let (h, domains) = &profiles.list[person[0].profile as usize];
+                    let (wt, h) = (person[0].w, *h as usize);
+                    // The person's y and x in this key, in its person-level domains and in
+                    // each trip-level domain of its rows.
+                    let (mut y, mut x) = (0.0, 0.0);
+                    trip.clear();
+                    for r in person {
+                        y += r.y;
+                        x += r.x;
+                        for &d in r.trip_domain.iter().filter(|&&d| d != NONE) {
+                            match trip.iter_mut().find(|t| t.0 == d) {
+                                Some(t) => {
+                                    t.1 += r.y;
+                                    t.2 += r.x;
+                                }
+                                None => trip.push((d, r.y, r.x)),
+                            }
+                        }
+                    }
+                    let person_level = domains.iter().map(|&d| (d, y, x));
+                    for (d, y, x) in person_level.chain(trip.iter().copied()) {
+                        let t = d as usize * ns + h;
+                        if met[t] != k as u32 {
+                            met[t] = k as u32;
+                            touched.push(t);
+                        }
+                        person_terms(&mut slot[t], s.estimator, wt, y, x, 1.0);
+                    }
+                }
+                touched.sort_unstable();
+                counts.push(touched.len());
+                for &t in &touched {
+                    at.push(((t / ns) as u32, (t % ns) as u32));
+                    let sums = std::mem::take(&mut slot[t]);
+                    if y_terms_only {
+                        y_terms.push([sums.sw_y, sums.sw2_yy]);
+                    } else {
+                        full.push(sums);
+                    }
+                }
+                touched.clear();
+            }
+            (counts, at, full, y_terms)
+        })
+        .collect();
+    let mut start = Vec::with_capacity(nk + 1);
+    start.push(0);
+    let (mut at, mut full, mut y) = (Vec::new(), Vec::new(), Vec::new());
+    for (counts, a, f, yt) in runs {
+        for c in counts {
+            start.push(start.last().expect("non-empty") + c);
+        }
+        at.extend(a);
+        full.extend(f);
+        y.extend(yt);
+    }
+    Some(CellSums::Keyed {
+        nk,
+        start,
+        at,
+        full,
+        y,
+    })
+}
+
+/// A row as [`keyed_sums`] reads it: its person's weight and profile beside it.
+#[derive(Clone, Copy, Default)]
+struct KeyedRow {
+    person: u32,
+    profile: u32,
+    trip_domain: [u32; TRIP_BREAKDOWNS.len()],
+    w: f64,
+    y: f64,
+    x: f64,
 }
 
 /// Where runs of about `chunk` rows (sorted by person) start and end, each ending with a
@@ -2730,13 +3025,20 @@ impl Cells<'_> {
             Some(met) if spec.estimator == Estimator::Ratio || spec.observed_only => met,
             _ => (0..nd * nk).collect(),
         };
+        let mut strata = vec![StratumSums::default(); ns];
         candidates
             .into_iter()
             .filter(|&cell| {
                 let d = cell / nk;
                 match spec.estimator {
-                    Estimator::Ratio => (0..ns).any(|h| cells.get(cell, h).sw_x != 0.0),
-                    _ if spec.observed_only => (0..ns).any(|h| cells.get(cell, h).sw_y != 0.0),
+                    Estimator::Ratio => {
+                        cells.get_strata(cell, &mut strata);
+                        strata.iter().any(|c| c.sw_x != 0.0)
+                    }
+                    _ if spec.observed_only => {
+                        cells.get_strata(cell, &mut strata);
+                        strata.iter().any(|c| c.sw_y != 0.0)
+                    }
                     _ => (0..ns).any(|h| dom[(self.dom_row)(d) * ns + h].n_d > 0),
                 }
             })
@@ -2748,10 +3050,12 @@ impl Cells<'_> {
     /// denominator domain.
     fn strata(&self, d: usize, k: usize) -> Vec<StratumSums> {
         let (nk, ns) = (self.shape.nk, self.shape.ns);
-        let cell = d * nk + k;
-        (0..ns)
-            .map(|h| {
-                let c = self.sums.cells.get(cell, h);
+        let mut cells = vec![StratumSums::default(); ns];
+        self.sums.cells.get_strata(d * nk + k, &mut cells);
+        cells
+            .into_iter()
+            .enumerate()
+            .map(|(h, c)| {
                 let x = if self.spec.estimator == Estimator::Ratio {
                     c
                 } else {
@@ -3091,6 +3395,54 @@ mod tests {
             assert_eq!(out, codes[0]);
         }
         assert_eq!(j.names, i.names);
+    }
+
+    /// A string column's values (nulls, empty, up to 20 bytes, repeated and not, next to one
+    /// another in the values buffer, the array sliced) get the codes a map of the values in
+    /// the order met gives.
+    #[test]
+    fn interner_codes_string_columns_as_a_map_of_the_values() {
+        let mut state = 7u64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as usize
+        };
+        let values: Vec<Option<String>> = (0..3000)
+            .map(|_| {
+                (next() % 10 != 0).then(|| {
+                    let len = next() % 21;
+                    (0..len)
+                        .map(|_| (b'a' + (next() % 3) as u8) as char)
+                        .collect()
+                })
+            })
+            .collect();
+        let utf8 = StringArray::from(values.clone());
+        for (from, to) in [
+            (0, values.len()),
+            (13, values.len() - 29),
+            (2990, values.len()),
+        ] {
+            let col: ArrayRef = Arc::new(utf8.slice(from, to - from));
+            let mut i = Interner::default();
+            let mut out = Vec::new();
+            i.code(&col, &mut out).unwrap();
+            let mut seen: HashMap<&str, u32> = HashMap::default();
+            let want: Vec<u32> = values[from..to]
+                .iter()
+                .map(|v| match v {
+                    None => NONE,
+                    Some(v) => {
+                        let n = seen.len() as u32;
+                        *seen.entry(v.as_str()).or_insert(n)
+                    }
+                })
+                .collect();
+            assert_eq!(out, want, "slice {from}..{to}");
+            assert_eq!(i.names.len(), seen.len());
+        }
     }
 
     /// No recoding: the rows as they came.
@@ -3667,6 +4019,7 @@ mod tests {
                     let limits = Limits {
                         dense_max,
                         profile_max: Some(profile_max),
+                        keyed: false,
                     };
                     estimate_with(frame.clone(), spec.clone(), &[rows.clone()], limits).unwrap()
                 };
@@ -3702,7 +4055,7 @@ mod tests {
     }
 
     /// Twelve persons in two strata with trips between four zones: every estimator gives the
-    /// same table with the sums in an array and in a hash map.
+    /// same table with the sums in an array, in hash maps and key by key.
     #[test]
     fn sparse_and_dense_sums_agree() {
         let (frame_batch, rows) = persons_and_trips();
@@ -3715,21 +4068,23 @@ mod tests {
         ] {
             for observed_only in [false, true] {
                 let spec = linearised(estimator, observed_only);
-                let limits = |dense_max| Limits {
-                    dense_max,
-                    profile_max: Some(0),
+                let run = |dense_max, keyed| {
+                    let limits = Limits {
+                        dense_max,
+                        profile_max: Some(0),
+                        keyed,
+                    };
+                    estimate_with(frame.clone(), spec.clone(), &[rows.clone()], limits).unwrap()
                 };
-                let dense = estimate_with(
-                    frame.clone(),
-                    spec.clone(),
-                    &[rows.clone()],
-                    limits(usize::MAX),
-                )
-                .unwrap();
-                let sparse =
-                    estimate_with(frame.clone(), spec, &[rows.clone()], limits(0)).unwrap();
+                let dense = run(usize::MAX, true);
                 assert!(dense.num_rows() > 10, "{estimator:?}");
-                assert_eq!(dense, sparse, "{estimator:?} observed_only={observed_only}");
+                for keyed in [false, true] {
+                    assert_eq!(
+                        dense,
+                        run(0, keyed),
+                        "{estimator:?} observed_only={observed_only} keyed={keyed}"
+                    );
+                }
             }
         }
     }
