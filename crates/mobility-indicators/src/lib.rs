@@ -76,3 +76,20 @@ pub(crate) fn io(path: impl Into<std::path::PathBuf>) -> impl FnOnce(std::io::Er
     let path = path.into();
     move |source| Error::Io { path, source }
 }
+
+/// What a blocking task of `id` gave; a panic in it goes on as a panic, and a task that did
+/// not finish (`what` did not) is an error.
+pub(crate) async fn joined<T>(
+    task: tokio::task::JoinHandle<Result<T>>,
+    id: &str,
+    what: &str,
+) -> Result<T> {
+    match task.await {
+        Ok(done) => done,
+        Err(j) if j.is_panic() => std::panic::resume_unwind(j.into_panic()),
+        Err(j) => Err(Error::Shape {
+            id: id.to_string(),
+            message: format!("{what} did not finish: {j}"),
+        }),
+    }
+}

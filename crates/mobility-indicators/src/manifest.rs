@@ -32,6 +32,27 @@ pub struct IndicatorReport {
 
 impl IndicatorReport {
     /// An indicator skipped, with the reason.
+    /// An indicator's report: its table's rows, the seconds since it `started` and those of
+    /// its steps (query, estimation, writing).
+    pub fn done(
+        id: &str,
+        title: &str,
+        started: std::time::Instant,
+        (query_seconds, estimate_seconds, write_seconds): (f64, f64, f64),
+        out: &arrow::record_batch::RecordBatch,
+    ) -> Self {
+        Self {
+            id: id.to_string(),
+            title: title.to_string(),
+            rows: Some(out.num_rows()),
+            skipped: None,
+            seconds: started.elapsed().as_secs_f64(),
+            query_seconds,
+            estimate_seconds,
+            write_seconds,
+        }
+    }
+
     pub fn skipped(ind: &crate::catalog::Indicator, why: String) -> Self {
         Self {
             id: ind.id.clone(),
@@ -137,7 +158,7 @@ pub(crate) async fn checksums(
         }
         Ok(out)
     });
-    crate::run::joined(hashed, "manifest", "hashing the input files").await
+    crate::joined(hashed, "manifest", "hashing the input files").await
 }
 
 /// The factor files of `--factors` with their checksums.

@@ -427,7 +427,7 @@ pub async fn run_catalog(opts: &RunOptions, catalog: &[Indicator]) -> Result<Man
         None => Vec::new(),
     };
     let inputs = async {
-        let mut inputs = joined(hashing, "manifest", "hashing the input files").await?;
+        let mut inputs = crate::joined(hashing, "manifest", "hashing the input files").await?;
         inputs.extend(factor_inputs);
         Ok(inputs)
     };
@@ -891,17 +891,17 @@ async fn survey_indicators(
         tell(step, &ind.id);
         let started = indicator(ctx, present, opts, design, ind, results).await?;
         match started {
+            // The reports stay in the catalog's order: a skipped indicator's and a table's
+            // wait for the estimations before them, which the queries after go on beside.
             Started::Skipped(why) => {
-                // The reports stay in the catalog's order.
-                results.settle_all().await?;
-                results.reports.push(IndicatorReport::skipped(ind, why));
+                results.ready(IndicatorReport::skipped(ind, why), None);
             }
             Started::Done(out, query_seconds, t0) => {
-                results.settle_all().await?;
                 let t1 = Instant::now();
                 write_outputs(dir, &ind.id, &out, opts.csv)?;
                 let steps = (query_seconds, 0.0, t1.elapsed().as_secs_f64());
-                results.record(&ind.id, &ind.title, t0, steps, out);
+                let report = IndicatorReport::done(&ind.id, &ind.title, t0, steps, &out);
+                results.ready(report, Some(out));
             }
             Started::Intake(intake) => {
                 results.estimate(ind, intake).await?;
@@ -1094,6 +1094,13 @@ fn keep_spare(
 /// indicators' queries run: the queries stream on the async runtime's threads and the
 /// estimations work on their own rayon pool, so both cores stay busy (one after the other, a
 /// third of a core stood idle).
+/// An indicator in the queue of [`Results`]: its estimation running, or its report ready and
+/// waiting for those before it.
+enum InFlight {
+    Estimating(Estimating),
+    Ready(IndicatorReport, Option<RecordBatch>),
+}
+
 struct Estimating {
     id: String,
     /// Its pool ([`estimation_pool`]): none other in flight has it.
@@ -1126,7 +1133,7 @@ struct Waiting {
 struct Results {
     reports: Vec<IndicatorReport>,
     outputs: std::collections::HashMap<String, RecordBatch>,
-    estimating: std::collections::VecDeque<Estimating>,
+    estimating: std::collections::VecDeque<InFlight>,
     /// Indicators of a replicate method, estimated but for their SEs.
     waiting: Vec<Waiting>,
     /// The passes over replicates made, for the manifest.
@@ -1175,20 +1182,38 @@ impl Results {
         id: &str,
         title: &str,
         started: Instant,
-        (query_seconds, estimate_seconds, write_seconds): (f64, f64, f64),
+        steps: (f64, f64, f64),
         out: RecordBatch,
     ) {
-        self.reports.push(IndicatorReport {
-            id: id.to_string(),
-            title: title.to_string(),
-            rows: Some(out.num_rows()),
-            skipped: None,
-            seconds: started.elapsed().as_secs_f64(),
-            query_seconds,
-            estimate_seconds,
-            write_seconds,
-        });
+        self.reports
+            .push(IndicatorReport::done(id, title, started, steps, &out));
         self.outputs.insert(id.to_string(), out);
+    }
+
+    /// An indicator's report (and table) that needs no estimation: recorded now, or where
+    /// estimations before it are in flight, after them.
+    fn ready(&mut self, report: IndicatorReport, out: Option<RecordBatch>) {
+        if self.estimating.is_empty() {
+            self.put(report, out);
+        } else {
+            self.estimating.push_back(InFlight::Ready(report, out));
+        }
+    }
+
+    /// Records a report (and table) in the catalog's order.
+    fn put(&mut self, report: IndicatorReport, out: Option<RecordBatch>) {
+        if let Some(out) = out {
+            self.outputs.insert(report.id.clone(), out);
+        }
+        self.reports.push(report);
+    }
+
+    /// The estimations running.
+    fn running(&self) -> impl Iterator<Item = &Estimating> {
+        self.estimating.iter().filter_map(|e| match e {
+            InFlight::Estimating(e) => Some(e),
+            InFlight::Ready(..) => None,
+        })
     }
 
     /// Starts `intaken`'s estimation and writing on a blocking thread, once fewer than
@@ -1202,11 +1227,11 @@ impl Results {
             started,
             query_seconds,
         } = *intaken;
-        while self.estimating.len() >= Self::IN_FLIGHT {
+        while self.running().count() >= Self::IN_FLIGHT {
             self.settle().await?;
         }
         let slot = (0..Self::IN_FLIGHT)
-            .find(|s| self.estimating.iter().all(|e| e.slot != *s))
+            .find(|s| self.running().all(|e| e.slot != *s))
             .expect("fewer than IN_FLIGHT estimations in flight");
         let reserved = reservation.size();
         let (id, dir, csv) = (ind.id.clone(), self.dir.clone(), self.csv);
@@ -1228,7 +1253,7 @@ impl Results {
                 Ok((out, estimate_seconds, t2.elapsed().as_secs_f64()))
             })
         });
-        self.estimating.push_back(Estimating {
+        self.estimating.push_back(InFlight::Estimating(Estimating {
             id: ind.id.clone(),
             slot,
             title: ind.title.clone(),
@@ -1236,12 +1261,12 @@ impl Results {
             query_seconds,
             reserved,
             task,
-        });
+        }));
         let room = match self.pool.memory_limit() {
             datafusion::execution::memory_pool::MemoryLimit::Finite(limit) => limit / 4,
             _ => usize::MAX,
         };
-        while self.estimating.iter().map(|e| e.reserved).sum::<usize>() > room {
+        while self.running().map(|e| e.reserved).sum::<usize>() > room {
             self.settle().await?;
         }
         Ok(())
@@ -1260,13 +1285,21 @@ impl Results {
         Ok(())
     }
 
-    /// Waits for the oldest estimation in flight, if any, and records its table.
+    /// Waits for the oldest estimation in flight, if any, and records its table (and the
+    /// reports ready behind it).
     async fn settle(&mut self) -> Result<()> {
-        let Some(e) = self.estimating.pop_front() else {
+        let Some(front) = self.estimating.pop_front() else {
             return Ok(());
         };
+        let e = match front {
+            InFlight::Ready(report, out) => {
+                self.put(report, out);
+                return Ok(());
+            }
+            InFlight::Estimating(e) => e,
+        };
         let (out, estimate_seconds, write_seconds) =
-            joined(e.task, &e.id, "its estimation").await?;
+            crate::joined(e.task, &e.id, "its estimation").await?;
         let steps = (e.query_seconds, estimate_seconds, write_seconds);
         match out {
             survey::Finished::Table(out) => self.record(&e.id, &e.title, e.started, steps, out),
@@ -1356,7 +1389,7 @@ impl Results {
                 Ok::<_, Error>((written, passes))
             })
         });
-        let (written, passes) = joined(task, &names, "the pass over its replicates").await?;
+        let (written, passes) = crate::joined(task, &names, "the pass over its replicates").await?;
         for ((report, _reservation), (table, write_seconds)) in held.into_iter().zip(written) {
             let r = &mut self.reports[report];
             r.rows = Some(table.num_rows());
@@ -1374,7 +1407,11 @@ impl Results {
     /// error, if one failed; a panic goes on as a panic.
     async fn abandon(&mut self) -> Option<Error> {
         let mut first = None;
-        for e in self.estimating.drain(..) {
+        let running = self.estimating.drain(..).filter_map(|e| match e {
+            InFlight::Estimating(e) => Some(e),
+            InFlight::Ready(..) => None,
+        });
+        for e in running.collect::<Vec<_>>() {
             match e.task.await {
                 Ok(Ok(_)) => {}
                 Ok(Err(err)) => {
@@ -1385,23 +1422,6 @@ impl Results {
             }
         }
         first
-    }
-}
-
-/// What a blocking task of `id` gave; a panic in it goes on as a panic, and a task that did
-/// not finish (`what` did not) is an error.
-pub(crate) async fn joined<T>(
-    task: tokio::task::JoinHandle<Result<T>>,
-    id: &str,
-    what: &str,
-) -> Result<T> {
-    match task.await {
-        Ok(done) => done,
-        Err(j) if j.is_panic() => std::panic::resume_unwind(j.into_panic()),
-        Err(j) => Err(Error::Shape {
-            id: id.to_string(),
-            message: format!("{what} did not finish: {j}"),
-        }),
     }
 }
 
@@ -1550,7 +1570,9 @@ async fn survey_intake(
     // second copy while they are grouped by person, the first dropped before the cell sums
     // take its room: 64 bytes a row; a median also keeps (value, person) per row
     // in each of its domains, and replicate methods each person's contribution per cell: 16
-    // and 24 bytes for each of up to eight domains.
+    // and 24 bytes for each of up to eight domains. An indicator that reports observed cells
+    // only (origin–destination pairs) may sum them key by key (`survey::keyed_sums`), from a
+    // copy of its rows by key with their persons' weights: 40 bytes a row more.
     let domains = 1 + survey::PERSON_BREAKDOWNS.len() + survey::TRIP_BREAKDOWNS.len();
     let per_row =
         64 + if spec.estimator == survey::Estimator::Median {
@@ -1561,7 +1583,7 @@ async fn survey_intake(
             0
         } else {
             24 * domains
-        };
+        } + if spec.observed_only { 40 } else { 0 };
     let reservation = datafusion::execution::memory_pool::MemoryConsumer::new(format!(
         "survey estimation of {}",
         spec.id

@@ -1158,7 +1158,8 @@ struct Shape {
     /// (profile, key) ([`Profiles`]); `None` where each person's are added to each of its
     /// domains.
     profiles: Option<usize>,
-    /// Whether cells that would be hash maps are summed key by key ([`keyed_sums`]).
+    /// Whether cells that would be hash maps are summed key by key ([`keyed_sums`]): for an
+    /// indicator that reports observed cells only.
     keyed: bool,
 }
 
@@ -2550,7 +2551,8 @@ impl Intake {
             bootstrap,
             dense_max: limits.dense_max,
             profiles,
-            keyed: limits.keyed,
+            // The intake's reservation counts the keyed copy of the rows for these only.
+            keyed: limits.keyed && spec.observed_only,
         };
         let domains_of = |p: usize, out: &mut Vec<u32>| frame.domains_of(p, out);
         let (report, estimated) = if spec.estimator == Estimator::Median {
@@ -2862,35 +2864,8 @@ fn keyed_sums(frame: &Frame, s: &Shape, rows: &[Row]) -> Option<CellSums> {
     {
         return None;
     }
-    // Where each key's rows start, and the rows' indices by key (a stable counting sort).
-    let mut start = vec![0usize; nk + 1];
-    for r in rows {
-        start[r.key as usize + 1] += 1;
-    }
-    for k in 1..=nk {
-        start[k] += start[k - 1];
-    }
-    // The rows copied out by key with their person's weight and profile, read here in person
-    // order: read key by key, persons come in no order, and a look-up of each in the frame's
-    // columns missed the cache.
     let profiles = frame.profiles();
-    let mut by_key = vec![KeyedRow::default(); rows.len()];
-    {
-        let mut next = start.clone();
-        for r in rows {
-            let at = &mut next[r.key as usize];
-            let p = r.person as usize;
-            by_key[*at] = KeyedRow {
-                person: r.person,
-                profile: profiles.of[p],
-                trip_domain: r.trip_domain,
-                w: frame.weight[p],
-                y: r.y,
-                x: r.x,
-            };
-            *at += 1;
-        }
-    }
+    let (start, by_key) = rows_by_key(frame, rows, nk);
     // Runs of keys of about equal rows.
     let tasks = 8 * rayon::current_num_threads();
     let per = rows.len().div_ceil(tasks).max(1);
@@ -2915,23 +2890,7 @@ fn keyed_sums(frame: &Frame, s: &Shape, rows: &[Row]) -> Option<CellSums> {
                 for person in of_key.chunk_by(|a, b| a.person == b.person) {
                     let (h, domains) = &profiles.list[person[0].profile as usize];
                     let (wt, h) = (person[0].w, *h as usize);
-                    // The person's y and x in this key, in its person-level domains and in
-                    // each trip-level domain of its rows.
-                    let (mut y, mut x) = (0.0, 0.0);
-                    trip.clear();
-                    for r in person {
-                        y += r.y;
-                        x += r.x;
-                        for &d in r.trip_domain.iter().filter(|&&d| d != NONE) {
-                            match trip.iter_mut().find(|t| t.0 == d) {
-                                Some(t) => {
-                                    t.1 += r.y;
-                                    t.2 += r.x;
-                                }
-                                None => trip.push((d, r.y, r.x)),
-                            }
-                        }
-                    }
+                    let (y, x) = key_person(person, &mut trip);
                     let person_level = domains.iter().map(|&d| (d, y, x));
                     for (d, y, x) in person_level.chain(trip.iter().copied()) {
                         let t = d as usize * ns + h;
@@ -2976,6 +2935,59 @@ fn keyed_sums(frame: &Frame, s: &Shape, rows: &[Row]) -> Option<CellSums> {
         full,
         y,
     })
+}
+
+/// Where each key's rows start (`nk + 1` offsets), and the rows copied out by key (a stable
+/// counting sort: each key's rows stay in person order) with their person's weight and
+/// profile, read here in person order: read key by key, persons come in no order, and a
+/// look-up of each in the frame's columns missed the cache.
+fn rows_by_key(frame: &Frame, rows: &[Row], nk: usize) -> (Vec<usize>, Vec<KeyedRow>) {
+    let profiles = frame.profiles();
+    let mut start = vec![0usize; nk + 1];
+    for r in rows {
+        start[r.key as usize + 1] += 1;
+    }
+    for k in 1..=nk {
+        start[k] += start[k - 1];
+    }
+    let mut by_key = vec![KeyedRow::default(); rows.len()];
+    let mut next = start.clone();
+    for r in rows {
+        let at = &mut next[r.key as usize];
+        let p = r.person as usize;
+        by_key[*at] = KeyedRow {
+            person: r.person,
+            profile: profiles.of[p],
+            trip_domain: r.trip_domain,
+            w: frame.weight[p],
+            y: r.y,
+            x: r.x,
+        };
+        *at += 1;
+    }
+    (start, by_key)
+}
+
+/// A person's y and x over its rows of one key (its person-level domains' terms), and into
+/// `trip` those of each trip-level domain of its rows, summed in the rows' order as
+/// [`person_cells`] sums them.
+fn key_person(person: &[KeyedRow], trip: &mut Vec<(u32, f64, f64)>) -> (f64, f64) {
+    let (mut y, mut x) = (0.0, 0.0);
+    trip.clear();
+    for r in person {
+        y += r.y;
+        x += r.x;
+        for &d in r.trip_domain.iter().filter(|&&d| d != NONE) {
+            match trip.iter_mut().find(|t| t.0 == d) {
+                Some(t) => {
+                    t.1 += r.y;
+                    t.2 += r.x;
+                }
+                None => trip.push((d, r.y, r.x)),
+            }
+        }
+    }
+    (y, x)
 }
 
 /// A row as [`keyed_sums`] reads it: its person's weight and profile beside it.
