@@ -31,7 +31,6 @@ pub struct IndicatorReport {
 }
 
 impl IndicatorReport {
-    /// An indicator skipped, with the reason.
     /// An indicator's report: its table's rows, the seconds since it `started` and those of
     /// its steps (query, estimation, writing).
     pub fn done(
@@ -53,6 +52,7 @@ impl IndicatorReport {
         }
     }
 
+    /// An indicator skipped, with the reason.
     pub fn skipped(ind: &crate::catalog::Indicator, why: String) -> Self {
         Self {
             id: ind.id.clone(),

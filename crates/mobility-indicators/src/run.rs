@@ -415,27 +415,33 @@ pub async fn run_catalog(opts: &RunOptions, catalog: &[Indicator]) -> Result<Man
         )
         .await?;
     }
-    // The files of the commit the session reads, hashed beside the run (the reader's lease
-    // keeps them until it ends: no later commit replaces them), on a thread of their own.
-    // Hashed first, they held up every query: a tenth of a second at a million persons.
-    let hashing = {
-        let (data, snapshot, present) = (opts.data.clone(), snapshot.clone(), present.clone());
-        tokio::spawn(async move { checksums(&data, &snapshot, &present).await })
-    };
     let factor_inputs = match &opts.factors {
         Some(f) => factor_checksums(&f.path)?,
         None => Vec::new(),
-    };
-    let inputs = async {
-        let mut inputs = crate::joined(hashing, "manifest", "hashing the input files").await?;
-        inputs.extend(factor_inputs);
-        Ok(inputs)
     };
     let staging = opts.out.join(format!(".staging-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
     let ind_dir = staging.join("indicators");
     std::fs::create_dir_all(&ind_dir).map_err(io(&ind_dir))?;
+    // The files of the commit the session reads, hashed beside the run (the reader's lease
+    // keeps them until it ends: no later commit replaces them); local files on a thread of
+    // their own. Hashed first, they held up every query: a tenth of a second at a million
+    // persons.
+    let mut hashing = Some({
+        let (data, snapshot, present) = (opts.data.clone(), snapshot.clone(), present.clone());
+        tokio::spawn(async move { checksums(&data, &snapshot, &present).await })
+    });
+    let inputs = async {
+        let task = hashing.take().expect("the inputs are awaited once");
+        let mut inputs = crate::joined(task, "manifest", "hashing the input files").await?;
+        inputs.extend(factor_inputs);
+        Ok(inputs)
+    };
     let result = run_into(&ctx, &present, inputs, opts, catalog, &ind_dir, started).await;
+    if let Some(task) = hashing {
+        // The run failed before its manifest: the hashing ends while the lease is held.
+        let _ = task.await;
+    }
     let (manifest, outputs) = match result {
         Ok(m) => m,
         Err(e) => {
@@ -1090,10 +1096,6 @@ fn keep_spare(
     }
 }
 
-/// An indicator's estimation (and writing) on a thread of its own, while the next
-/// indicators' queries run: the queries stream on the async runtime's threads and the
-/// estimations work on their own rayon pool, so both cores stay busy (one after the other, a
-/// third of a core stood idle).
 /// An indicator in the queue of [`Results`]: its estimation running, or its report ready and
 /// waiting for those before it.
 enum InFlight {
@@ -1101,6 +1103,10 @@ enum InFlight {
     Ready(IndicatorReport, Option<RecordBatch>),
 }
 
+/// An indicator's estimation (and writing) on a thread of its own, while the next
+/// indicators' queries run: the queries stream on the async runtime's threads and the
+/// estimations work on their own rayon pool, so both cores stay busy (one after the other, a
+/// third of a core stood idle).
 struct Estimating {
     id: String,
     /// Its pool ([`estimation_pool`]): none other in flight has it.
@@ -1285,8 +1291,8 @@ impl Results {
         Ok(())
     }
 
-    /// Waits for the oldest estimation in flight, if any, and records its table (and the
-    /// reports ready behind it).
+    /// Takes the oldest item of the queue, if any: waits for its estimation and records its
+    /// table, or records the report that was ready.
     async fn settle(&mut self) -> Result<()> {
         let Some(front) = self.estimating.pop_front() else {
             return Ok(());
@@ -1570,9 +1576,10 @@ async fn survey_intake(
     // second copy while they are grouped by person, the first dropped before the cell sums
     // take its room: 64 bytes a row; a median also keeps (value, person) per row
     // in each of its domains, and replicate methods each person's contribution per cell: 16
-    // and 24 bytes for each of up to eight domains. An indicator that reports observed cells
-    // only (origin–destination pairs) may sum them key by key (`survey::keyed_sums`), from a
-    // copy of its rows by key with their persons' weights: 40 bytes a row more.
+    // and 24 bytes for each of up to eight domains. A total, mean or ratio by linearisation
+    // that reports observed cells only (origin–destination pairs) may sum them key by key
+    // (`survey::keyed_sums`), from a copy of its rows by key with their persons' weights: 40
+    // bytes a row more.
     let domains = 1 + survey::PERSON_BREAKDOWNS.len() + survey::TRIP_BREAKDOWNS.len();
     let per_row =
         64 + if spec.estimator == survey::Estimator::Median {
@@ -1583,7 +1590,16 @@ async fn survey_intake(
             0
         } else {
             24 * domains
-        } + if spec.observed_only { 40 } else { 0 };
+        } + if spec.observed_only
+            && matches!(spec.variance, Variance::Linearisation)
+            && matches!(
+                spec.estimator,
+                survey::Estimator::Total | survey::Estimator::Mean | survey::Estimator::Ratio
+            ) {
+            40
+        } else {
+            0
+        };
     let reservation = datafusion::execution::memory_pool::MemoryConsumer::new(format!(
         "survey estimation of {}",
         spec.id

@@ -1239,21 +1239,7 @@ impl CellSums {
             Self::Dense { sums, ns } => sums[cell * ns + h],
             Self::Sparse(m) => m[h].get(&cell).copied().unwrap_or_default(),
             Self::SparseY(m) => m[h].get(&cell).map_or_else(StratumSums::default, y_only),
-            Self::Keyed {
-                nk,
-                start,
-                at,
-                full,
-                y,
-            } => {
-                let (d, k) = (cell / nk, cell % nk);
-                let slots = start[k]..start[k + 1];
-                match at[slots.clone()].binary_search(&(d as u32, h as u32)) {
-                    Ok(i) if full.is_empty() => y_only(&y[slots.start + i]),
-                    Ok(i) => full[slots.start + i],
-                    Err(_) => StratumSums::default(),
-                }
-            }
+            Self::Keyed { .. } => unreachable!("keyed sums are read by get_strata"),
         }
     }
 
@@ -2917,9 +2903,16 @@ fn keyed_sums(frame: &Frame, s: &Shape, rows: &[Row]) -> Option<CellSums> {
             (counts, at, full, y_terms)
         })
         .collect();
+    drop(by_key);
+    let slots: usize = runs.iter().map(|r| r.1.len()).sum();
     let mut start = Vec::with_capacity(nk + 1);
     start.push(0);
-    let (mut at, mut full, mut y) = (Vec::new(), Vec::new(), Vec::new());
+    let mut at = Vec::with_capacity(slots);
+    let (mut full, mut y) = if y_terms_only {
+        (Vec::new(), Vec::with_capacity(slots))
+    } else {
+        (Vec::with_capacity(slots), Vec::new())
+    };
     for (counts, a, f, yt) in runs {
         for c in counts {
             start.push(start.last().expect("non-empty") + c);
@@ -4072,6 +4065,24 @@ mod tests {
     fn sparse_and_dense_sums_agree() {
         let (frame_batch, rows) = persons_and_trips();
         let frame = Arc::new(Frame::from_batches(&[frame_batch]).unwrap());
+        // The trips again with another y, every other one with another purpose: every person
+        // has two rows of each of its keys, in the same trip-level domain or in two.
+        let again = {
+            let mut cols = rows.columns().to_vec();
+            let (purpose, y) = (
+                rows.schema().index_of("purpose").unwrap(),
+                rows.schema().index_of("y").unwrap(),
+            );
+            let old = cols[purpose].as_string::<i32>().clone();
+            cols[purpose] = Arc::new(StringArray::from_iter_values(
+                (0..rows.num_rows()).map(|i| if i % 2 == 0 { "school" } else { old.value(i) }),
+            ));
+            cols[y] = Arc::new(Float64Array::from_iter_values(
+                (0..rows.num_rows()).map(|i| 0.5 + i as f64),
+            ));
+            RecordBatch::try_new(rows.schema(), cols).unwrap()
+        };
+        let batches = [rows.clone(), again];
         for estimator in [
             Estimator::Total,
             Estimator::Mean,
@@ -4086,7 +4097,7 @@ mod tests {
                         profile_max: Some(0),
                         keyed,
                     };
-                    estimate_with(frame.clone(), spec.clone(), &[rows.clone()], limits).unwrap()
+                    estimate_with(frame.clone(), spec.clone(), &batches, limits).unwrap()
                 };
                 let dense = run(usize::MAX, true);
                 assert!(dense.num_rows() > 10, "{estimator:?}");
