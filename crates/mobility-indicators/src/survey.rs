@@ -1073,21 +1073,33 @@ impl Interner {
             if c.is_null(i) {
                 return NONE;
             }
-            let Some(key) = inline_view_key(views[i]) else {
-                return self.id(c.value(i));
-            };
-            match last {
-                Some((k, id)) if k == key => id,
-                _ => {
-                    let id = match self.short.get(&key) {
-                        Some(&id) => id,
-                        None => self.id(c.value(i)),
-                    };
-                    last = Some((key, id));
-                    id
-                }
+            match inline_view_key(views[i]) {
+                Some(key) => self.short_id(key, &mut last, || c.value(i)),
+                None => self.id(c.value(i)),
             }
         }));
+    }
+
+    /// The id of a short value by its key, the last one met (`last`) first; a value not met
+    /// yet (`value` gives it) interned.
+    #[inline]
+    fn short_id<'v>(
+        &mut self,
+        key: u128,
+        last: &mut Option<(u128, u32)>,
+        value: impl FnOnce() -> &'v str,
+    ) -> u32 {
+        match *last {
+            Some((k, id)) if k == key => id,
+            _ => {
+                let id = match self.short.get(&key) {
+                    Some(&id) => id,
+                    None => self.id(value()),
+                };
+                *last = Some((key, id));
+                id
+            }
+        }
     }
 
     /// A string column: short values by the integer [`short_key`] gives, read from the
@@ -1110,21 +1122,12 @@ impl Interner {
             if len > INLINE || start + INLINE > bytes.len() {
                 return self.id(c.value(i));
             }
+            // Laid out as an inline view: the length, then the bytes, masked past the value.
             let mut b = [0u8; 16];
             b[..4].copy_from_slice(&(len as u32).to_le_bytes());
             b[4..].copy_from_slice(&bytes[start..start + INLINE]);
-            let key = u128::from_le_bytes(b) & (u128::MAX >> (8 * (INLINE - len)));
-            match last {
-                Some((k, id)) if k == key => id,
-                _ => {
-                    let id = match self.short.get(&key) {
-                        Some(&id) => id,
-                        None => self.id(c.value(i)),
-                    };
-                    last = Some((key, id));
-                    id
-                }
-            }
+            let key = inline_view_key(u128::from_le_bytes(b)).expect("at most INLINE bytes");
+            self.short_id(key, &mut last, || c.value(i))
         }));
     }
 
@@ -2774,26 +2777,34 @@ fn add_trip_domains(
 type DomainsOf<'a> = dyn Fn(usize, &mut Vec<u32>) + Sync + 'a;
 
 /// The persons' rows (sorted by person) summed per (cell, stratum) and per (domain, stratum):
-/// in parallel over chunks of rows that end at a person, each worker walking a run of chunks
-/// into one accumulator, the few accumulators merged at the end. `mean` and `total` then take
-/// their domains' sums from the frame's persons.
+/// key by key where [`keyed_sums`] applies, else by walks over runs of persons ([`walked`]).
+/// `mean` and `total` then take their domains' sums from the frame's persons.
 fn accumulate(frame: &Frame, shape: &Shape, rows: &[Row], domains_of: &DomainsOf<'_>) -> Sums {
-    if let Some(cells) = keyed_sums(frame, shape, rows) {
-        let mut acc = Sums {
+    let mut acc = match keyed_sums(frame, shape, rows) {
+        Some(cells) => Sums {
             cells,
             dom: vec![StratumSums::default(); shape.nd * shape.ns],
             cell_contrib: Vec::new(),
             dom_contrib: Vec::new(),
             by_profile: Vec::new(),
             profile_x: Vec::new(),
-        };
-        if matches!(shape.estimator, Estimator::Mean | Estimator::Total) {
-            for (a, b) in acc.dom.iter_mut().zip(frame.domain_persons()) {
-                *a += b;
-            }
+        },
+        None => walked(frame, shape, rows, domains_of),
+    };
+    if matches!(shape.estimator, Estimator::Mean | Estimator::Total) {
+        // Every person of the domain counts once in a mean's or total's denominator: the
+        // frame's sums, the person-level domains coming first in every indicator's.
+        for (a, b) in acc.dom.iter_mut().zip(frame.domain_persons()) {
+            *a += b;
         }
-        return acc;
     }
+    acc
+}
+
+/// The sums of [`accumulate`] by walks in parallel over chunks of rows that end at a person,
+/// each worker walking a run of chunks into one accumulator, the few accumulators merged at
+/// the end.
+fn walked(frame: &Frame, shape: &Shape, rows: &[Row], domains_of: &DomainsOf<'_>) -> Sums {
     let bounds = person_runs(rows, 65_536);
     // One accumulator per worker's run (a fresh one per chunk kept many copies of an
     // origin–destination indicator's sums alive: 1.4 GB at 3.3 M persons).
@@ -2815,13 +2826,6 @@ fn accumulate(frame: &Frame, shape: &Shape, rows: &[Row], domains_of: &DomainsOf
         .unwrap_or_else(|| Sums::new(shape));
     if shape.profiles.is_some() {
         acc.spread(shape, frame.profiles());
-    }
-    if matches!(shape.estimator, Estimator::Mean | Estimator::Total) {
-        // Every person of the domain counts once in a mean's or total's denominator: the
-        // frame's sums, the person-level domains coming first in every indicator's.
-        for (a, b) in acc.dom.iter_mut().zip(frame.domain_persons()) {
-            *a += b;
-        }
     }
     acc
 }
